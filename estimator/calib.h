@@ -1,0 +1,108 @@
+/*
+ * calib.h - online calibration of the latency coefficients (model.md 7).
+ *
+ * Three independent two-parameter fits, one per stage, each by recursive
+ * least squares with exponential forgetting:
+ *     attention:  ms = aA*T + bA      T = token load of one instance
+ *     comm:       ms = aC*n + bC      n = B or r*B per the profile's mode
+ *     ffn:        ms = aF*n + bF      n = tokens reaching one FFN instance
+ * Each fit starts at the configured profile (the prior) with a prior
+ * covariance worth `prior_weight` pseudo-samples spread over a token range
+ * around the profile's operating point. Identifiability: at a fixed ratio the
+ * FFN sees an almost constant n, so only a*n + b is learned, not a and b
+ * apart. A coefficient counts as calibrated only when its posterior variance
+ * has fallen below `calibrated_ratio` times its prior variance; the current
+ * profile keeps the prior value for every coefficient that is not
+ * calibrated, and moves the other of the pair so that the fit through the
+ * observed mean still holds. Fitted values are clamped to >= 0 (slopes to
+ * > 0) so the profile stays valid for the solver.
+ *
+ * Ownership: afd_calib_new / afd_calib_free (NULL ok). Updates never allocate.
+ * One owner; not thread-safe.
+ */
+#ifndef AFD_CALIB_H
+#define AFD_CALIB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "estimator/profile.h"
+
+enum afd_coef {
+    AFD_COEF_AA = 0,
+    AFD_COEF_BA,
+    AFD_COEF_AC,
+    AFD_COEF_BC,
+    AFD_COEF_AF,
+    AFD_COEF_BF,
+};
+#define AFD_COEF_COUNT 6
+
+/* "aA", "bA", ... for messages and metric labels. */
+const char *afd_coef_name(enum afd_coef c);
+
+struct afd_calib_config {
+    double forgetting;       /* lambda in (0, 1]; 1 = never forget */
+    double prior_weight;     /* pseudo-samples behind the prior, > 0 */
+    double calibrated_ratio; /* in (0, 1): posterior/prior variance bound */
+};
+
+/* Defaults: forgetting 0.999, prior_weight 10, calibrated_ratio 0.1. */
+void afd_calib_config_default(struct afd_calib_config *cfg);
+
+struct afd_calib;
+
+/*
+ * Creates a calibrator with `prior` (validated) as the starting profile.
+ * NULL on invalid prior or config, with the reason in err.
+ */
+struct afd_calib *afd_calib_new(const struct afd_profile *prior,
+                                const struct afd_calib_config *cfg, char *err);
+void afd_calib_free(struct afd_calib *c);
+
+/*
+ * One measured stage time. x (tokens) and ms must be finite and >= 0;
+ * AFD_EINVAL otherwise, with state unchanged.
+ */
+int afd_calib_add_attention(struct afd_calib *c, double load, double ms,
+                            char *err);
+int afd_calib_add_comm(struct afd_calib *c, double tokens, double ms,
+                       char *err);
+int afd_calib_add_ffn(struct afd_calib *c, double tokens, double ms,
+                      char *err);
+
+struct afd_calib_report {
+    double value[AFD_COEF_COUNT];      /* current coefficient */
+    double prior[AFD_COEF_COUNT];      /* the configured profile's value */
+    bool calibrated[AFD_COEF_COUNT];   /* learned from data, not the prior */
+    uint64_t samples[3];               /* per stage: attention, comm, ffn */
+};
+
+void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out);
+
+/*
+ * The current profile: the prior's name with "+calibrated" appended when any
+ * coefficient is calibrated, the same comm mode, and the report's values.
+ * The result always passes afd_profile_validate.
+ */
+void afd_calib_profile(const struct afd_calib *c, struct afd_profile *out);
+
+/* Serialisable state for snapshots (per stage: estimate, covariance, count). */
+struct afd_calib_stage_state {
+    double coef[2];          /* slope, intercept */
+    double cov[4];           /* row-major 2x2 covariance */
+    double prior_cov[4];     /* the prior covariance, for the calibrated test */
+    uint64_t samples;
+};
+struct afd_calib_state {
+    struct afd_calib_config config;
+    struct afd_profile prior;
+    struct afd_calib_stage_state stage[3];
+};
+
+void afd_calib_export(const struct afd_calib *c, struct afd_calib_state *out);
+/* Replaces c's state; AFD_EINVAL if the state is inconsistent. */
+int afd_calib_import(struct afd_calib *c, const struct afd_calib_state *in,
+                     char *err);
+
+#endif
