@@ -2,20 +2,26 @@
  * calib.h - online calibration of the latency coefficients (model.md 7).
  *
  * Three independent two-parameter fits, one per stage, each by recursive
- * least squares with exponential forgetting:
+ * least squares with forgetting:
  *     attention:  ms = aA*T + bA      T = token load of one instance
  *     comm:       ms = aC*n + bC      n = B or r*B per the profile's mode
  *     ffn:        ms = aF*n + bF      n = tokens reaching one FFN instance
  * Each fit starts at the configured profile (the prior) with a prior
- * covariance worth `prior_weight` pseudo-samples spread over a token range
- * around the profile's operating point. Identifiability: at a fixed ratio the
+ * covariance worth `prior_weight` pseudo-samples placed at +-s tokens, s being
+ * the stage's characteristic load (the power of two nearest b/a; calib.c
+ * gives the exact rule). Forgetting pulls the information back toward the
+ * prior's, never below it, so the covariance never exceeds the prior's (no
+ * windup when the data stop moving). Identifiability: at a fixed ratio the
  * FFN sees an almost constant n, so only a*n + b is learned, not a and b
  * apart. A coefficient counts as calibrated only when its posterior variance
- * has fallen below `calibrated_ratio` times its prior variance; the current
- * profile keeps the prior value for every coefficient that is not
- * calibrated, and moves the other of the pair so that the fit through the
- * observed mean still holds. Fitted values are clamped to >= 0 (slopes to
- * > 0) so the profile stays valid for the solver.
+ * has fallen below `calibrated_ratio` times its prior variance; with all data
+ * at one load and a ratio <= 0.5 at most one of the pair can pass (which one
+ * depends on the load against s), the other is reported as prior. Reported
+ * values are the fit's mean for every coefficient, calibrated or not: an
+ * uncalibrated one may have moved from its prior value, because the fit makes
+ * a*x + b match the data at the loads observed. Values are clamped to
+ * at least 0, aA and aF to at least 1e-6 times their prior, so the profile
+ * stays valid for the solver.
  *
  * Ownership: afd_calib_new / afd_calib_free (NULL ok). Updates never allocate.
  * One owner; not thread-safe.
@@ -53,8 +59,9 @@ void afd_calib_config_default(struct afd_calib_config *cfg);
 struct afd_calib;
 
 /*
- * Creates a calibrator with `prior` (validated) as the starting profile.
- * NULL on invalid prior or config, with the reason in err.
+ * Creates a calibrator with `prior` (validated) as the starting profile;
+ * cfg NULL means the defaults. NULL on invalid prior or config, with the
+ * reason in err. Free with afd_calib_free.
  */
 struct afd_calib *afd_calib_new(const struct afd_profile *prior,
                                 const struct afd_calib_config *cfg, char *err);
@@ -62,20 +69,20 @@ void afd_calib_free(struct afd_calib *c);
 
 /*
  * One measured stage time. x (tokens) and ms must be finite and >= 0;
- * AFD_EINVAL otherwise, with state unchanged.
+ * AFD_EINVAL otherwise, with state unchanged. AFD_ERANGE, state unchanged,
+ * if the update would overflow (magnitudes around 1e150).
  */
 int afd_calib_add_attention(struct afd_calib *c, double load, double ms,
                             char *err);
 int afd_calib_add_comm(struct afd_calib *c, double tokens, double ms,
                        char *err);
-int afd_calib_add_ffn(struct afd_calib *c, double tokens, double ms,
-                      char *err);
+int afd_calib_add_ffn(struct afd_calib *c, double tokens, double ms, char *err);
 
 struct afd_calib_report {
-    double value[AFD_COEF_COUNT];      /* current coefficient */
-    double prior[AFD_COEF_COUNT];      /* the configured profile's value */
-    bool calibrated[AFD_COEF_COUNT];   /* learned from data, not the prior */
-    uint64_t samples[3];               /* per stage: attention, comm, ffn */
+    double value[AFD_COEF_COUNT];    /* current coefficient */
+    double prior[AFD_COEF_COUNT];    /* the configured profile's value */
+    bool calibrated[AFD_COEF_COUNT]; /* learned from data, not the prior */
+    uint64_t samples[3];             /* per stage: attention, comm, ffn */
 };
 
 void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out);
@@ -89,9 +96,9 @@ void afd_calib_profile(const struct afd_calib *c, struct afd_profile *out);
 
 /* Serialisable state for snapshots (per stage: estimate, covariance, count). */
 struct afd_calib_stage_state {
-    double coef[2];          /* slope, intercept */
-    double cov[4];           /* row-major 2x2 covariance */
-    double prior_cov[4];     /* the prior covariance, for the calibrated test */
+    double coef[2];      /* slope, intercept */
+    double cov[4];       /* row-major 2x2 covariance */
+    double prior_cov[4]; /* the prior covariance, for the calibrated test */
     uint64_t samples;
 };
 struct afd_calib_state {
@@ -101,7 +108,14 @@ struct afd_calib_state {
 };
 
 void afd_calib_export(const struct afd_calib *c, struct afd_calib_state *out);
-/* Replaces c's state; AFD_EINVAL if the state is inconsistent. */
+/*
+ * Replaces c's state (config and prior included); AFD_EINVAL, c unchanged,
+ * if the state is inconsistent: invalid prior or config, non-finite values,
+ * a covariance that is not symmetric positive semidefinite with a positive
+ * diagonal, or a prior_cov other than the one the prior and prior_weight
+ * give. Export then import restores
+ * c bit for bit.
+ */
 int afd_calib_import(struct afd_calib *c, const struct afd_calib_state *in,
                      char *err);
 

@@ -9,7 +9,7 @@ PACKAGES=(
     cmake make gcc pkg-config
     libevent-dev libjansson-dev libcmocka-dev
     libprotobuf-c-dev protobuf-c-compiler libgrpc-dev
-    python3 python3-grpcio python3-grpc-tools python3-protobuf
+    python3 python3-grpcio python3-grpc-tools python3-protobuf python3-yaml
     prometheus prometheus-alertmanager openssl valgrind
 )
 

@@ -1,0 +1,452 @@
+/*
+ * alert.c - regime alert state machines (semantics in alert.h).
+ *
+ * One generic machine (struct machine) knows only "active", a key and the
+ * two debounce periods; the two kinds decide what active and key mean and
+ * write the words. Keeping the timing in one place keeps the two kinds'
+ * debounce identical.
+ */
+#include "controller/alert.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "estimator/error.h"
+
+struct machine {
+    bool pending;        /* a condition is debouncing */
+    int pend_key;        /* its key */
+    int64_t pend_since;  /* ms, when it was first seen */
+    bool firing;         /* an alert is raised (firing or resolving) */
+    int fire_key;        /* its key */
+    bool clearing;       /* its condition is clear, resolve running */
+    int64_t clear_since; /* ms, when it became clear */
+    struct afd_alert_event active; /* the RAISED event of the alert */
+    struct afd_alert_counters counters;
+};
+
+struct afd_alerts {
+    char deployment[AFD_DEPLOYMENT_LEN];
+    struct afd_alert_config cfg;
+    int64_t last_now;         /* latest accepted now_ms */
+    bool has_stable;          /* stable and observed are set */
+    enum afd_regime stable;   /* last stable observed regime */
+    enum afd_regime observed; /* latest observed regime */
+    struct machine m[AFD_ALERT_KIND_COUNT];
+    uint64_t invalid_inputs;
+};
+
+/* machine_step() results, a bit mask. */
+#define SM_SUPERSEDE 1 /* the firing alert is replaced by a new key */
+#define SM_RESOLVE   2 /* the firing alert stayed clear for resolve_ms */
+#define SM_RAISE     4 /* the pending condition held for debounce_ms */
+
+void afd_alert_config_init(struct afd_alert_config *cfg)
+{
+    assert(cfg);
+    cfg->debounce_ms = 60000; /* several telemetry windows */
+    cfg->resolve_ms = 300000; /* do not resolve on one good window */
+}
+
+static int check_duration(const char *name, int64_t v, char *err)
+{
+    if (v < 0 || v > AFD_ALERT_DURATION_MAX)
+        return afd_err(err, AFD_EINVAL,
+                       "alert field '%s' must be in [0, %d] ms, got %" PRId64,
+                       name, AFD_ALERT_DURATION_MAX, v);
+    return AFD_OK;
+}
+
+int afd_alert_config_check(const struct afd_alert_config *cfg, char *err)
+{
+    int rc;
+
+    if (!cfg)
+        return afd_err(err, AFD_EINVAL, "alert config is null");
+    if ((rc = check_duration("debounce_ms", cfg->debounce_ms, err)) ||
+        (rc = check_duration("resolve_ms", cfg->resolve_ms, err)))
+        return rc;
+    return AFD_OK;
+}
+
+const char *afd_alert_name(enum afd_alert_kind k)
+{
+    switch (k) {
+    case AFD_ALERT_REGIME_CHANGED:
+        return "AfdRegimeChanged";
+    case AFD_ALERT_REGIME_MISMATCH:
+        return "AfdRegimeMismatch";
+    }
+    return "AfdUnknown";
+}
+
+const char *afd_alert_state_name(enum afd_alert_state s)
+{
+    switch (s) {
+    case AFD_ALERT_OK:
+        return "ok";
+    case AFD_ALERT_PENDING:
+        return "pending";
+    case AFD_ALERT_FIRING:
+        return "firing";
+    case AFD_ALERT_RESOLVING:
+        return "resolving";
+    }
+    return "unknown";
+}
+
+static bool stage_ok(double ms)
+{
+    return isfinite(ms) && ms >= 0;
+}
+
+int afd_regime_observed(double attention_ms, double comm_ms, double ffn_ms,
+                        enum afd_regime *out, char *err)
+{
+    assert(out);
+    if (!stage_ok(attention_ms) || !stage_ok(comm_ms) || !stage_ok(ffn_ms))
+        return afd_err(err, AFD_EINVAL,
+                       "measured stage times must be finite and >= 0, got "
+                       "attention %g ms, communication %g ms, ffn %g ms",
+                       attention_ms, comm_ms, ffn_ms);
+    if (attention_ms == 0 && comm_ms == 0 && ffn_ms == 0)
+        return afd_err(err, AFD_EINVAL,
+                       "measured stage times are all 0: no step was measured");
+    /* >= keeps the earlier stage on a tie: attention, then communication. */
+    if (attention_ms >= comm_ms && attention_ms >= ffn_ms)
+        *out = AFD_REGIME_ATTENTION;
+    else if (comm_ms >= ffn_ms)
+        *out = AFD_REGIME_COMMUNICATION;
+    else
+        *out = AFD_REGIME_FFN;
+    return AFD_OK;
+}
+
+struct afd_alerts *afd_alert_new(const char *deployment,
+                                 const struct afd_alert_config *cfg, char *err)
+{
+    struct afd_alerts *a;
+    size_t len;
+
+    if (!deployment || !deployment[0]) {
+        afd_err(err, AFD_EINVAL, "alert deployment name is empty");
+        return NULL;
+    }
+    len = strlen(deployment);
+    if (len >= AFD_DEPLOYMENT_LEN) {
+        afd_err(err, AFD_EINVAL,
+                "alert deployment name is %zu bytes, the limit is %d", len,
+                AFD_DEPLOYMENT_LEN - 1);
+        return NULL;
+    }
+    if (afd_alert_config_check(cfg, err))
+        return NULL;
+    a = calloc(1, sizeof(*a));
+    if (!a) {
+        afd_err(err, AFD_ENOMEM, "out of memory creating the alerts of '%s'",
+                deployment);
+        return NULL;
+    }
+    memcpy(a->deployment, deployment, len + 1);
+    a->cfg = *cfg;
+    return a;
+}
+
+void afd_alert_free(struct afd_alerts *a)
+{
+    free(a);
+}
+
+/*
+ * Advances one machine by one evaluation (transitions in alert.h) and
+ * returns which events the caller must emit. m->active is left as it was,
+ * so the caller can still resolve the old alert before raising a new one.
+ */
+static int machine_step(struct machine *m, const struct afd_alert_config *c,
+                        bool active, int key, int64_t now)
+{
+    bool same = m->firing && active && key == m->fire_key;
+    int ev = 0;
+
+    if (m->firing && !active) {
+        if (!m->clearing) {
+            m->clearing = true;
+            m->clear_since = now;
+        }
+        if (now - m->clear_since >= c->resolve_ms) {
+            m->firing = false;
+            m->clearing = false;
+            ev |= SM_RESOLVE;
+        }
+    } else if (m->firing) {
+        /* Its own condition, or a different one: either way not clear. */
+        m->clearing = false;
+    }
+    if (!active || same) {
+        if (m->pending)
+            m->counters.flaps++;
+        m->pending = false;
+        return ev;
+    }
+    if (!m->pending || m->pend_key != key) {
+        if (m->pending)
+            m->counters.flaps++;
+        m->pending = true;
+        m->pend_key = key;
+        m->pend_since = now;
+        m->counters.pending++;
+    }
+    if (now - m->pend_since >= c->debounce_ms) {
+        if (m->firing)
+            ev |= SM_SUPERSEDE;
+        m->pending = false;
+        m->firing = true;
+        m->fire_key = key;
+        m->clearing = false;
+        ev |= SM_RAISE;
+    }
+    return ev;
+}
+
+static struct afd_alert_event *next_event(struct afd_alert_events *out)
+{
+    /* Bounded by AFD_ALERT_MAX_EVENTS by construction (see alert.h). */
+    assert(out->n < AFD_ALERT_MAX_EVENTS);
+    return &out->ev[out->n++];
+}
+
+static void emit_resolved(struct machine *m, int64_t now,
+                          struct afd_alert_events *out, bool superseded,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Emits the RESOLVED twin of m->active with a new explanation. */
+static void emit_resolved(struct machine *m, int64_t now,
+                          struct afd_alert_events *out, bool superseded,
+                          const char *fmt, ...)
+{
+    struct afd_alert_event *e = next_event(out);
+    va_list ap;
+
+    *e = m->active;
+    e->action = AFD_ALERT_RESOLVED;
+    e->end_ms = now;
+    va_start(ap, fmt);
+    vsnprintf(e->explanation, sizeof(e->explanation), fmt, ap);
+    va_end(ap);
+    m->counters.resolved++;
+    if (superseded)
+        m->counters.superseded++;
+}
+
+/* Fills m->active as a fresh alert (explanation left to the caller). */
+static struct afd_alert_event *raise_alert(struct afd_alerts *a,
+                                           enum afd_alert_kind k,
+                                           const struct afd_alert_input *in,
+                                           enum afd_regime previous)
+{
+    struct machine *m = &a->m[k];
+    struct afd_alert_event *e = &m->active;
+
+    memset(e, 0, sizeof(*e));
+    e->kind = k;
+    e->action = AFD_ALERT_RAISED;
+    e->alertname = afd_alert_name(k);
+    memcpy(e->deployment, a->deployment, sizeof(e->deployment));
+    e->regime = a->observed;
+    e->previous = previous;
+    e->predicted = in->predicted;
+    e->ratio = in->ratio;
+    e->start_ms = m->pend_since;
+    m->counters.raised++;
+    return e;
+}
+
+static double seconds(int64_t ms)
+{
+    return (double)ms / 1000.0;
+}
+
+static void eval_changed(struct afd_alerts *a, const struct afd_alert_input *in,
+                         int64_t now, struct afd_alert_events *out)
+{
+    struct machine *m = &a->m[AFD_ALERT_REGIME_CHANGED];
+    enum afd_regime obs = a->observed;
+    struct afd_alert_event *e;
+    int ev;
+
+    ev = machine_step(m, &a->cfg, obs != a->stable, (int)obs, now);
+    if (ev & SM_SUPERSEDE)
+        emit_resolved(m, now, out, true,
+                      "superseded: the bottleneck moved again, to %s",
+                      afd_regime_name(obs));
+    if (ev & SM_RESOLVE)
+        emit_resolved(m, now, out, false,
+                      "%s-bound has held for %g s since the move from %s",
+                      afd_regime_name(a->stable), seconds(now - m->clear_since),
+                      afd_regime_name(m->active.previous));
+    if (!(ev & SM_RAISE))
+        return;
+    e = raise_alert(a, AFD_ALERT_REGIME_CHANGED, in, a->stable);
+    snprintf(e->explanation, sizeof(e->explanation),
+             "bottleneck moved from %s to %s at ratio %.2f for %g s: "
+             "measured attention %.2f ms, communication %.2f ms, ffn %.2f ms",
+             afd_regime_name(a->stable), afd_regime_name(obs), in->ratio,
+             seconds(now - e->start_ms), in->attention_ms, in->comm_ms,
+             in->ffn_ms);
+    *next_event(out) = *e;
+    /* The new regime is now the stable one, so the alert is clear from
+     * this instant and resolves after resolve_ms (a notification). */
+    a->stable = obs;
+    if (machine_step(m, &a->cfg, false, (int)obs, now) & SM_RESOLVE)
+        emit_resolved(m, now, out, false,
+                      "%s-bound is the stable regime (resolve_ms is 0)",
+                      afd_regime_name(obs));
+}
+
+static void eval_mismatch(struct afd_alerts *a,
+                          const struct afd_alert_input *in,
+                          enum afd_regime stable_before, int64_t now,
+                          struct afd_alert_events *out)
+{
+    struct machine *m = &a->m[AFD_ALERT_REGIME_MISMATCH];
+    enum afd_regime obs = a->observed;
+    struct afd_alert_event *e;
+    int key = (int)obs * AFD_REGIME_COUNT + (int)in->predicted;
+    int ev;
+
+    ev = machine_step(m, &a->cfg, obs != in->predicted, key, now);
+    if (ev & SM_SUPERSEDE)
+        emit_resolved(m, now, out, true,
+                      "superseded: now observed %s-bound, predicted %s-bound",
+                      afd_regime_name(obs), afd_regime_name(in->predicted));
+    if (ev & SM_RESOLVE)
+        emit_resolved(m, now, out, false,
+                      "observed %s-bound has matched the model for %g s",
+                      afd_regime_name(obs), seconds(now - m->clear_since));
+    if (!(ev & SM_RAISE))
+        return;
+    e = raise_alert(a, AFD_ALERT_REGIME_MISMATCH, in, stable_before);
+    snprintf(e->explanation, sizeof(e->explanation),
+             "observed %s-bound for %g s (attention %.2f ms, communication "
+             "%.2f ms, ffn %.2f ms) but the model predicts %s-bound at ratio "
+             "%.2f: profile or workload drift",
+             afd_regime_name(obs), seconds(now - e->start_ms), in->attention_ms,
+             in->comm_ms, in->ffn_ms, afd_regime_name(in->predicted),
+             in->ratio);
+    *next_event(out) = *e;
+}
+
+static int check_now(struct afd_alerts *a, int64_t now_ms, char *err)
+{
+    if (now_ms < 0 || now_ms > AFD_ALERT_TIME_MAX || now_ms < a->last_now) {
+        a->invalid_inputs++;
+        return afd_err(err, AFD_EINVAL,
+                       "alerts of '%s': now_ms must be in [%" PRId64
+                       ", %" PRId64 "] (never decreasing), got %" PRId64,
+                       a->deployment, a->last_now, (int64_t)AFD_ALERT_TIME_MAX,
+                       now_ms);
+    }
+    return AFD_OK;
+}
+
+int afd_alert_eval(struct afd_alerts *a, const struct afd_alert_input *in,
+                   int64_t now_ms, struct afd_alert_events *out, char *err)
+{
+    enum afd_regime obs, stable_before;
+    int rc;
+
+    assert(a && out);
+    out->n = 0;
+    if ((rc = check_now(a, now_ms, err)))
+        return rc;
+    if (!in) {
+        a->invalid_inputs++;
+        return afd_err(err, AFD_EINVAL, "alert input is null");
+    }
+    if ((rc = afd_regime_observed(in->attention_ms, in->comm_ms, in->ffn_ms,
+                                  &obs, err))) {
+        a->invalid_inputs++;
+        return rc;
+    }
+    if ((int)in->predicted < 0 || (int)in->predicted >= AFD_REGIME_COUNT) {
+        a->invalid_inputs++;
+        return afd_err(err, AFD_EINVAL,
+                       "alert input 'predicted' must be 0..%d, got %d",
+                       AFD_REGIME_COUNT - 1, (int)in->predicted);
+    }
+    if (!isfinite(in->ratio) || in->ratio <= 0) {
+        a->invalid_inputs++;
+        return afd_err(err, AFD_EINVAL,
+                       "alert input 'ratio' must be finite and > 0, got %g",
+                       in->ratio);
+    }
+    a->last_now = now_ms;
+    a->observed = obs;
+    if (!a->has_stable) {
+        /* Nothing to compare with yet: the first regime is the baseline. */
+        a->has_stable = true;
+        a->stable = obs;
+    }
+    stable_before = a->stable;
+    eval_changed(a, in, now_ms, out);
+    eval_mismatch(a, in, stable_before, now_ms, out);
+    return AFD_OK;
+}
+
+int afd_alert_clear(struct afd_alerts *a, int64_t now_ms,
+                    struct afd_alert_events *out, char *err)
+{
+    struct machine *m;
+    int rc, k;
+
+    assert(a && out);
+    out->n = 0;
+    if ((rc = check_now(a, now_ms, err)))
+        return rc;
+    a->last_now = now_ms;
+    for (k = 0; k < AFD_ALERT_KIND_COUNT; k++) {
+        m = &a->m[k];
+        if (m->firing)
+            emit_resolved(m, now_ms, out, false,
+                          "cleared: the deployment is no longer watched");
+        m->firing = false;
+        m->clearing = false;
+        m->pending = false;
+    }
+    return AFD_OK;
+}
+
+void afd_alert_status(const struct afd_alerts *a, struct afd_alert_status *out)
+{
+    const struct machine *m;
+    struct afd_alert_kind_status *s;
+    int k;
+
+    assert(a && out);
+    memset(out, 0, sizeof(*out));
+    out->has_stable = a->has_stable;
+    out->stable = a->stable;
+    out->observed = a->observed;
+    out->invalid_inputs = a->invalid_inputs;
+    for (k = 0; k < AFD_ALERT_KIND_COUNT; k++) {
+        m = &a->m[k];
+        s = &out->kind[k];
+        if (m->firing)
+            s->state = m->clearing ? AFD_ALERT_RESOLVING : AFD_ALERT_FIRING;
+        else
+            s->state = m->pending ? AFD_ALERT_PENDING : AFD_ALERT_OK;
+        s->state_name = afd_alert_state_name(s->state);
+        s->firing = m->firing;
+        if (m->firing)
+            s->active = m->active;
+        s->pending = m->pending;
+        s->pending_since = m->pending ? m->pend_since : 0;
+        s->counters = m->counters;
+    }
+}

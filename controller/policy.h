@@ -1,0 +1,228 @@
+/*
+ * policy.h - the scaling decision for one deployment: when to ask for a
+ * different number of Attention instances, and how far.
+ *
+ * Owns: per-deployment decision state (dwell timer, the one command in
+ * flight, cooldown and backoff deadlines, counters). It does not size
+ * anything itself: the caller passes the estimator's recommendation
+ * (struct afd_solution, estimator/solver.h) reduced to a struct
+ * afd_policy_input, and the current counts.
+ *
+ * Rules, in the order afd_policy_step() applies them:
+ *   1. One command in flight. While a command waits for its ack nothing
+ *      else is issued. No ack by issued_ms + ack_timeout_ms (>=) means the
+ *      command timed out: counted as timed_out and treated as a failure.
+ *   2. Bounds. The target is clamped to [min_attention, max_attention]. A
+ *      current count outside the bounds is corrected without the gain and
+ *      dwell tests (bounds are configuration, not a noisy estimate).
+ *   3. Hysteresis. Inside the bounds the policy acts only when
+ *      gain = tput_target / tput_current - 1 is strictly above
+ *      gain_threshold, the direction (up or down) is the same, and both have
+ *      held for dwell_ms: the first step with now - dwell_start >= dwell_ms
+ *      acts. A dip to gain <= threshold or a flip of direction restarts the
+ *      timer. Dwell is not tracked while a command is in flight (counts are
+ *      changing); it is tracked during cooldown and backoff, so an action may
+ *      follow as soon as they end.
+ *   4. Backoff. A failed or timed-out command blocks new ones for backoff_ms,
+ *      from the failed ack (or from the timeout deadline).
+ *   5. Cooldown. A successful ack blocks new commands for cooldown_ms from
+ *      the ack (the action happened then, not when it was asked for).
+ *   6. Step limit. |target - current| <= max_step; a larger move is made in
+ *      steps, each needing a fresh dwell.
+ * Advisory mode applies the same rules but issues nothing: the decision is
+ * reported (AFD_DECISION_ADVISORY, command id 0, counted in advisories, not
+ * issued) and cooldown starts at once, so the same advice repeats at most
+ * once per max(dwell_ms, cooldown_ms).
+ *
+ * expected_gain is the gain of the recommendation the caller passed (the
+ * estimator's target), not of a clamped or step-limited target: the policy
+ * has no model to evaluate other counts.
+ *
+ * Command ids: per policy, 1, 2, 3, ... in issue order; 0 never names an
+ * issued command. (deployment, id) is unique across the daemon.
+ *
+ * Time: only the now_ms arguments, milliseconds on one monotonic clock,
+ * 0 <= now_ms <= AFD_POLICY_TIME_MAX, never decreasing across calls on one
+ * policy (a decreasing now_ms is rejected with AFD_EINVAL, no state change).
+ *
+ * Errors: invalid input returns AFD_EINVAL with the field named in err,
+ * counts invalid_inputs and changes nothing else.
+ *
+ * Typical use from the daemon's recompute timer:
+ *     afd_policy_step(p, &in, now, &d, &cmd, err);
+ *     if (d == AFD_DECISION_COMMAND) send cmd, later
+ *         afd_policy_ack(p, cmd.id, ok, detail, now2, err);
+ *     if (d == AFD_DECISION_ADVISORY) log/expose cmd only.
+ * where in.target / in.r_star / in.tput_target come from
+ * attention_instances_barrier / r_star_barrier /
+ * throughput_per_device_barrier when has_barrier, else from
+ * attention_instances / r_star / throughput_per_device_int, and
+ * in.tput_current is the same model evaluated at the current x.
+ *
+ * Ownership and threads: afd_policy_new() allocates, afd_policy_free()
+ * frees; nothing else allocates. A policy has one owner (the daemon's event
+ * loop thread); calls on different policies are independent.
+ */
+#ifndef AFD_POLICY_H
+#define AFD_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "estimator/solver.h"
+
+#define AFD_DEPLOYMENT_LEN 128 /* bytes with the NUL */
+#define AFD_REASON_LEN     256 /* bytes with the NUL */
+/* Largest accepted now_ms and duration: far from int64 overflow on sums. */
+#define AFD_POLICY_TIME_MAX     (INT64_MAX / 4)
+#define AFD_POLICY_DURATION_MAX 604800000 /* ms, one week */
+#define AFD_POLICY_COUNT_MAX    1048576   /* instances, sanity bound */
+
+struct afd_policy_config {
+    double gain_threshold;  /* fraction, act when gain > this; [0, 1] */
+    int64_t dwell_ms;       /* ms the gain must hold before acting, >= 0 */
+    int64_t cooldown_ms;    /* ms after a successful ack, >= 0 */
+    int min_attention;      /* instances, >= 1 */
+    int max_attention;      /* instances, >= min_attention */
+    int max_step;           /* instances per command, >= 1 */
+    int64_t ack_timeout_ms; /* ms before an unacked command fails, > 0 */
+    bool advisory;          /* report decisions, issue no commands */
+    int64_t backoff_ms;     /* ms after a failed/timed-out command, >= 0 */
+};
+
+/*
+ * Defaults: gain_threshold 0.02, dwell 30 s, cooldown 120 s, attention
+ * 1..1024, max_step 4, ack timeout 60 s, not advisory, backoff 300 s.
+ */
+void afd_policy_config_init(struct afd_policy_config *cfg);
+
+/*
+ * Checks every field; AFD_EINVAL naming the first bad field, e.g.
+ * "policy field 'max_step' must be >= 1, got 0".
+ */
+int afd_policy_config_check(const struct afd_policy_config *cfg, char *err);
+
+struct afd_policy_input {
+    int attention;          /* x, current Attention instances, >= 0 */
+    int ffn;                /* y, current FFN instances, >= 1 */
+    int target;             /* recommended x (barrier-aware if known), >= 1 */
+    bool barrier;           /* target came from the barrier-aware model */
+    double tput_current;    /* tokens/ms/device predicted at x; > 0 when
+                               x >= 1, 0 allowed only when x == 0 */
+    double tput_target;     /* tokens/ms/device predicted at target, > 0 */
+    enum afd_regime regime; /* afd_regime_at(solve input, r_star) */
+    double r_star;          /* recommended ratio target / y, finite, > 0 */
+};
+
+struct afd_command {
+    uint64_t id; /* > 0 when issued; 0 for advisory reports */
+    char deployment[AFD_DEPLOYMENT_LEN];
+    int current;                 /* Attention instances when decided */
+    int target;                  /* Attention instances asked for */
+    int ffn;                     /* FFN instances when decided */
+    enum afd_regime regime;      /* regime at r_star */
+    double r_star;               /* recommended ratio */
+    double expected_gain;        /* fraction, of the recommendation (see top) */
+    char reason[AFD_REASON_LEN]; /* one line of words */
+    int64_t issued_ms;           /* now_ms of the step that decided */
+};
+
+enum afd_decision {
+    AFD_DECISION_NONE = 0,     /* nothing to do (reason in the status) */
+    AFD_DECISION_COMMAND = 1,  /* a command was issued: send it, then ack */
+    AFD_DECISION_ADVISORY = 2, /* advisory mode: report, do not send */
+};
+
+enum afd_policy_state {
+    AFD_POLICY_IDLE = 0,      /* no move wanted */
+    AFD_POLICY_DWELLING = 1,  /* a move is wanted, dwell not yet elapsed */
+    AFD_POLICY_IN_FLIGHT = 2, /* a command waits for its ack */
+    AFD_POLICY_COOLDOWN = 3,  /* after a successful ack (or advisory) */
+    AFD_POLICY_BACKOFF = 4,   /* after a failed or timed-out command */
+};
+
+/* Monotonic counters, for /metrics. issued = acked + failed + timed_out
+ * + (1 if a command is in flight). */
+struct afd_policy_counters {
+    uint64_t issued;         /* commands issued */
+    uint64_t acked;          /* successful acks */
+    uint64_t failed;         /* negative acks */
+    uint64_t timed_out;      /* commands without an ack in time */
+    uint64_t advisories;     /* advisory decisions reported */
+    uint64_t stale_acks;     /* acks for a command no longer in flight */
+    uint64_t invalid_inputs; /* steps or acks rejected with AFD_EINVAL */
+};
+
+struct afd_policy_status {
+    enum afd_policy_state state;
+    const char *state_name;        /* afd_policy_state_name(state) */
+    char reason[AFD_REASON_LEN];   /* why the last step did what it did */
+    bool has_pending;              /* a command is in flight */
+    struct afd_command pending;    /* valid when has_pending */
+    int64_t ack_remaining_ms;      /* ms until the pending command times out */
+    int64_t cooldown_remaining_ms; /* ms, 0 when not cooling down */
+    int64_t backoff_remaining_ms;  /* ms, 0 when not backing off */
+    int64_t dwell_remaining_ms;    /* ms, 0 when not dwelling */
+    bool has_last;                 /* a command or advisory was ever made */
+    struct afd_command last;       /* the latest command or advisory */
+    char last_failure[AFD_REASON_LEN]; /* empty when none */
+    struct afd_policy_counters counters;
+};
+
+/* "idle", "dwelling", "in flight", "cooling down", "backing off". */
+const char *afd_policy_state_name(enum afd_policy_state s);
+
+/*
+ * Creates the policy of one deployment. deployment: non-empty, shorter than
+ * AFD_DEPLOYMENT_LEN, copied. cfg is checked and copied. Returns NULL and a
+ * message in err on a bad argument or when out of memory.
+ * Free with afd_policy_free().
+ */
+struct afd_policy *afd_policy_new(const char *deployment,
+                                  const struct afd_policy_config *cfg,
+                                  char *err);
+
+/* Frees p; NULL is accepted. */
+void afd_policy_free(struct afd_policy *p);
+
+/*
+ * One evaluation. Applies the ack timeout, then the rules at the top.
+ * On AFD_OK *decision says what happened; cmd (may be NULL only if the
+ * caller ignores it) receives the command for COMMAND and ADVISORY and is
+ * left untouched for NONE. Returns AFD_EINVAL for a bad input or a
+ * decreasing now_ms (nothing changes but invalid_inputs).
+ */
+int afd_policy_step(struct afd_policy *p, const struct afd_policy_input *in,
+                    int64_t now_ms, enum afd_decision *decision,
+                    struct afd_command *cmd, char *err);
+
+/*
+ * Applies the ack timeout only (for a timer when no input is available).
+ * Returns AFD_EINVAL for a decreasing now_ms.
+ */
+int afd_policy_expire(struct afd_policy *p, int64_t now_ms, char *err);
+
+/*
+ * The outcome of command `id`. success starts cooldown_ms; failure counts
+ * failed, starts backoff_ms and keeps detail (may be NULL, truncated) as
+ * last_failure. An ack at or after the timeout deadline is late: the command
+ * has timed out. Returns AFD_OK, AFD_ESTATE for an id issued earlier that is
+ * no longer in flight (late or repeated ack; counted as stale_acks),
+ * AFD_ENOTFOUND for an id never issued, AFD_EINVAL for a decreasing now_ms.
+ */
+int afd_policy_ack(struct afd_policy *p, uint64_t id, bool success,
+                   const char *detail, int64_t now_ms, char *err);
+
+/* Read-only snapshot at now_ms (remaining times are computed against it;
+ * now_ms earlier than the last call is treated as the last call's time). */
+void afd_policy_status(const struct afd_policy *p, int64_t now_ms,
+                       struct afd_policy_status *out);
+
+/* The counters alone. */
+void afd_policy_counters(const struct afd_policy *p,
+                         struct afd_policy_counters *out);
+
+/* The deployment name given at creation. */
+const char *afd_policy_deployment(const struct afd_policy *p);
+
+#endif

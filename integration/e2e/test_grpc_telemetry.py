@@ -1,0 +1,237 @@
+#!/usr/bin/python3
+"""End-to-end: telemetry in over gRPC, recommendation out, checked against
+`afd-sizer solve --json` on the same inputs.
+
+The test generates (fixed seed) finished requests and step samples whose
+stage times lie exactly on the paper-v1-fit profile, so calibration keeps the
+profile's values and the CLI can solve with --profile paper-v1-fit. theta and
+sigma are computed here from the requests sent (model.md section 3, no
+forgetting: the config sets workload_half_life 0), B is the batch the
+instances report, y the FFN instances that reported.
+
+Deployment "single" has one Attention instance, so the barrier spread is
+sqrt(B)*sigma as in the CLI and every number is compared. Deployment "fleet"
+has four Attention instances with different loads, so the daemon uses the
+measured spread (sd of their last loads): the mean-field numbers are compared
+with the CLI and the barrier numbers with Sizer.Solve given the spread this
+test computed.
+
+usage: test_grpc_telemetry.py BIN_DIR
+"""
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import grpc_e2e_common as e2e  # noqa: E402
+
+CONFIG = json.dumps({"recompute_interval_ms": 200,
+                     "default_deployment": {"workload_half_life": 0}})
+REGIMES = {1: "attention", 2: "communication", 3: "ffn"}
+
+
+def make_requests(rng, n):
+    out = []
+    for _ in range(n):
+        p = float(rng.randint(20, 600))
+        d = float(1 + int(rng.expovariate(1 / 300.0)))
+        out.append((p, d))
+    return out
+
+
+def theta_sigma(reqs):
+    """Renewal-reward theta and sigma of (prompt, decode) pairs."""
+    sd = sum(d for _, d in reqs)
+    th = sum(d * p + d * (d - 1) / 2 for p, d in reqs) / sd
+    m2 = sum(d * p * p + p * d * (d - 1) + d * (d - 1) * (2 * d - 1) / 6
+             for p, d in reqs) / sd
+    return th, math.sqrt(m2 - th * th)
+
+
+def steps_for(pb, prof, rng, att_loads, n_ffn, batch, n_steps):
+    """Step samples on the profile's lines; the last load of instance i is
+    att_loads[i]."""
+    now = int(time.time() * 1000)
+    out = []
+    for k in range(n_steps):
+        for i, final in enumerate(att_loads):
+            t = final if k == n_steps - 1 else final * rng.uniform(0.7, 1.3)
+            out.append(pb.StepSample(
+                instance_id="att-%d" % i, role=pb.ROLE_ATTENTION, step=k,
+                batch_size=batch, token_load=t,
+                attention_ms=prof.aA * t + prof.bA,
+                comm_ms=prof.aC * batch + prof.bC, timestamp_ms=now))
+        for j in range(n_ffn):
+            n = rng.uniform(50, 2000)
+            out.append(pb.StepSample(
+                instance_id="ffn-%d" % j, role=pb.ROLE_FFN, step=k,
+                ffn_tokens=n, ffn_ms=prof.aF * n + prof.bF,
+                timestamp_ms=now))
+    return out
+
+
+def report(stubs, ch, deployment, steps, reqs, per_batch=40):
+    pb = stubs.afd_sizer_pb2
+    items = [("s", s) for s in steps] + [("r", r) for r in reqs]
+
+    def gen():
+        for i in range(0, len(items), per_batch):
+            b = pb.TelemetryBatch(deployment=deployment)
+            for kind, it in items[i:i + per_batch]:
+                if kind == "s":
+                    b.steps.append(it)
+                else:
+                    b.requests.append(pb.FinishedRequest(
+                        prompt_tokens=it[0], decode_tokens=it[1]))
+            yield b
+    stub = stubs.afd_sizer_pb2_grpc.TelemetryStub(ch)
+    return stub.Report(gen(), timeout=e2e.RPC_TIMEOUT)
+
+
+def cli_solve(bin_dir, batch, theta, sigma, ffn):
+    out = subprocess.run(
+        [os.path.join(bin_dir, "afd-sizer"), "solve", "--profile",
+         "paper-v1-fit", "--batch", repr(batch), "--theta", repr(theta),
+         "--sigma", repr(sigma), "--ffn-instances", str(ffn), "--json"],
+        capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise RuntimeError("afd-sizer solve failed: " + out.stderr)
+    return json.loads(out.stdout)
+
+
+def check_single(c, bin_dir, stubs, ch, prof, rng):
+    pb = stubs.afd_sizer_pb2
+    batch, n_ffn = 64.0, 2
+    reqs = make_requests(rng, 300)
+    steps = steps_for(pb, prof, rng, [batch * 450.0], n_ffn, batch, 12)
+    summ = report(stubs, ch, "single", steps, reqs)
+    c.check("single: summary counts every item",
+            summ.accepted_steps == len(steps) and
+            summ.accepted_requests == len(reqs) and summ.rejected == 0,
+            str(summ))
+    sizer = stubs.afd_sizer_pb2_grpc.SizerStub(ch)
+    rec = sizer.GetRecommendation(
+        pb.GetRecommendationRequest(deployment="single"),
+        timeout=e2e.RPC_TIMEOUT)
+    th, sg = theta_sigma(reqs)
+    c.check("single: recommendation valid", rec.valid, rec.why_not)
+    c.check("single: theta from the requests sent",
+            rec.theta_source == pb.THETA_SOURCE_REQUESTS and
+            e2e.close(rec.theta, th, 1e-9), "%r vs %r" % (rec.theta, th))
+    c.check("single: sigma from the requests sent",
+            rec.has_sigma and e2e.close(rec.sigma, sg, 1e-7),
+            "%r vs %r" % (rec.sigma, sg))
+    c.check("single: counts x=1 y=2 B=64",
+            rec.attention_instances == 1 and rec.ffn_instances == n_ffn and
+            rec.batch == batch and rec.requests == len(reqs), str(rec))
+    coef_ok = all(e2e.close(k.value, k.prior, 1e-6, 1e-9)
+                  for k in rec.coefficients)
+    c.check("single: calibration on exact data keeps the profile", coef_ok,
+            str(rec.coefficients))
+    ref = cli_solve(bin_dir, batch, th, sg, n_ffn)
+    c.check("single: r_star matches afd-sizer solve",
+            e2e.close(rec.r_star, ref["r_star"], 1e-9),
+            "%r vs %r" % (rec.r_star, ref["r_star"]))
+    c.check("single: regime matches afd-sizer solve",
+            REGIMES.get(rec.regime) == ref["regime"],
+            "%r vs %r" % (rec.regime, ref["regime"]))
+    c.check("single: barrier r_star and target match afd-sizer solve",
+            rec.has_barrier and
+            e2e.close(rec.r_star_barrier, ref["r_star_barrier"], 1e-9) and
+            rec.target_attention_instances ==
+            ref["attention_instances_barrier"],
+            "%r/%r vs %r/%r" % (rec.r_star_barrier,
+                                rec.target_attention_instances,
+                                ref["r_star_barrier"],
+                                ref["attention_instances_barrier"]))
+    c.check("single: mean-field integer x matches afd-sizer solve",
+            rec.solution.attention_instances == ref["attention_instances"],
+            "%r vs %r" % (rec.solution.attention_instances,
+                          ref["attention_instances"]))
+    c.check("single: expected gain is target over current throughput - 1",
+            e2e.close(rec.expected_gain,
+                      rec.throughput_target / rec.throughput_current - 1,
+                      1e-12), str(rec.expected_gain))
+
+
+def check_fleet(c, bin_dir, stubs, ch, prof, rng):
+    pb = stubs.afd_sizer_pb2
+    batch, n_ffn = 256.0, 3
+    loads = [batch * v for v in (520.0, 610.0, 580.0, 700.0)]
+    reqs = make_requests(rng, 200)
+    steps = steps_for(pb, prof, rng, loads, n_ffn, batch, 8)
+    report(stubs, ch, "fleet", steps, reqs)
+    sizer = stubs.afd_sizer_pb2_grpc.SizerStub(ch)
+    rec = sizer.GetRecommendation(
+        pb.GetRecommendationRequest(deployment="fleet"),
+        timeout=e2e.RPC_TIMEOUT)
+    th, sg = theta_sigma(reqs)
+    spread = statistics.stdev(loads)
+    c.check("fleet: counts x=4 y=3",
+            rec.valid and rec.attention_instances == 4 and
+            rec.ffn_instances == n_ffn, str(rec))
+    c.check("fleet: barrier uses the measured spread of live loads",
+            rec.spread_measured and e2e.close(rec.load_spread, spread, 1e-9),
+            "%r vs %r" % (rec.load_spread, spread))
+    ref = cli_solve(bin_dir, batch, th, sg, n_ffn)
+    c.check("fleet: mean-field r_star and x match afd-sizer solve",
+            e2e.close(rec.r_star, ref["r_star"], 1e-9) and
+            rec.solution.attention_instances == ref["attention_instances"],
+            "%r vs %r" % (rec.r_star, ref["r_star"]))
+    what_if = sizer.Solve(pb.SolveRequest(
+        profile_name="paper-v1-fit", batch=batch, theta=th, has_sigma=True,
+        sigma=sg, ffn_instances=n_ffn, has_load_spread=True,
+        load_spread=spread), timeout=e2e.RPC_TIMEOUT)
+    c.check("fleet: barrier target matches Solve with the measured spread",
+            rec.target_attention_instances ==
+            what_if.solution.attention_instances_barrier and
+            e2e.close(rec.r_star_barrier, what_if.solution.r_star_barrier,
+                      1e-12),
+            "%r vs %r" % (rec.target_attention_instances,
+                          what_if.solution.attention_instances_barrier))
+
+
+def check_solve_rpc(c, bin_dir, stubs, ch):
+    pb = stubs.afd_sizer_pb2
+    sizer = stubs.afd_sizer_pb2_grpc.SizerStub(ch)
+    got = sizer.Solve(pb.SolveRequest(profile_name="paper-v1-fit", batch=256,
+                                      theta=599, has_sigma=True, sigma=499.5,
+                                      ffn_instances=4),
+                      timeout=e2e.RPC_TIMEOUT)
+    ref = cli_solve(bin_dir, 256.0, 599.0, 499.5, 4)
+    s = got.solution
+    c.check("Solve equals afd-sizer solve (r*, regime, x, barrier)",
+            e2e.close(s.r_star, ref["r_star"], 1e-9) and
+            REGIMES.get(s.regime) == ref["regime"] and
+            s.attention_instances == ref["attention_instances"] and
+            s.attention_instances_barrier ==
+            ref["attention_instances_barrier"] and
+            e2e.close(s.step_time_barrier_ms, ref["step_time_barrier_ms"],
+                      1e-9), "%s vs %s" % (s, ref))
+
+
+def body(c, daemon, stubs, tmp):
+    rng = random.Random(20261127)
+    ch = daemon.channel()
+    pb = stubs.afd_sizer_pb2
+    sizer = stubs.afd_sizer_pb2_grpc.SizerStub(ch)
+    prof = sizer.Solve(pb.SolveRequest(profile_name="paper-v1-fit", batch=64,
+                                       theta=500), timeout=e2e.RPC_TIMEOUT
+                       ).profile
+    check_single(c, BIN, stubs, ch, prof, rng)
+    check_fleet(c, BIN, stubs, ch, prof, rng)
+    check_solve_rpc(c, BIN, stubs, ch)
+    ch.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print(__doc__)
+        sys.exit(2)
+    BIN = sys.argv[1]
+    sys.exit(e2e.run("test_grpc_telemetry", body, BIN, config=CONFIG))

@@ -1,0 +1,593 @@
+/*
+ * loadgen.c - afd-loadgen: telemetry load against `afd-sizer serve`
+ * (issue 5 item 6), on the gRPC C core client API.
+ *
+ *   afd-loadgen (--target HOST:PORT [--daemon-pid PID] | --spawn-daemon BIN)
+ *               [--connections N] [--threads N] [--instances N]
+ *               [--ffn-ratio R] [--deployments N] [--batch-steps N]
+ *               [--duration S] [--smoke]
+ *
+ * This file: the command line, the spawned daemon, and the figures. The
+ * load itself (population, pools, streams) is integration/loadgen_stream.c.
+ *
+ * Figures are printed one per line ("name value"), speed is never
+ * asserted. Exit status: 0 when every call ended OK (and, with --smoke,
+ * when the daemon accepted everything sent, a spawned daemon knew exactly
+ * our population and exited 0 on SIGTERM), 1 otherwise, 2 on bad flags.
+ *
+ * A spawned daemon gets SIGTERM if the generator dies (PR_SET_PDEATHSIG),
+ * and is reaped before exit, so no process outlives a run.
+ */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+
+#include "estimator/error.h"
+#include "integration/loadgen.h"
+#include "proto/afd_sizer.pb-c.h"
+
+#define LG_ADDR_LEN     256
+#define LG_SPAWN_WAIT_S 60 /* daemon start-up (ASan builds are slow) */
+#define LG_STOP_WAIT_S  30 /* daemon drain after SIGTERM */
+#define LG_RECO_METHOD  "/afd.sizer.v1.Sizer/GetRecommendation"
+
+struct lg_daemon {
+    pid_t pid;
+    int out_fd; /* its stdout, read up to "ready" */
+    char grpc_addr[LG_ADDR_LEN];
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* --------------------------------------------------------- figures */
+
+/*
+ * Live instances of one deployment (Attention + FFN) from a unary
+ * Sizer/GetRecommendation on ch. AFD_EIO with the status on failure.
+ */
+static int live_instances_of(grpc_channel *ch, const char *dep, long *out,
+                             char *err)
+{
+    Afd__Sizer__V1__GetRecommendationRequest req =
+        AFD__SIZER__V1__GET_RECOMMENDATION_REQUEST__INIT;
+    Afd__Sizer__V1__Recommendation *rec = NULL;
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_metadata_array md_i, md_t;
+    grpc_byte_buffer *send_bb, *recv_bb = NULL;
+    grpc_byte_buffer_reader reader;
+    grpc_status_code status = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice(), s;
+    grpc_op ops[6];
+    grpc_call *call;
+    grpc_event ev;
+    int rc = AFD_EIO;
+
+    req.deployment = (char *)dep;
+    send_bb = afd_lg_pack(&req.base);
+    grpc_metadata_array_init(&md_i);
+    grpc_metadata_array_init(&md_t);
+    call = grpc_channel_create_call(
+        ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+        grpc_slice_from_static_string(LG_RECO_METHOD), NULL,
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                     gpr_time_from_seconds(10, GPR_TIMESPAN)),
+        NULL);
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = send_bb;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &md_i;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &recv_bb;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &md_t;
+    ops[5].data.recv_status_on_client.status = &status;
+    ops[5].data.recv_status_on_client.status_details = &details;
+    if (call &&
+        grpc_call_start_batch(call, ops, 6, ops, NULL) == GRPC_CALL_OK) {
+        ev = grpc_completion_queue_pluck(
+            cq, ops, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_OP_COMPLETE && status == GRPC_STATUS_OK &&
+            recv_bb && grpc_byte_buffer_reader_init(&reader, recv_bb)) {
+            s = grpc_byte_buffer_reader_readall(&reader);
+            rec = afd__sizer__v1__recommendation__unpack(
+                NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+            grpc_slice_unref(s);
+            grpc_byte_buffer_reader_destroy(&reader);
+        }
+    }
+    if (rec) {
+        *out = (long)rec->attention_instances + rec->ffn_instances;
+        afd__sizer__v1__recommendation__free_unpacked(rec, NULL);
+        rc = AFD_OK;
+    } else {
+        afd_err(err, AFD_EIO, "GetRecommendation('%s') failed: status %d %.*s",
+                dep, (int)status, (int)GRPC_SLICE_LENGTH(details),
+                (const char *)GRPC_SLICE_START_PTR(details));
+    }
+    if (call)
+        grpc_call_unref(call);
+    grpc_byte_buffer_destroy(send_bb);
+    if (recv_bb)
+        grpc_byte_buffer_destroy(recv_bb);
+    grpc_metadata_array_destroy(&md_i);
+    grpc_metadata_array_destroy(&md_t);
+    grpc_slice_unref(details);
+    grpc_completion_queue_shutdown(cq);
+    grpc_completion_queue_destroy(cq);
+    return rc;
+}
+
+/* Sum of live instances over the loadgen deployments; -1 when unknown. */
+static long live_instances(const struct afd_lg_options *o, const char *target)
+{
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    grpc_channel *ch = grpc_channel_create(target, creds, NULL);
+    char name[32], err[AFD_ERR_LEN];
+    long sum = 0, n;
+    int d;
+
+    grpc_channel_credentials_release(creds);
+    for (d = 0; d < o->deployments && sum >= 0; d++) {
+        snprintf(name, sizeof(name), "loadgen-%02d", d);
+        if (live_instances_of(ch, name, &n, err)) {
+            fprintf(stderr, "afd-loadgen: %s\n", err);
+            sum = -1;
+        } else {
+            sum += n;
+        }
+    }
+    grpc_channel_destroy(ch);
+    return sum;
+}
+
+/* Peak resident set (VmHWM) of pid in MB; AFD_EIO when unreadable. */
+static int peak_rss_mb(long pid, double *mb, char *err)
+{
+    char path[64], line[256];
+    long kb = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return afd_err(err, AFD_EIO, "cannot open %s: %s", path,
+                       strerror(errno));
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    if (kb < 0)
+        return afd_err(err, AFD_EIO, "no VmHWM line in %s", path);
+    *mb = kb / 1024.0;
+    return AFD_OK;
+}
+
+/*
+ * p99 time from a workload shift to the scale command it causes. Needs
+ * Sizer/WatchCommands (issue 5 items 1-2), which the daemon does not serve
+ * yet, so this returns AFD_ESTATE and the figure prints as n/a. The plan,
+ * kept to this one function: open WatchCommands for one deployment on its
+ * own channel; repeat K times { let the stream settle for one evaluation
+ * tick; switch the deployment's connections to a shifted lg_workload
+ * (pool_build with theta x2, then back) and note the time; read commands
+ * until one for that deployment arrives; record the delay; AckCommand it }.
+ * Report the 99th percentile of the delays.
+ */
+static int decision_latency_p99(double *p99_ms, char *err)
+{
+    *p99_ms = NAN;
+    return afd_err(err, AFD_ESTATE, "needs WatchCommands, issue 5 wiring");
+}
+
+/* --------------------------------------------------- a spawned daemon */
+
+/* Reads stdout lines of the daemon until "ready"; fills the gRPC address. */
+static int daemon_wait_ready(struct lg_daemon *dm, char *err)
+{
+    static const char grpc_tag[] = "afd-sizer: grpc listening on ";
+    char buf[4096], *line, *nl;
+    size_t len = 0;
+    double t_end = now_s() + LG_SPAWN_WAIT_S;
+
+    for (;;) {
+        struct pollfd pfd = {dm->out_fd, POLLIN, 0};
+        ssize_t n;
+        int left = (int)((t_end - now_s()) * 1000);
+        if (left <= 0 || poll(&pfd, 1, left) <= 0)
+            return afd_err(err, AFD_EIO, "daemon not ready after %d s",
+                           LG_SPAWN_WAIT_S);
+        n = read(dm->out_fd, buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            return afd_err(err, AFD_EIO,
+                           "daemon closed its stdout before 'ready' (see its "
+                           "stderr above)");
+        len += (size_t)n;
+        buf[len] = '\0';
+        for (line = buf; (nl = strchr(line, '\n')); line = nl + 1) {
+            *nl = '\0';
+            if (!strncmp(line, grpc_tag, sizeof(grpc_tag) - 1))
+                snprintf(dm->grpc_addr, sizeof(dm->grpc_addr), "%s",
+                         line + sizeof(grpc_tag) - 1);
+            else if (!strcmp(line, "afd-sizer: ready"))
+                return dm->grpc_addr[0]
+                           ? AFD_OK
+                           : afd_err(err, AFD_EIO,
+                                     "daemon ready without a grpc address");
+        }
+        len = strlen(line);
+        memmove(buf, line, len + 1);
+        if (len == sizeof(buf) - 1)
+            len = 0; /* an absurd line: drop it */
+    }
+}
+
+/*
+ * Starts `bin serve` on free loopback ports. The child gets SIGTERM if we
+ * die first (PR_SET_PDEATHSIG), so no daemon outlives the generator. Call
+ * before grpc_init: forking a process with gRPC threads is unsafe.
+ */
+static int daemon_spawn(struct lg_daemon *dm, const char *bin, char *err)
+{
+    int fds[2];
+
+    memset(dm, 0, sizeof(*dm));
+    dm->out_fd = -1;
+    if (pipe(fds))
+        return afd_err(err, AFD_EIO, "pipe: %s", strerror(errno));
+    dm->pid = fork();
+    if (dm->pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return afd_err(err, AFD_EIO, "fork: %s", strerror(errno));
+    }
+    if (dm->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execl(bin, bin, "serve", "--grpc-listen", "127.0.0.1:0",
+              "--http-listen", "127.0.0.1:0", (char *)NULL);
+        fprintf(stderr, "afd-loadgen: cannot run '%s': %s\n", bin,
+                strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    dm->out_fd = fds[0];
+    return daemon_wait_ready(dm, err);
+}
+
+/*
+ * SIGTERM, then waits up to LG_STOP_WAIT_S for the exit (SIGKILL after).
+ * AFD_OK only for exit status 0.
+ */
+static int daemon_stop(struct lg_daemon *dm, char *err)
+{
+    double t_end = now_s() + LG_STOP_WAIT_S;
+    int status = 0;
+    pid_t r;
+
+    if (dm->pid <= 0)
+        return AFD_OK;
+    kill(dm->pid, SIGTERM);
+    while ((r = waitpid(dm->pid, &status, WNOHANG)) == 0 && now_s() < t_end)
+        usleep(20000);
+    if (r == 0) {
+        kill(dm->pid, SIGKILL);
+        waitpid(dm->pid, &status, 0);
+    }
+    dm->pid = 0;
+    if (dm->out_fd >= 0)
+        close(dm->out_fd);
+    dm->out_fd = -1;
+    if (r == 0)
+        return afd_err(err, AFD_EIO,
+                       "daemon still running %d s after "
+                       "SIGTERM; killed",
+                       LG_STOP_WAIT_S);
+    if (r < 0)
+        return afd_err(err, AFD_EIO, "waitpid: %s", strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status))
+        return afd_err(err, AFD_EIO, "daemon ended with %s %d after SIGTERM",
+                       WIFEXITED(status) ? "exit status" : "signal",
+                       WIFEXITED(status) ? WEXITSTATUS(status)
+                                         : WTERMSIG(status));
+    return AFD_OK;
+}
+
+/* ------------------------------------------------------------ options */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: afd-loadgen (--target HOST:PORT [--daemon-pid PID] | "
+            "--spawn-daemon BIN)\n"
+            "                   [--connections N] [--threads N] "
+            "[--instances N] [--ffn-ratio R]\n"
+            "                   [--deployments N] [--batch-steps N] "
+            "[--duration S] [--smoke]\n"
+            "  --target HOST:PORT  gRPC address of a running afd-sizer serve\n"
+            "  --daemon-pid PID    its pid, for the peak RSS figure\n"
+            "  --spawn-daemon BIN  start BIN serve on free loopback ports, "
+            "stop it at the end\n"
+            "  --connections N     channels, one Report stream each "
+            "(default 4)\n"
+            "  --threads N         worker threads, one completion queue each "
+            "(default 2)\n"
+            "  --instances N       Attention instances in all (default "
+            "10000)\n"
+            "  --ffn-ratio R       Attention instances per FFN instance "
+            "(default 6)\n"
+            "  --deployments N     deployments sharing them (default 4)\n"
+            "  --batch-steps N     step samples per message (default 1000)\n"
+            "  --duration S        seconds of streaming (default 10)\n"
+            "  --smoke             about 2 s with small numbers; exit 0 when "
+            "the daemon\n"
+            "                      accepted everything sent\n");
+}
+
+/* Parses v as a number in [lo, hi]; AFD_EPARSE with the flag named. */
+static int parse_num(const char *flag, const char *v, double lo, double hi,
+                     double *out, char *err)
+{
+    char *end;
+    double x;
+
+    errno = 0;
+    x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= lo && x <= hi))
+        return afd_err(err, AFD_EPARSE,
+                       "%s must be a number in [%g, %g], "
+                       "got '%s'",
+                       flag, lo, hi, v);
+    *out = x;
+    return AFD_OK;
+}
+
+static int parse_int(const char *flag, const char *v, int lo, int hi, int *out,
+                     char *err)
+{
+    double x;
+
+    if (parse_num(flag, v, lo, hi, &x, err))
+        return AFD_EPARSE;
+    if (x != floor(x))
+        return afd_err(err, AFD_EPARSE, "%s must be an integer, got '%s'", flag,
+                       v);
+    *out = (int)x;
+    return AFD_OK;
+}
+
+/* Fills every option left at 0 with its default (smaller with --smoke). */
+static void apply_defaults(struct afd_lg_options *o)
+{
+    if (!o->connections)
+        o->connections = o->smoke ? 2 : 4;
+    if (!o->threads)
+        o->threads = 2;
+    if (!o->instances)
+        o->instances = o->smoke ? 200 : 10000;
+    if (!o->ffn_ratio)
+        o->ffn_ratio = 6;
+    if (!o->deployments)
+        o->deployments = o->smoke ? 2 : 4;
+    if (!o->batch_steps)
+        o->batch_steps = o->smoke ? 64 : 1000;
+    if (!o->duration_s)
+        o->duration_s = o->smoke ? 2 : 10;
+}
+
+static int parse_flag(struct afd_lg_options *o, const char *f, const char *v,
+                      char *err)
+{
+    double pid;
+
+    if (!strcmp(f, "--target"))
+        o->target = v;
+    else if (!strcmp(f, "--spawn-daemon"))
+        o->spawn_bin = v;
+    else if (!strcmp(f, "--daemon-pid")) {
+        if (parse_num(f, v, 1, 4194304, &pid, err))
+            return AFD_EPARSE;
+        o->daemon_pid = (long)pid;
+    } else if (!strcmp(f, "--connections"))
+        return parse_int(f, v, 1, 256, &o->connections, err);
+    else if (!strcmp(f, "--threads"))
+        return parse_int(f, v, 1, 64, &o->threads, err);
+    else if (!strcmp(f, "--instances"))
+        return parse_int(f, v, 1, 10000000, &o->instances, err);
+    else if (!strcmp(f, "--ffn-ratio"))
+        return parse_int(f, v, 1, 1024, &o->ffn_ratio, err);
+    else if (!strcmp(f, "--deployments"))
+        return parse_int(f, v, 1, 100, &o->deployments, err);
+    else if (!strcmp(f, "--batch-steps"))
+        return parse_int(f, v, 1, 100000, &o->batch_steps, err);
+    else if (!strcmp(f, "--duration"))
+        return parse_num(f, v, 0.1, 86400, &o->duration_s, err);
+    else
+        return afd_err(err, AFD_EPARSE, "unknown option '%s'", f);
+    return AFD_OK;
+}
+
+/* AFD_EPARSE on a bad command line; AFD_EINVAL for --help. */
+static int parse_options(int argc, char **argv, struct afd_lg_options *o,
+                         char *err)
+{
+    int i;
+
+    memset(o, 0, sizeof(*o));
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--smoke")) {
+            o->smoke = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return AFD_EINVAL;
+        if (i + 1 >= argc)
+            return afd_err(err, AFD_EPARSE, "%s needs a value", argv[i]);
+        if (parse_flag(o, argv[i], argv[i + 1], err))
+            return AFD_EPARSE;
+        i++;
+    }
+    apply_defaults(o);
+    if (!o->target == !o->spawn_bin)
+        return afd_err(err, AFD_EPARSE,
+                       "give exactly one of --target and --spawn-daemon");
+    if (o->spawn_bin && o->daemon_pid)
+        return afd_err(err, AFD_EPARSE,
+                       "--daemon-pid goes with --target, not --spawn-daemon");
+    if (o->deployments > o->instances)
+        return afd_err(err, AFD_EPARSE,
+                       "--deployments (%d) exceeds --instances (%d)",
+                       o->deployments, o->instances);
+    if (afd_lg_population(o) < o->connections)
+        return afd_err(err, AFD_EPARSE,
+                       "--connections (%d) exceeds the %ld instances",
+                       o->connections, afd_lg_population(o));
+    return AFD_OK;
+}
+
+static void print_figures(const struct afd_lg_options *o, const char *target,
+                          const struct afd_lg_totals *tt, long pid)
+{
+    double wall = tt->wall_s > 0 ? tt->wall_s : 1e-9;
+    char err[AFD_ERR_LEN];
+    double rss = 0, p99 = 0;
+
+    printf("config target=%s connections=%d threads=%d attention=%d "
+           "population=%ld deployments=%d batch_steps=%d duration_s=%g "
+           "cores=%ld (shared by daemon and generator)\n",
+           target, o->connections, o->threads, o->instances,
+           afd_lg_population(o), o->deployments, o->batch_steps, o->duration_s,
+           sysconf(_SC_NPROCESSORS_ONLN));
+    printf("wall_s %.3f\n", tt->wall_s);
+    printf("sent_step_samples %llu\n", (unsigned long long)tt->sent.steps);
+    printf("accepted_step_samples %llu\n",
+           (unsigned long long)tt->accepted.steps);
+    printf("accepted_requests %llu\n",
+           (unsigned long long)tt->accepted.requests);
+    printf("accepted_step_samples_per_s %.0f\n", tt->accepted.steps / wall);
+    printf("sent_step_samples_per_s %.0f\n", tt->sent.steps / wall);
+    printf("rejected %llu\n", (unsigned long long)tt->rejected);
+    if (pid > 0)
+        printf("daemon_pid %ld\n", pid);
+    if (pid > 0 && peak_rss_mb(pid, &rss, err) == AFD_OK)
+        printf("daemon_peak_rss_mb %.1f\n", rss);
+    else
+        printf("daemon_peak_rss_mb n/a (%s)\n",
+               pid > 0 ? err : "no --daemon-pid");
+    if (tt->live >= 0)
+        printf("live_instances %ld\n", tt->live);
+    else
+        printf("live_instances n/a (GetRecommendation failed)\n");
+    if (decision_latency_p99(&p99, err) == AFD_OK)
+        printf("decision_latency_p99_ms %.3f\n", p99);
+    else
+        printf("decision_latency_p99_ms n/a (%s)\n", err);
+    fflush(stdout);
+}
+
+/* The --smoke verdict: everything sent was accepted and nothing else. */
+static bool smoke_ok(const struct afd_lg_options *o,
+                     const struct afd_lg_totals *tt, bool spawned)
+{
+    bool ok = tt->failed_calls == 0 && tt->sent.steps > 0 &&
+              tt->accepted.steps == tt->sent.steps &&
+              tt->accepted.requests == tt->sent.requests &&
+              tt->accepted.batches == tt->sent.batches && tt->rejected == 0;
+
+    /* A fresh daemon knows exactly our population. */
+    if (spawned && tt->live != afd_lg_population(o))
+        ok = false;
+    if (!ok)
+        fprintf(stderr,
+                "afd-loadgen: smoke failed: sent %llu steps/%llu requests/"
+                "%llu batches, accepted %llu/%llu/%llu, rejected %llu, "
+                "failed calls %d, live %ld of %ld\n",
+                (unsigned long long)tt->sent.steps,
+                (unsigned long long)tt->sent.requests,
+                (unsigned long long)tt->sent.batches,
+                (unsigned long long)tt->accepted.steps,
+                (unsigned long long)tt->accepted.requests,
+                (unsigned long long)tt->accepted.batches,
+                (unsigned long long)tt->rejected, tt->failed_calls, tt->live,
+                afd_lg_population(o));
+    return ok;
+}
+
+static int run(const struct afd_lg_options *o, const char *target, long pid,
+               bool spawned)
+{
+    struct afd_lg_totals tt;
+    char err[AFD_ERR_LEN];
+
+    grpc_init();
+    if (afd_lg_stream(o, target, &tt, err)) {
+        fprintf(stderr, "afd-loadgen: %s\n", err);
+        grpc_shutdown();
+        return 1;
+    }
+    tt.live = live_instances(o, target);
+    grpc_shutdown();
+    print_figures(o, target, &tt, pid);
+    if (o->smoke && !smoke_ok(o, &tt, spawned))
+        return 1;
+    return tt.failed_calls ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct afd_lg_options o;
+    struct lg_daemon dm;
+    char err[AFD_ERR_LEN];
+    int rc;
+
+    rc = parse_options(argc, argv, &o, err);
+    if (rc == AFD_EINVAL) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc) {
+        fprintf(stderr, "afd-loadgen: %s\n", err);
+        usage(stderr);
+        return 2;
+    }
+    memset(&dm, 0, sizeof(dm));
+    dm.out_fd = -1;
+    if (o.spawn_bin && daemon_spawn(&dm, o.spawn_bin, err)) {
+        fprintf(stderr, "afd-loadgen: %s\n", err);
+        daemon_stop(&dm, NULL);
+        return 1;
+    }
+    rc = run(&o, o.spawn_bin ? dm.grpc_addr : o.target,
+             o.spawn_bin ? (long)dm.pid : o.daemon_pid, o.spawn_bin != NULL);
+    if (o.spawn_bin && daemon_stop(&dm, err)) {
+        fprintf(stderr, "afd-loadgen: %s\n", err);
+        rc = 1;
+    }
+    return rc;
+}

@@ -1,0 +1,236 @@
+/*
+ * grpc_call.c - the per-call side of the gRPC layer: op batches, the
+ * server-stream write queue and the handler reply functions of
+ * plugin/grpc_server.h. Runs on the loop thread only.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/byte_buffer_reader.h>
+
+#include "estimator/error.h"
+#include "plugin/grpc_internal.h"
+
+#define STATUS_MSG_LEN 512
+
+/* ------------------------------------------------------- byte buffers */
+
+grpc_byte_buffer *afd_grpc_pack(const ProtobufCMessage *msg)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    grpc_slice s = grpc_slice_malloc(n);
+    grpc_byte_buffer *bb;
+
+    protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s));
+    bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+/* Decodes bb (not consumed); NULL when it is not a valid message. */
+ProtobufCMessage *afd_grpc_unpack(const ProtobufCMessageDescriptor *desc,
+                                  grpc_byte_buffer *bb)
+{
+    grpc_byte_buffer_reader reader;
+    ProtobufCMessage *msg;
+    grpc_slice s;
+
+    if (!grpc_byte_buffer_reader_init(&reader, bb))
+        return NULL;
+    s = grpc_byte_buffer_reader_readall(&reader);
+    msg = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s),
+                                    GRPC_SLICE_START_PTR(s));
+    grpc_slice_unref(s);
+    grpc_byte_buffer_reader_destroy(&reader);
+    return msg;
+}
+
+/* ------------------------------------------------------------ batches */
+
+static bool start_batch(struct afd_grpc_call *c, const grpc_op *ops, size_t n,
+                        struct afd_grpc_tag *tag)
+{
+    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, tag, NULL);
+
+    if (e != GRPC_CALL_OK) {
+        fprintf(stderr, "afd-sizer: grpc: start_batch failed (%d)\n", e);
+        return false;
+    }
+    c->refs++;
+    return true;
+}
+
+void afd_grpc_drop_queue(struct afd_grpc_call *c)
+{
+    size_t cap = c->srv->max_queue;
+
+    while (c->q_len) {
+        grpc_byte_buffer_destroy(c->queue[c->q_head]);
+        c->q_head = (c->q_head + 1) % cap;
+        c->q_len--;
+    }
+}
+
+void afd_grpc_start_status(struct afd_grpc_call *c)
+{
+    grpc_op ops[3];
+    size_t n = 0;
+
+    memset(ops, 0, sizeof(ops));
+    c->status_started = true;
+    if (!c->md_sent) {
+        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+        ops[n].data.send_initial_metadata.count = 0;
+        n++;
+        c->md_sent = true;
+    }
+    if (c->reply_bb) {
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n].data.send_message.send_message = c->reply_bb;
+        n++;
+    }
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.trailing_metadata_count = 0;
+    ops[n].data.send_status_from_server.status = c->status;
+    ops[n].data.send_status_from_server.status_details = &c->status_details;
+    n++;
+    start_batch(c, ops, n, &c->t_status);
+}
+
+void afd_grpc_start_send(struct afd_grpc_call *c, grpc_byte_buffer *bb)
+{
+    grpc_op ops[2];
+    size_t n = 0;
+
+    memset(ops, 0, sizeof(ops));
+    if (!c->md_sent) {
+        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+        n++;
+        c->md_sent = true;
+    }
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = bb;
+    n++;
+    c->sending = bb;
+    if (!start_batch(c, ops, n, &c->t_send)) {
+        c->sending = NULL;
+        grpc_byte_buffer_destroy(bb);
+    }
+}
+
+void afd_grpc_start_recv(struct afd_grpc_call *c)
+{
+    grpc_op op;
+
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &c->recv_bb;
+    start_batch(c, &op, 1, &c->t_recv);
+}
+
+void afd_grpc_start_close(struct afd_grpc_call *c)
+{
+    grpc_op op;
+
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &c->cancelled;
+    if (!start_batch(c, &op, 1, &c->t_close))
+        c->over = true;
+}
+
+/* ---------------------------------------------------- handler replies */
+
+int afd_grpc_reply(struct afd_grpc_call *call, const ProtobufCMessage *resp)
+{
+    if (call->over || call->has_status)
+        return AFD_ESTATE;
+    call->has_status = true;
+    call->status = GRPC_STATUS_OK;
+    call->reply_bb = afd_grpc_pack(resp);
+    afd_grpc_start_status(call);
+    return AFD_OK;
+}
+
+int afd_grpc_send(struct afd_grpc_call *call, const ProtobufCMessage *msg)
+{
+    size_t cap = call->srv->max_queue;
+
+    if (call->over || call->has_status || !call->queue)
+        return AFD_ESTATE;
+    if (!call->sending) {
+        afd_grpc_start_send(call, afd_grpc_pack(msg));
+        return AFD_OK;
+    }
+    if (call->q_len == cap) {
+        /* Drop the backlog so the status is not stuck behind it. */
+        afd_grpc_drop_queue(call);
+        afd_grpc_finish(call, AFD_GRPC_RESOURCE_EXHAUSTED,
+                        "stream client too slow: %zu messages queued", cap);
+        return AFD_ENOMEM;
+    }
+    call->queue[(call->q_head + call->q_len) % cap] = afd_grpc_pack(msg);
+    call->q_len++;
+    return AFD_OK;
+}
+
+int afd_grpc_finish(struct afd_grpc_call *call, enum afd_grpc_status status,
+                    const char *fmt, ...)
+{
+    char msg[STATUS_MSG_LEN];
+    va_list ap;
+
+    if (call->over || call->has_status)
+        return AFD_ESTATE;
+    msg[0] = '\0';
+    if (fmt) {
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+    }
+    call->has_status = true;
+    call->status = (grpc_status_code)status;
+    grpc_slice_unref(call->status_details);
+    call->status_details = grpc_slice_from_copied_string(msg);
+    if (!call->sending && !call->q_len)
+        afd_grpc_start_status(call);
+    return AFD_OK;
+}
+
+const char *afd_grpc_call_metadata(const struct afd_grpc_call *call,
+                                   const char *key, size_t *len)
+{
+    size_t i, klen = strlen(key);
+
+    for (i = 0; i < call->md.count; i++) {
+        const grpc_metadata *m = &call->md.metadata[i];
+        if (GRPC_SLICE_LENGTH(m->key) == klen &&
+            !memcmp(GRPC_SLICE_START_PTR(m->key), key, klen)) {
+            *len = GRPC_SLICE_LENGTH(m->value);
+            return (const char *)GRPC_SLICE_START_PTR(m->value);
+        }
+    }
+    *len = 0;
+    return NULL;
+}
+
+const char *afd_grpc_call_path(const struct afd_grpc_call *call)
+{
+    return call->method ? call->method->path : "(unregistered)";
+}
+
+void afd_grpc_call_set_data(struct afd_grpc_call *call, void *data,
+                            void (*free_fn)(void *data))
+{
+    if (call->data_free)
+        call->data_free(call->data);
+    call->data = data;
+    call->data_free = free_fn;
+}
+
+void *afd_grpc_call_data(const struct afd_grpc_call *call)
+{
+    return call->data;
+}

@@ -1,0 +1,738 @@
+/*
+ * registry.c - deployments, their estimators and instance tables, and the
+ * recommendation built from them (contract in registry.h).
+ *
+ * Hot path: afd_registry_add_step is called for every decode step of every
+ * instance. It validates the sample, finds the deployment (a one-entry cache
+ * in front of an open-addressing table) and the instance (open addressing,
+ * linear probing, backward-shift deletion, stored 64-bit hashes), updates a
+ * few numbers and feeds the calibrator. Nothing is allocated once the
+ * instance is known; the table only grows when a new id arrives. Everything
+ * derived (live counts, spreads, the solve) is done by tick/recompute.
+ */
+#include "plugin/registry.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "estimator/error.h"
+#include "plugin/registry_internal.h"
+
+static const char *const reject_names[AFD_REJECT_COUNT] = {
+    "none",         "not_finite",    "negative",
+    "out_of_range", "missing_field", "unknown_deployment",
+    "capacity",     "malformed",     "unauthenticated",
+};
+
+const char *afd_reject_reason_name(enum afd_reject_reason r)
+{
+    if ((unsigned)r >= AFD_REJECT_COUNT)
+        return "unknown";
+    return reject_names[r];
+}
+
+/*
+ * FNV-1a over the bytes, then a 64-bit finaliser (splitmix64) so that the
+ * low bits used for the slot index mix all input bytes; forced odd so 0
+ * marks an empty slot. Ids are short; this stays a few ns.
+ */
+uint64_t afd_registry_hash(const char *s, size_t *len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p) {
+        h ^= *p++;
+        h *= 1099511628211ULL;
+    }
+    *len = (size_t)(p - (const unsigned char *)s);
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h | 1;
+}
+
+size_t afd_registry_slots_for(size_t n)
+{
+    size_t p = AFD_INITIAL_SLOTS;
+
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+/* ---- deployments ---- */
+
+/*
+ * Strict UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
+ * Deployment names become Prometheus label values, and one invalid label
+ * value makes a scraper drop the whole page.
+ */
+static bool utf8_valid(const unsigned char *p)
+{
+    unsigned c, need, min, cp;
+
+    while ((c = *p++)) {
+        if (c < 0x80)
+            continue;
+        if (c >= 0xc2 && c <= 0xdf)
+            need = 1, min = 0x80, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            need = 2, min = 0x800, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            need = 3, min = 0x10000, cp = c & 0x07;
+        else
+            return false;
+        while (need--) {
+            if ((*p & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (*p++ & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+    }
+    return true;
+}
+
+static int check_name(const char *name, const char *what, char *err)
+{
+    if (!name || !name[0])
+        return afd_err(err, AFD_EINVAL, "%s name is empty", what);
+    if (strlen(name) >= AFD_NAME_LEN)
+        return afd_err(err, AFD_EINVAL, "%s name is %zu bytes, the limit is %d",
+                       what, strlen(name), AFD_NAME_LEN - 1);
+    if (!utf8_valid((const unsigned char *)name))
+        return afd_err(err, AFD_EPARSE, "%s name is not valid UTF-8", what);
+    return AFD_OK;
+}
+
+int afd_deployment_name_check(const char *name, char *err)
+{
+    return check_name(name, "deployment", err);
+}
+
+static void deployment_free(struct afd_deployment *d)
+{
+    if (!d)
+        return;
+    afd_workload_free(d->workload);
+    afd_calib_free(d->calib);
+    free(d->slots);
+    free(d);
+}
+
+static void rec_reset(struct afd_deployment *d)
+{
+    memset(&d->rec, 0, sizeof(d->rec));
+    snprintf(d->rec.why_not, sizeof(d->rec.why_not), "not computed yet");
+    afd_calib_profile(d->calib, &d->rec.profile);
+    afd_calib_report(d->calib, &d->rec.calib);
+}
+
+static struct afd_deployment *deployment_new(struct afd_registry *reg,
+                                             const char *name, char *err)
+{
+    struct afd_deployment *d = calloc(1, sizeof(*d));
+    size_t len;
+
+    if (!d) {
+        afd_err(err, AFD_ENOMEM, "out of memory creating deployment '%s'",
+                name);
+        return NULL;
+    }
+    d->reg = reg;
+    afd_config_deployment(reg->cfg, name, &d->cfg);
+    d->hash = afd_registry_hash(name, &len);
+    d->workload = afd_workload_new(d->cfg.workload_half_life, err);
+    if (!d->workload)
+        goto fail;
+    d->calib = afd_calib_new(&d->cfg.profile, &d->cfg.calib, err);
+    if (!d->calib)
+        goto fail;
+    rec_reset(d);
+    return d;
+fail:
+    deployment_free(d);
+    return NULL;
+}
+
+static void index_insert(struct afd_registry *reg, struct afd_deployment *d)
+{
+    size_t mask = reg->n_index - 1;
+    size_t i = d->hash & mask;
+
+    while (reg->index[i])
+        i = (i + 1) & mask;
+    reg->index[i] = d;
+}
+
+struct afd_registry *afd_registry_new(const struct afd_config *cfg, char *err)
+{
+    struct afd_registry *reg;
+    struct afd_deployment *d;
+    size_t i;
+
+    if (afd_config_validate(cfg, err) < 0)
+        return NULL;
+    reg = calloc(1, sizeof(*reg));
+    if (!reg)
+        goto oom;
+    reg->cfg = cfg;
+    reg->deps = calloc(cfg->max_deployments, sizeof(*reg->deps));
+    /* Load factor <= 1/2 at max_deployments: probes stay short. */
+    reg->n_index = afd_registry_slots_for(2 * cfg->max_deployments);
+    reg->index = calloc(reg->n_index, sizeof(*reg->index));
+    if (!reg->deps || !reg->index)
+        goto oom;
+    for (i = 0; i < cfg->n_deployments; i++)
+        if (afd_registry_create(reg, cfg->deployments[i].name, &d, err) < 0)
+            goto fail;
+    return reg;
+oom:
+    afd_err(err, AFD_ENOMEM, "out of memory creating the registry");
+fail:
+    afd_registry_free(reg);
+    return NULL;
+}
+
+void afd_registry_free(struct afd_registry *reg)
+{
+    size_t i;
+
+    if (!reg)
+        return;
+    for (i = 0; i < reg->n_deps; i++)
+        deployment_free(reg->deps[i]);
+    free(reg->deps);
+    free(reg->index);
+    free(reg);
+}
+
+static struct afd_deployment *find(struct afd_registry *reg, const char *name)
+{
+    size_t len, mask, i;
+    uint64_t h;
+
+    if (reg->last && !strcmp(reg->last->cfg.name, name))
+        return reg->last;
+    h = afd_registry_hash(name, &len);
+    mask = reg->n_index - 1;
+    for (i = h & mask; reg->index[i]; i = (i + 1) & mask) {
+        if (reg->index[i]->hash == h && !strcmp(reg->index[i]->cfg.name, name))
+            return reg->last = reg->index[i];
+    }
+    return NULL;
+}
+
+struct afd_deployment *afd_registry_find(struct afd_registry *reg,
+                                         const char *name)
+{
+    if (!name)
+        return NULL;
+    return find(reg, name);
+}
+
+int afd_registry_create(struct afd_registry *reg, const char *name,
+                        struct afd_deployment **out, char *err)
+{
+    struct afd_deployment *d;
+    int rc = check_name(name, "deployment", err);
+
+    if (rc < 0)
+        return rc;
+    d = find(reg, name);
+    if (d) {
+        *out = d;
+        return AFD_OK;
+    }
+    if (reg->n_deps >= reg->cfg->max_deployments)
+        return afd_err(err, AFD_ENOMEM,
+                       "cannot create deployment '%s': limit of %zu "
+                       "deployments reached",
+                       name, reg->cfg->max_deployments);
+    d = deployment_new(reg, name, err);
+    if (!d)
+        return AFD_ENOMEM;
+    reg->deps[reg->n_deps++] = d;
+    index_insert(reg, d);
+    *out = d;
+    return AFD_OK;
+}
+
+int afd_registry_get(struct afd_registry *reg, const char *name,
+                     struct afd_deployment **out, char *err)
+{
+    int rc = check_name(name, "deployment", err);
+
+    if (rc < 0)
+        return rc;
+    *out = find(reg, name);
+    if (*out)
+        return AFD_OK;
+    if (!reg->cfg->auto_create_deployments)
+        return afd_err(err, AFD_ENOTFOUND,
+                       "unknown deployment '%s' (auto-create is off)", name);
+    return afd_registry_create(reg, name, out, err);
+}
+
+size_t afd_registry_max_deployments(const struct afd_registry *reg)
+{
+    return reg->cfg->max_deployments;
+}
+
+size_t afd_registry_count(const struct afd_registry *reg)
+{
+    return reg->n_deps;
+}
+
+struct afd_deployment *afd_registry_at(struct afd_registry *reg, size_t i)
+{
+    return i < reg->n_deps ? reg->deps[i] : NULL;
+}
+
+/* ---- instance table ---- */
+
+static struct afd_instance *slot_find(const struct afd_deployment *d,
+                                      const char *id, uint64_t h)
+{
+    size_t mask = d->n_slots - 1;
+    size_t i;
+
+    if (!d->n_slots)
+        return NULL;
+    for (i = h & mask; d->slots[i].hash; i = (i + 1) & mask)
+        if (d->slots[i].hash == h && !strcmp(d->slots[i].id, id))
+            return &d->slots[i];
+    return NULL;
+}
+
+struct afd_instance *afd_registry_slot_place(struct afd_instance *slots,
+                                             size_t n, uint64_t h)
+{
+    size_t mask = n - 1;
+    size_t i = h & mask;
+
+    while (slots[i].hash)
+        i = (i + 1) & mask;
+    return &slots[i];
+}
+
+/* Grows to hold one more row at load factor <= 3/4. */
+static int table_reserve(struct afd_deployment *d, size_t rows)
+{
+    struct afd_instance *ns;
+    size_t n, i;
+
+    if (rows * 4 <= d->n_slots * 3)
+        return AFD_OK;
+    n = afd_registry_slots_for(rows * 4 / 3 + 1);
+    ns = calloc(n, sizeof(*ns));
+    if (!ns)
+        return AFD_ENOMEM;
+    for (i = 0; i < d->n_slots; i++)
+        if (d->slots[i].hash)
+            *afd_registry_slot_place(ns, n, d->slots[i].hash) = d->slots[i];
+    free(d->slots);
+    d->slots = ns;
+    d->n_slots = n;
+    return AFD_OK;
+}
+
+/* Backward-shift deletion keeps every probe chain unbroken, no tombstones. */
+static void slot_remove(struct afd_deployment *d, size_t i)
+{
+    size_t mask = d->n_slots - 1;
+    size_t j = i, home;
+
+    d->n_role[d->slots[i].role]--;
+    d->n_instances--;
+    for (;;) {
+        d->slots[i].hash = 0;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (!d->slots[j].hash)
+                return;
+            home = d->slots[j].hash & mask;
+            /* Move j back to i unless its home lies cyclically in (i, j]. */
+            if (i <= j ? (home <= i || home > j) : (home <= i && home > j))
+                break;
+        }
+        d->slots[i] = d->slots[j];
+        i = j;
+    }
+}
+
+void afd_deployment_expire(struct afd_deployment *d, int64_t now_ms)
+{
+    int64_t window = d->reg->cfg->liveness_window_ms;
+    size_t i = 0;
+
+    /* After a removal slot i holds a shifted row: look at it again. */
+    while (i < d->n_slots) {
+        if (d->slots[i].hash && now_ms - d->slots[i].last_seen_ms > window)
+            slot_remove(d, i);
+        else
+            i++;
+    }
+}
+
+/* ---- validation ---- */
+
+static enum afd_reject_reason check_value(double v, double max,
+                                          const char *what, const char *field,
+                                          char *err)
+{
+    if (!isfinite(v)) {
+        afd_err(err, AFD_EINVAL, "%s field '%s' must be finite, got %g", what,
+                field, v);
+        return AFD_REJECT_NOT_FINITE;
+    }
+    if (v < 0) {
+        afd_err(err, AFD_EINVAL, "%s field '%s' must be >= 0, got %g", what,
+                field, v);
+        return AFD_REJECT_NEGATIVE;
+    }
+    if (v > max) {
+        afd_err(err, AFD_EINVAL, "%s field '%s' must be <= %g, got %g", what,
+                field, max, v);
+        return AFD_REJECT_OUT_OF_RANGE;
+    }
+    return AFD_REJECT_NONE;
+}
+
+enum afd_reject_reason afd_step_sample_check(const struct afd_step_sample *s,
+                                             char *err)
+{
+    static const char what[] = "step sample";
+    const struct {
+        double v, max;
+        const char *field;
+    } f[] = {
+        {s->batch_size, AFD_MAX_BATCH, "batch_size"},
+        {s->token_load, AFD_MAX_TOKENS, "token_load"},
+        {s->attention_ms, AFD_MAX_STAGE_MS, "attention_ms"},
+        {s->comm_ms, AFD_MAX_STAGE_MS, "comm_ms"},
+        {s->ffn_ms, AFD_MAX_STAGE_MS, "ffn_ms"},
+        {s->ffn_tokens, AFD_MAX_TOKENS, "ffn_tokens"},
+    };
+    enum afd_reject_reason r;
+    size_t i;
+
+    if (!s->instance_id || !s->instance_id[0]) {
+        afd_err(err, AFD_EINVAL, "step sample field 'instance_id' is empty");
+        return AFD_REJECT_MISSING_FIELD;
+    }
+    if (strnlen(s->instance_id, AFD_NAME_LEN) >= AFD_NAME_LEN) {
+        afd_err(err, AFD_EINVAL,
+                "step sample field 'instance_id' is longer than %d bytes",
+                AFD_NAME_LEN - 1);
+        return AFD_REJECT_MISSING_FIELD;
+    }
+    if (s->role != AFD_ROLE_ATTENTION && s->role != AFD_ROLE_FFN) {
+        afd_err(err, AFD_EINVAL, "step sample field 'role' is unknown, got %d",
+                (int)s->role);
+        return AFD_REJECT_OUT_OF_RANGE;
+    }
+    for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        r = check_value(f[i].v, f[i].max, what, f[i].field, err);
+        if (r != AFD_REJECT_NONE)
+            return r;
+    }
+    return AFD_REJECT_NONE;
+}
+
+/*
+ * Resolves the deployment of a telemetry item; on failure counts the
+ * rejection at registry level (no deployment to charge it to).
+ */
+static enum afd_reject_reason resolve(struct afd_registry *reg,
+                                      const char *name,
+                                      struct afd_deployment **d, char *err)
+{
+    int rc;
+
+    if (!name || !name[0]) {
+        afd_err(err, AFD_EINVAL, "telemetry field 'deployment' is empty");
+        reg->orphan[AFD_REJECT_MISSING_FIELD]++;
+        return AFD_REJECT_MISSING_FIELD;
+    }
+    *d = find(reg, name);
+    if (*d)
+        return AFD_REJECT_NONE;
+    rc = afd_registry_get(reg, name, d, err);
+    if (rc == AFD_OK)
+        return AFD_REJECT_NONE;
+    if (rc == AFD_ENOTFOUND) {
+        reg->orphan[AFD_REJECT_UNKNOWN_DEPLOYMENT]++;
+        return AFD_REJECT_UNKNOWN_DEPLOYMENT;
+    }
+    if (rc == AFD_EINVAL) {
+        reg->orphan[AFD_REJECT_MISSING_FIELD]++;
+        return AFD_REJECT_MISSING_FIELD;
+    }
+    if (rc == AFD_EPARSE) {
+        reg->orphan[AFD_REJECT_MALFORMED]++;
+        return AFD_REJECT_MALFORMED;
+    }
+    reg->orphan[AFD_REJECT_CAPACITY]++;
+    return AFD_REJECT_CAPACITY;
+}
+
+/* ---- telemetry ---- */
+
+static void stage_add(struct afd_stage_means *m, enum afd_regime st, double v)
+{
+    if (m->n[st]++ == 0)
+        m->ms[st] = v;
+    else
+        m->ms[st] += AFD_STAGE_EWMA_ALPHA * (v - m->ms[st]);
+}
+
+/* Current x and y from overrides or the table (no recompute needed). */
+int afd_deployment_current_x(const struct afd_deployment *d)
+{
+    return d->cfg.attention_instances > 0 ? d->cfg.attention_instances
+                                          : d->n_role[AFD_ROLE_ATTENTION];
+}
+
+int afd_deployment_current_y(const struct afd_deployment *d)
+{
+    if (d->cfg.ffn_instances > 0)
+        return d->cfg.ffn_instances;
+    return d->n_role[AFD_ROLE_FFN] > 0 ? d->n_role[AFD_ROLE_FFN] : 1;
+}
+
+/*
+ * Feeds the calibrator. The comm token count n is B (per_instance) or r*B
+ * (aggregate) with r the current x/y; an FFN instance's own comm time uses
+ * the tokens it received. Values were validated, so calib cannot fail.
+ */
+static void feed(struct afd_deployment *d, const struct afd_step_sample *s)
+{
+    double n;
+
+    if (s->role == AFD_ROLE_ATTENTION && s->attention_ms > 0) {
+        afd_calib_add_attention(d->calib, s->token_load, s->attention_ms, NULL);
+        stage_add(&d->stages, AFD_REGIME_ATTENTION, s->attention_ms);
+    }
+    if (s->comm_ms > 0) {
+        if (s->role == AFD_ROLE_FFN)
+            n = s->ffn_tokens;
+        else if (d->cfg.profile.comm_mode == AFD_COMM_PER_INSTANCE)
+            n = s->batch_size;
+        else
+            n = s->batch_size * afd_deployment_current_x(d) /
+                afd_deployment_current_y(d);
+        if (n > 0)
+            afd_calib_add_comm(d->calib, n, s->comm_ms, NULL);
+        stage_add(&d->stages, AFD_REGIME_COMMUNICATION, s->comm_ms);
+    }
+    if (s->role == AFD_ROLE_FFN && s->ffn_ms > 0) {
+        if (s->ffn_tokens > 0)
+            afd_calib_add_ffn(d->calib, s->ffn_tokens, s->ffn_ms, NULL);
+        stage_add(&d->stages, AFD_REGIME_FFN, s->ffn_ms);
+    }
+}
+
+static enum afd_reject_reason upsert(struct afd_deployment *d,
+                                     const struct afd_step_sample *s,
+                                     int64_t now_ms, char *err)
+{
+    struct afd_instance *in;
+    size_t len;
+    uint64_t h = afd_registry_hash(s->instance_id, &len);
+
+    in = slot_find(d, s->instance_id, h);
+    if (!in) {
+        if (d->n_instances >= d->reg->cfg->max_instances) {
+            afd_err(err, AFD_ENOMEM,
+                    "deployment '%s' already tracks %zu instances (the "
+                    "limit); instance '%s' ignored",
+                    d->cfg.name, d->n_instances, s->instance_id);
+            return AFD_REJECT_CAPACITY;
+        }
+        if (table_reserve(d, d->n_instances + 1) < 0) {
+            afd_err(err, AFD_ENOMEM, "out of memory adding instance '%s'",
+                    s->instance_id);
+            return AFD_REJECT_CAPACITY;
+        }
+        in = afd_registry_slot_place(d->slots, d->n_slots, h);
+        in->hash = h;
+        memcpy(in->id, s->instance_id, len + 1);
+        in->role = s->role;
+        d->n_role[s->role]++;
+        d->n_instances++;
+    } else if (in->role != s->role) {
+        /* An instance may be redeployed with another role. */
+        d->n_role[in->role]--;
+        d->n_role[s->role]++;
+        in->role = s->role;
+    }
+    in->token_load = s->token_load;
+    in->batch_size = s->batch_size;
+    in->last_seen_ms = now_ms;
+    return AFD_REJECT_NONE;
+}
+
+/*
+ * Items are validated before their deployment is resolved, so a bad item
+ * never auto-creates a deployment; its rejection is charged to the named
+ * deployment when it exists, else to the registry (orphan).
+ */
+static enum afd_reject_reason reject(struct afd_registry *reg,
+                                     const char *deployment,
+                                     enum afd_reject_reason r)
+{
+    afd_registry_count_reject(reg, deployment, r);
+    return r;
+}
+
+enum afd_reject_reason afd_registry_add_step(struct afd_registry *reg,
+                                             const char *deployment,
+                                             const struct afd_step_sample *s,
+                                             int64_t now_ms, char *err)
+{
+    struct afd_deployment *d;
+    enum afd_reject_reason r = AFD_REJECT_NONE;
+
+    if (deployment && deployment[0] &&
+        (r = afd_step_sample_check(s, err)) != AFD_REJECT_NONE)
+        return reject(reg, deployment, r);
+    if ((r = resolve(reg, deployment, &d, err)) != AFD_REJECT_NONE)
+        return r;
+    if ((r = upsert(d, s, now_ms, err)) != AFD_REJECT_NONE) {
+        d->counters.rejected[r]++;
+        return r;
+    }
+    feed(d, s);
+    d->counters.steps_accepted++;
+    return AFD_REJECT_NONE;
+}
+
+static enum afd_reject_reason check_request(double prompt, double decode,
+                                            char *err)
+{
+    static const char what[] = "finished request";
+    enum afd_reject_reason r;
+
+    r = check_value(prompt, AFD_MAX_TOKENS, what, "prompt_tokens", err);
+    if (r == AFD_REJECT_NONE)
+        r = check_value(decode, AFD_MAX_TOKENS, what, "decode_tokens", err);
+    if (r == AFD_REJECT_NONE && decode < 1) {
+        afd_err(err, AFD_EINVAL,
+                "finished request field 'decode_tokens' must be >= 1, got %g",
+                decode);
+        r = AFD_REJECT_OUT_OF_RANGE;
+    }
+    return r;
+}
+
+enum afd_reject_reason afd_registry_add_request(struct afd_registry *reg,
+                                                const char *deployment,
+                                                double prompt, double decode,
+                                                char *err)
+{
+    struct afd_deployment *d;
+    enum afd_reject_reason r = AFD_REJECT_NONE;
+
+    if (deployment && deployment[0] &&
+        (r = check_request(prompt, decode, err)) != AFD_REJECT_NONE)
+        return reject(reg, deployment, r);
+    if ((r = resolve(reg, deployment, &d, err)) != AFD_REJECT_NONE)
+        return r;
+    /* Checked above; the estimator re-checks its own domain. */
+    if (afd_workload_add(d->workload, prompt, decode, err) < 0) {
+        d->counters.rejected[AFD_REJECT_OUT_OF_RANGE]++;
+        return AFD_REJECT_OUT_OF_RANGE;
+    }
+    d->counters.requests_accepted++;
+    return AFD_REJECT_NONE;
+}
+
+void afd_registry_count_reject(struct afd_registry *reg, const char *deployment,
+                               enum afd_reject_reason reason)
+{
+    struct afd_deployment *d = deployment ? find(reg, deployment) : NULL;
+
+    if ((unsigned)reason >= AFD_REJECT_COUNT)
+        reason = AFD_REJECT_MALFORMED;
+    if (d)
+        d->counters.rejected[reason]++;
+    else
+        reg->orphan[reason]++;
+}
+
+void afd_registry_orphan_rejects(const struct afd_registry *reg,
+                                 uint64_t out[AFD_REJECT_COUNT])
+{
+    memcpy(out, reg->orphan, sizeof(reg->orphan));
+}
+
+void afd_registry_tick(struct afd_registry *reg, int64_t now_ms)
+{
+    size_t i;
+
+    for (i = 0; i < reg->n_deps; i++)
+        afd_deployment_recompute(reg->deps[i], now_ms);
+}
+
+/* ---- per-deployment accessors ---- */
+
+const char *afd_deployment_name(const struct afd_deployment *d)
+{
+    return d->cfg.name;
+}
+
+const struct afd_deployment_config *
+afd_deployment_config(const struct afd_deployment *d)
+{
+    return &d->cfg;
+}
+
+const struct afd_recommendation *
+afd_deployment_recommendation(const struct afd_deployment *d)
+{
+    return &d->rec;
+}
+
+void afd_deployment_counters(const struct afd_deployment *d,
+                             struct afd_deployment_counters *out)
+{
+    *out = d->counters;
+}
+
+bool afd_deployment_observed_stage_ms(const struct afd_deployment *d,
+                                      double ms[AFD_REGIME_COUNT])
+{
+    bool any = false;
+    int i;
+
+    for (i = 0; i < AFD_REGIME_COUNT; i++) {
+        ms[i] = d->stages.n[i] ? d->stages.ms[i] : 0;
+        any = any || d->stages.n[i];
+    }
+    return any;
+}
+
+int afd_deployment_live_instances(const struct afd_deployment *d,
+                                  enum afd_role role)
+{
+    if (role != AFD_ROLE_ATTENTION && role != AFD_ROLE_FFN)
+        return 0;
+    return d->n_role[role];
+}
+
+struct afd_workload *afd_deployment_workload(struct afd_deployment *d)
+{
+    return d->workload;
+}
+
+struct afd_calib *afd_deployment_calib(struct afd_deployment *d)
+{
+    return d->calib;
+}

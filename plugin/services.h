@@ -1,0 +1,34 @@
+/*
+ * services.h - the gRPC services of the daemon, as method tables for
+ * plugin/grpc_server.h. Every handler runs on the daemon's loop thread and
+ * gets the struct afd_daemon * as its ctx; it reads and writes the registry
+ * directly (the loop is its one owner).
+ *
+ *   svc_telemetry.c  afd.sizer.v1.Telemetry/Report (client stream)
+ *   svc_sizer.c      afd.sizer.v1.Sizer/GetRecommendation, Solve
+ *   svc_health.c     grpc.health.v1.Health/Check
+ *   svc_keda.c       externalscaler.ExternalScaler (KEDA)
+ *
+ * The tables are static and read-only.
+ */
+#ifndef AFD_SERVICES_H
+#define AFD_SERVICES_H
+
+#include <stddef.h>
+
+#include "plugin/grpc_server.h"
+
+struct afd_daemon;
+
+const struct afd_grpc_method *afd_svc_telemetry_methods(size_t *n);
+const struct afd_grpc_method *afd_svc_sizer_methods(size_t *n);
+const struct afd_grpc_method *afd_svc_health_methods(size_t *n);
+const struct afd_grpc_method *afd_svc_keda_methods(size_t *n);
+
+/*
+ * After each recompute tick: sends StreamIsActive watchers their value when
+ * it changed since the last message they got.
+ */
+void afd_svc_keda_tick(struct afd_daemon *d);
+
+#endif
