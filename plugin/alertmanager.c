@@ -25,7 +25,8 @@ struct afd_alertmanager {
     struct event_base *base;
     struct afd_alertmanager_config cfg;
     struct afd_am_endpoint ep; /* host, address, port, path of the url */
-    struct evdns_base *dns;    /* NULL for a numeric host */
+    char host_header[AFD_AM_URL_LEN + 8]; /* "host[:port]" */
+    struct evdns_base *dns;               /* NULL for a numeric host */
     struct evhttp_connection *conn;
     struct event *send_ev;   /* one-shot: a send now, or after backoff */
     struct event *resend_ev; /* persistent while any alert is firing */
@@ -292,7 +293,7 @@ static struct evhttp_request *build_request(struct afd_alertmanager *am)
     }
     evhttp_request_set_error_cb(req, on_request_error);
     h = evhttp_request_get_output_headers(req);
-    if (evhttp_add_header(h, "Host", am->ep.host) ||
+    if (evhttp_add_header(h, "Host", am->host_header) ||
         evhttp_add_header(h, "Content-Type", "application/json") ||
         evbuffer_add(evhttp_request_get_output_buffer(req), body,
                      strlen(body))) {
@@ -376,6 +377,11 @@ afd_alertmanager_new(struct event_base *base,
     am->cfg = *cfg;
     am->backoff_ms = cfg->backoff_initial_ms;
     afd_alertmanager_endpoint(cfg, &am->ep, NULL);
+    snprintf(am->host_header, sizeof(am->host_header), "%s", am->ep.host);
+    if (am->ep.port != 80)
+        snprintf(am->host_header + strlen(am->host_header),
+                 sizeof(am->host_header) - strlen(am->host_header), ":%d",
+                 am->ep.port);
     am->active = calloc(q, sizeof(*am->active));
     am->queue = calloc(q, sizeof(*am->queue));
     am->flight = calloc(cfg->max_batch, sizeof(*am->flight));
@@ -448,6 +454,8 @@ int afd_alertmanager_post(struct afd_alertmanager *am,
     a.r_star = r_star;
     if ((rc = afd_alertmanager_alert_check(&a, err)))
         return rc;
+    /* The copy outlives the caller's event: keep only the static name. */
+    a.ev.alertname = afd_alert_name(ev->kind);
     for (i = 0; i < am->n_active; i++)
         if (same_alert(&am->active[i].ev, ev))
             break;

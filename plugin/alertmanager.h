@@ -34,9 +34,17 @@
  *   delivery is dropped and counted in dropped. The firing table is bounded
  *   by max_queue as well (AFD_ENOMEM from _post past it).
  *
- * Times: event times are milliseconds since the Unix epoch (the daemon's
- * wall clock); they are sent as RFC 3339 UTC with milliseconds,
+ * Times: event times are milliseconds since the Unix epoch, so the alert
+ * machines must be evaluated with wall-clock now_ms when their events come
+ * here; they are sent as RFC 3339 UTC with milliseconds,
  * "2023-11-14T22:13:20.123Z". The send time comes from CLOCK_REALTIME.
+ *
+ * Typical use in the daemon: _new at start when a url is configured;
+ * _post for each event of afd_alert_eval() / afd_alert_clear() with the
+ * deployment's current r*; /metrics from _stats (posted, sent, delivered,
+ * failures, dropped as counters; active, pending as gauges); _free at
+ * shutdown (undelivered alerts are lost; Alertmanager ends firing ones by
+ * their endsAt).
  *
  * Never blocks: host names resolve through evdns, connect and I/O are
  * libevent's; only https is refused (put a TLS proxy on loopback).
@@ -65,8 +73,8 @@
 #define AFD_AM_LABEL_LEN      128 /* label value bytes with the NUL */
 #define AFD_AM_MAX_LABELS     8   /* extra static labels */
 #define AFD_AM_TIME_LEN       25  /* "YYYY-MM-DDTHH:MM:SS.mmmZ" + NUL */
-#define AFD_AM_TIME_MAX       253402300799999 /* ms, 9999-12-31T23:59:59.999Z */
-#define AFD_AM_INTERVAL_MAX   86400000        /* ms, one day */
+#define AFD_AM_TIME_MAX       253402300799999LL /* ms, 9999-12-31T23:59:59.999Z */
+#define AFD_AM_INTERVAL_MAX   86400000          /* ms, one day */
 #define AFD_AM_QUEUE_MAX      1000000
 #define AFD_AM_API_PATH       "/api/v2/alerts"
 
@@ -90,7 +98,7 @@ struct afd_alertmanager_config {
 };
 
 /* Defaults: url "", generator_url "", severity "warning", no extra labels,
- * resend 60 s, timeout 10 s, backoff 1 s doubling to 60 s, max_queue 4096,
+ * resend 60 s, timeout 10 s, backoff 1 s doubling to 60 s, max_queue 1024,
  * max_batch 64. */
 void afd_alertmanager_config_init(struct afd_alertmanager_config *cfg);
 
@@ -100,7 +108,8 @@ void afd_alertmanager_config_init(struct afd_alertmanager_config *cfg);
  * got 0" or "alertmanager url 'https://x' uses https, which is not
  * supported: use http:// (a TLS proxy on loopback for https)".
  * Intervals are in [1, AFD_AM_INTERVAL_MAX] ms, backoff_max_ms >=
- * backoff_initial_ms, max_queue in [1, AFD_AM_QUEUE_MAX], max_batch >= 1.
+ * backoff_initial_ms, max_queue in [1, AFD_AM_QUEUE_MAX], max_batch in
+ * [1, max_queue].
  */
 int afd_alertmanager_config_check(const struct afd_alertmanager_config *cfg,
                                   char *err);
@@ -135,11 +144,11 @@ struct afd_alertmanager_alert {
 };
 
 /*
- * Checks an event as _post would (kind, action, alertname, non-empty
- * NUL-terminated UTF-8 deployment and explanation, regimes, ratio finite >
- * 0, r_star NaN or finite > 0, 0 <= start_ms <= AFD_AM_TIME_MAX, and for
- * RESOLVED start_ms <= end_ms <= AFD_AM_TIME_MAX). AFD_EINVAL naming the
- * field.
+ * Checks an event as _post would: kind, action, alertname equal to
+ * afd_alert_name(kind), non-empty NUL-terminated UTF-8 deployment, UTF-8
+ * explanation, regimes, ratio finite > 0, r_star NaN or finite > 0,
+ * 0 <= start_ms <= AFD_AM_TIME_MAX and, for RESOLVED, start_ms <= end_ms
+ * <= AFD_AM_TIME_MAX. AFD_EINVAL naming the field.
  */
 int afd_alertmanager_alert_check(const struct afd_alertmanager_alert *a,
                                  char *err);
@@ -149,7 +158,8 @@ int afd_alertmanager_alert_check(const struct afd_alertmanager_alert *a,
  * with labels {alertname, deployment, regime, [predicted_regime,] severity,
  * extra labels}, annotations {summary, explanation, description, r_star,
  * current_ratio, previous_regime, predicted_regime}, startsAt, endsAt
- * (firing: now_ms + 4 * resend_interval_ms; resolved: end_ms) and
+ * (firing: max(now_ms, start_ms) + 4 * resend_interval_ms; resolved:
+ * end_ms) and
  * generatorURL when configured. Numbers in annotations use "%.6g".
  * Returns a new reference (caller json_decref()s) or NULL with the reason
  * in err (an invalid alert, or out of memory). cfg is not re-checked.

@@ -317,9 +317,10 @@ int afd_alertmanager_alert_check(const struct afd_alertmanager_alert *a,
     if (ev->action != AFD_ALERT_RAISED && ev->action != AFD_ALERT_RESOLVED)
         return afd_err(err, AFD_EINVAL, "alert field 'action' is invalid: %d",
                        (int)ev->action);
-    if (!ev->alertname || !ev->alertname[0] || !utf8_valid(ev->alertname))
+    if (!ev->alertname || strcmp(ev->alertname, afd_alert_name(ev->kind)))
         return afd_err(err, AFD_EINVAL,
-                       "alert field 'alertname' must be non-empty utf-8");
+                       "alert field 'alertname' must be '%s' for kind %d",
+                       afd_alert_name(ev->kind), (int)ev->kind);
     if (!str_fits(ev->deployment, sizeof(ev->deployment)) ||
         !ev->deployment[0] || !utf8_valid(ev->deployment))
         return afd_err(err, AFD_EINVAL,
@@ -485,8 +486,7 @@ json_t *afd_alertmanager_payload(const struct afd_alertmanager_config *cfg,
 
     if (!arr) {
         afd_err(err, AFD_ENOMEM,
-                "out of memory building the alertmanager "
-                "body");
+                "out of memory building the alertmanager body");
         return NULL;
     }
     for (i = 0; i < n; i++) {

@@ -23,6 +23,12 @@
 
 /* Requests kept armed per method so calls need not wait for a re-arm. */
 #define ARMED_PER_METHOD 2
+/*
+ * Concurrent calls one client connection may hold open (HTTP/2
+ * SETTINGS_MAX_CONCURRENT_STREAMS); gRPC's default is unbounded. A worker
+ * needs one telemetry stream, KEDA a few calls.
+ */
+#define MAX_STREAMS_PER_CONNECTION 256
 
 /* ------------------------------------------------------------ handoff */
 
@@ -379,7 +385,7 @@ afd_grpc_server_start(struct event_base *base,
                       void *ctx, char *bound_out, char *err)
 {
     struct afd_grpc_server *srv;
-    grpc_arg arg;
+    grpc_arg arg[2];
     grpc_channel_args args;
     size_t i, k;
 
@@ -410,11 +416,14 @@ afd_grpc_server_start(struct event_base *base,
         afd_err(err, AFD_ENOMEM, "out of memory starting grpc");
         goto fail;
     }
-    arg.type = GRPC_ARG_INTEGER;
-    arg.key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    arg.value.integer = (int)cfg->max_message_bytes;
-    args.num_args = 1;
-    args.args = &arg;
+    arg[0].type = GRPC_ARG_INTEGER;
+    arg[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    arg[0].value.integer = (int)cfg->max_message_bytes;
+    arg[1].type = GRPC_ARG_INTEGER;
+    arg[1].key = GRPC_ARG_MAX_CONCURRENT_STREAMS;
+    arg[1].value.integer = MAX_STREAMS_PER_CONNECTION;
+    args.num_args = 2;
+    args.args = arg;
     srv->server = grpc_server_create(&args, NULL);
     srv->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(srv->server, srv->cq, NULL);

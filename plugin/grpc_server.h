@@ -21,7 +21,8 @@
  * afd_grpc_finish. A message that does not decode gets INVALID_ARGUMENT
  * from the layer (unary, server stream) or on_message(NULL) (client
  * stream). A message above max_message_bytes is refused by gRPC itself
- * with RESOURCE_EXHAUSTED. Unknown methods get UNIMPLEMENTED.
+ * with RESOURCE_EXHAUSTED. Unknown methods get UNIMPLEMENTED. One client
+ * connection may hold at most 256 calls open at once.
  *
  * Server-stream write queue: one SEND_MESSAGE outstanding per call, the
  * rest queued up to max_stream_queue messages. When the queue is full the

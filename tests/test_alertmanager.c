@@ -22,8 +22,9 @@
 #include "estimator/error.h"
 #include "plugin/alertmanager.h"
 
-#define T0      1700000000123LL /* 2023-11-14T22:13:20.123Z */
-#define MAX_REQ 16
+#define T0       1700000000123LL /* 2023-11-14T22:13:20.123Z */
+#define MAX_REQ  16
+#define DELAY_MS 50 /* delayed replies keep a request in flight */
 
 /* ---- helpers ---- */
 
@@ -74,11 +75,16 @@ struct server {
     struct event_base *base;
     struct evhttp *http;
     int port;
-    int statuses[MAX_REQ]; /* reply per request; 0 = never reply */
+    int statuses[MAX_REQ];       /* reply per request; 0 = never, < 0 = -status
+                                    after DELAY_MS */
+    struct evhttp_request *held; /* the delayed one */
+    int held_status;
     int n_req;
     double at_ms[MAX_REQ];  /* monotonic arrival times */
     json_t *body[MAX_REQ];  /* parsed request bodies */
     char path[MAX_REQ][64]; /* request targets */
+    char host[64];          /* Host header of the last request */
+    char ctype[64];         /* Content-Type of the last request */
     int64_t backoff_seen[MAX_REQ];
     struct afd_alertmanager *am;
 };
@@ -91,6 +97,14 @@ static double mono_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static void on_delayed_reply(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *s = arg;
+
+    evhttp_send_reply(s->held, s->held_status, "X", NULL);
+    s->held = NULL;
+}
+
 static void on_http(struct evhttp_request *req, void *arg)
 {
     struct server *s = arg;
@@ -99,6 +113,7 @@ static void on_http(struct evhttp_request *req, void *arg)
     char *text = calloc(1, len + 1);
     int i = s->n_req < MAX_REQ ? s->n_req : MAX_REQ - 1;
     struct afd_alertmanager_stats st;
+    const char *hdr;
 
     assert_non_null(text);
     evbuffer_copyout(in, text, len);
@@ -107,11 +122,24 @@ static void on_http(struct evhttp_request *req, void *arg)
     s->body[i] = json_loads(text, 0, NULL);
     free(text);
     snprintf(s->path[i], sizeof(s->path[i]), "%s", evhttp_request_get_uri(req));
+    hdr = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+    snprintf(s->host, sizeof(s->host), "%s", hdr ? hdr : "");
+    hdr = evhttp_find_header(evhttp_request_get_input_headers(req),
+                             "Content-Type");
+    snprintf(s->ctype, sizeof(s->ctype), "%s", hdr ? hdr : "");
     afd_alertmanager_stats(s->am, &st);
     s->backoff_seen[i] = st.next_backoff_ms;
     s->n_req++;
     if (s->statuses[i] == 0)
         return; /* hold it: the client times out or frees it */
+    if (s->statuses[i] < 0) {
+        struct timeval later = {0, DELAY_MS * 1000};
+
+        s->held = req;
+        s->held_status = -s->statuses[i];
+        event_base_once(s->base, -1, EV_TIMEOUT, on_delayed_reply, s, &later);
+        return;
+    }
     evhttp_send_reply(req, s->statuses[i], s->statuses[i] == 200 ? "OK" : "X",
                       NULL);
 }
@@ -247,6 +275,7 @@ static void test_post_queue_full_drops_oldest(void **state)
     static const char *deps[] = {"d0", "d1", "d2", "d3", "d4"};
     struct server *s = server_new(NULL, 0);
     struct afd_alertmanager_stats st;
+    char host[64];
     int i;
 
     client_new(s, tweak_queue3);
@@ -257,6 +286,9 @@ static void test_post_queue_full_drops_oldest(void **state)
     assert_true(run_until(s, queue_empty, 3000));
     assert_int_equal(s->n_req, 1);
     assert_string_equal(s->path[0], "/api/v2/alerts");
+    snprintf(host, sizeof(host), "127.0.0.1:%d", s->port);
+    assert_string_equal(s->host, host);
+    assert_string_equal(s->ctype, "application/json");
     assert_int_equal(json_array_size(s->body[0]), 3);
     assert_string_equal(body_dep(s, 0, 0), "d2");
     assert_string_equal(body_dep(s, 0, 1), "d3");
@@ -335,6 +367,30 @@ static void test_delivery_retries_after_503(void **state)
     assert_true(
         json_equal(json_object_get(json_array_get(s->body[0], 0), "labels"),
                    json_object_get(json_array_get(s->body[1], 0), "labels")));
+    server_free(s);
+}
+
+/* ensure a failed batch is not re-sent when a newer event of the same
+ * alert was posted while it was in flight */
+static void test_delivery_retry_superseded(void **state)
+{
+    static const int statuses[] = {-503, 200};
+    struct server *s = server_new(statuses, 2);
+    struct afd_alertmanager_stats st;
+    json_t *o;
+
+    client_new(s, NULL);
+    post(s, raised("prod", AFD_REGIME_FFN));
+    assert_true(run_until(s, got_request, 3000));
+    afd_alertmanager_stats(s->am, &st);
+    assert_true(st.in_flight);
+    post(s, resolved("prod", AFD_REGIME_FFN));
+    assert_true(run_until(s, queue_empty, 3000));
+    assert_int_equal(s->n_req, 2);
+    assert_int_equal(json_array_size(s->body[1]), 1);
+    o = json_array_get(s->body[1], 0);
+    assert_string_equal(json_string_value(json_object_get(o, "endsAt")),
+                        "2023-11-14T22:18:20.500Z");
     server_free(s);
 }
 
@@ -496,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_post_same_alert_replaced),
         cmocka_unit_test(test_post_firing_table_full),
         cmocka_unit_test(test_delivery_retries_after_503),
+        cmocka_unit_test(test_delivery_retry_superseded),
         cmocka_unit_test(test_delivery_backoff_doubles_to_cap),
         cmocka_unit_test(test_delivery_resends_until_resolved),
         cmocka_unit_test(test_delivery_400_dropped),

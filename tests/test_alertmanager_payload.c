@@ -256,6 +256,10 @@ static void test_alert_check_invalid(void **state)
     a.ev.regime = (enum afd_regime)7;
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
     assert_contains(err, "regime 7");
+    a = raised("prod", AFD_REGIME_FFN);
+    a.ev.alertname = "AfdRegimeMismatch";
+    assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
+    assert_contains(err, "'alertname' must be 'AfdRegimeChanged' for kind 0");
     a = raised("", AFD_REGIME_FFN);
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
     assert_contains(err, "'deployment' must be non-empty utf-8");

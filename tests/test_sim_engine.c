@@ -70,8 +70,8 @@ static void check_incremental(const char *spec, long x, long b, int steps,
 static void test_afd_sim_step_loads_match_naive_short(void **state)
 {
     (void)state;
-    check_incremental("geometric:prompt=4,decode=3,prompt_dist=exp", 3, 5,
-                      3000, 1);
+    check_incremental("geometric:prompt=4,decode=3,prompt_dist=exp", 3, 5, 3000,
+                      1);
     check_incremental("fixed:prompt=2,decode=1", 2, 4, 500, 2);
 }
 
@@ -255,8 +255,7 @@ static void test_afd_sim_config_check_bad_fields(void **state)
     char err[AFD_ERR_LEN];
 
     (void)state;
-    assert_int_equal(afd_gen_parse("fixed:prompt=1,decode=1", &g, err),
-                     AFD_OK);
+    assert_int_equal(afd_gen_parse("fixed:prompt=1,decode=1", &g, err), AFD_OK);
     afd_sim_config_init(&c, paper(), &g);
     c.batch = 0;
     expect_config_error(&c, "batch must be >= 1, got 0");

@@ -62,8 +62,7 @@ static void test_afd_sweep_run_paper_optimum_at_10(void **state)
     assert_true(i9 >= 0 && i10 >= 0 && i11 >= 0);
     assert_false(r.points[i9].tied);
     assert_false(r.points[i11].tied);
-    assert_true(r.points[i9].sim.throughput_per_device +
-                    r.points[i9].sim.ci95 <
+    assert_true(r.points[i9].sim.throughput_per_device + r.points[i9].sim.ci95 <
                 r.points[i10].sim.throughput_per_device -
                     r.points[i10].sim.ci95);
     /* the barrier-aware pick is the optimum (model.md section 5) */
@@ -93,7 +92,8 @@ static void test_afd_sweep_run_drawn_theta_matches_closed_form(void **state)
     /* the x = 10 run draws ~512k requests; theta's sampling sd is then
      * about sqrt(Var(D^2/2)/n)/E[D] = 1.6 tokens: 5 sd tolerance */
     assert_true(r.drawn.requests > 400000);
-    assert_true(r.drawn.requests == r.points[afd_sweep_find(&r, 10)].sim.finished);
+    assert_true(r.drawn.requests ==
+                r.points[afd_sweep_find(&r, 10)].sim.finished);
     assert_close(599.0, r.drawn.theta, 8.0, 0);
     assert_close(sqrt(499.0 * 500.0), r.drawn.sigma, 10.0, 0);
     afd_gen_release(&g);

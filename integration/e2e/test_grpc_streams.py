@@ -86,21 +86,28 @@ def body(c, daemon, stubs, tmp):
                                              decode_tokens=2))
         yield b
         gate.wait(5)
-    for _ in range(20):
+    def cancelled_requests():
+        try:
+            return sizer.GetRecommendation(pb.GetRecommendationRequest(
+                deployment="cancelled"), timeout=e2e.RPC_TIMEOUT).requests
+        except grpc.RpcError:
+            return 0  # not created before the first item arrives
+
+    arrived = 0
+    for i in range(20):
         gate.clear()
         fut = tele.Report.future(slow_gen(), timeout=30)
-        time.sleep(0.02)
+        # Cancel only once the daemon has the item, so the check below
+        # does not depend on scheduling.
+        deadline = time.monotonic() + 10
+        while cancelled_requests() < i + 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         fut.cancel()
         gate.set()
-    deadline = time.monotonic() + 10
-    n = 0
-    while time.monotonic() < deadline:
-        n = sizer.GetRecommendation(pb.GetRecommendationRequest(
-            deployment="cancelled"), timeout=e2e.RPC_TIMEOUT).requests
-        if n == 20:
-            break
-        time.sleep(0.1)
-    c.check("cancelled streams keep what arrived", n == 20,
+        arrived += 1
+    time.sleep(0.2)
+    n = cancelled_requests()
+    c.check("cancelled streams keep what arrived", n == arrived == 20,
             "requests %d" % n)
 
     # Watchers and a telemetry stream left open across SIGTERM.

@@ -9,10 +9,10 @@
 
 /* Calendar ring size (power of two, steps). Requests longer than this are
  * rescanned once per wrap: cheap because few are that long. */
-#define CAL_BITS 12
-#define CAL_SIZE (1L << CAL_BITS)
-#define CAL_MASK (CAL_SIZE - 1)
-#define NOISE_STREAM (1ULL << 32) /* stream ids of the noise generators */
+#define CAL_BITS      12
+#define CAL_SIZE      (1L << CAL_BITS)
+#define CAL_MASK      (CAL_SIZE - 1)
+#define NOISE_STREAM  (1ULL << 32) /* stream ids of the noise generators */
 #define SHARED_STREAM (1ULL << 40)
 
 /*
@@ -31,14 +31,14 @@ struct afd_sim {
     struct afd_sim_config cfg;
     long x, y, b;
     int64_t now;
-    int64_t *load;        /* [x] T_j at step `now` */
-    struct slot *slot;    /* [x*B] */
-    int32_t *head;        /* [CAL_SIZE] calendar bucket heads */
-    struct afd_rng *rng;  /* [x] request stream per instance */
-    struct afd_rng *nrng; /* [x] noise stream per instance */
-    struct afd_rng srng;  /* noise of communication and FFN */
-    double t_comm;        /* ms, noiseless */
-    double t_ffn;         /* ms, noiseless */
+    int64_t *load;          /* [x] T_j at step `now` */
+    struct slot *slot;      /* [x*B] */
+    int32_t *head;          /* [CAL_SIZE] calendar bucket heads */
+    struct afd_rng *rng;    /* [x] request stream per instance */
+    struct afd_rng *nrng;   /* [x] noise stream per instance */
+    struct afd_rng srng;    /* noise of communication and FFN */
+    double t_comm;          /* ms, noiseless */
+    double t_ffn;           /* ms, noiseless */
     double ln_mu, ln_sigma; /* noise factor: exp(ln_mu + ln_sigma*Z) */
     /* statistics of measured steps */
     uint64_t counted;
@@ -70,8 +70,9 @@ void afd_sim_config_init(struct afd_sim_config *c,
 int afd_sim_config_check(const struct afd_sim_config *c, char *err)
 {
     if (!c->profile || !c->gen)
-        return afd_err(err, AFD_EINVAL, "simulator needs a profile and a "
-                                        "workload");
+        return afd_err(err, AFD_EINVAL,
+                       "simulator needs a profile and a "
+                       "workload");
     if (c->batch < 1)
         return afd_err(err, AFD_EINVAL, "batch must be >= 1, got %ld",
                        c->batch);
@@ -276,8 +277,7 @@ static void advance(struct afd_sim *s, bool count)
     s->now = t;
 }
 
-void afd_sim_step(struct afd_sim *s, bool count,
-                  struct afd_sim_step_info *info)
+void afd_sim_step(struct afd_sim *s, bool count, struct afd_sim_step_info *info)
 {
     double sum_a, ta, tc = s->t_comm, tf = s->t_ffn, mean_f = s->t_ffn;
     long k;
@@ -330,8 +330,7 @@ void afd_sim_naive_loads(const struct afd_sim *s, int64_t *out)
         for (k = 0; k < s->b; k++) {
             const struct slot *sl = &s->slot[j * s->b + k];
             int64_t d = sl->pd - sl->prompt, start = sl->finish - d;
-            if (!(start <= s->now && s->now < sl->finish) ||
-                sl->instance != j)
+            if (!(start <= s->now && s->now < sl->finish) || sl->instance != j)
                 sum = INT64_MIN / 2; /* poison: slot not active */
             else
                 sum += sl->prompt + (s->now - start);
@@ -385,13 +384,13 @@ static void summarise(const struct afd_sim *s, struct afd_sim_result *r)
     r->steps = s->counted;
     r->total_ms = s->total;
     r->mean_step_ms = s->total / n;
-    r->throughput_per_device =
-        xb * n / (s->total * (double)(s->x + s->y));
+    r->throughput_per_device = xb * n / (s->total * (double)(s->x + s->y));
     /* batch means of the step time, then the delta method for 1/mean */
     for (i = 0; i < nb; i++) {
-        double len = i == nb - 1
-                         ? (double)(s->counted - s->batch_len * (uint64_t)(nb - 1))
-                         : (double)s->batch_len;
+        double len =
+            i == nb - 1
+                ? (double)(s->counted - s->batch_len * (uint64_t)(nb - 1))
+                : (double)s->batch_len;
         double m = s->batch_sum[i] / len;
         double d = m - mean_b;
         mean_b += d / (i + 1);

@@ -16,9 +16,9 @@
  *
  * Bookkeeping is independent of B: every active slot ages by one token per
  * step, so T_j(s+1) = T_j(s) + B - sum over requests finishing at s+1 of
- * (P_old + D_old - P_new); slots sit in a calendar queue by finishing step
- * (a ring of bucket lists, far-future entries rescanned once per wrap), so
- * a step costs O(x + completions), not O(x*B).
+ * (P_old + D_old - P_new); slot ids sit in a calendar queue by finishing
+ * step (a ring of bucket arrays, far-future entries rescanned once per
+ * wrap), so a step costs O(x + completions), not O(x*B).
  *
  * Start state: each slot gets a fresh draw (P, D) already aged by a uniform
  * 0..D-1 steps, which is near the stationary state; the warm-up steps remove
@@ -42,8 +42,8 @@
 #include "estimator/workload.h"
 #include "integration/sim/gen.h"
 
-#define AFD_SIM_MAX_SLOTS (1L << 24) /* x*B cap: ~0.5 GB of slot state */
-#define AFD_SIM_MAX_BATCHES 1024
+#define AFD_SIM_MAX_SLOTS       (1L << 24) /* x*B cap: ~0.5 GB of slot state */
+#define AFD_SIM_MAX_BATCHES     1024
 #define AFD_SIM_DEFAULT_BATCHES 32
 
 enum afd_sim_stage {
@@ -55,14 +55,14 @@ enum afd_sim_stage {
 struct afd_sim_config {
     const struct afd_profile *profile; /* validated profile */
     const struct afd_gen *gen;         /* request generator */
-    long batch;           /* B, slots per Attention instance, >= 1 */
-    long attention;       /* x, Attention instances, >= 1 */
-    long ffn;             /* y, FFN instances, >= 1 */
-    uint64_t steps;       /* measured steps, >= batches */
-    uint64_t warmup;      /* steps simulated first and not counted */
-    uint64_t seed;        /* same seed, same output */
-    double noise_cv;      /* per-stage multiplicative noise, 0 = none */
-    int batches;          /* batch means for the CI, 2..AFD_SIM_MAX_BATCHES */
+    long batch;      /* B, slots per Attention instance, >= 1 */
+    long attention;  /* x, Attention instances, >= 1 */
+    long ffn;        /* y, FFN instances, >= 1 */
+    uint64_t steps;  /* measured steps, >= batches */
+    uint64_t warmup; /* steps simulated first and not counted */
+    uint64_t seed;   /* same seed, same output */
+    double noise_cv; /* per-stage multiplicative noise, 0 = none */
+    int batches;     /* batch means for the CI, 2..AFD_SIM_MAX_BATCHES */
     struct afd_workload *drawn; /* optional, gets finished requests */
 };
 
@@ -77,27 +77,27 @@ int afd_sim_config_check(const struct afd_sim_config *c, char *err);
 
 /* What one step did. */
 struct afd_sim_step_info {
-    double t_attention; /* ms, slowest Attention instance */
-    double t_comm;      /* ms */
-    double t_ffn;       /* ms, slowest FFN instance */
-    double step;        /* ms, max of the three */
+    double t_attention;       /* ms, slowest Attention instance */
+    double t_comm;            /* ms */
+    double t_ffn;             /* ms, slowest FFN instance */
+    double step;              /* ms, max of the three */
     enum afd_sim_stage bound; /* stage that set the step (ties: A, C, F) */
 };
 
 struct afd_sim_result {
-    long attention;          /* x */
-    long ffn;                /* y */
-    double ratio;            /* r = x/y */
-    uint64_t steps;          /* measured steps */
-    double total_ms;         /* sum of measured step times */
-    double mean_step_ms;     /* total_ms / steps */
+    long attention;               /* x */
+    long ffn;                     /* y */
+    double ratio;                 /* r = x/y */
+    uint64_t steps;               /* measured steps */
+    double total_ms;              /* sum of measured step times */
+    double mean_step_ms;          /* total_ms / steps */
     double throughput_per_device; /* tokens/ms/device */
-    double ci95;             /* half-width of the 95% CI of the above */
-    double eta[3];           /* idle ratios eta_A, eta_C, eta_F */
-    double bound_share[3];   /* share of steps each stage set the time */
-    double mean_load;        /* tokens, mean per-instance load T_j */
-    double load_spread;      /* tokens, rms sd of T_j across instances */
-    uint64_t finished;       /* requests finished in measured steps */
+    double ci95;                  /* half-width of the 95% CI of the above */
+    double eta[3];                /* idle ratios eta_A, eta_C, eta_F */
+    double bound_share[3];        /* share of steps each stage set the time */
+    double mean_load;             /* tokens, mean per-instance load T_j */
+    double load_spread;           /* tokens, rms sd of T_j across instances */
+    uint64_t finished;            /* requests finished in measured steps */
 };
 
 struct afd_sim;
@@ -108,7 +108,9 @@ void afd_sim_free(struct afd_sim *s);
 
 /*
  * Times the current step with the current loads, then advances every slot
- * by one token and replaces the finished requests. Never allocates. `count` says whether
+ * by one token and replaces the finished requests. A calendar bucket may
+ * grow (amortised); if it cannot, the simulator is marked invalid and
+ * afd_sim_run reports AFD_ENOMEM. `count` says whether
  * this step is measured (statistics, finished requests to `drawn`).
  */
 void afd_sim_step(struct afd_sim *s, bool count,

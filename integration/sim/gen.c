@@ -40,7 +40,8 @@ static const char help_text[] =
     "      decode = max(1, round(X)), X Pareto with mean D and tail A > 1\n"
     "      (theta needs A > 2, sigma A > 3)\n"
     "  fixed:prompt=P,decode=D      every request exactly (P, D), integers\n"
-    "  trace:PATH                   resample (P, D) pairs jointly from a trace\n"
+    "  trace:PATH                   resample (P, D) pairs jointly from a "
+    "trace\n"
     "                               (Azure, processed CSV or Mooncake JSONL)\n"
     "  prompt_dist=fixed (default): every prompt is exactly P tokens (an\n"
     "  integer); prompt_dist=exp: geometric on {0,1,...} with mean P (the\n"
@@ -173,8 +174,8 @@ static int parse_keys(struct afd_gen *g, const char *kind, const char *rest,
         size_t n = strcspn(p, ",");
         if (!(seen & (1u << key_index(p, n))))
             return afd_err(err, AFD_EPARSE,
-                           "workload '%s': missing key '%.*s' (needs %s)",
-                           kind, (int)n, p, kk->required);
+                           "workload '%s': missing key '%.*s' (needs %s)", kind,
+                           (int)n, p, kk->required);
         p += n;
         if (*p == ',')
             p++;
@@ -241,7 +242,8 @@ int afd_gen_parse(const char *spec, struct afd_gen *out, char *err)
     klen = colon ? (size_t)(colon - spec) : strlen(spec);
     snprintf(kind, sizeof(kind), "%.*s", (int)(klen < 31 ? klen : 31), spec);
     for (k = 0; k < N_KINDS; k++)
-        if (klen == strlen(kind_names[k]) && !strncmp(spec, kind_names[k], klen))
+        if (klen == strlen(kind_names[k]) &&
+            !strncmp(spec, kind_names[k], klen))
             break;
     if (k == N_KINDS)
         return afd_err(err, AFD_EPARSE,
@@ -306,11 +308,11 @@ void afd_gen_draw(const struct afd_gen *g, struct afd_rng *rng, int64_t *p,
         return;
     }
     case AFD_GEN_GEOMETRIC:
-        *d = g->decode > 1 ? clamp_tokens(1.0 + floor(log(afd_rng_uniform_pos(
-                                                          rng)) /
-                                                      g->log_q_decode),
-                                          1.0)
-                           : 1;
+        *d = g->decode > 1
+                 ? clamp_tokens(1.0 + floor(log(afd_rng_uniform_pos(rng)) /
+                                            g->log_q_decode),
+                                1.0)
+                 : 1;
         break;
     case AFD_GEN_LOGNORMAL:
         x = exp(g->ln_mu + g->ln_sigma * afd_rng_normal(rng));

@@ -32,7 +32,7 @@
 
 #include "integration/sim/rng.h"
 
-#define AFD_GEN_SPEC_LEN 512
+#define AFD_GEN_SPEC_LEN   512
 #define AFD_GEN_MAX_TOKENS 1000000000000LL /* 1e12 tokens, int64-safe */
 
 enum afd_gen_kind {
@@ -46,11 +46,11 @@ enum afd_gen_kind {
 struct afd_gen {
     enum afd_gen_kind kind;
     char spec[AFD_GEN_SPEC_LEN]; /* canonical spec, for reports */
-    double prompt;     /* tokens, mean (or exact) prompt length */
-    int prompt_exp;    /* 1: prompt geometric on {0,..} with mean `prompt` */
-    double decode;     /* tokens, mean decode length, >= 1 */
-    double cv;         /* lognormal coefficient of variation */
-    double alpha;      /* Pareto tail index */
+    double prompt;               /* tokens, mean (or exact) prompt length */
+    int prompt_exp; /* 1: prompt geometric on {0,..} with mean `prompt` */
+    double decode;  /* tokens, mean decode length, >= 1 */
+    double cv;      /* lognormal coefficient of variation */
+    double alpha;   /* Pareto tail index */
     /* derived sampling constants */
     double log_q_prompt; /* log(P/(1+P)) for the exponential prompt */
     double log_q_decode; /* log(1 - 1/D) for the geometric decode */

@@ -24,7 +24,7 @@
 #include "integration/sim/validate.h"
 
 #define DEFAULT_WORKLOAD "geometric:prompt=100,decode=500"
-#define MAX_STEPS 10000000000ULL
+#define MAX_STEPS        10000000000ULL
 
 struct opts {
     const char *profile, *profile_file, *comm, *workload, *csv, *svg;
@@ -41,7 +41,8 @@ struct opts {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "usage: afd-sim [options] (--sweep LO:HI[:STEP] | --ratio R | "
         "--attention X)\n"
         "       afd-sim validate --help\n\n"
@@ -234,8 +235,8 @@ static void progress(void *ctx, size_t done, size_t total, long x)
 static int output(const struct afd_sweep_config *c,
                   const struct afd_sweep_result *r, const struct opts *o)
 {
-    struct afd_report_meta m = {o->workload, o->seed, o->steps, o->warmup,
-                                o->noise, (int)o->batches};
+    struct afd_report_meta m = {o->workload, o->seed,  o->steps,
+                                o->warmup,   o->noise, (int)o->batches};
     char err[AFD_ERR_LEN];
 
     if (o->csv && afd_report_csv(o->csv, r, err))
@@ -244,7 +245,8 @@ static int output(const struct afd_sweep_config *c,
         return fprintf(stderr, "afd-sim: %s\n", err), AFD_EXIT_FAILURE;
     if (o->json) {
         json_t *j = afd_report_json(c, r, &m);
-        if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)))
+        if (!j ||
+            json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)))
             return fprintf(stderr, "afd-sim: json output failed\n"),
                    json_decref(j), AFD_EXIT_FAILURE;
         printf("\n");

@@ -22,14 +22,14 @@ static json_t *point_json(const struct afd_sweep_point *p)
         "s:o, s:b, s:b, s:o, s:o, s:s}",
         "attention_instances", (json_int_t)s->attention, "r", num(s->ratio),
         "throughput_per_device", num(s->throughput_per_device), "ci95",
-        num(s->ci95), "eta_A", num(s->eta[0]), "eta_C", num(s->eta[1]),
-        "eta_F", num(s->eta[2]), "mean_step_ms", num(s->mean_step_ms),
-        "bound_share", "attention", num(s->bound_share[0]), "communication",
+        num(s->ci95), "eta_A", num(s->eta[0]), "eta_C", num(s->eta[1]), "eta_F",
+        num(s->eta[2]), "mean_step_ms", num(s->mean_step_ms), "bound_share",
+        "attention", num(s->bound_share[0]), "communication",
         num(s->bound_share[1]), "ffn", num(s->bound_share[2]), "mean_load",
-        num(s->mean_load), "load_spread", num(s->load_spread), "tied",
-        p->tied, "extra", p->extra, "model_mean_field",
-        num(p->model_mean_field), "model_barrier", num(p->model_barrier),
-        "regime", afd_regime_name(p->regime));
+        num(s->mean_load), "load_spread", num(s->load_spread), "tied", p->tied,
+        "extra", p->extra, "model_mean_field", num(p->model_mean_field),
+        "model_barrier", num(p->model_barrier), "regime",
+        afd_regime_name(p->regime));
 }
 
 static const char *ties_note(const struct afd_sweep_result *r)
@@ -65,12 +65,11 @@ json_t *afd_report_json(const struct afd_sweep_config *c,
         num(m->noise_cv), "batches", m->batches, "ratios", arr);
     if (!o)
         return NULL;
-    json_object_set_new(o, "best_attention_instances",
-                        json_integer(r->best_x));
+    json_object_set_new(o, "best_attention_instances", json_integer(r->best_x));
     json_object_set_new(o, "best_r", num(r->r_sim));
-    json_object_set_new(o, "tie_range",
-                        json_pack("[I, I]", (json_int_t)r->tie_lo,
-                                  (json_int_t)r->tie_hi));
+    json_object_set_new(
+        o, "tie_range",
+        json_pack("[I, I]", (json_int_t)r->tie_lo, (json_int_t)r->tie_hi));
     json_object_set_new(o, "ties_note", json_string(ties_note(r)));
     json_object_set_new(o, "r_star", num(s->r_star));
     json_object_set_new(o, "attention_instances_mean_field",
@@ -85,10 +84,10 @@ json_t *afd_report_json(const struct afd_sweep_config *c,
     json_object_set_new(o, "error_barrier", num(r->error_barrier));
     json_object_set_new(o, "regret_mean_field", num(r->regret_mean_field));
     json_object_set_new(o, "regret_barrier", num(r->regret_barrier));
-    json_object_set_new(
-        o, "solve",
-        afd_solve_to_json(&r->input, s, "requests drawn by the simulation",
-                          NULL));
+    json_object_set_new(o, "solve",
+                        afd_solve_to_json(&r->input, s,
+                                          "requests drawn by the simulation",
+                                          NULL));
     return o;
 }
 
@@ -96,10 +95,9 @@ static void table_rows(FILE *out, const struct afd_sweep_result *r)
 {
     size_t i;
 
-    fprintf(out,
-            "%6s %7s %12s %9s %8s %6s %6s %6s %5s %5s %5s  %s\n",
-            "x", "r", "tok/ms/dev", "ci95", "step_ms", "eta_A", "eta_C",
-            "eta_F", "A%", "C%", "F%", "mark");
+    fprintf(out, "%6s %7s %12s %9s %8s %6s %6s %6s %5s %5s %5s  %s\n", "x", "r",
+            "tok/ms/dev", "ci95", "step_ms", "eta_A", "eta_C", "eta_F", "A%",
+            "C%", "F%", "mark");
     for (i = 0; i < r->n; i++) {
         const struct afd_sweep_point *p = &r->points[i];
         const struct afd_sim_result *s = &p->sim;
@@ -147,8 +145,9 @@ void afd_report_table(FILE *out, const struct afd_sweep_config *c,
     if (r->tie_lo != r->tie_hi)
         fprintf(out, ", tied within noise over x = %ld..%ld", r->tie_lo,
                 r->tie_hi);
-    fprintf(out, "\nmean-field: r* = %.3f, recommends x = %d; error %+.1f%%, "
-                 "regret %.2f%%\n",
+    fprintf(out,
+            "\nmean-field: r* = %.3f, recommends x = %d; error %+.1f%%, "
+            "regret %.2f%%\n",
             s->r_star, s->attention_instances, 100 * r->error_mean_field,
             100 * r->regret_mean_field);
     if (s->has_barrier)
@@ -176,8 +175,9 @@ int afd_report_csv(const char *path, const struct afd_sweep_result *r,
     for (i = 0; i < r->n; i++) {
         const struct afd_sweep_point *p = &r->points[i];
         const struct afd_sim_result *s = &p->sim;
-        fprintf(f, "%ld,%.6g,%.8g,%.6g,%.6g,%.6g,%.6g,%.8g,%.6g,%.6g,%.6g,"
-                   "%.8g,%.8g,%d,%d,%.8g,%.8g,%s\n",
+        fprintf(f,
+                "%ld,%.6g,%.8g,%.6g,%.6g,%.6g,%.6g,%.8g,%.6g,%.6g,%.6g,"
+                "%.8g,%.8g,%d,%d,%.8g,%.8g,%s\n",
                 s->attention, s->ratio, s->throughput_per_device, s->ci95,
                 s->eta[0], s->eta[1], s->eta[2], s->mean_step_ms,
                 s->bound_share[0], s->bound_share[1], s->bound_share[2],

@@ -28,7 +28,7 @@
 
 /* What was run, for the report headers. */
 struct afd_report_meta {
-    const char *workload;   /* the spec as given */
+    const char *workload; /* the spec as given */
     unsigned long long seed;
     unsigned long long steps;
     unsigned long long warmup;

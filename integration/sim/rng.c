@@ -15,7 +15,8 @@ void afd_rng_seed(struct afd_rng *g, uint64_t seed, uint64_t stream)
 {
     /* Hash the pair first so that (seed, stream) and (seed+1, stream-1) do
      * not start splitmix64 at neighbouring counters. */
-    uint64_t x = afd_rng_mix(seed) ^ afd_rng_mix(stream * 0xd1b54a32d192ed03ULL);
+    uint64_t x =
+        afd_rng_mix(seed) ^ afd_rng_mix(stream * 0xd1b54a32d192ed03ULL);
     int i;
 
     for (i = 0; i < 4; i++) {

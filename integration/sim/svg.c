@@ -8,8 +8,8 @@
 
 #include "estimator/error.h"
 
-#define W 760.0
-#define H 460.0
+#define W  760.0
+#define H  460.0
 #define ML 70.0 /* margins, px */
 #define MR 20.0
 #define MT 40.0
@@ -30,13 +30,14 @@ static double map(const struct axis *a, double v)
 
 static void header(FILE *f, const char *title)
 {
-    fprintf(f,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
-            "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-"
-            "serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
-            "fill=\"white\"/>\n<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" "
-            "font-size=\"14\">",
-            W, H, W, H, W / 2);
+    fprintf(
+        f,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+        "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-"
+        "serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
+        "fill=\"white\"/>\n<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" "
+        "font-size=\"14\">",
+        W, H, W, H, W / 2);
     for (; title && *title; title++) /* escape for XML */
         if (*title == '<')
             fputs("&lt;", f);
@@ -136,8 +137,7 @@ static void curve(FILE *f, const struct axis *x, const struct axis *y,
                 color);
 }
 
-static void data_range(const struct afd_sweep_result *r, double *lo,
-                       double *hi)
+static void data_range(const struct afd_sweep_result *r, double *lo, double *hi)
 {
     size_t i;
 
@@ -215,8 +215,9 @@ int afd_svg_sweep(const char *path, const struct afd_sweep_config *c,
     ay.lo = lo;
     ay.hi = hi;
     snprintf(t, sizeof(t), "%s, %s (%s), B=%ld, y=%ld", title,
-             c->sim.profile->name, afd_comm_mode_name(c->sim.profile->comm_mode),
-             c->sim.batch, c->sim.ffn);
+             c->sim.profile->name,
+             afd_comm_mode_name(c->sim.profile->comm_mode), c->sim.batch,
+             c->sim.ffn);
     header(f, t);
     regimes(f, &ax, r);
     ticks(f, &ax, &ay, "Attention instances x",
@@ -225,8 +226,8 @@ int afd_svg_sweep(const char *path, const struct afd_sweep_config *c,
     curve(f, &ax, &ay, r, 1, "#ff7f0e");
     points(f, &ax, &ay, r);
     vmark(f, &ax, s->r_star * y, "#1f77b4", "mean-field r*y", 0);
-    vmark(f, &ax, (double)s->attention_instances, "#1f77b4",
-          "mean-field pick", 1);
+    vmark(f, &ax, (double)s->attention_instances, "#1f77b4", "mean-field pick",
+          1);
     if (s->has_barrier)
         vmark(f, &ax, (double)s->attention_instances_barrier, "#ff7f0e",
               "barrier pick", 2);
@@ -273,12 +274,11 @@ int afd_svg_summary(const char *path, const struct afd_svg_cell *cells,
             "fill=\"#eeeeee\"/>\n<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
             "y2=\"%.1f\" stroke=\"#888\"/>\n",
             map(&ax, ax.lo), map(&ay, ax.lo * 1.1), map(&ax, ax.hi / 1.1),
-            map(&ay, ax.hi), map(&ax, ax.hi), map(&ay, ax.hi * 0.9 > ay.lo
-                                                       ? ax.hi * 0.9
-                                                       : ay.lo),
+            map(&ay, ax.hi), map(&ax, ax.hi),
+            map(&ay, ax.hi * 0.9 > ay.lo ? ax.hi * 0.9 : ay.lo),
             map(&ax, ax.lo / 0.9 < ax.hi ? ax.lo / 0.9 : ax.hi),
-            map(&ay, ax.lo), map(&ax, ax.lo), map(&ay, ay.lo),
-            map(&ax, ax.hi), map(&ay, ay.hi));
+            map(&ay, ax.lo), map(&ax, ax.lo), map(&ay, ay.lo), map(&ax, ax.hi),
+            map(&ay, ay.hi));
     for (i = 0; i < n; i++) {
         const struct afd_svg_cell *c = &cells[i];
         double px = map(&ax, c->r_sim);

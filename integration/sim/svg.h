@@ -24,11 +24,11 @@ int afd_svg_sweep(const char *path, const struct afd_sweep_config *c,
 
 /* One validation cell for the summary plot. */
 struct afd_svg_cell {
-    double r_sim;      /* simulation optimum ratio */
-    double tie_lo;     /* tie range, ratios */
+    double r_sim;  /* simulation optimum ratio */
+    double tie_lo; /* tie range, ratios */
     double tie_hi;
-    double r_mf;       /* mean-field r* */
-    double r_barrier;  /* barrier-aware ratio */
+    double r_mf;      /* mean-field r* */
+    double r_barrier; /* barrier-aware ratio */
 };
 
 int afd_svg_summary(const char *path, const struct afd_svg_cell *cells,

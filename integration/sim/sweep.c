@@ -115,8 +115,9 @@ static int merge_drawn(struct afd_workload **w, size_t n,
     if (!rc)
         rc = afd_workload_stats(all, out, err);
     if (rc == AFD_EEMPTY)
-        afd_err(err, rc, "no request finished in the measured steps; raise "
-                         "--steps");
+        afd_err(err, rc,
+                "no request finished in the measured steps; raise "
+                "--steps");
     afd_workload_free(all);
     return rc;
 }
@@ -197,8 +198,8 @@ static double regret_at(const struct afd_sweep_result *r, long x)
 
     if (i < 0)
         return NAN;
-    return 1.0 - r->points[i].sim.throughput_per_device /
-                     b->throughput_per_device;
+    return 1.0 -
+           r->points[i].sim.throughput_per_device / b->throughput_per_device;
 }
 
 static bool tied_at(const struct afd_sweep_result *r, long x)
@@ -369,8 +370,8 @@ static int sweep_main(const struct afd_sweep_config *c,
     return AFD_OK;
 }
 
-int afd_sweep_run(const struct afd_sweep_config *c, struct afd_sweep_result *out,
-                  char *err)
+int afd_sweep_run(const struct afd_sweep_config *c,
+                  struct afd_sweep_result *out, char *err)
 {
     struct plan p = {0};
     size_t n, i;

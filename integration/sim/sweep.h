@@ -71,17 +71,17 @@ struct afd_sweep_result {
     struct afd_sweep_point *points; /* owned */
     size_t best;                    /* index of the simulation optimum */
     long best_x;
-    long tie_lo, tie_hi;            /* smallest and largest tied x */
+    long tie_lo, tie_hi;             /* smallest and largest tied x */
     struct afd_workload_stats drawn; /* theta/sigma of finished requests */
-    struct afd_solve_input input;   /* what the solver was given */
-    struct afd_solution solution;   /* the solver's answer */
-    double r_sim;                   /* best_x / y */
-    double error_mean_field;        /* (r_star - r_sim)/r_sim */
-    double error_barrier;           /* (r_star_barrier - r_sim)/r_sim */
-    double regret_mean_field;       /* 1 - f(x_mf)/f(x_best) */
-    double regret_barrier;          /* 1 - f(x_b)/f(x_best) */
-    bool mean_field_tied;           /* x_mf is tied with the best */
-    bool barrier_tied;              /* x_b is tied with the best */
+    struct afd_solve_input input;    /* what the solver was given */
+    struct afd_solution solution;    /* the solver's answer */
+    double r_sim;                    /* best_x / y */
+    double error_mean_field;         /* (r_star - r_sim)/r_sim */
+    double error_barrier;            /* (r_star_barrier - r_sim)/r_sim */
+    double regret_mean_field;        /* 1 - f(x_mf)/f(x_best) */
+    double regret_barrier;           /* 1 - f(x_b)/f(x_best) */
+    bool mean_field_tied;            /* x_mf is tied with the best */
+    bool barrier_tied;               /* x_b is tied with the best */
 };
 
 /* Defaults: lo 1, hi 16, stride 1, jobs 1, no progress; sim from init. */
@@ -94,8 +94,8 @@ void afd_sweep_config_init(struct afd_sweep_config *c,
  * range or simulator setting (message names it); AFD_ENOMEM; AFD_EEMPTY when
  * no request finished in the measured steps (theta unknown: run longer).
  */
-int afd_sweep_run(const struct afd_sweep_config *c, struct afd_sweep_result *out,
-                  char *err);
+int afd_sweep_run(const struct afd_sweep_config *c,
+                  struct afd_sweep_result *out, char *err);
 void afd_sweep_release(struct afd_sweep_result *r);
 
 /* Index of the point with attention count x, or -1. */

@@ -8,9 +8,13 @@
  * length-biased decode mean L = E[D^2]/E[D] (500 -> ~1000 for geometric 500).
  * A cell therefore runs steps = clamp(200*L, 20k, 600k) per x (rounded to the
  * batch count) after clamp(5*L, 5k, 50k) warm-up steps; heavy tails raise L
- * and get the cap. --steps-scale multiplies both for a longer run. The
- * paper's case (L ~ 1000) gets 200k steps, which separates x = 10 from its
- * neighbours (tests/test_sim_sweep.c runs the same at 1M).
+ * and get the cap. The paper's case (L ~ 1000) gets 200k steps, which
+ * separates x = 10 from its neighbours (tests/test_sim_sweep.c runs the same
+ * at 1M). Work is dominated by request completions (~30 ns each), x*B/E[D]
+ * per step, so a cell is also held to CELL_COMPLETIONS completions over its
+ * ~30 points (steps >= 10k): that keeps the whole grid near 10 min on two
+ * cores, at the price of wider intervals for short-request traces at large
+ * B. --steps-scale multiplies steps and budget for a longer run.
  */
 #include "integration/sim/validate.h"
 
@@ -28,10 +32,12 @@
 #include "plugin/util.h"
 #include "integration/sim/svg.h"
 
-#define MAX_WORKLOADS 16
-#define MAX_X 320          /* sweep cap: well above every r* in the grid */
-#define PRE_DRAWS 200000   /* requests drawn to plan a cell */
-#define CHECK_X 32         /* the barrier-effect check's Attention count */
+#define MAX_WORKLOADS    16
+#define MAX_X            320    /* sweep cap: well above every r* in the grid */
+#define PRE_DRAWS        200000 /* requests drawn to plan a cell */
+#define CHECK_X          32     /* the barrier-effect check's Attention count */
+#define CELL_COMPLETIONS 5e8    /* request completions per cell, ~15 s */
+#define CELL_POINTS      30     /* typical points of a refined sweep */
 
 struct workload {
     char name[AFD_VALIDATE_NAME_LEN];
@@ -81,8 +87,7 @@ static void usage(FILE *out)
 }
 
 /* Draws PRE_DRAWS requests to estimate theta, sigma, E[D], E[D^2]/E[D]. */
-static int pre_estimate(struct workload *w, unsigned long long seed,
-                        char *err)
+static int pre_estimate(struct workload *w, unsigned long long seed, char *err)
 {
     struct afd_workload *est = afd_workload_new(0, err);
     struct afd_workload_stats st;
@@ -151,8 +156,8 @@ static int add_traces(struct grid *g, const char *dir, bool quick, char *err)
                        strerror(errno));
     while ((e = readdir(d)) && n < MAX_WORKLOADS - 4) {
         size_t len = strlen(e->d_name);
-        if (e->d_name[0] == '.' || (len > 3 && !strcmp(e->d_name + len - 3,
-                                                        ".md")))
+        if (e->d_name[0] == '.' ||
+            (len > 3 && !strcmp(e->d_name + len - 3, ".md")))
             continue;
         names[n] = strdup(e->d_name);
         if (names[n])
@@ -180,7 +185,7 @@ static int plan_cell(struct grid *g, size_t wi, long b, int comm, char *err)
     const struct workload *w = &g->wl[wi];
     struct afd_solve_input in;
     struct afd_solution sol;
-    double top, steps;
+    double top, steps, per_step;
     int rc;
 
     if (g->rep.n == AFD_VALIDATE_MAX_CELLS)
@@ -200,13 +205,16 @@ static int plan_cell(struct grid *g, size_t wi, long b, int comm, char *err)
     top = fmax(2 * sol.r_star, 2.0 * sol.attention_instances_barrier) + 2;
     c->cap = (long)fmin(fmax(ceil(top), 8), MAX_X);
     c->stride = c->cap / 12 > 1 ? c->cap / 12 : 1;
-    steps = g->rep.quick ? 32000 : fmin(fmax(200 * w->lb_d, 2e4), 6e5);
+    /* completions per step at the typical x ~ cap/2 */
+    per_step = (double)c->cap / 2 * (double)b / w->mean_d;
+    steps = fmin(fmax(200 * w->lb_d, 2e4), 6e5);
+    steps = fmax(fmin(steps, CELL_COMPLETIONS / (CELL_POINTS * per_step)), 1e4);
+    if (g->rep.quick)
+        steps = 32000;
     c->steps = (unsigned long long)(steps * g->steps_scale / 32) * 32;
     if (c->steps < 64)
         c->steps = 64;
-    /* about 30 points at x ~ cap/2: completions dominate the cost */
-    c->cost = (double)c->steps * 30 * (double)c->cap / 2 *
-              ((double)b / w->mean_d + 0.2);
+    c->cost = (double)c->steps * CELL_POINTS * (per_step + 0.1 * c->cap);
     g->wl_of[g->rep.n++] = wi;
     return AFD_OK;
 }
@@ -236,7 +244,6 @@ static int build_grid(struct grid *g, char *err)
     return rc;
 }
 
-
 /* qsort_r is not C11: a file-scope pointer for the comparator instead. */
 static const struct afd_validate_cell *sort_cells;
 
@@ -259,11 +266,10 @@ static void run_cell(struct grid *g, size_t i)
     sc.sim.batch = c->batch;
     sc.sim.ffn = 1;
     sc.sim.steps = c->steps;
-    sc.sim.warmup = g->rep.quick
-                        ? 2000
-                        : (unsigned long long)(fmin(fmax(5 * w->lb_d, 5e3),
-                                                    5e4) *
-                                               g->steps_scale);
+    sc.sim.warmup =
+        g->rep.quick ? 2000
+                     : (unsigned long long)(fmin(fmax(5 * w->lb_d, 5e3), 5e4) *
+                                            g->steps_scale);
     sc.sim.seed = g->rep.seed;
     sc.lo = 1;
     sc.hi = c->cap;
@@ -406,8 +412,8 @@ static int parse_args(int argc, char **argv, struct grid *g, const char **out,
             if (afd_parse_long(v, f, &l, err))
                 return AFD_EPARSE;
             if (l < (f[2] == 'j' ? 1 : 0) || (f[2] == 'j' && l > 16))
-                return afd_err(err, AFD_EINVAL, "%s out of range, got '%s'",
-                               f, v);
+                return afd_err(err, AFD_EINVAL, "%s out of range, got '%s'", f,
+                               v);
             if (f[2] == 'j')
                 g->rep.jobs = (int)l;
             else
@@ -486,8 +492,7 @@ int afd_validate_main(int argc, char **argv)
             afd_gen_release(&g.wl[i].gen);
         return AFD_EXIT_USAGE;
     }
-    fprintf(stderr, "validate: %zu cells on %d threads\n", g.rep.n,
-            g.rep.jobs);
+    fprintf(stderr, "validate: %zu cells on %d threads\n", g.rep.n, g.rep.jobs);
     run_grid(&g);
     if (!g.rep.quick) {
         barrier_check(&g, 1, (unsigned long long)(1e6 * g.steps_scale));
@@ -509,7 +514,8 @@ int afd_validate_main(int argc, char **argv)
         afd_gen_release(&g.wl[i].gen);
     if (rc)
         return AFD_EXIT_FAILURE;
-    fprintf(stderr, "validate: wrote %s/report.md and %s/summary.svg in %.0f s\n",
-            out, out, g.rep.seconds);
+    fprintf(stderr,
+            "validate: wrote %s/report.md and %s/summary.svg in %.0f s\n", out,
+            out, g.rep.seconds);
     return AFD_EXIT_OK;
 }

@@ -26,7 +26,7 @@
 #include "integration/sim/sweep.h"
 
 #define AFD_VALIDATE_MAX_CELLS 256
-#define AFD_VALIDATE_NAME_LEN 96
+#define AFD_VALIDATE_NAME_LEN  96
 
 /* One grid cell and, once run, its result. */
 struct afd_validate_cell {
@@ -40,8 +40,8 @@ struct afd_validate_cell {
     double cost;                      /* estimated work, for scheduling */
     int rc;                           /* AFD_OK or the failure */
     char err[AFD_ERR_LEN];
-    double seconds;                   /* wall time of the sweep */
-    struct afd_sweep_result res;      /* owned, released by the grid */
+    double seconds;              /* wall time of the sweep */
+    struct afd_sweep_result res; /* owned, released by the grid */
 };
 
 /* The barrier-effect check: one run at fixed x with both models beside. */
@@ -51,22 +51,22 @@ struct afd_validate_barrier {
     unsigned long long steps;
     int rc;
     char err[AFD_ERR_LEN];
-    double theta, sigma;    /* of the drawn requests */
-    double sim, ci95;       /* simulated throughput per device */
-    double mean_field;      /* f(r) of the mean-field model */
-    double barrier;         /* barrier-model throughput */
-    double spread_sim;      /* rms sd of T_j across instances, simulated */
-    double spread_model;    /* sqrt(B)*sigma */
+    double theta, sigma; /* of the drawn requests */
+    double sim, ci95;    /* simulated throughput per device */
+    double mean_field;   /* f(r) of the mean-field model */
+    double barrier;      /* barrier-model throughput */
+    double spread_sim;   /* rms sd of T_j across instances, simulated */
+    double spread_model; /* sqrt(B)*sigma */
 };
 
 struct afd_validate_report {
     const struct afd_profile *profile;
     const char *traces_dir;
-    const char *command;     /* how it was invoked, for the report */
+    const char *command; /* how it was invoked, for the report */
     bool quick;
     unsigned long long seed;
     int jobs;
-    double seconds;          /* whole run */
+    double seconds; /* whole run */
     size_t n;
     struct afd_validate_cell *cells;
     size_t n_barrier;
@@ -76,10 +76,10 @@ struct afd_validate_report {
 int afd_validate_main(int argc, char **argv);
 
 /* Writes report.md into dir (validate_report.c). AFD_EIO on failure. */
-int afd_validate_write_md(const char *dir,
-                          const struct afd_validate_report *v, char *err);
+int afd_validate_write_md(const char *dir, const struct afd_validate_report *v,
+                          char *err);
 /* Writes summary.svg into dir. */
-int afd_validate_write_svg(const char *dir,
-                           const struct afd_validate_report *v, char *err);
+int afd_validate_write_svg(const char *dir, const struct afd_validate_report *v,
+                           char *err);
 
 #endif

@@ -14,9 +14,9 @@
 #include "integration/sim/svg.h"
 #include "integration/sim/validate.h"
 
-#define MF_TOL 0.10      /* the paper's claim: mean-field within 10% */
+#define MF_TOL      0.10 /* the paper's claim: mean-field within 10% */
 #define BARRIER_TOL 0.05 /* the refinement's target */
-#define REGRET_TOL 0.01  /* barrier regret at most 1% */
+#define REGRET_TOL  0.01 /* barrier regret at most 1% */
 
 /* Relative distance of ratio r from the tied range [lo, hi] (0 inside). */
 static double tie_error(double r, double lo, double hi)
@@ -73,9 +73,9 @@ static void summary(FILE *f, const struct afd_validate_report *v)
                "1%% |\n|---|---|---|---|---|---|---|\n");
     for (k = -1; k < (v->quick ? 0 : 2); k++) {
         count(v, k, &t);
-        fprintf(f, "| %s: %d | %d | %d | %d | %d | %d | %d |\n",
-                label[k + 1], t.cells, t.mf_ok, t.mf_tie_ok, t.b_ok,
-                t.b_tie_ok, t.mf_regret_ok, t.b_regret_ok);
+        fprintf(f, "| %s: %d | %d | %d | %d | %d | %d | %d |\n", label[k + 1],
+                t.cells, t.mf_ok, t.mf_tie_ok, t.b_ok, t.b_tie_ok,
+                t.mf_regret_ok, t.b_regret_ok);
     }
     fprintf(f, "\n");
 }
@@ -99,7 +99,10 @@ static void method(FILE *f, const struct afd_validate_report *v)
             "simulated as well, so both regrets are measured.\n"
             "- Steps per x: clamp(200 L, 2e4, 6e5) with L = E[D^2]/E[D] the "
             "length-biased decode mean (a slot's load decorrelates over one "
-            "request life), after clamp(5 L, 5e3, 5e4) warm-up steps. No "
+            "request life), after clamp(5 L, 5e3, 5e4) warm-up steps; but "
+            "at most 5e8 request completions per cell (about 30 points at "
+            "x ~ cap/2, x*B/E[D] completions per step) and at least 1e4 "
+            "steps, to fit the grid in about 10 min on two cores. No "
             "stage noise. Every x uses the same seed (%llu) and Attention "
             "instance j draws the same requests at every x (common random "
             "numbers).\n"
@@ -148,8 +151,9 @@ static void table(FILE *f, const struct afd_validate_report *v, int comm)
                     c->batch, c->err);
             continue;
         }
-        fprintf(f, "| %s | %ld | %.0f | %.0f | %llu | **%ld** (%ld..%ld) | "
-                   "%.2f | %d |",
+        fprintf(f,
+                "| %s | %ld | %.0f | %.0f | %llu | **%ld** (%ld..%ld) | "
+                "%.2f | %d |",
                 c->name, c->batch, r->drawn.theta, r->drawn.sigma, c->steps,
                 r->best_x, r->tie_lo, r->tie_hi, r->solution.r_star,
                 r->solution.attention_instances);
@@ -159,8 +163,7 @@ static void table(FILE *f, const struct afd_validate_report *v, int comm)
         fprintf(f, " %.2f%% | %d |", 100 * r->regret_mean_field,
                 r->solution.attention_instances_barrier);
         pct(f, r->error_barrier);
-        fprintf(f, " %.2f%% | %.0f s |\n", 100 * r->regret_barrier,
-                c->seconds);
+        fprintf(f, " %.2f%% | %.0f s |\n", 100 * r->regret_barrier, c->seconds);
     }
     fprintf(f, "\n");
 }
@@ -169,15 +172,14 @@ static void barrier_table(FILE *f, const struct afd_validate_report *v)
 {
     size_t i;
 
-    fprintf(f,
-            "## The barrier effect at r = 32 (B = 256, per_instance)\n\n"
-            "One run at x = 32, y = 1. The mean-field model prices the "
-            "Attention stage at the mean load; the barrier model at the "
-            "expected maximum of 32 normal loads of sd sqrt(B)*sigma.\n\n"
-            "| workload | steps | theta | sigma | simulated (95%% CI) | "
-            "mean-field model | MF overestimate | barrier model | barrier "
-            "gap | load sd across instances: sim / sqrt(B) sigma |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n");
+    fprintf(f, "## The barrier effect at r = 32 (B = 256, per_instance)\n\n"
+               "One run at x = 32, y = 1. The mean-field model prices the "
+               "Attention stage at the mean load; the barrier model at the "
+               "expected maximum of 32 normal loads of sd sqrt(B)*sigma.\n\n"
+               "| workload | steps | theta | sigma | simulated (95%% CI) | "
+               "mean-field model | MF overestimate | barrier model | barrier "
+               "gap | load sd across instances: sim / sqrt(B) sigma |\n"
+               "|---|---|---|---|---|---|---|---|---|---|\n");
     for (i = 0; i < v->n_barrier; i++) {
         const struct afd_validate_barrier *b = &v->barrier[i];
         if (b->rc) {
@@ -207,8 +209,9 @@ static void reason(FILE *f, const struct afd_validate_cell *c, bool barrier)
     double spread_model = sqrt((double)c->batch) * r->drawn.sigma;
 
     if (barrier ? r->barrier_tied : r->mean_field_tied)
-        fprintf(f, "flat optimum: x = %ld is tied with the best within noise "
-                   "(ties %ld..%ld), regret %.2f%%",
+        fprintf(f,
+                "flat optimum: x = %ld is tied with the best within noise "
+                "(ties %ld..%ld), regret %.2f%%",
                 x, r->tie_lo, r->tie_hi, 100 * regret);
     else if (!barrier && x > r->best_x)
         fprintf(f,
@@ -217,8 +220,7 @@ static void reason(FILE *f, const struct afd_validate_cell *c, bool barrier)
                 "Attention idle %.1f%% on average), a wait that grows with x "
                 "and outweighs the r/(r+1) gain; the mean-field prices the "
                 "mean load only",
-                x, p ? p->sim.load_spread : NAN,
-                p ? 100 * p->sim.eta[0] : NAN);
+                x, p ? p->sim.load_spread : NAN, p ? 100 * p->sim.eta[0] : NAN);
     else if (!barrier)
         fprintf(f,
                 "the barrier: the slowest of x instances sets the Attention "
@@ -291,8 +293,8 @@ static void misses(FILE *f, const struct afd_validate_report *v)
     fprintf(f, "\n");
 }
 
-int afd_validate_write_md(const char *dir,
-                          const struct afd_validate_report *v, char *err)
+int afd_validate_write_md(const char *dir, const struct afd_validate_report *v,
+                          char *err)
 {
     char path[4096];
     FILE *f;
@@ -309,8 +311,8 @@ int afd_validate_write_md(const char *dir,
             "Generated file: rerun `integration/validate` to refresh it, do "
             "not edit by hand. Plot: [summary.svg](summary.svg); the paper's "
             "case in full: [sweep_paper_b256.svg](sweep_paper_b256.svg).\n\n",
-            v->quick ? " (quick CI grid)" : "", v->command, v->seconds,
-            v->jobs, v->traces_dir);
+            v->quick ? " (quick CI grid)" : "", v->command, v->seconds, v->jobs,
+            v->traces_dir);
     summary(f, v);
     method(f, v);
     for (comm = 0; comm < 2; comm++)
@@ -323,8 +325,8 @@ int afd_validate_write_md(const char *dir,
     return AFD_OK;
 }
 
-int afd_validate_write_svg(const char *dir,
-                           const struct afd_validate_report *v, char *err)
+int afd_validate_write_svg(const char *dir, const struct afd_validate_report *v,
+                           char *err)
 {
     struct afd_svg_cell *cells = calloc(v->n ? v->n : 1, sizeof(*cells));
     char path[4096];
@@ -341,9 +343,8 @@ int afd_validate_write_svg(const char *dir,
         cells[n].tie_lo = (double)r->tie_lo;
         cells[n].tie_hi = (double)r->tie_hi;
         cells[n].r_mf = r->solution.r_star;
-        cells[n++].r_barrier = r->solution.has_barrier
-                                   ? r->solution.r_star_barrier
-                                   : NAN;
+        cells[n++].r_barrier =
+            r->solution.has_barrier ? r->solution.r_star_barrier : NAN;
     }
     snprintf(path, sizeof(path), "%s/summary.svg", dir);
     rc = afd_svg_summary(path, cells, n,
