@@ -18,10 +18,13 @@
  * A spawned daemon gets SIGTERM if the generator dies (PR_SET_PDEATHSIG),
  * and is reaped before exit, so no process outlives a run.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,14 +45,18 @@
 #include "integration/loadgen.h"
 #include "proto/afd_sizer.pb-c.h"
 
-#define LG_ADDR_LEN     256
-#define LG_SPAWN_WAIT_S 60 /* daemon start-up (ASan builds are slow) */
-#define LG_STOP_WAIT_S  30 /* daemon drain after SIGTERM */
-#define LG_RECO_METHOD  "/afd.sizer.v1.Sizer/GetRecommendation"
+#define LG_ADDR_LEN       256
+#define LG_SPAWN_WAIT_S   60 /* daemon start-up (ASan builds are slow) */
+#define LG_STOP_WAIT_S    30 /* daemon drain after SIGTERM */
+#define LG_RECO_METHOD    "/afd.sizer.v1.Sizer/GetRecommendation"
+#define LG_PROBE_EVERY_MS 20   /* ms between responsiveness probes */
+#define LG_PROBE_MAX      8192 /* probes kept (164 s at the period above) */
 
 struct lg_daemon {
     pid_t pid;
-    int out_fd; /* its stdout, read up to "ready" */
+    int out_fd; /* its stdout: read up to "ready", then by the drain */
+    pthread_t drain;
+    bool draining;
     char grpc_addr[LG_ADDR_LEN];
 };
 
@@ -65,10 +72,11 @@ static double now_s(void)
 
 /*
  * Live instances of one deployment (Attention + FFN) from a unary
- * Sizer/GetRecommendation on ch. AFD_EIO with the status on failure.
+ * Sizer/GetRecommendation on ch. AFD_EIO with the status on failure;
+ * *status_out (NULL allowed) gets the call's status either way.
  */
 static int live_instances_of(grpc_channel *ch, const char *dep, long *out,
-                             char *err)
+                             grpc_status_code *status_out, char *err)
 {
     Afd__Sizer__V1__GetRecommendationRequest req =
         AFD__SIZER__V1__GET_RECOMMENDATION_REQUEST__INIT;
@@ -120,6 +128,8 @@ static int live_instances_of(grpc_channel *ch, const char *dep, long *out,
             grpc_byte_buffer_reader_destroy(&reader);
         }
     }
+    if (status_out)
+        *status_out = status;
     if (rec) {
         *out = (long)rec->attention_instances + rec->ffn_instances;
         afd__sizer__v1__recommendation__free_unpacked(rec, NULL);
@@ -154,7 +164,7 @@ static long live_instances(const struct afd_lg_options *o, const char *target)
     grpc_channel_credentials_release(creds);
     for (d = 0; d < o->deployments && sum >= 0; d++) {
         snprintf(name, sizeof(name), "loadgen-%02d", d);
-        if (live_instances_of(ch, name, &n, err)) {
+        if (live_instances_of(ch, name, &n, NULL, err)) {
             fprintf(stderr, "afd-loadgen: %s\n", err);
             sum = -1;
         } else {
@@ -163,6 +173,125 @@ static long live_instances(const struct afd_lg_options *o, const char *target)
     }
     grpc_channel_destroy(ch);
     return sum;
+}
+
+/*
+ * CPU time (user + system, s) pid has used so far; -1 when unknown. The
+ * daemon's CPU per accepted sample is steadier than samples per second on
+ * a machine the daemon shares with the generator and other work.
+ */
+static double cpu_s(long pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long long ut, st;
+    size_t n;
+    FILE *f;
+
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command name (which may hold spaces): state is the
+     * 3rd field, utime and stime the 14th and 15th. */
+    p = strrchr(buf, ')');
+    if (!p ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+               &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * Reads the bearer token (the file trimmed of surrounding whitespace, as
+ * the daemon reads it) into auth as "Bearer <token>".
+ */
+static int load_token(const char *path, char *auth, size_t len, char *err)
+{
+    char buf[4096];
+    size_t n, a = 0;
+    FILE *f = fopen(path, "r");
+
+    if (!f)
+        return afd_err(err, AFD_EIO, "cannot read token file '%s': %s", path,
+                       strerror(errno));
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n && isspace((unsigned char)buf[n - 1]))
+        buf[--n] = '\0';
+    while (isspace((unsigned char)buf[a]))
+        a++;
+    if (!buf[a] || (size_t)snprintf(auth, len, "Bearer %s", buf + a) >= len)
+        return afd_err(err, AFD_EINVAL,
+                       "token file '%s' must hold one token of 1..%zu bytes",
+                       path, len - 8);
+    return AFD_OK;
+}
+
+/*
+ * Loop responsiveness under load: a thread times one GetRecommendation
+ * every LG_PROBE_EVERY_MS while the streams run. The daemon answers it on
+ * the same loop thread that applies telemetry, so the latency shows how
+ * long a timer or a command waits behind telemetry work. A proxy until
+ * decision_latency_p99 exists, not the decision latency itself.
+ */
+struct lg_probe {
+    pthread_t thread;
+    const char *target;
+    atomic_bool stop;
+    bool started;
+    size_t n;
+    double ms[LG_PROBE_MAX]; /* latencies of answered calls */
+};
+
+static void *probe_main(void *arg)
+{
+    struct lg_probe *p = arg;
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    grpc_channel *ch = grpc_channel_create(p->target, creds, NULL);
+    grpc_status_code st;
+    double t0;
+    long live;
+
+    grpc_channel_credentials_release(creds);
+    while (!atomic_load(&p->stop) && p->n < LG_PROBE_MAX) {
+        t0 = now_s();
+        live_instances_of(ch, "loadgen-00", &live, &st, NULL);
+        /* NOT_FOUND before the first batch is an answer from the loop too. */
+        if (st == GRPC_STATUS_OK || st == GRPC_STATUS_NOT_FOUND)
+            p->ms[p->n++] = 1e3 * (now_s() - t0);
+        usleep(LG_PROBE_EVERY_MS * 1000);
+    }
+    grpc_channel_destroy(ch);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+static void probe_print(struct lg_probe *p)
+{
+    size_t n = p->n;
+
+    if (!n) {
+        printf("get_recommendation_p99_ms n/a (no answer)\n");
+        return;
+    }
+    qsort(p->ms, n, sizeof(p->ms[0]), cmp_double);
+    printf("get_recommendation_calls %zu\n", n);
+    printf("get_recommendation_p50_ms %.2f\n", p->ms[(n - 1) / 2]);
+    printf("get_recommendation_p99_ms %.2f\n",
+           p->ms[(size_t)ceil(0.99 * (double)n) - 1]);
+    printf("get_recommendation_max_ms %.2f\n", p->ms[n - 1]);
 }
 
 /* Peak resident set (VmHWM) of pid in MB; AFD_EIO when unreadable. */
@@ -189,14 +318,15 @@ static int peak_rss_mb(long pid, double *mb, char *err)
 
 /*
  * p99 time from a workload shift to the scale command it causes. Needs
- * Sizer/WatchCommands (issue 5 items 1-2), which the daemon does not serve
- * yet, so this returns AFD_ESTATE and the figure prints as n/a. The plan,
- * kept to this one function: open WatchCommands for one deployment on its
- * own channel; repeat K times { let the stream settle for one evaluation
- * tick; switch the deployment's connections to a shifted lg_workload
- * (pool_build with theta x2, then back) and note the time; read commands
- * until one for that deployment arrives; record the delay; AckCommand it }.
- * Report the 99th percentile of the delays.
+ * Sizer/WatchCommands and AckCommand served by the daemon (issue 5 items
+ * 1-2, being wired), so for now this returns AFD_ESTATE and the figure
+ * prints as n/a. The plan, kept to this function plus one hook in
+ * loadgen_stream.c: open WatchCommands for one deployment on its own
+ * channel; repeat K times { wait one evaluation tick; switch that
+ * deployment's pools to a shifted workload (struct lg_pool: set w with
+ * theta x2, mark every message stale, so the next sends carry it) and note
+ * the time; read commands until one for the deployment arrives; record
+ * the delay; AckCommand it; shift back }. Report the 99th percentile.
  */
 static int decision_latency_p99(double *p99_ms, char *err)
 {
@@ -247,16 +377,47 @@ static int daemon_wait_ready(struct lg_daemon *dm, char *err)
 }
 
 /*
+ * Copies the daemon's later stdout to our stderr until it exits, so that a
+ * chatty daemon never blocks on a full pipe and our figures stay clean.
+ */
+static void *drain_main(void *arg)
+{
+    struct lg_daemon *dm = arg;
+    char buf[4096];
+    ssize_t n;
+
+    while ((n = read(dm->out_fd, buf, sizeof(buf))) > 0 ||
+           (n < 0 && errno == EINTR))
+        if (n > 0 && write(STDERR_FILENO, buf, (size_t)n) < 0)
+            break;
+    return NULL;
+}
+
+/*
  * Starts `bin serve` on free loopback ports. The child gets SIGTERM if we
  * die first (PR_SET_PDEATHSIG), so no daemon outlives the generator. Call
  * before grpc_init: forking a process with gRPC threads is unsafe.
  */
-static int daemon_spawn(struct lg_daemon *dm, const char *bin, char *err)
+static int daemon_spawn(struct lg_daemon *dm, const char *bin,
+                        const char *token_file, char *err)
 {
+    char *args[] = {(char *)bin,
+                    "serve",
+                    "--grpc-listen",
+                    "127.0.0.1:0",
+                    "--http-listen",
+                    "127.0.0.1:0",
+                    NULL,
+                    NULL,
+                    NULL};
     int fds[2];
 
     memset(dm, 0, sizeof(*dm));
     dm->out_fd = -1;
+    if (token_file) {
+        args[6] = "--token-file";
+        args[7] = (char *)token_file;
+    }
     if (pipe(fds))
         return afd_err(err, AFD_EIO, "pipe: %s", strerror(errno));
     dm->pid = fork();
@@ -270,15 +431,17 @@ static int daemon_spawn(struct lg_daemon *dm, const char *bin, char *err)
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
-        execl(bin, bin, "serve", "--grpc-listen", "127.0.0.1:0",
-              "--http-listen", "127.0.0.1:0", (char *)NULL);
+        execv(bin, args);
         fprintf(stderr, "afd-loadgen: cannot run '%s': %s\n", bin,
                 strerror(errno));
         _exit(127);
     }
     close(fds[1]);
     dm->out_fd = fds[0];
-    return daemon_wait_ready(dm, err);
+    if (daemon_wait_ready(dm, err))
+        return AFD_EIO;
+    dm->draining = !pthread_create(&dm->drain, NULL, drain_main, dm);
+    return AFD_OK;
 }
 
 /*
@@ -301,6 +464,9 @@ static int daemon_stop(struct lg_daemon *dm, char *err)
         waitpid(dm->pid, &status, 0);
     }
     dm->pid = 0;
+    if (dm->draining) /* the daemon is gone: its stdout is at EOF */
+        pthread_join(dm->drain, NULL);
+    dm->draining = false;
     if (dm->out_fd >= 0)
         close(dm->out_fd);
     dm->out_fd = -1;
@@ -329,11 +495,15 @@ static void usage(FILE *out)
             "                   [--connections N] [--threads N] "
             "[--instances N] [--ffn-ratio R]\n"
             "                   [--deployments N] [--batch-steps N] "
-            "[--duration S] [--smoke]\n"
+            "[--duration S] [--token-file PATH]\n"
+            "                   [--smoke]\n"
             "  --target HOST:PORT  gRPC address of a running afd-sizer serve\n"
             "  --daemon-pid PID    its pid, for the peak RSS figure\n"
             "  --spawn-daemon BIN  start BIN serve on free loopback ports, "
             "stop it at the end\n"
+            "  --token-file PATH   bearer token for Telemetry.Report (also "
+            "given to a\n"
+            "                      spawned daemon)\n"
             "  --connections N     channels, one Report stream each "
             "(default 4)\n"
             "  --threads N         worker threads, one completion queue each "
@@ -410,6 +580,8 @@ static int parse_flag(struct afd_lg_options *o, const char *f, const char *v,
         o->target = v;
     else if (!strcmp(f, "--spawn-daemon"))
         o->spawn_bin = v;
+    else if (!strcmp(f, "--token-file"))
+        o->token_file = v;
     else if (!strcmp(f, "--daemon-pid")) {
         if (parse_num(f, v, 1, 4194304, &pid, err))
             return AFD_EPARSE;
@@ -472,7 +644,8 @@ static int parse_options(int argc, char **argv, struct afd_lg_options *o,
 }
 
 static void print_figures(const struct afd_lg_options *o, const char *target,
-                          const struct afd_lg_totals *tt, long pid)
+                          const struct afd_lg_totals *tt, long pid,
+                          struct lg_probe *probe)
 {
     double wall = tt->wall_s > 0 ? tt->wall_s : 1e-9;
     char err[AFD_ERR_LEN];
@@ -500,10 +673,16 @@ static void print_figures(const struct afd_lg_options *o, const char *target,
     else
         printf("daemon_peak_rss_mb n/a (%s)\n",
                pid > 0 ? err : "no --daemon-pid");
+    if (tt->daemon_cpu_s >= 0 && tt->accepted.steps) {
+        printf("daemon_cpu_s %.2f\n", tt->daemon_cpu_s);
+        printf("daemon_cpu_ns_per_step_sample %.0f\n",
+               1e9 * tt->daemon_cpu_s / (double)tt->accepted.steps);
+    }
     if (tt->live >= 0)
         printf("live_instances %ld\n", tt->live);
     else
         printf("live_instances n/a (GetRecommendation failed)\n");
+    probe_print(probe);
     if (decision_latency_p99(&p99, err) == AFD_OK)
         printf("decision_latency_p99_ms %.3f\n", p99);
     else
@@ -542,18 +721,39 @@ static bool smoke_ok(const struct afd_lg_options *o,
 static int run(const struct afd_lg_options *o, const char *target, long pid,
                bool spawned)
 {
+    struct lg_probe *probe = calloc(1, sizeof(*probe));
     struct afd_lg_totals tt;
     char err[AFD_ERR_LEN];
+    double cpu0, cpu1;
+    int rc;
 
+    if (!probe) {
+        fprintf(stderr, "afd-loadgen: out of memory\n");
+        return 1;
+    }
+    probe->target = target;
+    atomic_init(&probe->stop, false);
     grpc_init();
-    if (afd_lg_stream(o, target, &tt, err)) {
+    probe->started = !pthread_create(&probe->thread, NULL, probe_main, probe);
+    cpu0 = cpu_s(pid);
+    rc = afd_lg_stream(o, target, &tt, err);
+    cpu1 = cpu_s(pid);
+    if (probe->started) {
+        atomic_store(&probe->stop, true);
+        pthread_join(probe->thread, NULL);
+    }
+    tt.daemon_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+    if (rc) {
         fprintf(stderr, "afd-loadgen: %s\n", err);
-        grpc_shutdown();
+        if (rc != AFD_ESTATE) /* else live gRPC objects: skip shutdown */
+            grpc_shutdown();
+        free(probe);
         return 1;
     }
     tt.live = live_instances(o, target);
     grpc_shutdown();
-    print_figures(o, target, &tt, pid);
+    print_figures(o, target, &tt, pid, probe);
+    free(probe);
     if (o->smoke && !smoke_ok(o, &tt, spawned))
         return 1;
     return tt.failed_calls ? 1 : 0;
@@ -563,7 +763,7 @@ int main(int argc, char **argv)
 {
     struct afd_lg_options o;
     struct lg_daemon dm;
-    char err[AFD_ERR_LEN];
+    char err[AFD_ERR_LEN], auth[1024];
     int rc;
 
     rc = parse_options(argc, argv, &o, err);
@@ -576,9 +776,16 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (o.token_file) {
+        if (load_token(o.token_file, auth, sizeof(auth), err)) {
+            fprintf(stderr, "afd-loadgen: %s\n", err);
+            return 2;
+        }
+        o.auth = auth;
+    }
     memset(&dm, 0, sizeof(dm));
     dm.out_fd = -1;
-    if (o.spawn_bin && daemon_spawn(&dm, o.spawn_bin, err)) {
+    if (o.spawn_bin && daemon_spawn(&dm, o.spawn_bin, o.token_file, err)) {
         fprintf(stderr, "afd-loadgen: %s\n", err);
         daemon_stop(&dm, NULL);
         return 1;

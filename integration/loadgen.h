@@ -28,8 +28,10 @@ struct afd_lg_options {
     int instances;         /* Attention instances over all deployments */
     int ffn_ratio;         /* Attention instances per FFN instance */
     int deployments;
-    int batch_steps;   /* step samples per TelemetryBatch */
-    double duration_s; /* s of streaming */
+    int batch_steps;        /* step samples per TelemetryBatch */
+    double duration_s;      /* s of streaming */
+    const char *token_file; /* bearer token for Telemetry.Report, or NULL */
+    const char *auth;       /* "Bearer <token>" read from it, or NULL */
     bool smoke;
 };
 
@@ -46,6 +48,7 @@ struct afd_lg_totals {
     int failed_calls;              /* status not OK or no summary */
     double wall_s;                 /* first call started - last ended */
     long live;                     /* live instances; -1 = unknown */
+    double daemon_cpu_s;           /* its CPU time over the run; -1 = unknown */
 };
 
 /* Live instances the options describe (Attention + FFN). */
@@ -57,9 +60,11 @@ grpc_byte_buffer *afd_lg_pack(const ProtobufCMessage *msg);
 /*
  * Streams to target for o->duration_s on o->connections channels and sums
  * the calls' figures into tt (live is left for the caller). Call between
- * grpc_init and grpc_shutdown. Per-call failures are counted in tt (and printed
- * on stderr), not returned: AFD_ENOMEM or AFD_EIO only when the run could
- * not be set up, with err filled.
+ * grpc_init and grpc_shutdown. Per-call failures are counted in tt (and
+ * printed on stderr), not returned: AFD_ENOMEM or AFD_EIO when the run
+ * could not be set up; AFD_ESTATE when calls did not end even after being
+ * cancelled - their gRPC objects are then left alive, so the caller must
+ * exit without grpc_shutdown. err is filled on failure.
  */
 int afd_lg_stream(const struct afd_lg_options *o, const char *target,
                   struct afd_lg_totals *tt, char *err);

@@ -13,10 +13,11 @@
  * Azure-conv-like workload) and cycles through it, one SEND_MESSAGE
  * outstanding per call, as fast as HTTP/2 flow control allows.
  * Pre-packing keeps the generator's CPU use small: daemon and generator
- * share the machine, and real senders would not. Step counters repeat once
- * the pool wraps; the daemon does not require them to grow. When the
- * duration has elapsed each call half-closes and its ReportSummary gives
- * the accepted counts.
+ * share the machine, and real senders would not. A message is re-packed
+ * only when it is older than LG_REFRESH_S, so timestamps and step counters
+ * keep pace with the clock (the daemon's telemetry clock needs that). When
+ * the duration has elapsed each call half-closes and its ReportSummary
+ * gives the accepted counts.
  *
  * Threads: a worker owns its connections while it runs; the calling thread
  * builds everything before and reads everything after.
@@ -40,11 +41,15 @@
 #include "integration/loadgen.h"
 #include "proto/afd_sizer.pb-c.h"
 
+/* Sizes: ids like "lg00-attn-00000"; a pool holds its range twice. */
 #define LG_ID_LEN      48
-#define LG_POOL_ROUNDS 2 /* the pool covers a connection's range twice */
-#define LG_CALL_GRACE_S                                                        \
-    60 /* after the duration, before calls are cancelled                       \
-        */
+#define LG_POOL_ROUNDS 2
+/* s after the duration until calls are cancelled; s more until we give up */
+#define LG_CALL_GRACE_S  60
+#define LG_CANCEL_WAIT_S 30
+/* s: a pooled message older than this is rebuilt; ms per decode step */
+#define LG_REFRESH_S     0.5
+#define LG_STEP_MS       20
 #define LG_REPORT_METHOD "/afd.sizer.v1.Telemetry/Report"
 
 /* paper-v1-fit (estimator/profile.c), ms and tokens. */
@@ -56,10 +61,9 @@
 #define LG_BF 5.0
 
 /*
- * The workload the samples are drawn from. A later change measures decision
- * latency by switching a running generator to a shifted workload (say
- * theta x2): pools are built from this struct only, so a shift is "rebuild
- * the pools from a new lg_workload" (see decision_latency_p99).
+ * The workload the samples are drawn from. Messages are built from this
+ * struct only, so a workload shift (for the decision latency figure, see
+ * decision_latency_p99 in loadgen.c) is a new lg_workload in the pools.
  */
 struct lg_workload {
     double batch;       /* decode slots per Attention instance, B */
@@ -77,11 +81,35 @@ struct lg_rng {
     uint64_t s;
 };
 
+/* Scratch space for building one TelemetryBatch of up to cap steps. */
+struct lg_scratch {
+    size_t cap, cap_req;
+    Afd__Sizer__V1__StepSample *steps;
+    Afd__Sizer__V1__StepSample **step_ptrs;
+    char (*ids)[LG_ID_LEN];
+    Afd__Sizer__V1__FinishedRequest *reqs;
+    Afd__Sizer__V1__FinishedRequest **req_ptrs;
+};
+
+/*
+ * A connection's messages. Message i holds steps[i] samples of consecutive
+ * instances of the connection's range from offset first[i] (wrapping). A
+ * message older than LG_REFRESH_S is rebuilt before it is sent again, with
+ * fresh timestamps, step counters and values drawn from w: so the daemon
+ * sees time move, and a workload shift is "change w, mark all stale".
+ */
 struct lg_pool {
     grpc_byte_buffer **msgs;
+    long *first;        /* range offset of msgs[i]'s first sample */
     uint64_t *steps;    /* step samples in msgs[i] */
     uint64_t *requests; /* finished requests in msgs[i] */
+    double *built;      /* monotonic s when msgs[i] was packed */
     size_t n;
+    const struct afd_lg_options *o;
+    struct lg_workload w;
+    long lo, len; /* the range: population indexes [lo, lo + len) */
+    struct lg_rng rng;
+    struct lg_scratch sc;
 };
 
 enum lg_tag_kind { LG_TAG_SEND, LG_TAG_CLOSE, LG_TAG_RESULT };
@@ -102,6 +130,8 @@ struct lg_conn {
     int outstanding;      /* batches started, not yet completed */
     bool closing;
     struct lg_tag t_send, t_close, t_result;
+    grpc_metadata auth; /* "authorization" when a token is set */
+    size_t n_auth;      /* 0 or 1 */
     grpc_metadata_array md_initial, md_trailing;
     grpc_byte_buffer *summary_bb;
     grpc_status_code status;
@@ -120,6 +150,7 @@ struct lg_worker {
     size_t n_conns;
     double t_start, t_stop; /* monotonic s: send window */
     double t_done;          /* when its last call ended */
+    bool stuck;             /* calls outlived their cancel: leave them */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -280,16 +311,6 @@ grpc_byte_buffer *afd_lg_pack(const ProtobufCMessage *msg)
     return bb;
 }
 
-/* Scratch space for building one TelemetryBatch of up to cap steps. */
-struct lg_scratch {
-    size_t cap, cap_req;
-    Afd__Sizer__V1__StepSample *steps;
-    Afd__Sizer__V1__StepSample **step_ptrs;
-    char (*ids)[LG_ID_LEN];
-    Afd__Sizer__V1__FinishedRequest *reqs;
-    Afd__Sizer__V1__FinishedRequest **req_ptrs;
-};
-
 static void scratch_release(struct lg_scratch *sc)
 {
     free(sc->steps);
@@ -339,65 +360,88 @@ static size_t fill_requests(struct lg_scratch *sc, size_t n_attn,
     return n;
 }
 
+/* Packs message i of p (see struct lg_pool), stamped with the time now. */
+static void pool_pack(struct lg_pool *p, size_t i)
+{
+    Afd__Sizer__V1__TelemetryBatch b = AFD__SIZER__V1__TELEMETRY_BATCH__INIT;
+    struct lg_scratch *sc = &p->sc;
+    int64_t t_ms = wall_ms();
+    long g = p->first[i];
+    size_t n, n_attn = 0;
+    char dep_name[32];
+    int d = 0, k;
+    bool ffn;
+
+    for (n = 0; n < p->steps[i]; n++) {
+        /* Step counters follow the clock; +1 for an instance's second
+         * appearance in the pool keeps them distinct. */
+        uint64_t step = (uint64_t)(t_ms / LG_STEP_MS) +
+                        (uint64_t)((p->first[i] + (long)n) / p->len);
+        locate(p->o, p->lo + g, &d, &ffn, &k);
+        fill_step(&sc->steps[n], sc->ids[n], ffn, d, k, step, &p->w, &p->rng,
+                  t_ms);
+        sc->step_ptrs[n] = &sc->steps[n];
+        n_attn += !ffn;
+        g = (g + 1) % p->len;
+    }
+    snprintf(dep_name, sizeof(dep_name), "loadgen-%02d", d);
+    b.deployment = dep_name;
+    b.n_steps = n;
+    b.steps = sc->step_ptrs;
+    b.n_requests = fill_requests(sc, n_attn, &p->w, &p->rng);
+    b.requests = sc->req_ptrs;
+    if (p->msgs[i])
+        grpc_byte_buffer_destroy(p->msgs[i]);
+    p->msgs[i] = afd_lg_pack(&b.base);
+    p->requests[i] = b.n_requests;
+    p->built[i] = now_s();
+}
+
 /*
- * Builds the pool of connection c: messages walk its range [lo, hi) from
+ * Plans and packs the pool of the range [lo, hi): messages walk it from
  * the start, up to batch_steps samples each, never crossing a deployment
- * (a TelemetryBatch names one); a range smaller than a batch repeats its
- * instances with the next step number.
+ * (a TelemetryBatch names one), until every instance appeared
+ * LG_POOL_ROUNDS times; a range smaller than a batch repeats its instances.
  */
 static int pool_build(struct lg_pool *p, const struct afd_lg_options *o,
                       const struct lg_workload *w, long lo, long hi,
                       uint64_t seed, char *err)
 {
-    Afd__Sizer__V1__TelemetryBatch b = AFD__SIZER__V1__TELEMETRY_BATCH__INIT;
-    struct lg_rng rng = {seed};
-    struct lg_scratch sc;
-    char dep_name[32];
     long len = hi - lo, done = 0, g = 0;
-    size_t cap;
-    int64_t t_ms = wall_ms();
-
-    if (scratch_init(&sc, (size_t)o->batch_steps, err))
-        return AFD_ENOMEM;
-    cap =
+    size_t cap =
         (size_t)((len * LG_POOL_ROUNDS + o->batch_steps - 1) / o->batch_steps +
                  o->deployments * LG_POOL_ROUNDS + 1);
+
+    p->o = o;
+    p->w = *w;
+    p->lo = lo;
+    p->len = len;
+    p->rng.s = seed;
+    if (scratch_init(&p->sc, (size_t)o->batch_steps, err))
+        return AFD_ENOMEM;
     p->msgs = calloc(cap, sizeof(*p->msgs));
+    p->first = calloc(cap, sizeof(*p->first));
     p->steps = calloc(cap, sizeof(*p->steps));
     p->requests = calloc(cap, sizeof(*p->requests));
-    if (!p->msgs || !p->steps || !p->requests) {
-        scratch_release(&sc);
+    p->built = calloc(cap, sizeof(*p->built));
+    if (!p->msgs || !p->first || !p->steps || !p->requests || !p->built)
         return afd_err(err, AFD_ENOMEM, "out of memory for a pool of %zu", cap);
-    }
     while (done < len * LG_POOL_ROUNDS && p->n < cap) {
-        size_t n = 0, n_attn = 0;
+        size_t n = 0;
         int d0 = -1, d, k;
         bool ffn;
-        while (n < sc.cap) {
+        p->first[p->n] = g;
+        for (; n < p->sc.cap; n++, g = (g + 1) % len) {
             locate(o, lo + g, &d, &ffn, &k);
             if (d0 >= 0 && d != d0)
                 break;
             d0 = d;
-            fill_step(&sc.steps[n], sc.ids[n], ffn, d, k,
-                      (uint64_t)((done + (long)n) / len), w, &rng, t_ms);
-            sc.step_ptrs[n] = &sc.steps[n];
-            n_attn += !ffn;
-            n++;
-            g = (g + 1) % len;
         }
-        done += (long)n;
-        snprintf(dep_name, sizeof(dep_name), "loadgen-%02d", d0);
-        b.deployment = dep_name;
-        b.n_steps = n;
-        b.steps = sc.step_ptrs;
-        b.n_requests = fill_requests(&sc, n_attn, w, &rng);
-        b.requests = sc.req_ptrs;
-        p->msgs[p->n] = afd_lg_pack(&b.base);
         p->steps[p->n] = n;
-        p->requests[p->n] = b.n_requests;
+        pool_pack(p, p->n);
         p->n++;
+        done += (long)n;
     }
-    scratch_release(&sc);
     return AFD_OK;
 }
 
@@ -408,8 +452,11 @@ static void pool_release(struct lg_pool *p)
     for (i = 0; i < p->n; i++)
         grpc_byte_buffer_destroy(p->msgs[i]);
     free(p->msgs);
+    free(p->first);
     free(p->steps);
     free(p->requests);
+    free(p->built);
+    scratch_release(&p->sc);
     memset(p, 0, sizeof(*p));
 }
 
@@ -435,8 +482,12 @@ static void conn_send_next(struct lg_conn *c, bool first)
     size_t n = 0;
 
     memset(ops, 0, sizeof(ops));
-    if (first)
-        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (first) {
+        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+        ops[n].data.send_initial_metadata.count = c->n_auth;
+        ops[n].data.send_initial_metadata.metadata = &c->auth;
+        n++;
+    }
     /* SEND_MESSAGE takes the buffer's slices: send a (ref-counted) copy. */
     c->inflight = c->next;
     c->bb = grpc_byte_buffer_copy(c->pool.msgs[c->next]);
@@ -447,6 +498,7 @@ static void conn_send_next(struct lg_conn *c, bool first)
     if (!start_ops(c, ops, n, &c->t_send)) {
         grpc_byte_buffer_destroy(c->bb);
         c->bb = NULL;
+        grpc_call_cancel(c->call, NULL); /* ends the result batch now */
     }
 }
 
@@ -457,7 +509,8 @@ static void conn_close(struct lg_conn *c)
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     c->closing = true;
-    start_ops(c, &op, 1, &c->t_close);
+    if (!start_ops(c, &op, 1, &c->t_close))
+        grpc_call_cancel(c->call, NULL);
 }
 
 static int conn_start(struct lg_conn *c, grpc_completion_queue *cq,
@@ -487,6 +540,8 @@ static int conn_start(struct lg_conn *c, grpc_completion_queue *cq,
 
 static void conn_on_send(struct lg_conn *c, bool ok, double t_stop)
 {
+    double now;
+
     grpc_byte_buffer_destroy(c->bb);
     c->bb = NULL;
     if (!ok)
@@ -494,10 +549,14 @@ static void conn_on_send(struct lg_conn *c, bool ok, double t_stop)
     c->sent.steps += c->pool.steps[c->inflight];
     c->sent.requests += c->pool.requests[c->inflight];
     c->sent.batches++;
-    if (now_s() >= t_stop)
+    now = now_s();
+    if (now >= t_stop) {
         conn_close(c);
-    else
-        conn_send_next(c, false);
+        return;
+    }
+    if (now - c->pool.built[c->next] > LG_REFRESH_S)
+        pool_pack(&c->pool, c->next);
+    conn_send_next(c, false);
 }
 
 static void conn_on_result(struct lg_conn *c)
@@ -528,7 +587,10 @@ static void conn_on_result(struct lg_conn *c)
 /*
  * Runs the worker's calls to the end: streams until t_stop, half-closes,
  * waits for every summary. Past t_stop + LG_CALL_GRACE_S the calls are
- * cancelled (the deadline would end them too; this bounds the loop).
+ * cancelled (the deadline would end them too). Should their batches still
+ * not complete LG_CANCEL_WAIT_S later (seen once with gRPC 1.51 when the
+ * server ran under a tight resource quota), the worker gives up and marks
+ * itself stuck rather than hang.
  */
 static void *worker_main(void *arg)
 {
@@ -556,6 +618,11 @@ static void *worker_main(void *arg)
         struct lg_tag *tag;
         int before;
         if (ev.type == GRPC_QUEUE_TIMEOUT) {
+            if (cancelled &&
+                now_s() > wk->t_stop + LG_CALL_GRACE_S + LG_CANCEL_WAIT_S) {
+                wk->stuck = true;
+                break;
+            }
             if (!cancelled && now_s() > wk->t_stop + LG_CALL_GRACE_S) {
                 fprintf(stderr,
                         "afd-loadgen: calls still open %d s after "
@@ -595,6 +662,10 @@ static void conn_release(struct lg_conn *c)
     grpc_metadata_array_destroy(&c->md_initial);
     grpc_metadata_array_destroy(&c->md_trailing);
     grpc_slice_unref(c->details);
+    if (c->n_auth) {
+        grpc_slice_unref(c->auth.key);
+        grpc_slice_unref(c->auth.value);
+    }
     if (c->channel)
         grpc_channel_destroy(c->channel);
     pool_release(&c->pool);
@@ -648,6 +719,11 @@ static int conns_setup(const struct afd_lg_options *o, const char *target,
         grpc_metadata_array_init(&k->md_trailing);
         k->details = grpc_empty_slice();
         k->status = GRPC_STATUS_UNKNOWN;
+        if (o->auth) {
+            k->auth.key = grpc_slice_from_static_string("authorization");
+            k->auth.value = grpc_slice_from_copied_string(o->auth);
+            k->n_auth = 1;
+        }
     }
     for (c = 0; c < o->connections; c++) {
         long lo = total * c / o->connections;
@@ -695,6 +771,16 @@ static int run_workers(const struct afd_lg_options *o, struct lg_conn *conns,
         pthread_join(wk[t].thread, NULL);
         if (wk[t].t_done > t_done)
             t_done = wk[t].t_done;
+        if (wk[t].stuck && rc == AFD_OK)
+            rc = afd_err(err, AFD_ESTATE,
+                         "calls did not end %d s after being cancelled",
+                         LG_CANCEL_WAIT_S);
+    }
+    if (rc == AFD_ESTATE) {
+        /* Batches are pending: queues cannot drain. Leave it all to exit. */
+        free(wk);
+        free(ptrs);
+        return rc;
     }
     /* Calls first: they hold their queue. Unstarted workers' calls are
      * NULL. */
@@ -753,6 +839,8 @@ int afd_lg_stream(const struct afd_lg_options *o, const char *target,
         rc = run_workers(o, conns, &tt->wall_s, err);
     if (rc == AFD_OK)
         totals_of(o, conns, tt);
+    if (rc == AFD_ESTATE)
+        return rc; /* stuck calls: conns leaked on purpose */
     for (c = 0; c < o->connections; c++)
         conn_release(&conns[c]);
     free(conns);

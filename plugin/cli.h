@@ -20,5 +20,6 @@
 int afd_cmd_solve(int argc, char **argv);
 int afd_cmd_theta(int argc, char **argv);
 int afd_cmd_serve(int argc, char **argv);
+int afd_cmd_demo(int argc, char **argv);
 
 #endif

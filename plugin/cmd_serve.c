@@ -3,6 +3,12 @@
  *
  *   afd-sizer serve [--config FILE] [--grpc-listen ADDR]
  *                   [--http-listen ADDR] [--snapshot PATH]
+ *                   [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
+ *                   [--token-file PATH]
+ *
+ * There is deliberately no --token flag: a command line is visible to
+ * every local user in the process list, and config files end up in
+ * repositories; the token lives in a file (plugin/security.h).
  *
  * Defaults, then the file, then the flags. The merged configuration is
  * validated before any port is bound; a bad one exits 2 with a message
@@ -21,12 +27,23 @@ static void serve_usage(FILE *out)
     fprintf(out,
             "usage: afd-sizer serve [--config FILE] [--grpc-listen ADDR] "
             "[--http-listen ADDR] [--snapshot PATH]\n"
+            "                       [--tls-cert PEM --tls-key PEM "
+            "[--tls-client-ca PEM]] [--token-file PATH]\n"
             "  --config FILE       JSON configuration (see plugin/config.h)\n"
             "  --grpc-listen ADDR  gRPC HOST:PORT (default %s; port 0 picks "
             "a free port)\n"
             "  --http-listen ADDR  HTTP HOST:PORT for /metrics, /healthz, "
             "/readyz (default %s)\n"
-            "  --snapshot PATH     state snapshot file (default: none)\n",
+            "  --snapshot PATH     state snapshot file (default: none)\n"
+            "  --tls-cert PEM      serve gRPC over TLS with this certificate "
+            "chain\n"
+            "  --tls-key PEM       its private key (required with --tls-cert)\n"
+            "  --tls-client-ca PEM require client certificates signed by "
+            "this CA (mTLS)\n"
+            "  --token-file PATH   require 'authorization: Bearer <token>' on "
+            "Telemetry.Report\n"
+            "                      and Sizer.AckCommand; the file holds the "
+            "token\n",
             AFD_DEFAULT_GRPC_LISTEN, AFD_DEFAULT_HTTP_LISTEN);
 }
 
@@ -47,6 +64,10 @@ struct serve_flags {
     const char *grpc_listen;
     const char *http_listen;
     const char *snapshot;
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_client_ca;
+    const char *token_file;
 };
 
 /* Returns -1 to go on, else the exit status. */
@@ -68,6 +89,14 @@ static int parse_flags(int argc, char **argv, struct serve_flags *f)
             slot = &f->http_listen;
         } else if (!strcmp(argv[i], "--snapshot")) {
             slot = &f->snapshot;
+        } else if (!strcmp(argv[i], "--tls-cert")) {
+            slot = &f->tls_cert;
+        } else if (!strcmp(argv[i], "--tls-key")) {
+            slot = &f->tls_key;
+        } else if (!strcmp(argv[i], "--tls-client-ca")) {
+            slot = &f->tls_client_ca;
+        } else if (!strcmp(argv[i], "--token-file")) {
+            slot = &f->token_file;
         } else {
             fprintf(stderr, "afd-sizer serve: unknown option '%s'\n", argv[i]);
             serve_usage(stderr);
@@ -96,7 +125,16 @@ static int load_config(const struct serve_flags *f, struct afd_config *cfg)
         (f->http_listen && !set_flag(cfg->http_listen, AFD_ADDR_LEN,
                                      "--http-listen", f->http_listen)) ||
         (f->snapshot && !set_flag(cfg->snapshot_path, AFD_PATH_LEN,
-                                  "--snapshot", f->snapshot)))
+                                  "--snapshot", f->snapshot)) ||
+        (f->tls_cert && !set_flag(cfg->security.tls_cert_file, AFD_PATH_LEN,
+                                  "--tls-cert", f->tls_cert)) ||
+        (f->tls_key && !set_flag(cfg->security.tls_key_file, AFD_PATH_LEN,
+                                 "--tls-key", f->tls_key)) ||
+        (f->tls_client_ca &&
+         !set_flag(cfg->security.tls_client_ca_file, AFD_PATH_LEN,
+                   "--tls-client-ca", f->tls_client_ca)) ||
+        (f->token_file && !set_flag(cfg->security.token_file, AFD_PATH_LEN,
+                                    "--token-file", f->token_file)))
         return AFD_EXIT_USAGE;
     if (afd_config_validate(cfg, err)) {
         fprintf(stderr, "afd-sizer serve: %s\n", err);

@@ -18,7 +18,10 @@
 #include <string.h>
 
 #include "estimator/error.h"
+#include "controller/alert.h"
+#include "controller/policy.h"
 #include "estimator/solver.h"
+#include "plugin/alertmanager.h"
 #include "plugin/profile_json.h"
 
 enum field_type {
@@ -100,6 +103,78 @@ static const struct field limit_fields[] = {
     {NULL, 0, 0, 0, 0, 0, false, false, NULL},
 };
 
+#define CTL(member) CFG(controller.member)
+#define ALR(member) CFG(alerting.member)
+
+/* Durations: 0 .. one week (AFD_POLICY_DURATION_MAX), ms after parsing. */
+static const struct field alerting_fields[] = {
+    {"debounce_s", F_SECONDS, ALR(debounce_ms), 0, 0, 604800000, false, false,
+     NULL},
+    {"resolve_s", F_SECONDS, ALR(resolve_ms), 0, 0, 604800000, false, false,
+     NULL},
+    {"alertmanager_url", F_STRING, ALR(alertmanager_url), AFD_AM_URL_LEN, 0, 0,
+     false, false, NULL},
+    {"generator_url", F_STRING, ALR(generator_url), AFD_AM_URL_LEN, 0, 0, false,
+     false, NULL},
+    {"severity", F_STRING, ALR(severity), AFD_AM_LABEL_LEN, 1, 0, false, false,
+     NULL},
+    {"resend_interval_s", F_SECONDS, ALR(resend_interval_ms), 0, 1, 86400000,
+     false, false, NULL},
+    {"timeout_s", F_SECONDS, ALR(timeout_ms), 0, 1, 86400000, false, false,
+     NULL},
+    {"backoff_initial_s", F_SECONDS, ALR(backoff_initial_ms), 0, 1, 86400000,
+     false, false, NULL},
+    {"backoff_max_s", F_SECONDS, ALR(backoff_max_ms), 0, 1, 86400000, false,
+     false, NULL},
+    {"max_queue", F_SIZE, ALR(max_queue), 0, 1, 1000000, false, false, NULL},
+    {"max_batch", F_SIZE, ALR(max_batch), 0, 1, 1000000, false, false, NULL},
+    {NULL, 0, 0, 0, 0, 0, false, false, NULL},
+};
+
+static const struct field controller_fields[] = {
+    {"clock", F_STRING, CTL(clock), 16, 1, 0, false, false, NULL},
+    {"eval_interval_ms", F_INT, CTL(eval_interval_ms), 0, 1, 3600000, false,
+     false, NULL},
+    {"gain_threshold", F_DOUBLE, CTL(gain_threshold), 0, 0, 1, false, false,
+     NULL},
+    {"dwell_s", F_SECONDS, CTL(dwell_ms), 0, 0, 604800000, false, false, NULL},
+    {"cooldown_s", F_SECONDS, CTL(cooldown_ms), 0, 0, 604800000, false, false,
+     NULL},
+    {"min_attention_instances", F_INT, CTL(min_attention), 0, 1,
+     AFD_POLICY_COUNT_MAX, false, false, NULL},
+    {"max_attention_instances", F_INT, CTL(max_attention), 0, 1,
+     AFD_POLICY_COUNT_MAX, false, false, NULL},
+    {"max_step", F_INT, CTL(max_step), 0, 1, AFD_POLICY_COUNT_MAX, false, false,
+     NULL},
+    {"ack_timeout_s", F_SECONDS, CTL(ack_timeout_ms), 0, 1, 604800000, false,
+     false, NULL},
+    {"advisory", F_BOOL, CTL(advisory), 0, 0, 0, false, false, NULL},
+    {"backoff_s", F_SECONDS, CTL(backoff_ms), 0, 0, 604800000, false, false,
+     NULL},
+    {"alerts", F_OBJECT, 0, 0, 0, 0, false, false, alerting_fields},
+    {NULL, 0, 0, 0, 0, 0, false, false, NULL},
+};
+
+#define SEC(member) CFG(security.member)
+
+static const struct field tls_fields[] = {
+    {"cert_file", F_STRING, SEC(tls_cert_file), AFD_PATH_LEN, 1, 0, false,
+     false, NULL},
+    {"key_file", F_STRING, SEC(tls_key_file), AFD_PATH_LEN, 1, 0, false, false,
+     NULL},
+    {"client_ca_file", F_STRING, SEC(tls_client_ca_file), AFD_PATH_LEN, 1, 0,
+     false, false, NULL},
+    {NULL, 0, 0, 0, 0, 0, false, false, NULL},
+};
+
+/* Paths only; the files are read and checked by plugin/security.c. */
+static const struct field security_fields[] = {
+    {"tls", F_OBJECT, 0, 0, 0, 0, false, false, tls_fields},
+    {"token_file", F_STRING, SEC(token_file), AFD_PATH_LEN, 1, 0, false, false,
+     NULL},
+    {NULL, 0, 0, 0, 0, 0, false, false, NULL},
+};
+
 /* Table order is parse order: default_deployment before deployments. */
 static const struct field top_fields[] = {
     {"grpc_listen", F_STRING, CFG(grpc_listen), AFD_ADDR_LEN, 1, 0, false,
@@ -119,6 +194,9 @@ static const struct field top_fields[] = {
     {"default_deployment", F_DEPLOYMENT, CFG(default_deployment), 0, 0, 0,
      false, false, NULL},
     {"deployments", F_DEPLOYMENTS, 0, 0, 0, 0, false, false, NULL},
+    {"controller", F_OBJECT, 0, 0, 0, 0, false, false, controller_fields},
+    {"alerting", F_OBJECT, 0, 0, 0, 0, false, false, alerting_fields},
+    {"security", F_OBJECT, 0, 0, 0, 0, false, false, security_fields},
     {NULL, 0, 0, 0, 0, 0, false, false, NULL},
 };
 
@@ -392,6 +470,42 @@ static void deployment_default(struct afd_deployment_config *d)
     afd_calib_config_default(&d->calib);
 }
 
+/* The pure modules' defaults, so the file and the modules agree. */
+static void controller_default(struct afd_controller_config *c,
+                               struct afd_alerting_config *a)
+{
+    struct afd_policy_config p;
+    struct afd_alert_config al;
+    struct afd_alertmanager_config am;
+
+    afd_policy_config_init(&p);
+    afd_alert_config_init(&al);
+    afd_alertmanager_config_init(&am);
+    snprintf(c->clock, sizeof(c->clock), "wall");
+    c->eval_interval_ms = 1000;
+    c->gain_threshold = p.gain_threshold;
+    c->dwell_ms = (int)p.dwell_ms;
+    c->cooldown_ms = (int)p.cooldown_ms;
+    c->min_attention = p.min_attention;
+    c->max_attention = p.max_attention;
+    c->max_step = p.max_step;
+    c->ack_timeout_ms = (int)p.ack_timeout_ms;
+    c->advisory = p.advisory;
+    c->backoff_ms = (int)p.backoff_ms;
+    a->debounce_ms = (int)al.debounce_ms;
+    a->resolve_ms = (int)al.resolve_ms;
+    snprintf(a->alertmanager_url, sizeof(a->alertmanager_url), "%s", am.url);
+    snprintf(a->generator_url, sizeof(a->generator_url), "%s",
+             am.generator_url);
+    snprintf(a->severity, sizeof(a->severity), "%s", am.severity);
+    a->resend_interval_ms = (int)am.resend_interval_ms;
+    a->timeout_ms = (int)am.timeout_ms;
+    a->backoff_initial_ms = (int)am.backoff_initial_ms;
+    a->backoff_max_ms = (int)am.backoff_max_ms;
+    a->max_queue = am.max_queue;
+    a->max_batch = am.max_batch;
+}
+
 void afd_config_default(struct afd_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -408,6 +522,7 @@ void afd_config_default(struct afd_config *cfg)
     cfg->max_stream_queue = 1024;
     cfg->auto_create_deployments = true;
     deployment_default(&cfg->default_deployment);
+    controller_default(&cfg->controller, &cfg->alerting);
 }
 
 static int validate_deployment(const struct ctx *c,
@@ -436,6 +551,36 @@ static int validate_deployment(const struct ctx *c,
     return AFD_OK;
 }
 
+/* Cross-field rules of "controller" and "alerting". */
+static int validate_controller(const struct ctx *c,
+                               const struct afd_config *cfg)
+{
+    const struct afd_controller_config *k = &cfg->controller;
+    const struct afd_alerting_config *a = &cfg->alerting;
+
+    if (strcmp(k->clock, "wall") && strcmp(k->clock, "telemetry"))
+        return fail(c, "controller.clock", AFD_EINVAL,
+                    "must be \"wall\" or \"telemetry\", got '%s'", k->clock);
+    if (k->min_attention > k->max_attention)
+        return fail(c, "controller.max_attention_instances", AFD_EINVAL,
+                    "must be >= min_attention_instances (%d), got %d",
+                    k->min_attention, k->max_attention);
+    if (a->backoff_max_ms < a->backoff_initial_ms)
+        return fail(c, "alerting.backoff_max_s", AFD_EINVAL,
+                    "must be >= backoff_initial_s (%g), got %g",
+                    a->backoff_initial_ms / 1000.0, a->backoff_max_ms / 1000.0);
+    if (a->max_batch > a->max_queue)
+        return fail(c, "alerting.max_batch", AFD_EINVAL,
+                    "must be <= max_queue (%zu), got %zu", a->max_queue,
+                    a->max_batch);
+    if (a->alertmanager_url[0] && strncmp(a->alertmanager_url, "http://", 7))
+        return fail(c, "alerting.alertmanager_url", AFD_EINVAL,
+                    "must start with http:// (https is not supported: put a "
+                    "TLS proxy on loopback), got '%s'",
+                    a->alertmanager_url);
+    return AFD_OK;
+}
+
 static int validate(const struct ctx *c, const struct afd_config *cfg)
 {
     char path[64];
@@ -456,6 +601,8 @@ static int validate(const struct ctx *c, const struct afd_config *cfg)
         return fail(c, "deployments", AFD_EINVAL,
                     "%zu deployments exceed limits.max_deployments = %zu",
                     cfg->n_deployments, cfg->max_deployments);
+    if ((rc = validate_controller(c, cfg)) < 0)
+        return rc;
     if ((rc = validate_deployment(c, &cfg->default_deployment,
                                   "default_deployment")) < 0)
         return rc;

@@ -23,6 +23,22 @@
  *                                     "prior_weight": 10,
  *                                     "calibrated_ratio": 0.1}}]}
  * Counts of 0 mean "take it from live telemetry".
+ * Controller and alerting (wave 3, see the structs below):
+ *   "controller": {"clock": "wall" | "telemetry", "eval_interval_ms": 1000,
+ *                  "gain_threshold": 0.02, "dwell_s": 30, "cooldown_s": 120,
+ *                  "min_attention_instances": 1,
+ *                  "max_attention_instances": 1024, "max_step": 4,
+ *                  "ack_timeout_s": 60, "advisory": false,
+ *                  "backoff_s": 300, "alerts": {...alerting...}},
+ *   "alerting": {"debounce_s": 60, "resolve_s": 300,
+ *                "alertmanager_url": "", "generator_url": "",
+ *                "severity": "warning", "resend_interval_s": 60,
+ *                "timeout_s": 10, "backoff_initial_s": 1,
+ *                "backoff_max_s": 60, "max_queue": 1024, "max_batch": 64}
+ * (defaults shown: controller/policy.h, controller/alert.h and
+ * plugin/alertmanager.h's own). Cross-field rules: min <= max attention,
+ * backoff_initial_s <= backoff_max_s, max_batch <= max_queue, the url
+ * http:// (https is refused: use a TLS proxy on loopback).
  *
  * Bounds (inclusive unless noted): snapshot.interval_s 0.1..86400,
  * recompute_interval_ms 10..3600000 (integer), liveness_window_s
@@ -62,6 +78,63 @@ struct afd_deployment_config {
     struct afd_calib_config calib;
 };
 
+/*
+ * "controller" (wave 3): the clock and the scaling policy of every
+ * deployment (controller/policy.h). Durations in the file are seconds
+ * (dwell_s, cooldown_s, ack_timeout_s, backoff_s), stored here in ms.
+ * clock "wall" (default): evaluated every eval_interval_ms on the wall
+ * clock; "telemetry": a deployment's clock is its largest accepted step
+ * timestamp_ms and evaluation runs inside ingest each time it crosses a
+ * multiple of eval_interval_ms. Bounds: eval_interval_ms 1..3600000,
+ * gain_threshold 0..1, dwell/cooldown/backoff 0..604800 s, ack_timeout
+ * 0.001..604800 s, attention bounds 1..1048576 (min <= max), max_step >= 1.
+ */
+struct afd_controller_config {
+    char clock[16]; /* "wall" | "telemetry" */
+    int eval_interval_ms;
+    double gain_threshold;
+    int dwell_ms;
+    int cooldown_ms;
+    int min_attention;
+    int max_attention;
+    int max_step;
+    int ack_timeout_ms;
+    bool advisory;
+    int backoff_ms;
+};
+
+/*
+ * "alerting" (also accepted as "controller.alerts"): regime alert debounce
+ * (controller/alert.h) and Alertmanager delivery (plugin/alertmanager.h),
+ * durations in seconds in the file. alertmanager_url "" = no delivery.
+ */
+struct afd_alerting_config {
+    int debounce_ms;
+    int resolve_ms;
+    char alertmanager_url[256];
+    char generator_url[256];
+    char severity[128];
+    int resend_interval_ms;
+    int timeout_ms;
+    int backoff_initial_ms;
+    int backoff_max_ms;
+    size_t max_queue;
+    size_t max_batch;
+};
+
+/*
+ * "security": file paths only, never the token itself (plugin/security.h
+ * reads and checks them at start); empty = not set.
+ *   {"tls": {"cert_file": PATH, "key_file": PATH, "client_ca_file": PATH},
+ *    "token_file": PATH}
+ */
+struct afd_security_config {
+    char tls_cert_file[AFD_PATH_LEN];      /* server certificate chain, PEM */
+    char tls_key_file[AFD_PATH_LEN];       /* its private key, PEM */
+    char tls_client_ca_file[AFD_PATH_LEN]; /* CA for client certs (mTLS) */
+    char token_file[AFD_PATH_LEN];         /* bearer token, one line */
+};
+
 struct afd_config {
     char grpc_listen[AFD_ADDR_LEN];
     char http_listen[AFD_ADDR_LEN];
@@ -77,6 +150,9 @@ struct afd_config {
     struct afd_deployment_config default_deployment;
     struct afd_deployment_config *deployments; /* owned */
     size_t n_deployments;
+    struct afd_controller_config controller;
+    struct afd_alerting_config alerting;
+    struct afd_security_config security;
 };
 
 /* Built-in defaults (loopback addresses above, paper-v1-fit profile). */

@@ -16,8 +16,11 @@
 #include <event2/thread.h>
 
 #include "estimator/error.h"
+#include "plugin/alertmanager.h"
+#include "plugin/control.h"
 #include "plugin/grpc_server.h"
 #include "plugin/http.h"
+#include "plugin/security.h"
 #include "plugin/services.h"
 #include "plugin/snapshot.h"
 
@@ -33,8 +36,12 @@ struct afd_daemon {
     struct event *sig_int;
     struct event *recompute;
     struct event *snapshot;
+    struct event *control_timer; /* wall-clock controller evaluation */
+    struct afd_control *ctl;
+    struct afd_alertmanager *am; /* NULL without alerting.alertmanager_url */
     struct afd_grpc_method methods[MAX_METHODS];
     size_t n_methods;
+    struct afd_security sec; /* TLS material and token (plugin/security.h) */
     bool draining;
     int exit_code;
 };
@@ -73,8 +80,71 @@ static void on_recompute(evutil_socket_t fd, short what, void *arg)
 {
     struct afd_daemon *d = arg;
 
-    afd_registry_tick(d->reg, afd_daemon_now_ms());
+    /* Telemetry clock: recomputes happen at evaluation boundaries only, so
+     * that the same telemetry gives the same decisions. */
+    if (!afd_control_telemetry_clock(d->ctl))
+        afd_registry_tick(d->reg, afd_daemon_now_ms());
     afd_svc_keda_tick(d);
+}
+
+static void on_control_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct afd_daemon *d = arg;
+
+    afd_control_tick(d->ctl, afd_daemon_now_ms());
+    afd_svc_keda_tick(d);
+}
+
+static void sink_command(const struct afd_control_command *cc, void *arg)
+{
+    afd_svc_control_command(arg, cc);
+}
+
+static void sink_alert(const struct afd_alert_event *ev, double r_star,
+                       void *arg)
+{
+    afd_svc_control_alert(arg, ev, r_star);
+}
+
+/* The controller, its sink and (when configured) Alertmanager delivery. */
+static int start_control(struct afd_daemon *d, char *err)
+{
+    const struct afd_alerting_config *a = &d->cfg->alerting;
+    struct afd_control_sink sink = {sink_command, sink_alert, d};
+    struct afd_alertmanager_config amc;
+    struct timeval tv;
+    char why[AFD_ERR_LEN];
+
+    d->ctl = afd_control_new(d->cfg, d->reg, err);
+    if (!d->ctl)
+        return AFD_EINVAL;
+    afd_control_set_sink(d->ctl, &sink);
+    afd_registry_set_control(d->reg, d->ctl);
+    if (a->alertmanager_url[0]) {
+        afd_alertmanager_config_init(&amc);
+        snprintf(amc.url, sizeof(amc.url), "%s", a->alertmanager_url);
+        snprintf(amc.generator_url, sizeof(amc.generator_url), "%s",
+                 a->generator_url);
+        snprintf(amc.severity, sizeof(amc.severity), "%s", a->severity);
+        amc.resend_interval_ms = a->resend_interval_ms;
+        amc.timeout_ms = a->timeout_ms;
+        amc.backoff_initial_ms = a->backoff_initial_ms;
+        amc.backoff_max_ms = a->backoff_max_ms;
+        amc.max_queue = a->max_queue;
+        amc.max_batch = a->max_batch;
+        d->am = afd_alertmanager_new(d->base, &amc, why);
+        if (!d->am)
+            return afd_err(err, AFD_EINVAL, "alerting: %s", why);
+        afd_control_set_alertmanager(d->ctl, d->am);
+    }
+    if (afd_control_telemetry_clock(d->ctl))
+        return AFD_OK;
+    d->control_timer = event_new(d->base, -1, EV_PERSIST, on_control_timer, d);
+    if (!d->control_timer)
+        return afd_err(err, AFD_ENOMEM, "cannot set up the controller timer");
+    tv = ms_to_tv(afd_control_eval_interval_ms(d->ctl));
+    event_add(d->control_timer, &tv);
+    return AFD_OK;
 }
 
 static void on_snapshot(evutil_socket_t fd, short what, void *arg)
@@ -116,10 +186,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static int build_methods(struct afd_daemon *d, char *err)
 {
     const struct afd_grpc_method *(*const tables[])(size_t *) = {
-        afd_svc_telemetry_methods,
-        afd_svc_sizer_methods,
-        afd_svc_health_methods,
-        afd_svc_keda_methods,
+        afd_svc_telemetry_methods, afd_svc_sizer_methods,
+        afd_svc_health_methods,    afd_svc_keda_methods,
+        afd_svc_control_methods,
     };
     size_t t, i, n;
 
@@ -208,17 +277,33 @@ bad:
                    what, addr);
 }
 
+/* A call refused for lack of the bearer token: counted, no deployment. */
+static void on_unauthenticated(struct afd_grpc_call *call, void *ctx)
+{
+    struct afd_daemon *d = ctx;
+
+    afd_registry_count_reject(d->reg, NULL, AFD_REJECT_UNAUTHENTICATED);
+}
+
 static int start_servers(struct afd_daemon *d, char *err)
 {
     struct afd_grpc_server_config gc;
     char grpc_addr[AFD_ADDR_LEN];
     char http_addr[AFD_ADDR_LEN];
+    char sec_line[256];
 
     if (build_methods(d, err))
         return AFD_ENOMEM;
+    memset(&gc, 0, sizeof(gc));
     gc.listen = d->cfg->grpc_listen;
     gc.max_message_bytes = d->cfg->max_message_bytes;
     gc.max_stream_queue = d->cfg->max_stream_queue;
+    gc.tls_cert_pem = d->sec.cert_pem;
+    gc.tls_key_pem = d->sec.key_pem;
+    gc.tls_client_ca_pem = d->sec.client_ca_pem;
+    gc.token = d->sec.token;
+    gc.token_len = d->sec.token_len;
+    gc.on_unauthenticated = on_unauthenticated;
     d->grpc = afd_grpc_server_start(d->base, &gc, d->methods, d->n_methods, d,
                                     grpc_addr, err);
     if (!d->grpc)
@@ -227,6 +312,11 @@ static int start_servers(struct afd_daemon *d, char *err)
         afd_http_start(d->base, d->cfg->http_listen, d->reg, http_addr, err);
     if (!d->http)
         return AFD_EIO;
+    afd_security_describe(&d->sec, d->cfg->grpc_listen, sec_line,
+                          sizeof(sec_line));
+    printf("afd-sizer: %s\n", sec_line);
+    /* gRPC and the layer hold their own copies: wipe ours (the key). */
+    afd_security_release(&d->sec);
     printf("afd-sizer: grpc listening on %s\n", grpc_addr);
     printf("afd-sizer: http listening on %s\n", http_addr);
     printf("afd-sizer: ready\n");
@@ -250,7 +340,8 @@ struct afd_daemon *afd_daemon_new(const struct afd_config *cfg,
     d->cfg = cfg;
     /* Config errors first: nothing restored, renamed or bound yet. */
     if (check_listen("grpc", cfg->grpc_listen, err) ||
-        check_listen("http", cfg->http_listen, err)) {
+        check_listen("http", cfg->http_listen, err) ||
+        afd_security_load(&d->sec, cfg, err)) {
         if (usage_error)
             *usage_error = true;
         goto fail;
@@ -268,6 +359,12 @@ struct afd_daemon *afd_daemon_new(const struct afd_config *cfg,
     }
     d->reg = afd_registry_new(cfg, err);
     if (!d->reg) {
+        if (usage_error)
+            *usage_error = true;
+        goto fail;
+    }
+    /* A bad controller/alerting section is the configuration's fault. */
+    if (start_control(d, err)) {
         if (usage_error)
             *usage_error = true;
         goto fail;
@@ -296,6 +393,8 @@ void afd_daemon_free(struct afd_daemon *d)
         return;
     if (d->snapshot)
         event_free(d->snapshot);
+    if (d->control_timer)
+        event_free(d->control_timer);
     if (d->recompute)
         event_free(d->recompute);
     if (d->sig_int)
@@ -304,7 +403,10 @@ void afd_daemon_free(struct afd_daemon *d)
         event_free(d->sig_term);
     afd_http_free(d->http);
     afd_grpc_server_free(d->grpc);
+    afd_alertmanager_free(d->am);
+    afd_control_free(d->ctl);
     afd_registry_free(d->reg);
+    afd_security_release(&d->sec);
     if (d->base)
         event_base_free(d->base);
     free(d);
@@ -313,6 +415,16 @@ void afd_daemon_free(struct afd_daemon *d)
 struct afd_registry *afd_daemon_registry(struct afd_daemon *d)
 {
     return d->reg;
+}
+
+struct afd_control *afd_daemon_control(struct afd_daemon *d)
+{
+    return d->ctl;
+}
+
+const struct afd_config *afd_daemon_config(const struct afd_daemon *d)
+{
+    return d->cfg;
 }
 
 struct afd_grpc_server *afd_daemon_grpc(struct afd_daemon *d)

@@ -7,10 +7,13 @@
  * Start-up (afd_daemon_new): restore the snapshot (a corrupt one is renamed
  * to PATH.corrupt and the daemon starts fresh), bind gRPC, bind HTTP, then
  * print on stdout, flushed, in this order:
+ *     afd-sizer: grpc security: tls ...; bearer token ...
  *     afd-sizer: grpc listening on HOST:PORT
  *     afd-sizer: http listening on HOST:PORT
  *     afd-sizer: ready
- * and mark /readyz ready.
+ * and mark /readyz ready. The TLS files and token (plugin/security.h) are
+ * loaded and checked first, with the listen addresses: a bad one is a
+ * configuration error before anything is bound.
  *
  * SIGTERM/SIGINT: /readyz goes 503, gRPC stops accepting, server streams
  * end with UNAVAILABLE, open telemetry streams get AFD_DAEMON_GRACE_MS to
@@ -18,7 +21,15 @@
  * afd_daemon_run returns 0. A second signal exits at once with status 1.
  *
  * Clock: wall clock (CLOCK_REALTIME) in ms, so snapshot times stay
- * meaningful across restarts.
+ * meaningful across restarts. The controller (plugin/control.h) runs on
+ * it or, with "controller.clock": "telemetry", on each deployment's
+ * telemetry time; in that mode the recompute timer recomputes nothing
+ * (evaluation is driven by ingest) and only refreshes KEDA watchers.
+ *
+ * Controller: a timer every controller.eval_interval_ms (wall clock)
+ * evaluates every deployment's policy and alerts; decisions go to the
+ * WatchCommands/WatchAlerts streams and, when alerting.alertmanager_url is
+ * set, alert events to Alertmanager (plugin/alertmanager.h, on this loop).
  *
  * Threading: everything here runs on the thread calling afd_daemon_run;
  * gRPC's completion thread only hands events over (grpc_server.h).
@@ -52,6 +63,9 @@ void afd_daemon_free(struct afd_daemon *d);
 void afd_daemon_stop(struct afd_daemon *d);
 
 struct afd_registry *afd_daemon_registry(struct afd_daemon *d);
+/* The controller glue (plugin/control.h) and the configuration. */
+struct afd_control *afd_daemon_control(struct afd_daemon *d);
+const struct afd_config *afd_daemon_config(const struct afd_daemon *d);
 struct afd_grpc_server *afd_daemon_grpc(struct afd_daemon *d);
 /* True once a shutdown began (health answers NOT_SERVING). */
 bool afd_daemon_draining(const struct afd_daemon *d);

@@ -216,6 +216,68 @@ const char *afd_grpc_call_metadata(const struct afd_grpc_call *call,
     return NULL;
 }
 
+/*
+ * Compares in time that depends on the expected length only, never on
+ * where the bytes differ, so the token cannot be guessed byte by byte.
+ */
+static bool same_secret(const char *want, size_t want_len, const char *got,
+                        size_t got_len)
+{
+    volatile unsigned char diff = want_len != got_len;
+    size_t i;
+
+    for (i = 0; i < want_len; i++)
+        diff |= (unsigned char)want[i] ^
+                (unsigned char)(got_len ? got[i % got_len] : 0);
+    return diff == 0;
+}
+
+static bool is_bearer(const char *v, size_t len)
+{
+    static const char scheme[] = "bearer ";
+    size_t i;
+
+    if (len < sizeof(scheme) - 1)
+        return false;
+    for (i = 0; i < sizeof(scheme) - 1; i++)
+        if ((v[i] | 0x20) != scheme[i])
+            return false;
+    return true;
+}
+
+bool afd_grpc_check_token(struct afd_grpc_call *c)
+{
+    struct afd_grpc_server *srv = c->srv;
+    const char *v;
+    size_t len;
+
+    if (!srv->token || !c->method || !c->method->requires_token)
+        return true;
+    v = afd_grpc_call_metadata(c, "authorization", &len);
+    if (v && is_bearer(v, len)) {
+        v += 7;
+        len -= 7;
+        while (len && *v == ' ') {
+            v++;
+            len--;
+        }
+        if (same_secret(srv->token, srv->token_len, v, len))
+            return true;
+        afd_grpc_finish(c, AFD_GRPC_UNAUTHENTICATED,
+                        "%s: the bearer token is not valid", c->method->path);
+    } else {
+        afd_grpc_finish(c, AFD_GRPC_UNAUTHENTICATED,
+                        "%s needs metadata 'authorization: Bearer <token>' "
+                        "(%s)",
+                        c->method->path,
+                        v ? "the value is not a Bearer token"
+                          : "no authorization metadata");
+    }
+    if (srv->on_unauthenticated)
+        srv->on_unauthenticated(c, srv->ctx);
+    return false;
+}
+
 const char *afd_grpc_call_path(const struct afd_grpc_call *call)
 {
     return call->method ? call->method->path : "(unregistered)";

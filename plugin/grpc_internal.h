@@ -80,6 +80,9 @@ struct afd_grpc_server {
     void **handles;
     void *ctx;
     size_t max_queue;
+    char *token; /* NULL = no token check; wiped at free */
+    size_t token_len;
+    afd_grpc_end_fn on_unauthenticated;
     struct afd_grpc_call *calls; /* every requested or live call */
     size_t n_calls;
     bool started;
@@ -106,5 +109,11 @@ void afd_grpc_start_send(struct afd_grpc_call *c, grpc_byte_buffer *bb);
 void afd_grpc_start_recv(struct afd_grpc_call *c);
 /* RECV_CLOSE_ON_SERVER; marks the call over if it cannot start. */
 void afd_grpc_start_close(struct afd_grpc_call *c);
+/*
+ * The token check of a requires_token method: true when the server has no
+ * token or the call carries the right one; else the call is finished with
+ * UNAUTHENTICATED, on_unauthenticated runs and false is returned.
+ */
+bool afd_grpc_check_token(struct afd_grpc_call *c);
 
 #endif

@@ -199,6 +199,14 @@ static void on_new(struct afd_grpc_call *c, int ok)
                         (const char *)GRPC_SLICE_START_PTR(c->details.method));
         return;
     }
+    /* Before any message is read: a refused call changes no state. */
+    if (!afd_grpc_check_token(c)) {
+        if (c->payload) {
+            grpc_byte_buffer_destroy(c->payload);
+            c->payload = NULL;
+        }
+        return;
+    }
     if (m->kind == AFD_GRPC_CLIENT_STREAM) {
         afd_grpc_start_recv(c);
         return;
@@ -344,6 +352,73 @@ static int split_addr(const char *addr, char *host, size_t host_len, char *err)
     return AFD_OK;
 }
 
+/*
+ * Plaintext, TLS, or TLS requiring a client certificate signed by the
+ * client CA (verified in the handshake: no certificate, no call). gRPC
+ * copies the PEM strings.
+ */
+static grpc_server_credentials *
+make_credentials(const struct afd_grpc_server_config *cfg)
+{
+    grpc_ssl_pem_key_cert_pair pair;
+
+    if (!cfg->tls_cert_pem || !cfg->tls_key_pem)
+        return grpc_insecure_server_credentials_create();
+    pair.private_key = cfg->tls_key_pem;
+    pair.cert_chain = cfg->tls_cert_pem;
+    return grpc_ssl_server_credentials_create_ex(
+        cfg->tls_client_ca_pem, &pair, 1,
+        cfg->tls_client_ca_pem
+            ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+            : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+        NULL);
+}
+
+int afd_grpc_tls_check(const char *cert_pem, const char *key_pem,
+                       const char *client_ca_pem, char *err)
+{
+    struct afd_grpc_server_config cfg = {.tls_cert_pem = cert_pem,
+                                         .tls_key_pem = key_pem,
+                                         .tls_client_ca_pem = client_ca_pem};
+    grpc_server_credentials *creds;
+    grpc_completion_queue *cq;
+    grpc_server *server;
+    grpc_event ev;
+    int port = 0, tag;
+
+    grpc_init();
+    server = grpc_server_create(NULL, NULL);
+    cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(server, cq, NULL);
+    creds = make_credentials(&cfg);
+    if (creds) {
+        port = grpc_server_add_http2_port(server, "127.0.0.1:0", creds);
+        grpc_server_credentials_release(creds);
+    }
+    /* A server with a listener must be shut down before it is destroyed. */
+    grpc_server_start(server);
+    grpc_server_shutdown_and_notify(server, cq, &tag);
+    do
+        ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                        NULL);
+    while (ev.type != GRPC_OP_COMPLETE || ev.tag != &tag);
+    grpc_server_destroy(server);
+    grpc_completion_queue_shutdown(cq);
+    while (
+        grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+            .type != GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(cq);
+    grpc_shutdown();
+    if (port <= 0)
+        return afd_err(err, AFD_EINVAL,
+                       "gRPC refused the TLS material (an invalid "
+                       "certificate%s, or a key that does not match the "
+                       "certificate)",
+                       client_ca_pem ? " or client CA" : "");
+    return AFD_OK;
+}
+
 static int bind_and_register(struct afd_grpc_server *srv,
                              const struct afd_grpc_server_config *cfg,
                              char *bound_out, char *err)
@@ -367,9 +442,19 @@ static int bind_and_register(struct afd_grpc_server *srv,
             return afd_err(err, AFD_EINVAL, "cannot register grpc method '%s'",
                            m->path);
     }
-    creds = grpc_insecure_server_credentials_create();
+    creds = make_credentials(cfg);
+    if (!creds)
+        return afd_err(err, AFD_EINVAL,
+                       "cannot create grpc tls credentials from the "
+                       "certificate and key");
     port = grpc_server_add_http2_port(srv->server, cfg->listen, creds);
     grpc_server_credentials_release(creds);
+    if (port <= 0 && cfg->tls_cert_pem)
+        return afd_err(err, AFD_EIO,
+                       "cannot bind grpc listen address '%s' with tls (is it "
+                       "free, and are the certificate and key a valid, "
+                       "matching pair?)",
+                       cfg->listen);
     if (port <= 0)
         return afd_err(err, AFD_EIO, "cannot bind grpc listen address '%s'",
                        cfg->listen);
@@ -397,6 +482,14 @@ afd_grpc_server_start(struct event_base *base,
                 cfg->max_message_bytes, cfg->max_stream_queue);
         return NULL;
     }
+    if (!cfg->tls_cert_pem != !cfg->tls_key_pem ||
+        (cfg->tls_client_ca_pem && !cfg->tls_cert_pem) ||
+        (cfg->token && !cfg->token_len)) {
+        afd_err(err, AFD_EINVAL,
+                "grpc tls needs a certificate and a key together (a client "
+                "ca only with them), and a token must not be empty");
+        return NULL;
+    }
     srv = calloc(1, sizeof(*srv));
     if (!srv) {
         afd_err(err, AFD_ENOMEM, "out of memory starting grpc");
@@ -409,10 +502,19 @@ afd_grpc_server_start(struct event_base *base,
     srv->n_methods = n_methods;
     srv->ctx = ctx;
     srv->max_queue = cfg->max_stream_queue;
+    srv->on_unauthenticated = cfg->on_unauthenticated;
     srv->shutdown_tag = (struct afd_grpc_tag){TAG_SHUTDOWN, NULL};
     srv->handles = calloc(n_methods ? n_methods : 1, sizeof(*srv->handles));
     srv->wake = event_new(base, -1, 0, on_wake, srv);
-    if (!srv->handles || !srv->wake) {
+    if (cfg->token) {
+        srv->token = malloc(cfg->token_len + 1);
+        if (srv->token) {
+            memcpy(srv->token, cfg->token, cfg->token_len);
+            srv->token[cfg->token_len] = '\0';
+            srv->token_len = cfg->token_len;
+        }
+    }
+    if (!srv->handles || !srv->wake || (cfg->token && !srv->token)) {
         afd_err(err, AFD_ENOMEM, "out of memory starting grpc");
         goto fail;
     }
@@ -522,6 +624,10 @@ void afd_grpc_server_free(struct afd_grpc_server *srv)
         event_free(srv->wake);
     free(srv->items);
     free(srv->handles);
+    if (srv->token) {
+        memset(srv->token, 0, srv->token_len);
+        free(srv->token);
+    }
     pthread_mutex_destroy(&srv->lock);
     free(srv);
     grpc_shutdown();

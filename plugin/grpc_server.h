@@ -30,6 +30,17 @@
  * rather than dropping messages silently: a watcher that falls behind
  * reconnects and gets a fresh initial message.
  *
+ * Security: with tls_cert_pem/tls_key_pem set the port serves TLS only (a
+ * plaintext client fails its handshake and sees UNAVAILABLE); with
+ * tls_client_ca_pem too, clients must present a certificate signed by that
+ * CA (mTLS), verified during the handshake. With a token set, methods
+ * marked requires_token are refused before their handler runs unless the
+ * request metadata holds "authorization: Bearer <token>" (the scheme is
+ * matched case-insensitively, the token exactly, in time independent of
+ * where it differs): UNAUTHENTICATED with a message saying what was
+ * missing, and on_unauthenticated is called (to count it). Methods not so
+ * marked never look at the token.
+ *
  * Shutdown (afd_grpc_server_shutdown): stop accepting new calls, end
  * every server stream with UNAVAILABLE, let unary calls and client streams
  * finish for grace_ms, then cancel what is left; done() runs on the loop
@@ -91,12 +102,23 @@ struct afd_grpc_method {
     afd_grpc_end_fn on_end;
     /* optional: the call is over (status sent, or client gone/cancelled) */
     afd_grpc_done_fn on_done;
+    /* mutating method: needs the bearer token when the server has one */
+    bool requires_token;
 };
 
 struct afd_grpc_server_config {
     const char *listen;       /* "HOST:PORT"; port 0 picks a free one */
     size_t max_message_bytes; /* receive limit per message, > 0 */
     size_t max_stream_queue;  /* queued messages per server stream, > 0 */
+    /* PEM strings (copied at start); NULL cert and key = plaintext */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
+    const char *tls_client_ca_pem; /* NULL = no client certificates */
+    /* bearer token (copied, wiped at free); NULL = no token check */
+    const char *token;
+    size_t token_len;
+    /* optional: a call was refused for lack of the token (on the loop) */
+    afd_grpc_end_fn on_unauthenticated;
 };
 
 struct afd_grpc_server;
@@ -112,6 +134,16 @@ afd_grpc_server_start(struct event_base *base,
                       const struct afd_grpc_server_config *cfg,
                       const struct afd_grpc_method *methods, size_t n_methods,
                       void *ctx, char *bound_out, char *err);
+
+/*
+ * Checks that gRPC accepts this TLS material (NUL-terminated PEM; cert and
+ * key required, client CA may be NULL) by adding it to a throw-away,
+ * never-started server on an ephemeral loopback port, so a bad pair is a
+ * configuration error at start rather than a bind failure. AFD_EINVAL with
+ * the reason in err.
+ */
+int afd_grpc_tls_check(const char *cert_pem, const char *key_pem,
+                       const char *client_ca_pem, char *err);
 
 /*
  * Starts the shutdown described above; done(arg) runs on the loop once no

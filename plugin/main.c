@@ -19,6 +19,8 @@ static const struct afd_subcommand subcommands[] = {
      "workload statistics theta and sigma of a request trace"},
     {"serve", afd_cmd_serve,
      "run the daemon: telemetry in, recommendations out (gRPC, HTTP)"},
+    {"demo", afd_cmd_demo,
+     "run a scenario through the daemon and a simulated deployment"},
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

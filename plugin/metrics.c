@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "estimator/error.h"
+#include "plugin/alertmanager.h"
+#include "plugin/control.h"
 #include "plugin/registry_internal.h"
 
 /* One sample line; deployment name escaped at most doubles (2*128). */
@@ -271,6 +273,169 @@ static void w_recomputes(struct render *r, struct afd_deployment *d)
     cnt(r, NAME(d), NULL, NULL, c.recomputes);
 }
 
+/* ---- controller (plugin/control.h); rows only once evaluated ---- */
+
+#define CTL(d) ((struct afd_control *)afd_registry_control((d)->reg))
+
+static bool ctl_status(struct afd_deployment *d, struct afd_control_status *st)
+{
+    return CTL(d) && afd_control_status(CTL(d), d, st);
+}
+
+static void w_cmd_issued(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+
+    if (ctl_status(d, &st))
+        cnt(r, NAME(d), NULL, NULL, st.policy.counters.issued);
+}
+
+static void w_cmd_acked(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+
+    if (ctl_status(d, &st))
+        cnt(r, NAME(d), NULL, NULL, st.policy.counters.acked);
+}
+
+static void w_cmd_failed(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+
+    if (ctl_status(d, &st))
+        cnt(r, NAME(d), NULL, NULL, st.policy.counters.failed);
+}
+
+static void w_cmd_timed_out(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+
+    if (ctl_status(d, &st))
+        cnt(r, NAME(d), NULL, NULL, st.policy.counters.timed_out);
+}
+
+static void w_cmd_advisories(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+
+    if (ctl_status(d, &st))
+        cnt(r, NAME(d), NULL, NULL, st.policy.counters.advisories);
+}
+
+static void w_cmd_stale(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+
+    if (ctl_status(d, &st))
+        cnt(r, NAME(d), NULL, NULL, st.policy.counters.stale_acks);
+}
+
+static void w_ctl_invalid(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+
+    if (ctl_status(d, &st))
+        cnt(r, NAME(d), NULL, NULL, st.policy.counters.invalid_inputs);
+}
+
+static void w_last_cmd(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+
+    if (ctl_status(d, &st))
+        cnt(r, NAME(d), NULL, NULL, st.last_command_id);
+}
+
+/* Label values of enum afd_policy_state, Prometheus-friendly. */
+static const char *const policy_states[] = {"idle", "dwelling", "in_flight",
+                                            "cooldown", "backoff"};
+
+static void w_ctl_state(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+    size_t i;
+
+    if (!ctl_status(d, &st))
+        return;
+    for (i = 0; i < sizeof(policy_states) / sizeof(policy_states[0]); i++)
+        num(r, NAME(d), "state", policy_states[i],
+            (size_t)st.policy.state == i ? 1 : 0);
+}
+
+static void w_ctl_clock(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+
+    if (ctl_status(d, &st))
+        num(r, NAME(d), NULL, NULL, st.clock_ms / 1000.0);
+}
+
+static void w_ctl_evals(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+
+    if (ctl_status(d, &st))
+        cnt(r, NAME(d), NULL, NULL, st.evaluations);
+}
+
+/* `family{deployment="d",alertname="a"[,kind="k"]} value`. */
+static void alert_line(struct render *r, struct afd_deployment *d,
+                       const char *alertname, const char *kind,
+                       const char *value)
+{
+    char buf[LINE_MAX_BYTES], e1[2 * AFD_NAME_LEN + 2];
+    int n;
+
+    escape(e1, sizeof(e1), NAME(d));
+    if (kind)
+        n = snprintf(buf, sizeof(buf),
+                     "%s{deployment=\"%s\",alertname=\"%s\",kind=\"%s\"} %s\n",
+                     r->family, e1, alertname, kind, value);
+    else
+        n = snprintf(buf, sizeof(buf),
+                     "%s{deployment=\"%s\",alertname=\"%s\"} %s\n", r->family,
+                     e1, alertname, value);
+    if (n < 0 || (size_t)n >= sizeof(buf) ||
+        evbuffer_add(r->out, buf, (size_t)n) < 0)
+        r->rc = AFD_ENOMEM;
+}
+
+static void w_transitions(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+    char v[24];
+    int k;
+
+    if (!ctl_status(d, &st))
+        return;
+    for (k = 0; k < AFD_ALERT_KIND_COUNT; k++) {
+        const struct afd_alert_counters *c = &st.alerts.kind[k].counters;
+        const char *name = afd_alert_name((enum afd_alert_kind)k);
+        const char *kinds[] = {"pending", "flap", "raised", "resolved",
+                               "superseded"};
+        const uint64_t vals[] = {c->pending, c->flaps, c->raised, c->resolved,
+                                 c->superseded};
+        size_t i;
+
+        for (i = 0; i < 5; i++) {
+            snprintf(v, sizeof(v), "%" PRIu64, vals[i]);
+            alert_line(r, d, name, kinds[i], v);
+        }
+    }
+}
+
+static void w_firing(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+    int k;
+
+    if (!ctl_status(d, &st))
+        return;
+    for (k = 0; k < AFD_ALERT_KIND_COUNT; k++)
+        alert_line(r, d, afd_alert_name((enum afd_alert_kind)k), NULL,
+                   st.alerts.kind[k].firing ? "1" : "0");
+}
+
 typedef void (*writer_fn)(struct render *r, struct afd_deployment *d);
 
 struct family {
@@ -333,6 +498,39 @@ static const struct family families[] = {
      w_rejected},
     {"afd_recomputes_total", "counter", "Recommendation recomputations",
      w_recomputes},
+    {"afd_commands_issued_total", "counter", "Scale commands issued",
+     w_cmd_issued},
+    {"afd_commands_acked_total", "counter",
+     "Scale commands acknowledged as done", w_cmd_acked},
+    {"afd_commands_failed_total", "counter",
+     "Scale commands acknowledged as failed", w_cmd_failed},
+    {"afd_commands_timed_out_total", "counter",
+     "Scale commands without an ack before the ack timeout", w_cmd_timed_out},
+    {"afd_command_advisories_total", "counter",
+     "Decisions reported in advisory mode (not issued)", w_cmd_advisories},
+    {"afd_command_stale_acks_total", "counter",
+     "Acks for a command no longer in flight (late or repeated)", w_cmd_stale},
+    {"afd_controller_invalid_inputs_total", "counter",
+     "Policy steps or acks rejected as invalid (a bug or a bad ack time)",
+     w_ctl_invalid},
+    {"afd_last_command_id", "gauge", "Id of the latest scale command issued",
+     w_last_cmd},
+    {"afd_controller_state", "gauge",
+     "Scaling policy state (one-hot: idle, dwelling, in_flight, cooldown, "
+     "backoff)",
+     w_ctl_state},
+    {"afd_controller_clock_seconds", "gauge",
+     "Controller clock of the deployment (wall or telemetry time), seconds "
+     "since the Unix epoch",
+     w_ctl_clock},
+    {"afd_controller_evaluations_total", "counter",
+     "Controller evaluations (policy step and alert evaluation)", w_ctl_evals},
+    {"afd_regime_transitions_total", "counter",
+     "Regime alert state machine transitions, by alert and kind (pending, "
+     "flap, raised, resolved, superseded)",
+     w_transitions},
+    {"afd_alerts_firing", "gauge", "1 while the regime alert is firing",
+     w_firing},
 };
 
 static void header(struct render *r, const char *name, const char *type,
@@ -355,6 +553,48 @@ static void orphans(struct render *r, struct afd_registry *reg)
             o[i]);
 }
 
+/* Delivery counters of the Alertmanager module, when one is configured. */
+static void alertmanager_metrics(struct render *r, struct afd_registry *reg)
+{
+    struct afd_control *ctl = afd_registry_control(reg);
+    struct afd_alertmanager *am = ctl ? afd_control_alertmanager(ctl) : NULL;
+    struct afd_alertmanager_stats s;
+    size_t i;
+    const struct {
+        const char *name, *help;
+        const uint64_t *v;
+    } rows[] = {
+        {"afd_alertmanager_posted_total", "Alert events queued for delivery",
+         &s.posted},
+        {"afd_alertmanager_sent_total",
+         "Alerts put in requests to Alertmanager (re-sends included)", &s.sent},
+        {"afd_alertmanager_delivered_total",
+         "Alerts in requests Alertmanager answered 2xx", &s.delivered},
+        {"afd_alertmanager_batches_total", "Requests Alertmanager answered 2xx",
+         &s.batches},
+        {"afd_alertmanager_failures_total",
+         "Requests that failed (connection, timeout, non-2xx)", &s.failures},
+        {"afd_alertmanager_dropped_total",
+         "Deliveries dropped (queue full or rejected with 400)", &s.dropped},
+        {"afd_alertmanager_resends_total",
+         "Firing alerts queued again by the resend timer", &s.resends},
+    };
+
+    if (!am)
+        return;
+    afd_alertmanager_stats(am, &s);
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        header(r, rows[i].name, "counter", rows[i].help);
+        cnt(r, NULL, NULL, NULL, *rows[i].v);
+    }
+    header(r, "afd_alertmanager_active_alerts", "gauge",
+           "Firing alerts re-sent periodically");
+    cnt(r, NULL, NULL, NULL, s.active);
+    header(r, "afd_alertmanager_pending", "gauge",
+           "Deliveries queued or in flight");
+    cnt(r, NULL, NULL, NULL, s.pending);
+}
+
 int afd_metrics_render(struct afd_registry *reg, struct evbuffer *out)
 {
     struct render r = {out, AFD_OK, NULL};
@@ -373,5 +613,6 @@ int afd_metrics_render(struct afd_registry *reg, struct evbuffer *out)
         if (families[i].write == w_rejected)
             orphans(&r, reg);
     }
+    alertmanager_metrics(&r, reg);
     return r.rc;
 }

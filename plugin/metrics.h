@@ -31,6 +31,22 @@
  *   afd_telemetry_rejected_total{reason}   counter; deployment="" for
  *                                          rejections of no known deployment
  *   afd_recomputes_total                   counter
+ * Controller (plugin/control.h), rows once a deployment was evaluated:
+ *   afd_commands_{issued,acked,failed,timed_out}_total  counter
+ *   afd_command_advisories_total, afd_command_stale_acks_total,
+ *   afd_controller_invalid_inputs_total    counter
+ *   afd_last_command_id                    gauge
+ *   afd_controller_state{state}            gauge, one-hot: idle, dwelling,
+ *                                          in_flight, cooldown, backoff
+ *   afd_controller_clock_seconds           gauge, wall or telemetry clock
+ *   afd_controller_evaluations_total       counter
+ *   afd_regime_transitions_total{alertname,kind}  counter, kind: pending,
+ *                                          flap, raised, resolved, superseded
+ *   afd_alerts_firing{alertname}           gauge 0/1
+ * Alertmanager delivery (no deployment label; only with a url configured):
+ *   afd_alertmanager_{posted,sent,delivered,batches,failures,dropped,
+ *   resends}_total counter; afd_alertmanager_active_alerts,
+ *   afd_alertmanager_pending gauge
  *
  * Runs on the loop thread (reads the registry). No allocation per line:
  * lines are built in a stack buffer and appended to the evbuffer.

@@ -605,13 +605,73 @@ enum afd_reject_reason afd_registry_add_step(struct afd_registry *reg,
         return reject(reg, deployment, r);
     if ((r = resolve(reg, deployment, &d, err)) != AFD_REJECT_NONE)
         return r;
+    if (reg->eval_fn) {
+        /* One absurd timestamp would stop a telemetry clock for good. */
+        if (s->timestamp_ms > AFD_MAX_TIMESTAMP_MS) {
+            afd_err(err, AFD_EINVAL,
+                    "step sample field 'timestamp_ms' must be <= %lld (year "
+                    "9999) with the telemetry clock, got %lld",
+                    (long long)AFD_MAX_TIMESTAMP_MS,
+                    (long long)s->timestamp_ms);
+            d->counters.rejected[AFD_REJECT_OUT_OF_RANGE]++;
+            return AFD_REJECT_OUT_OF_RANGE;
+        }
+        now_ms = s->timestamp_ms > d->clock_ms ? s->timestamp_ms : d->clock_ms;
+    }
     if ((r = upsert(d, s, now_ms, err)) != AFD_REJECT_NONE) {
         d->counters.rejected[r]++;
         return r;
     }
     feed(d, s);
     d->counters.steps_accepted++;
+    d->clock_ms = now_ms > d->clock_ms ? now_ms : d->clock_ms;
+    if (reg->eval_fn &&
+        (d->next_eval_ms == 0 || d->clock_ms >= d->next_eval_ms)) {
+        d->next_eval_ms =
+            (d->clock_ms / reg->eval_interval_ms + 1) * reg->eval_interval_ms;
+        reg->eval_fn(d, d->clock_ms, reg->eval_arg);
+    }
     return AFD_REJECT_NONE;
+}
+
+void afd_registry_set_telemetry_clock(struct afd_registry *reg,
+                                      int64_t interval_ms,
+                                      afd_registry_eval_fn fn, void *arg)
+{
+    assert(interval_ms > 0 && fn);
+    reg->eval_interval_ms = interval_ms;
+    reg->eval_fn = fn;
+    reg->eval_arg = arg;
+}
+
+bool afd_registry_telemetry_clock(const struct afd_registry *reg)
+{
+    return reg->eval_fn != NULL;
+}
+
+int64_t afd_deployment_clock_ms(const struct afd_deployment *d)
+{
+    return d->clock_ms;
+}
+
+void afd_deployment_set_control(struct afd_deployment *d, void *ctl)
+{
+    d->control = ctl;
+}
+
+void *afd_deployment_control(const struct afd_deployment *d)
+{
+    return d->control;
+}
+
+void afd_registry_set_control(struct afd_registry *reg, void *ctl)
+{
+    reg->control = ctl;
+}
+
+void *afd_registry_control(const struct afd_registry *reg)
+{
+    return reg->control;
 }
 
 static enum afd_reject_reason check_request(double prompt, double decode,

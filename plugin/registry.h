@@ -51,23 +51,23 @@ enum afd_role {
 struct afd_step_sample {
     const char *instance_id; /* non-empty, < AFD_NAME_LEN bytes */
     enum afd_role role;
-    uint64_t step;           /* the instance's step counter */
-    double batch_size;       /* active decode slots (Attention), >= 0 */
-    double token_load;       /* tokens, T_j = sum of slot loads (Attention) */
-    double attention_ms;     /* measured Attention stage time, ms */
-    double comm_ms;          /* measured A->F + F->A communication, ms */
-    double ffn_ms;           /* measured FFN stage time, ms */
-    double ffn_tokens;       /* tokens through this FFN instance (FFN role) */
-    int64_t timestamp_ms;    /* sender's clock, ms since the Unix epoch */
+    uint64_t step;        /* the instance's step counter */
+    double batch_size;    /* active decode slots (Attention), >= 0 */
+    double token_load;    /* tokens, T_j = sum of slot loads (Attention) */
+    double attention_ms;  /* measured Attention stage time, ms */
+    double comm_ms;       /* measured A->F + F->A communication, ms */
+    double ffn_ms;        /* measured FFN stage time, ms */
+    double ffn_tokens;    /* tokens through this FFN instance (FFN role) */
+    int64_t timestamp_ms; /* sender's clock, ms since the Unix epoch */
 };
 
 /* Why an item was rejected; the names are /metrics label values. */
 enum afd_reject_reason {
-    AFD_REJECT_NONE = 0,           /* accepted */
-    AFD_REJECT_NOT_FINITE,         /* "not_finite": NaN or infinite */
-    AFD_REJECT_NEGATIVE,           /* "negative" */
-    AFD_REJECT_OUT_OF_RANGE,       /* "out_of_range": absurdly large, decode < 1 */
-    AFD_REJECT_MISSING_FIELD,      /* "missing_field": empty id or deployment */
+    AFD_REJECT_NONE = 0,      /* accepted */
+    AFD_REJECT_NOT_FINITE,    /* "not_finite": NaN or infinite */
+    AFD_REJECT_NEGATIVE,      /* "negative" */
+    AFD_REJECT_OUT_OF_RANGE,  /* "out_of_range": absurdly large, decode < 1 */
+    AFD_REJECT_MISSING_FIELD, /* "missing_field": empty id or deployment */
     AFD_REJECT_UNKNOWN_DEPLOYMENT, /* "unknown_deployment": auto-create off */
     AFD_REJECT_CAPACITY,           /* "capacity": deployment/instance limit */
     AFD_REJECT_MALFORMED,          /* "malformed": undecodable message */
@@ -79,9 +79,9 @@ const char *afd_reject_reason_name(enum afd_reject_reason r);
 
 /* Where the solve took theta from. */
 enum afd_theta_source {
-    AFD_THETA_NONE = 0,     /* no data yet */
-    AFD_THETA_REQUESTS,     /* finished requests (renewal-reward sums) */
-    AFD_THETA_LIVE_LOADS,   /* mean live per-instance load / B */
+    AFD_THETA_NONE = 0,   /* no data yet */
+    AFD_THETA_REQUESTS,   /* finished requests (renewal-reward sums) */
+    AFD_THETA_LIVE_LOADS, /* mean live per-instance load / B */
 };
 
 struct afd_recommendation {
@@ -91,19 +91,19 @@ struct afd_recommendation {
     struct afd_profile profile; /* the (calibrated) profile used */
     struct afd_calib_report calib;
     enum afd_theta_source theta_source;
-    double theta;               /* tokens */
-    double sigma;               /* tokens; has_sigma false if unknown */
+    double theta; /* tokens */
+    double sigma; /* tokens; has_sigma false if unknown */
     bool has_sigma;
-    double batch;               /* B used, slots */
-    bool spread_measured;       /* barrier spread from live loads */
-    double load_spread;         /* tokens, sd of T_j used in the barrier */
-    uint64_t requests;          /* finished requests seen */
-    int attention_instances;    /* current x (live or configured) */
-    int ffn_instances;          /* current y (live, configured, or 1) */
+    double batch;                   /* B used, slots */
+    bool spread_measured;           /* barrier spread from live loads */
+    double load_spread;             /* tokens, sd of T_j used in the barrier */
+    uint64_t requests;              /* finished requests seen */
+    int attention_instances;        /* current x (live or configured) */
+    int ffn_instances;              /* current y (live, configured, or 1) */
     int target_attention_instances; /* barrier-aware x, else mean-field x */
-    double throughput_current;  /* model tokens/ms/device at current x */
-    double throughput_target;   /* model tokens/ms/device at target */
-    double expected_gain;       /* throughput_target/throughput_current - 1 */
+    double throughput_current;      /* model tokens/ms/device at current x */
+    double throughput_target;       /* model tokens/ms/device at target */
+    double expected_gain; /* throughput_target/throughput_current - 1 */
     struct afd_solution solution;
 };
 
@@ -122,8 +122,7 @@ struct afd_deployment;
  * Creates the registry and every deployment named in cfg. cfg must outlive
  * the registry. NULL on failure with the reason in err.
  */
-struct afd_registry *afd_registry_new(const struct afd_config *cfg,
-                                      char *err);
+struct afd_registry *afd_registry_new(const struct afd_config *cfg, char *err);
 void afd_registry_free(struct afd_registry *reg);
 
 /* The named deployment or NULL. */
@@ -154,8 +153,7 @@ enum afd_reject_reason afd_registry_add_request(struct afd_registry *reg,
                                                 double prompt, double decode,
                                                 char *err);
 /* Counts a rejection decided outside the registry (malformed, auth). */
-void afd_registry_count_reject(struct afd_registry *reg,
-                               const char *deployment,
+void afd_registry_count_reject(struct afd_registry *reg, const char *deployment,
                                enum afd_reject_reason reason);
 /* Rejections not attributable to a known deployment. */
 void afd_registry_orphan_rejects(const struct afd_registry *reg,
@@ -192,6 +190,38 @@ bool afd_deployment_observed_stage_ms(const struct afd_deployment *d,
 /* Live instances of a role within the liveness window at the last tick. */
 int afd_deployment_live_instances(const struct afd_deployment *d,
                                   enum afd_role role);
+
+/*
+ * Telemetry clock (controller clock "telemetry", plugin/control.h). Once
+ * set, a deployment's clock is the largest timestamp_ms of the step samples
+ * it accepted (0 before any), instance last-seen times use that clock
+ * instead of now_ms, and each time an accepted sample moves the clock to or
+ * past the deployment's next evaluation boundary (the next multiple of
+ * interval_ms; the first accepted sample always does) fn(d, clock, arg)
+ * runs synchronously inside afd_registry_add_step, after the sample was
+ * applied and before it returns. fn may recompute d but must not add
+ * telemetry. Without it (wall clock) the clock is the now_ms of the latest
+ * accepted step. interval_ms > 0.
+ */
+typedef void (*afd_registry_eval_fn)(struct afd_deployment *d, int64_t clock_ms,
+                                     void *arg);
+void afd_registry_set_telemetry_clock(struct afd_registry *reg,
+                                      int64_t interval_ms,
+                                      afd_registry_eval_fn fn, void *arg);
+/* True once afd_registry_set_telemetry_clock was called. */
+bool afd_registry_telemetry_clock(const struct afd_registry *reg);
+/* The deployment's clock as above, ms. */
+int64_t afd_deployment_clock_ms(const struct afd_deployment *d);
+
+/*
+ * One opaque pointer per deployment for the control layer
+ * (plugin/control.c keeps its per-deployment state there; it owns it).
+ */
+void afd_deployment_set_control(struct afd_deployment *d, void *ctl);
+void *afd_deployment_control(const struct afd_deployment *d);
+/* The registry-wide control object (struct afd_control, for /metrics). */
+void afd_registry_set_control(struct afd_registry *reg, void *ctl);
+void *afd_registry_control(const struct afd_registry *reg);
 
 /* The estimators, for snapshots (plugin/snapshot.h). */
 struct afd_workload *afd_deployment_workload(struct afd_deployment *d);

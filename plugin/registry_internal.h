@@ -63,6 +63,9 @@ struct afd_deployment {
     struct afd_stage_means stages;
     struct afd_deployment_counters counters;
     struct afd_recommendation rec;
+    int64_t clock_ms;     /* largest accepted timestamp (see registry.h) */
+    int64_t next_eval_ms; /* telemetry clock: next evaluation boundary */
+    void *control;        /* plugin/control.c's state, not owned */
 };
 
 struct afd_registry {
@@ -73,6 +76,11 @@ struct afd_registry {
     size_t n_index;
     struct afd_deployment *last; /* one-entry lookup cache */
     uint64_t orphan[AFD_REJECT_COUNT];
+    /* telemetry clock (registry.h); eval_fn NULL = wall clock */
+    int64_t eval_interval_ms;
+    afd_registry_eval_fn eval_fn;
+    void *eval_arg;
+    void *control; /* plugin/control.c's object, not owned */
 };
 
 /* 64-bit string hash (odd, never 0); *len gets strlen(s). */
@@ -149,5 +157,7 @@ size_t afd_registry_max_deployments(const struct afd_registry *reg);
 #define AFD_MAX_TOKENS   1e12 /* tokens: loads, prompt, decode */
 #define AFD_MAX_STAGE_MS 1e7  /* ms: about 2.8 hours for one stage */
 #define AFD_MAX_BATCH    1e6  /* decode slots on one instance */
+/* Largest step timestamp with the telemetry clock: 9999-12-31, ms. */
+#define AFD_MAX_TIMESTAMP_MS 253402300799999LL
 
 #endif

@@ -6,6 +6,8 @@
  *
  *   svc_telemetry.c  afd.sizer.v1.Telemetry/Report (client stream)
  *   svc_sizer.c      afd.sizer.v1.Sizer/GetRecommendation, Solve
+ *   svc_control.c    afd.sizer.v1.Sizer/WatchCommands, AckCommand,
+ *                    WatchAlerts (plugin/control.h's decisions)
  *   svc_health.c     grpc.health.v1.Health/Check
  *   svc_keda.c       externalscaler.ExternalScaler (KEDA)
  *
@@ -16,14 +18,24 @@
 
 #include <stddef.h>
 
+#include "controller/alert.h"
 #include "plugin/grpc_server.h"
 
 struct afd_daemon;
+struct afd_control_command;
 
 const struct afd_grpc_method *afd_svc_telemetry_methods(size_t *n);
 const struct afd_grpc_method *afd_svc_sizer_methods(size_t *n);
 const struct afd_grpc_method *afd_svc_health_methods(size_t *n);
 const struct afd_grpc_method *afd_svc_keda_methods(size_t *n);
+const struct afd_grpc_method *afd_svc_control_methods(size_t *n);
+
+/* The control layer's sink: sends to the matching WatchCommands /
+ * WatchAlerts streams. */
+void afd_svc_control_command(struct afd_daemon *d,
+                             const struct afd_control_command *cc);
+void afd_svc_control_alert(struct afd_daemon *d,
+                           const struct afd_alert_event *ev, double r_star);
 
 /*
  * After each recompute tick: sends StreamIsActive watchers their value when

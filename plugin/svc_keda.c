@@ -13,13 +13,19 @@
  * i.e. it follows the recommendation whatever the current count.
  * (metricType "Value" would multiply by the current count: do not use it.)
  *
- * Value served: target_attention_instances of a valid recommendation;
- * before the recommendation is valid, the current Attention count (so the
- * HPA holds still). When that is unknown too (no Attention instance seen
- * within the liveness window, no override) GetMetrics answers UNAVAILABLE
- * with the reason instead of 0: a metric of 0 would let the HPA drop to
- * minReplicaCount whenever telemetry stops, while an error makes it keep
- * the current count (and KEDA apply the ScaledObject's fallback). IsActive
+ * Value served (afd_control_keda_target, plugin/control.h): in command
+ * mode (the default) the target of the latest scale command - the one in
+ * flight, else the last one acked as done - and the current Attention
+ * count before any command, so the HPA moves only when the controller
+ * decided (hysteresis, cooldown, bounds, step limit); in advisory mode
+ * ("controller.advisory": true) target_attention_instances of a valid
+ * recommendation, the current count before it is valid (so the HPA holds
+ * still). With the telemetry clock the recommendation is the one of the
+ * latest evaluation (see svc_sizer.c). When that is unknown too (no Attention
+ * instance seen within the liveness window, no override) GetMetrics answers
+ * UNAVAILABLE with the reason instead of 0: a metric of 0 would let the HPA
+ * drop to minReplicaCount whenever telemetry stops, while an error makes it
+ * keep the current count (and KEDA apply the ScaledObject's fallback). IsActive
  * is true when there is a value >= 1. StreamIsActive sends the value at once
  * and then after every recompute tick that changed it. StreamMetricSpec is
  * UNIMPLEMENTED (KEDA then polls GetMetricSpec).
@@ -29,6 +35,7 @@
 #include <string.h>
 
 #include "estimator/error.h"
+#include "plugin/control.h"
 #include "plugin/daemon.h"
 #include "plugin/registry.h"
 #include "plugin/services.h"
@@ -74,21 +81,28 @@ resolve(struct afd_grpc_call *call, const Externalscaler__ScaledObjectRef *ref,
 }
 
 /* The served value for a recommendation (see the head comment). */
-static int served_value(const struct afd_recommendation *rec)
+static int served_value(void *ctx, struct afd_deployment *d,
+                        const struct afd_recommendation *rec)
 {
-    if (rec->valid)
-        return rec->target_attention_instances;
-    return rec->attention_instances > 0 ? rec->attention_instances : 0;
+    return afd_control_keda_target(afd_daemon_control(ctx), d, rec);
 }
 
-static const struct afd_recommendation *fresh(struct afd_deployment *d)
+static const struct afd_recommendation *fresh(void *ctx,
+                                              struct afd_deployment *d)
 {
-    return afd_deployment_recompute(d, afd_daemon_now_ms());
+    struct afd_deployment_counters n;
+
+    if (!afd_control_telemetry_clock(afd_daemon_control(ctx)))
+        return afd_deployment_recompute(d, afd_daemon_now_ms());
+    afd_deployment_counters(d, &n);
+    if (n.recomputes)
+        return afd_deployment_recommendation(d);
+    return afd_deployment_recompute(d, afd_deployment_clock_ms(d));
 }
 
-static int fresh_value(struct afd_deployment *d)
+static int fresh_value(void *ctx, struct afd_deployment *d)
 {
-    return served_value(fresh(d));
+    return served_value(ctx, d, fresh(ctx, d));
 }
 
 static void is_active(struct afd_grpc_call *call, const ProtobufCMessage *msg,
@@ -101,7 +115,7 @@ static void is_active(struct afd_grpc_call *call, const ProtobufCMessage *msg,
 
     if (!d)
         return;
-    out.result = fresh_value(d) >= 1;
+    out.result = fresh_value(ctx, d) >= 1;
     afd_grpc_reply(call, &out.base);
 }
 
@@ -136,7 +150,7 @@ static void stream_is_active(struct afd_grpc_call *call,
              afd_deployment_name(d));
     w->last = -1;
     afd_grpc_call_set_data(call, w, free);
-    send_active(call, w, fresh_value(d) >= 1);
+    send_active(call, w, fresh_value(ctx, d) >= 1);
 }
 
 static void tick_one(struct afd_grpc_call *call, void *arg)
@@ -149,7 +163,8 @@ static void tick_one(struct afd_grpc_call *call, void *arg)
     d = afd_registry_find(afd_daemon_registry(arg), w->deployment);
     if (d)
         send_active(call, w,
-                    served_value(afd_deployment_recommendation(d)) >= 1);
+                    served_value(arg, d, afd_deployment_recommendation(d)) >=
+                        1);
 }
 
 void afd_svc_keda_tick(struct afd_daemon *d)
@@ -196,8 +211,8 @@ static void get_metrics(struct afd_grpc_call *call, const ProtobufCMessage *msg,
 
     if (!d)
         return;
-    rec = fresh(d);
-    v = served_value(rec);
+    rec = fresh(ctx, d);
+    v = served_value(ctx, d, rec);
     if (v < 1) {
         afd_grpc_finish(call, AFD_GRPC_UNAVAILABLE,
                         "no attention replica count for deployment '%s' "

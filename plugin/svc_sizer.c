@@ -11,6 +11,7 @@
 
 #include "estimator/error.h"
 #include "estimator/solver.h"
+#include "plugin/control.h"
 #include "plugin/daemon.h"
 #include "plugin/registry.h"
 #include "plugin/services.h"
@@ -77,6 +78,26 @@ static void fill_solution(struct solution_msg *m, const struct afd_solution *s)
     o->regimes = m->span_ptrs;
 }
 
+/*
+ * Wall clock: recomputed now. Telemetry clock: the one computed at the
+ * latest evaluation boundary (recomputing between boundaries could change
+ * the instance table's order and so the decisions' bits), or a fresh one
+ * at the deployment's clock when none was computed yet.
+ */
+static const struct afd_recommendation *
+current_recommendation(void *ctx, struct afd_deployment *d)
+{
+    struct afd_control *ctl = afd_daemon_control(ctx);
+    struct afd_deployment_counters n;
+
+    if (!afd_control_telemetry_clock(ctl))
+        return afd_deployment_recompute(d, afd_daemon_now_ms());
+    afd_deployment_counters(d, &n);
+    if (n.recomputes)
+        return afd_deployment_recommendation(d);
+    return afd_deployment_recompute(d, afd_deployment_clock_ms(d));
+}
+
 static void get_recommendation(struct afd_grpc_call *call,
                                const ProtobufCMessage *msg, void *ctx)
 {
@@ -103,7 +124,7 @@ static void get_recommendation(struct afd_grpc_call *call,
                         req->deployment);
         return;
     }
-    rec = afd_deployment_recompute(d, afd_daemon_now_ms());
+    rec = current_recommendation(ctx, d);
     out.deployment = (char *)afd_deployment_name(d);
     out.valid = rec->valid;
     out.why_not = rec->valid ? "" : (char *)rec->why_not;

@@ -9,12 +9,19 @@
  * continuing would guess at framing we can no longer trust - but what was
  * accepted before it stays accepted. A client that disconnects mid-stream
  * keeps what arrived (items are applied as they come, not at the end).
+ *
+ * With the telemetry clock each accepted step may trigger a controller
+ * evaluation inside afd_registry_add_step (plugin/control.h), so by the
+ * time the summary is sent every decision those items caused was made and
+ * already queued to the WatchCommands streams; the summary carries the
+ * latest command id and the clock of the last batch's deployment.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "estimator/error.h"
+#include "plugin/control.h"
 #include "plugin/daemon.h"
 #include "plugin/registry.h"
 #include "plugin/services.h"
@@ -176,6 +183,16 @@ static void report_end(struct afd_grpc_call *call, void *ctx)
     sum.n_rejections = n;
     sum.rejections = ptrs;
     sum.batches = st->batches;
+    if (st->deployment[0]) {
+        struct afd_deployment *d =
+            afd_registry_find(afd_daemon_registry(ctx), st->deployment);
+        struct afd_control *ctl = afd_daemon_control(ctx);
+
+        if (d) {
+            sum.last_command_id = afd_control_last_command_id(ctl, d);
+            sum.clock_ms = afd_control_now_ms(ctl, d, afd_daemon_now_ms());
+        }
+    }
     afd_grpc_reply(call, &sum.base);
 }
 
@@ -186,6 +203,7 @@ static const struct afd_grpc_method methods[] = {
         .request = &afd__sizer__v1__telemetry_batch__descriptor,
         .on_message = report_message,
         .on_end = report_end,
+        .requires_token = true, /* mutating: the bearer token, if set */
     },
 };
 

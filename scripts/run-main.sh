@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec build/bin/afd-sizer solve "$@"
+exec build/bin/afd-sizer demo --svg "$PWD/build/demo-timeline.svg" "$@"

@@ -102,7 +102,7 @@ else
 fi
 
 # a single run (--ratio) prints its table and exits 0
-if "$BIN" --ratio 2 "${SMALL[@]}" | grep -q "simulation optimum: x = 2"; then ok; else bad "--ratio 2 table"; fi
+if "$BIN" --ratio 2 "${SMALL[@]}" | grep -q "single run: x = 2 (r = 2.000)"; then ok; else bad "--ratio 2 table"; fi
 
 echo "cli_sim: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -38,10 +38,14 @@ struct fixture {
     grpc_completion_queue *cq;
     int send_rc[MAX_MSGS]; /* afd_grpc_send results of Burst */
     int n_sends;
-    int done_calls;     /* on_done calls */
-    int done_cancelled; /* of which cancelled */
-    int server_down;    /* shutdown done() calls */
+    int done_calls;      /* on_done calls */
+    int done_cancelled;  /* of which cancelled */
+    int server_down;     /* shutdown done() calls */
+    int handled;         /* Guarded / Sum messages that reached a handler */
+    int unauthenticated; /* on_unauthenticated calls */
 };
+
+#define TOKEN "tok-0123456789abcdef"
 
 /* ---- test methods ---- */
 
@@ -103,12 +107,26 @@ static void count_done(struct afd_grpc_call *call, bool cancelled, void *ctx)
     f->done_cancelled += cancelled;
 }
 
+/* Guarded: a mutating unary method; replies "done" and counts. */
+static void guarded(struct afd_grpc_call *call, const ProtobufCMessage *m,
+                    void *ctx)
+{
+    ((struct fixture *)ctx)->handled++;
+    reply_text(call, "done");
+}
+
+static void count_unauthenticated(struct afd_grpc_call *call, void *ctx)
+{
+    ((struct fixture *)ctx)->unauthenticated++;
+}
+
 /* Sum: counts client messages; a malformed one ends the call. */
 static void sum_msg(struct afd_grpc_call *call, const ProtobufCMessage *m,
                     void *ctx)
 {
     int n = (int)(intptr_t)afd_grpc_call_data(call);
 
+    ((struct fixture *)ctx)->handled++;
     if (!m) {
         afd_grpc_finish(call, AFD_GRPC_INVALID_ARGUMENT, "bad message %d",
                         n + 1);
@@ -143,7 +161,13 @@ static const struct afd_grpc_method methods[] = {
      .kind = AFD_GRPC_CLIENT_STREAM,
      .request = &afd__sizer__v1__get_recommendation_request__descriptor,
      .on_message = sum_msg,
-     .on_end = sum_end},
+     .on_end = sum_end,
+     .requires_token = true},
+    {.path = "/t.T/Guarded",
+     .kind = AFD_GRPC_UNARY,
+     .request = &afd__sizer__v1__get_recommendation_request__descriptor,
+     .on_request = guarded,
+     .requires_token = true},
 };
 
 /* ---- client side ---- */
@@ -312,10 +336,17 @@ static void call1(struct fixture *f, const char *method, const char *text,
 
 /* ---- fixtures ---- */
 
-static int start_with(void **state, size_t max_msg)
+static int start_with(void **state, size_t max_msg, const char *token)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct afd_grpc_server_config cfg = {"127.0.0.1:0", max_msg, QUEUE_CAP};
+    struct afd_grpc_server_config cfg = {
+        .listen = "127.0.0.1:0",
+        .max_message_bytes = max_msg,
+        .max_stream_queue = QUEUE_CAP,
+        .token = token,
+        .token_len = token ? strlen(token) : 0,
+        .on_unauthenticated = count_unauthenticated,
+    };
     grpc_channel_credentials *creds;
     char err[AFD_ERR_LEN];
 
@@ -339,12 +370,17 @@ static int start_with(void **state, size_t max_msg)
 
 static int setup(void **state)
 {
-    return start_with(state, 65536);
+    return start_with(state, 65536, NULL);
 }
 
 static int setup_small(void **state)
 {
-    return start_with(state, 1024);
+    return start_with(state, 1024, NULL);
+}
+
+static int setup_token(void **state)
+{
+    return start_with(state, 65536, TOKEN);
 }
 
 static int teardown(void **state)
@@ -565,13 +601,155 @@ static void test_grpc_server_shutdown_ends_streams(void **state)
 /* ensure a listen address without a port is refused with a message */
 static void test_grpc_server_start_bad_address(void **state)
 {
-    struct afd_grpc_server_config cfg = {"localhost", 65536, 8};
+    struct afd_grpc_server_config cfg = {.listen = "localhost",
+                                         .max_message_bytes = 65536,
+                                         .max_stream_queue = 8};
     struct event_base *base = event_base_new();
     char err[AFD_ERR_LEN];
 
     assert_null(afd_grpc_server_start(base, &cfg, methods, 1, NULL, NULL, err));
     assert_non_null(strstr(err, "HOST:PORT"));
     assert_non_null(strstr(err, "localhost"));
+    event_base_free(base);
+}
+
+/* One Guarded call with metadata "authorization: value" (NULL: none). */
+static void guarded_call(struct fixture *f, const char *path, const char *value,
+                         struct result *r)
+{
+    grpc_byte_buffer *bb = text_buffer("x");
+    grpc_metadata md;
+
+    memset(&md, 0, sizeof(md));
+    md.key = grpc_slice_from_static_string("authorization");
+    md.value = grpc_slice_from_static_string(value ? value : "");
+    call(f, path, &bb, 1, &md, value ? 1 : 0, true, r);
+}
+
+/* ensure a requires_token method without metadata is UNAUTHENTICATED */
+static void test_grpc_check_token_missing(void **state)
+{
+    struct fixture *f = *state;
+    struct result r;
+
+    guarded_call(f, "/t.T/Guarded", NULL, &r);
+    assert_int_equal(r.status, GRPC_STATUS_UNAUTHENTICATED);
+    assert_non_null(strstr(r.details, "authorization: Bearer <token>"));
+    assert_non_null(strstr(r.details, "no authorization metadata"));
+    assert_int_equal(f->handled, 0);
+    assert_int_equal(f->unauthenticated, 1);
+}
+
+/* ensure a wrong token of the same length is refused */
+static void test_grpc_check_token_wrong(void **state)
+{
+    struct fixture *f = *state;
+    struct result r;
+
+    guarded_call(f, "/t.T/Guarded", "Bearer tok-0123456789abcdeX", &r);
+    assert_int_equal(r.status, GRPC_STATUS_UNAUTHENTICATED);
+    assert_non_null(strstr(r.details, "not valid"));
+    assert_int_equal(f->handled, 0);
+    assert_int_equal(f->unauthenticated, 1);
+}
+
+/* ensure a prefix of the token, or the token plus more, is refused */
+static void test_grpc_check_token_length_mismatch(void **state)
+{
+    struct fixture *f = *state;
+    struct result r;
+
+    guarded_call(f, "/t.T/Guarded", "Bearer tok-0123", &r);
+    assert_int_equal(r.status, GRPC_STATUS_UNAUTHENTICATED);
+    guarded_call(f, "/t.T/Guarded", "Bearer " TOKEN "0", &r);
+    assert_int_equal(r.status, GRPC_STATUS_UNAUTHENTICATED);
+    guarded_call(f, "/t.T/Guarded", "Bearer ", &r);
+    assert_int_equal(r.status, GRPC_STATUS_UNAUTHENTICATED);
+    assert_int_equal(f->handled, 0);
+    assert_int_equal(f->unauthenticated, 3);
+}
+
+/* ensure a scheme other than Bearer is refused with a message saying so */
+static void test_grpc_check_token_not_bearer(void **state)
+{
+    struct fixture *f = *state;
+    struct result r;
+
+    guarded_call(f, "/t.T/Guarded", "Basic " TOKEN, &r);
+    assert_int_equal(r.status, GRPC_STATUS_UNAUTHENTICATED);
+    assert_non_null(strstr(r.details, "not a Bearer token"));
+    assert_int_equal(f->handled, 0);
+}
+
+/* ensure the right token (scheme in any case) reaches the handler */
+static void test_grpc_check_token_right(void **state)
+{
+    struct fixture *f = *state;
+    struct result r;
+
+    guarded_call(f, "/t.T/Guarded", "Bearer " TOKEN, &r);
+    assert_int_equal(r.status, GRPC_STATUS_OK);
+    assert_string_equal(r.msgs[0], "done");
+    guarded_call(f, "/t.T/Guarded", "bEARER " TOKEN, &r);
+    assert_int_equal(r.status, GRPC_STATUS_OK);
+    assert_int_equal(f->handled, 2);
+    assert_int_equal(f->unauthenticated, 0);
+}
+
+/* ensure a client stream without the token is refused before any message */
+static void test_grpc_check_token_client_stream(void **state)
+{
+    struct fixture *f = *state;
+    grpc_byte_buffer *bb[2] = {text_buffer("a"), text_buffer("b")};
+    struct result r;
+
+    call(f, "/t.T/Sum", bb, 2, NULL, 0, true, &r);
+    assert_int_equal(r.status, GRPC_STATUS_UNAUTHENTICATED);
+    assert_int_equal(f->handled, 0);
+    assert_int_equal(f->unauthenticated, 1);
+}
+
+/* ensure methods not marked requires_token ignore the token */
+static void test_grpc_check_token_open_method(void **state)
+{
+    struct fixture *f = *state;
+    struct result r;
+
+    call1(f, "/t.T/Echo", "abc", &r);
+    assert_int_equal(r.status, GRPC_STATUS_OK);
+    assert_string_equal(r.msgs[0], "abc");
+    assert_int_equal(f->unauthenticated, 0);
+}
+
+/* ensure requires_token methods are open when the server has no token */
+static void test_grpc_check_token_not_configured(void **state)
+{
+    struct fixture *f = *state;
+    struct result r;
+
+    guarded_call(f, "/t.T/Guarded", NULL, &r);
+    assert_int_equal(r.status, GRPC_STATUS_OK);
+    assert_int_equal(f->handled, 1);
+    assert_int_equal(f->unauthenticated, 0);
+}
+
+/* ensure a certificate without a key (or an empty token) is refused */
+static void test_grpc_server_start_tls_incomplete(void **state)
+{
+    struct afd_grpc_server_config cfg = {.listen = "127.0.0.1:0",
+                                         .max_message_bytes = 65536,
+                                         .max_stream_queue = 8,
+                                         .tls_cert_pem = "-----BEGIN"};
+    struct event_base *base = event_base_new();
+    char err[AFD_ERR_LEN];
+
+    assert_null(afd_grpc_server_start(base, &cfg, methods, 1, NULL, NULL, err));
+    assert_non_null(strstr(err, "a certificate and a key together"));
+    cfg.tls_cert_pem = NULL;
+    cfg.token = "";
+    err[0] = '\0';
+    assert_null(afd_grpc_server_start(base, &cfg, methods, 1, NULL, NULL, err));
+    assert_non_null(strstr(err, "token must not be empty"));
     event_base_free(base);
 }
 
@@ -598,6 +776,23 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grpc_server_shutdown_ends_streams,
                                         setup, teardown),
         cmocka_unit_test(test_grpc_server_start_bad_address),
+        cmocka_unit_test_setup_teardown(test_grpc_check_token_missing,
+                                        setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_check_token_wrong,
+                                        setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_check_token_length_mismatch,
+                                        setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_check_token_not_bearer,
+                                        setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_check_token_right,
+                                        setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_check_token_client_stream,
+                                        setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_check_token_open_method,
+                                        setup_token, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_check_token_not_configured,
+                                        setup, teardown),
+        cmocka_unit_test(test_grpc_server_start_tls_incomplete),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

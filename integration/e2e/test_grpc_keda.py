@@ -23,7 +23,11 @@ import grpc
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grpc_e2e_common as e2e  # noqa: E402
 
-CONFIG = json.dumps({"recompute_interval_ms": 100})
+# Advisory mode: KEDA serves the recommendation's target (in command mode
+# it serves the latest scale command's; see integration/e2e/
+# test_control_commands.py).
+CONFIG = json.dumps({"recompute_interval_ms": 100,
+                     "controller": {"advisory": True}})
 
 
 def feed(stubs, ch, deployment, with_steps, n_req=80):

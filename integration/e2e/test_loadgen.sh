@@ -5,6 +5,7 @@
 # 1. A --smoke run against a daemon the generator spawns itself: exit 0
 #    (the daemon accepted every item sent and exited 0 on SIGTERM), every
 #    figure line printed, no rejection, and the daemon process gone after.
+#    Again with --token-file (the daemon then requires the bearer token).
 # 2. Bad flags exit 2 with a message naming the flag.
 # 3. A target nobody listens on fails cleanly (exit 1, no hang).
 # Speed is never checked: the figures are printed for people.
@@ -41,6 +42,17 @@ if [ -n "$pid" ] && [ -e "/proc/$pid" ]; then
     fail "daemon pid $pid still exists after the run"
     kill -TERM "$pid" 2>/dev/null
 fi
+
+# --- 1b. the same against a daemon that requires a bearer token
+tokf=$(mktemp)
+chmod 600 "$tokf"
+echo "loadgen-smoke-token-0123456789abcdef" >"$tokf"
+timeout 120 "$loadgen" --spawn-daemon "$daemon" --token-file "$tokf" \
+    --smoke --duration 1 >"$out" 2>"$errf"
+rc=$?
+rm -f "$tokf"
+[ "$rc" -eq 0 ] || fail "smoke run with a token exited $rc, want 0: $(cat "$errf")"
+grep -q '^rejected 0$' "$out" || fail "with a token: the daemon rejected items"
 
 # --- 2. bad flags: exit 2, message names the flag
 "$loadgen" --target 127.0.0.1:1 --connections 0 >/dev/null 2>"$errf"

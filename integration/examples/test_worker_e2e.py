@@ -39,7 +39,10 @@ WORKER = os.path.join(HERE, "worker.py")
 SCALEDOBJECT = os.path.join(ROOT, "integration", "k8s", "scaledobject.yaml")
 ALERTS = os.path.join(ROOT, "integration", "prometheus", "afd-alerts.yml")
 DEPLOYMENT = "e2e-worker"
-CONFIG = json.dumps({"recompute_interval_ms": 200})
+# Advisory mode: KEDA serves the recommendation's target (command mode
+# serves the latest scale command's target, integration/k8s/README.md).
+CONFIG = json.dumps({"recompute_interval_ms": 200,
+                     "controller": {"advisory": True}})
 
 
 def run_worker(args, timeout):

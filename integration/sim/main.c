@@ -7,6 +7,7 @@
  * Exit status as afd-sizer (plugin/cli.h): 0 success, 1 runtime failure,
  * 2 bad usage or input, with one line "afd-sim: <what failed>" on stderr.
  */
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "plugin/profile_json.h"
 #include "plugin/util.h"
 #include "integration/sim/report.h"
+#include "integration/sim/scenario_cli.h"
 #include "integration/sim/svg.h"
 #include "integration/sim/sweep.h"
 #include "integration/sim/validate.h"
@@ -45,7 +47,8 @@ static void usage(FILE *out)
         out,
         "usage: afd-sim [options] (--sweep LO:HI[:STEP] | --ratio R | "
         "--attention X)\n"
-        "       afd-sim validate --help\n\n"
+        "       afd-sim validate --help\n"
+        "       afd-sim scenario --help   scenarios under sizing policies\n\n"
         "Step simulator of an xA-yF bundle (model.md section 8): B slots per\n"
         "Attention instance always refilled, step time = max(slowest\n"
         "Attention, communication, FFN). Reports throughput per device with a\n"
@@ -294,6 +297,8 @@ static int run(struct opts *o)
         fprintf(stderr, "afd-sim: %s\n", err);
         return rc == AFD_ENOMEM ? AFD_EXIT_FAILURE : AFD_EXIT_USAGE;
     }
+    if (o->mode != 1) /* one run: no optimum to compare the theory with */
+        r.error_mean_field = r.error_barrier = NAN;
     rc = output(&c, &r, o);
     afd_sweep_release(&r);
     afd_gen_release(&gen);
@@ -315,6 +320,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && !strcmp(argv[1], "validate"))
         return afd_validate_main(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "scenario"))
+        return afd_scenario_main(argc - 1, argv + 1);
     for (i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);

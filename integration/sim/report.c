@@ -123,6 +123,15 @@ static void table_rows(FILE *out, const struct afd_sweep_result *r)
     }
 }
 
+/* A single run does not simulate the theory's picks: no regret then. */
+static void regret_line(FILE *out, double regret)
+{
+    if (isfinite(regret))
+        fprintf(out, ", regret %.2f%%\n", 100 * regret);
+    else
+        fprintf(out, ", regret n/a (pick not simulated)\n");
+}
+
 void afd_report_table(FILE *out, const struct afd_sweep_config *c,
                       const struct afd_sweep_result *r,
                       const struct afd_report_meta *m)
@@ -140,22 +149,30 @@ void afd_report_table(FILE *out, const struct afd_sweep_config *c,
             "CI by %d batch means\n\n",
             m->steps, m->warmup, m->seed, m->noise_cv, m->batches);
     table_rows(out, r);
+    if (r->n == 1) {
+        fprintf(out,
+                "\nsingle run: x = %ld (r = %.3f); use --sweep for the "
+                "optimum\nmean-field: r* = %.3f, recommends x = %d\n",
+                r->best_x, r->r_sim, s->r_star, s->attention_instances);
+        if (s->has_barrier)
+            fprintf(out, "barrier-aware: x = %d (r = %.3f)\n",
+                    s->attention_instances_barrier, s->r_star_barrier);
+        return;
+    }
     fprintf(out, "\nsimulation optimum: x = %ld (r = %.3f)", r->best_x,
             r->r_sim);
     if (r->tie_lo != r->tie_hi)
         fprintf(out, ", tied within noise over x = %ld..%ld", r->tie_lo,
                 r->tie_hi);
-    fprintf(out,
-            "\nmean-field: r* = %.3f, recommends x = %d; error %+.1f%%, "
-            "regret %.2f%%\n",
-            s->r_star, s->attention_instances, 100 * r->error_mean_field,
-            100 * r->regret_mean_field);
-    if (s->has_barrier)
-        fprintf(out,
-                "barrier-aware: x = %d (r = %.3f); error %+.1f%%, regret "
-                "%.2f%%\n",
+    fprintf(out, "\nmean-field: r* = %.3f, recommends x = %d; error %+.1f%%",
+            s->r_star, s->attention_instances, 100 * r->error_mean_field);
+    regret_line(out, r->regret_mean_field);
+    if (s->has_barrier) {
+        fprintf(out, "barrier-aware: x = %d (r = %.3f); error %+.1f%%",
                 s->attention_instances_barrier, s->r_star_barrier,
-                100 * r->error_barrier, 100 * r->regret_barrier);
+                100 * r->error_barrier);
+        regret_line(out, r->regret_barrier);
+    }
 }
 
 int afd_report_csv(const char *path, const struct afd_sweep_result *r,

@@ -3,18 +3,20 @@
  * (validate.h) and writes the report.
  *
  * Step counts. The noise of a throughput estimate decays with the number of
- * independent load configurations seen, and a slot's load decorrelates over
- * the life of the request occupying it, whose mean at a random step is the
- * length-biased decode mean L = E[D^2]/E[D] (500 -> ~1000 for geometric 500).
- * A cell therefore runs steps = clamp(200*L, 20k, 600k) per x (rounded to the
- * batch count) after clamp(5*L, 5k, 50k) warm-up steps; heavy tails raise L
- * and get the cap. The paper's case (L ~ 1000) gets 200k steps, which
- * separates x = 10 from its neighbours (tests/test_sim_sweep.c runs the same
- * at 1M). Work is dominated by request completions (~30 ns each), x*B/E[D]
- * per step, so a cell is also held to CELL_COMPLETIONS completions over its
- * ~30 points (steps >= 10k): that keeps the whole grid near 10 min on two
- * cores, at the price of wider intervals for short-request traces at large
- * B. --steps-scale multiplies steps and budget for a longer run.
+ * independent load configurations seen, and an instance's load forgets its
+ * past as the requests in it are replaced. The slowest instance is slow
+ * because of its longest requests, so the time scale is the life of a
+ * long request: L2 = E[D^3]/E[D^2] (1500 for geometric decode of mean 500,
+ * 12500 for lognormal mean 500 cv 2; for a trace, its own moments). A cell
+ * runs steps = clamp(150*L2, 20k, 3M) per x (rounded to the batch count)
+ * after clamp(5*L2, 5k, 100k) warm-up steps: heavy tails get millions. The
+ * paper's case gets 225k steps, which separates x = 10 from its neighbours
+ * (tests/test_sim_sweep.c runs the same at 1M). Work is dominated by
+ * request completions (~30 ns each), x*B/E[D] per step, so a cell is also
+ * held to CELL_COMPLETIONS completions over its ~30 points (steps >= 10k):
+ * that keeps the whole grid near 10 min on two cores, at the price of wider
+ * intervals for short-request traces at large B. --steps-scale multiplies
+ * steps and budget for a longer run.
  */
 #include "integration/sim/validate.h"
 
@@ -43,7 +45,8 @@ struct workload {
     char name[AFD_VALIDATE_NAME_LEN];
     char spec[AFD_GEN_SPEC_LEN];
     struct afd_gen gen;
-    double theta, sigma, mean_d, lb_d; /* pre-estimate from PRE_DRAWS */
+    double theta, sigma, mean_d; /* pre-estimate from PRE_DRAWS */
+    double l2;                   /* E[D^3]/E[D^2], steps, same draws */
 };
 
 struct grid {
@@ -86,13 +89,13 @@ static void usage(FILE *out)
             "  --steps-scale F     multiply the step counts (default 1)\n");
 }
 
-/* Draws PRE_DRAWS requests to estimate theta, sigma, E[D], E[D^2]/E[D]. */
+/* Draws PRE_DRAWS requests to estimate theta, sigma, E[D], E[D^3]/E[D^2]. */
 static int pre_estimate(struct workload *w, unsigned long long seed, char *err)
 {
     struct afd_workload *est = afd_workload_new(0, err);
     struct afd_workload_stats st;
     struct afd_rng rng;
-    double sd = 0, sd2 = 0;
+    double sd = 0, sd2 = 0, sd3 = 0;
     int64_t p, d;
     int i, rc;
 
@@ -104,13 +107,14 @@ static int pre_estimate(struct workload *w, unsigned long long seed, char *err)
         afd_workload_add(est, (double)p, (double)d, NULL);
         sd += (double)d;
         sd2 += (double)d * (double)d;
+        sd3 += (double)d * (double)d * (double)d;
     }
     rc = afd_workload_stats(est, &st, err);
     afd_workload_free(est);
     w->theta = st.theta;
     w->sigma = st.sigma;
     w->mean_d = sd / PRE_DRAWS;
-    w->lb_d = sd2 / sd;
+    w->l2 = sd3 / sd2;
     return rc;
 }
 
@@ -207,7 +211,7 @@ static int plan_cell(struct grid *g, size_t wi, long b, int comm, char *err)
     c->stride = c->cap / 12 > 1 ? c->cap / 12 : 1;
     /* completions per step at the typical x ~ cap/2 */
     per_step = (double)c->cap / 2 * (double)b / w->mean_d;
-    steps = fmin(fmax(200 * w->lb_d, 2e4), 6e5);
+    steps = fmin(fmax(150 * w->l2, 2e4), 3e6);
     steps = fmax(fmin(steps, CELL_COMPLETIONS / (CELL_POINTS * per_step)), 1e4);
     if (g->rep.quick)
         steps = 32000;
@@ -266,10 +270,10 @@ static void run_cell(struct grid *g, size_t i)
     sc.sim.batch = c->batch;
     sc.sim.ffn = 1;
     sc.sim.steps = c->steps;
-    sc.sim.warmup =
-        g->rep.quick ? 2000
-                     : (unsigned long long)(fmin(fmax(5 * w->lb_d, 5e3), 5e4) *
-                                            g->steps_scale);
+    sc.sim.warmup = g->rep.quick
+                        ? 2000
+                        : (unsigned long long)(fmin(fmax(5 * w->l2, 5e3), 1e5) *
+                                               g->steps_scale);
     sc.sim.seed = g->rep.seed;
     sc.lo = 1;
     sc.hi = c->cap;

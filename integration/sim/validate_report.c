@@ -97,12 +97,13 @@ static void method(FILE *f, const struct afd_validate_report *v)
             "the stride of the best so far at a quarter of the stride, down "
             "to every integer. Theory picks outside the simulated set are "
             "simulated as well, so both regrets are measured.\n"
-            "- Steps per x: clamp(200 L, 2e4, 6e5) with L = E[D^2]/E[D] the "
-            "length-biased decode mean (a slot's load decorrelates over one "
-            "request life), after clamp(5 L, 5e3, 5e4) warm-up steps; but "
-            "at most 5e8 request completions per cell (about 30 points at "
-            "x ~ cap/2, x*B/E[D] completions per step) and at least 1e4 "
-            "steps, to fit the grid in about 10 min on two cores. No "
+            "- Steps per x: clamp(150 L2, 2e4, 3e6) with L2 = E[D^3]/E[D^2] "
+            "the life of a long request (the slowest instance is slow "
+            "because of its long requests, and forgets them as they end), "
+            "after clamp(5 L2, 5e3, 1e5) warm-up steps; but at most 1e9 "
+            "request completions per cell (about 30 points at x ~ cap/2, "
+            "x*B/E[D] completions per step) and at least 1e4 steps, to fit "
+            "the grid in about 10 min on two cores. No "
             "stage noise. Every x uses the same seed (%llu) and Attention "
             "instance j draws the same requests at every x (common random "
             "numbers).\n"
@@ -120,6 +121,13 @@ static void method(FILE *f, const struct afd_validate_report *v)
             "f_sim(optimum) on the simulated curve.\n\n",
             p->name, p->aA, p->bA, p->aC, p->bC, p->aF, p->bF,
             (unsigned long long)v->seed);
+    if (p->aC <= p->aF && p->bC <= p->bF)
+        fprintf(f, "Note: with this profile the communication stage never "
+                   "binds in either mode (aC <= aF and bC <= bF, so t_C < t_F "
+                   "at every x even when t_C grows with r*B), and the runs use "
+                   "the same seeds: the two comm-mode tables agree step for "
+                   "step except for eta_C. They are both listed because the "
+                   "grid asks for both.\n\n");
 }
 
 static void pct(FILE *f, double v)
@@ -207,8 +215,19 @@ static void reason(FILE *f, const struct afd_validate_cell *c, bool barrier)
     long i = afd_sweep_find(r, x);
     const struct afd_sweep_point *p = i >= 0 ? &r->points[i] : NULL;
     double spread_model = sqrt((double)c->batch) * r->drawn.sigma;
+    const struct afd_sim_result *best = &r->points[r->best].sim;
+    double hw = best->ci95 / best->throughput_per_device;
 
-    if (barrier ? r->barrier_tied : r->mean_field_tied)
+    /* tied means regret <= about 2 hw; "flat" only when both are small */
+    if ((barrier ? r->barrier_tied : r->mean_field_tied) &&
+        (hw > 0.005 || regret > REGRET_TOL))
+        fprintf(f,
+                "unresolved: x = %ld is tied with the best within noise "
+                "(ties %ld..%ld; the 95%% intervals are +-%.1f%% wide), "
+                "regret %.2f%% on the simulated curve; longer runs "
+                "(--steps-scale) would separate them",
+                x, r->tie_lo, r->tie_hi, 100 * hw, 100 * regret);
+    else if (barrier ? r->barrier_tied : r->mean_field_tied)
         fprintf(f,
                 "flat optimum: x = %ld is tied with the best within noise "
                 "(ties %ld..%ld), regret %.2f%%",

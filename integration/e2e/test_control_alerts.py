@@ -1,0 +1,344 @@
+#!/usr/bin/python3
+"""Regime alerts end to end: WatchAlerts and a real Alertmanager.
+
+Starts Debian's prometheus-alertmanager on a free loopback port (one null
+receiver, no gossip, storage in a temporary folder) and `afd-sizer serve`
+with "alerting.alertmanager_url" pointing at it, the telemetry clock
+(evaluation every 1000 ms of telemetry time), debounce 2 s, resolve 3 s,
+resend 0.5 s, and advisory mode (no command in flight to get in the way).
+Telemetry timestamps start one hour before now, so alert times are real
+Unix-epoch ms in the past, as Alertmanager expects.
+
+Three Attention instances report 10 steps per simulated second with
+measured stage times:
+  1. communication-bound (attention 2 ms, comm 10 ms), then attention-bound
+     (attention 40 ms): AfdRegimeChanged raised (attention, previously
+     communication) on the WatchAlerts stream after the 2 s debounce, and
+     it shows in GET /api/v2/alerts with its labels and annotations; a
+     watcher connecting then gets it first;
+  2. the new regime holds: the alert is resolved on the stream after the
+     3 s resolve time and leaves Alertmanager's active alerts;
+  3. Alertmanager stopped; the regime moves back to communication: the
+     alert is raised on the stream, the daemon keeps answering
+     GetRecommendation and counts delivery failures on /metrics;
+     Alertmanager restarted on the same port: the alert arrives.
+Every wait is bounded; everything started is stopped; the daemon must exit
+0 on SIGTERM.
+
+Usage: /usr/bin/python3 test_control_alerts.py BIN_DIR
+"""
+import json
+import os
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import grpc  # noqa: E402
+import grpc_e2e_common as common  # noqa: E402
+
+AM_BIN = "/usr/bin/prometheus-alertmanager"
+AM_CONFIG = """route:
+  receiver: "null"
+receivers:
+  - name: "null"
+"""
+DEP = "alerted"
+B = 256
+WAIT = 15.0  # s of wall time for a delivery or a streamed message
+T0 = (int(time.time() * 1000) - 3600 * 1000) // 1000 * 1000
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Alertmanager:
+    """A prometheus-alertmanager process on 127.0.0.1:port."""
+
+    def __init__(self, tmp, port):
+        self.tmp = tmp
+        self.port = port
+        self.url = "http://127.0.0.1:%d" % port
+        self.proc = None
+        self.config = os.path.join(tmp, "am.yml")
+        with open(self.config, "w") as f:
+            f.write(AM_CONFIG)
+
+    def start(self):
+        log = open(os.path.join(self.tmp, "am.log"), "ab")
+        self.proc = subprocess.Popen(
+            [AM_BIN, "--config.file=" + self.config,
+             "--storage.path=" + os.path.join(self.tmp, "am-data"),
+             "--cluster.listen-address=",
+             "--web.listen-address=127.0.0.1:%d" % self.port],
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready",
+                                            timeout=2) as r:
+                    if r.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+    def active(self, alertname):
+        """Active alerts of DEP named alertname (GET /api/v2/alerts)."""
+        try:
+            with urllib.request.urlopen(
+                    self.url + "/api/v2/alerts?active=true", timeout=5) as r:
+                got = json.loads(r.read().decode())
+        except OSError:
+            return []
+        return [a for a in got if a["status"]["state"] == "active" and
+                a["labels"].get("deployment") == DEP and
+                a["labels"].get("alertname") == alertname]
+
+
+def wait_for(fn, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.1)
+    return fn()
+
+
+class AlertWatcher:
+    def __init__(self, stub, pb, deployment):
+        self.q = queue.Queue()
+        self.call = stub.WatchAlerts(pb.WatchAlertsRequest(
+            deployment=deployment))
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        try:
+            for m in self.call:
+                self.q.put(m)
+        except grpc.RpcError as e:
+            self.q.put(e)
+
+    def next_changed(self, timeout):
+        """The next AfdRegimeChanged event (others skipped), or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                m = self.q.get(timeout=left)
+            except queue.Empty:
+                return None
+            if isinstance(m, Exception):
+                return m
+            if m.alertname == "AfdRegimeChanged":
+                return m
+
+    def close(self):
+        self.call.cancel()
+        self.t.join(timeout=5)
+
+
+def window(pb, sec, attention_ms, comm_ms):
+    steps = []
+    for k in range(10):
+        for i in range(3):
+            steps.append(pb.StepSample(
+                instance_id="attn-%d" % i, role=pb.ROLE_ATTENTION,
+                step=sec * 10 + k, batch_size=B,
+                token_load=25600.0 + (i - 1) * 100.0,
+                attention_ms=attention_ms, comm_ms=comm_ms,
+                timestamp_ms=T0 + sec * 1000 + (k + 1) * 100))
+    return pb.TelemetryBatch(deployment=DEP, steps=steps)
+
+
+def metric(daemon, name, labels=""):
+    """The first sample of name whose label set contains labels."""
+    with urllib.request.urlopen("http://%s/metrics" % daemon.http_addr,
+                                timeout=5) as r:
+        text = r.read().decode()
+    for m in re.finditer(r"^%s(\{[^}]*\})? (\S+)$" % re.escape(name), text,
+                         re.M):
+        if labels in (m.group(1) or ""):
+            return float(m.group(2))
+    return None
+
+
+def scenario(c, daemon, stubs, am):
+    pb = stubs.afd_sizer_pb2
+    ch = daemon.channel()
+    tel = stubs.afd_sizer_pb2_grpc.TelemetryStub(ch)
+    sizer = stubs.afd_sizer_pb2_grpc.SizerStub(ch)
+    w = AlertWatcher(sizer, pb, "")
+    sec = 0
+
+    def send(attention_ms, comm_ms):
+        nonlocal sec
+        s = tel.Report(iter([window(pb, sec, attention_ms, comm_ms)]),
+                       timeout=common.RPC_TIMEOUT)
+        sec += 1
+        return s
+
+    # 1. communication-bound, then attention-bound.
+    for _ in range(5):
+        send(2.0, 10.0)
+    c.check("no regime-changed alert while the regime holds",
+            w.next_changed(0.3) is None)
+    raised = None
+    for _ in range(10):
+        send(40.0, 10.0)
+        raised = w.next_changed(0.5)
+        if raised is not None:
+            break
+    ok = isinstance(raised, pb.RegimeAlert)
+    c.check("AfdRegimeChanged raised on the stream", ok, repr(raised))
+    if not ok:
+        return
+    c.check("raised: attention, previously communication, start on the "
+            "telemetry clock",
+            raised.action == "raised" and raised.deployment == DEP and
+            raised.regime == "attention" and
+            raised.previous_regime == "communication" and
+            T0 <= raised.start_ms <= T0 + sec * 1000 and raised.end_ms == 0,
+            str(raised))
+    # Debounce 2 s: pending seen at the first attention-bound evaluation
+    # (window 5, evaluated at T0+6000), raised 2 s later (window 7).
+    c.check("raised after the 2 s debounce (window 7)", sec - 1 == 7,
+            "window %d" % (sec - 1))
+    got = wait_for(lambda: am.active("AfdRegimeChanged"), WAIT)
+    c.check("Alertmanager shows the alert", bool(got))
+    if got:
+        a = got[0]
+        c.check("labels: alertname, deployment, regime, severity",
+                a["labels"].get("regime") == "attention" and
+                a["labels"].get("severity") == "page", str(a["labels"]))
+        c.check("annotations: explanation and r*",
+                a["annotations"].get("explanation") and
+                "r_star" in a["annotations"], str(a["annotations"]))
+    w2 = AlertWatcher(sizer, pb, DEP)
+    first = w2.next_changed(5.0)
+    c.check("a new watcher first gets the firing alert",
+            isinstance(first, pb.RegimeAlert) and first.action == "raised" and
+            first.regime == "attention", repr(first))
+    w2.close()
+
+    # 2. the new regime holds: resolved after 3 s.
+    resolved = None
+    for _ in range(8):
+        send(40.0, 10.0)
+        resolved = w.next_changed(0.5)
+        if resolved is not None:
+            break
+    c.check("AfdRegimeChanged resolved on the stream",
+            isinstance(resolved, pb.RegimeAlert) and
+            resolved.action == "resolved" and
+            resolved.end_ms >= raised.start_ms + 3000, repr(resolved))
+    gone = wait_for(lambda: not am.active("AfdRegimeChanged"), WAIT)
+    c.check("the alert leaves Alertmanager's active alerts", gone)
+
+    # 3. Alertmanager down: the daemon keeps serving, then delivers.
+    am.stop()
+    again = None
+    for _ in range(10):
+        send(2.0, 10.0)
+        again = w.next_changed(0.5)
+        if again is not None:
+            break
+    c.check("raised again (communication) with Alertmanager down",
+            isinstance(again, pb.RegimeAlert) and again.action == "raised" and
+            again.regime == "communication", repr(again))
+    rec = sizer.GetRecommendation(pb.GetRecommendationRequest(deployment=DEP),
+                                  timeout=common.RPC_TIMEOUT)
+    c.check("GetRecommendation answers while Alertmanager is down",
+            rec.deployment == DEP and rec.valid)
+    fails = wait_for(lambda: (metric(daemon, "afd_alertmanager_failures_total")
+                              or 0) > 0, WAIT)
+    c.check("delivery failures counted on /metrics", fails)
+    c.check("afd_alerts_firing shows the alert",
+            metric(daemon, "afd_alerts_firing",
+                   'alertname="AfdRegimeChanged"') == 1)
+    c.check("afd_regime_transitions_total counts 2 raised, 1 resolved",
+            metric(daemon, "afd_regime_transitions_total",
+                   'alertname="AfdRegimeChanged",kind="raised"') == 2 and
+            metric(daemon, "afd_regime_transitions_total",
+                   'alertname="AfdRegimeChanged",kind="resolved"') == 1)
+    c.check("alertmanager restarts on the same port", am.start())
+    got = wait_for(lambda: [a for a in am.active("AfdRegimeChanged")
+                            if a["labels"].get("regime") == "communication"],
+                   WAIT)
+    c.check("the alert arrives once Alertmanager is back", bool(got))
+    delivered = metric(daemon, "afd_alertmanager_delivered_total") or 0
+    c.check("deliveries counted on /metrics", delivered >= 2,
+            "delivered %r" % delivered)
+    w.close()
+    ch.close()
+
+
+def main():
+    bin_dir = sys.argv[1]
+    c = common.Checks("test_control_alerts")
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="test_control_alerts-")
+    am = Alertmanager(tmp, free_port())
+    daemon = None
+    try:
+        stubs = common.load_stubs(tmp)
+        c.check("alertmanager starts", am.start())
+        config = json.dumps({
+            "controller": {"clock": "telemetry", "eval_interval_ms": 1000,
+                           "advisory": True},
+            "alerting": {"debounce_s": 2, "resolve_s": 3,
+                         "alertmanager_url": am.url, "severity": "page",
+                         "resend_interval_s": 0.5, "timeout_s": 2,
+                         "backoff_initial_s": 0.1, "backoff_max_s": 0.4},
+        })
+        daemon = common.Daemon(bin_dir, tmp, config=config).start()
+        scenario(c, daemon, stubs, am)
+        rc = daemon.stop()
+        c.check("daemon exits 0 on SIGTERM", rc == 0,
+                "exit status %r; stderr:\n%s" % (rc, daemon.stderr()))
+    except Exception as e:  # report, never hang
+        import traceback
+        traceback.print_exc()
+        c.check("test body ran without exception", False, repr(e))
+        if daemon is not None:
+            print(daemon.stderr())
+            daemon.kill()
+    finally:
+        am.stop()
+    status = c.close()
+    if status == 0:
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print("kept %s" % tmp)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
