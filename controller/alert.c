@@ -51,6 +51,7 @@ void afd_alert_config_init(struct afd_alert_config *cfg)
     assert(cfg);
     cfg->debounce_ms = 60000; /* several telemetry windows */
     cfg->resolve_ms = 300000; /* do not resolve on one good window */
+    cfg->margin = 0.05;       /* above the noise of a mean step time */
 }
 
 static int check_duration(const char *name, int64_t v, char *err)
@@ -71,6 +72,10 @@ int afd_alert_config_check(const struct afd_alert_config *cfg, char *err)
     if ((rc = check_duration("debounce_ms", cfg->debounce_ms, err)) ||
         (rc = check_duration("resolve_ms", cfg->resolve_ms, err)))
         return rc;
+    if (!isfinite(cfg->margin) || cfg->margin < 0 || cfg->margin > 1)
+        return afd_err(err, AFD_EINVAL,
+                       "alert field 'margin' must be in [0, 1], got %g",
+                       cfg->margin);
     return AFD_OK;
 }
 
@@ -355,6 +360,26 @@ static int check_now(struct afd_alerts *a, int64_t now_ms, char *err)
     return AFD_OK;
 }
 
+static double stage_ms(const struct afd_alert_input *in, enum afd_regime r)
+{
+    return r == AFD_REGIME_ATTENTION       ? in->attention_ms
+           : r == AFD_REGIME_COMMUNICATION ? in->comm_ms
+                                           : in->ffn_ms;
+}
+
+/* Hysteresis: the observed regime moves only when the new largest stage
+ * beats the previously observed one by more than the margin. */
+static enum afd_regime sticky_regime(const struct afd_alerts *a,
+                                     const struct afd_alert_input *in,
+                                     enum afd_regime raw)
+{
+    if (!a->has_stable || raw == a->observed)
+        return raw;
+    if (stage_ms(in, raw) > stage_ms(in, a->observed) * (1 + a->cfg.margin))
+        return raw;
+    return a->observed;
+}
+
 int afd_alert_eval(struct afd_alerts *a, const struct afd_alert_input *in,
                    int64_t now_ms, struct afd_alert_events *out, char *err)
 {
@@ -387,7 +412,7 @@ int afd_alert_eval(struct afd_alerts *a, const struct afd_alert_input *in,
                        in->ratio);
     }
     a->last_now = now_ms;
-    a->observed = obs;
+    a->observed = sticky_regime(a, in, obs);
     if (!a->has_stable) {
         /* Nothing to compare with yet: the first regime is the baseline. */
         a->has_stable = true;

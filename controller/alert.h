@@ -8,9 +8,11 @@
  *
  * Observed regime: the caller passes the measured mean stage times and
  * afd_regime_observed() picks the largest (the stage that sets the step
- * time). On an exact tie attention wins over communication over ffn, as
- * in solver.h (the flatter stage in r wins). Passing times instead of a
- * regime lets the explanations quote the measurements.
+ * time); afd_alert_eval keeps the previously observed regime until another
+ * stage is larger than it by more than cfg.margin. On an exact tie attention
+ * wins over communication over ffn, as in solver.h (the flatter stage in r
+ * wins). Passing times instead of a regime lets the explanations quote the
+ * measurements.
  *
  * Two alert kinds (design decision: both, one machine each):
  *   AfdRegimeChanged  - the observed bottleneck differs from the last stable
@@ -91,9 +93,14 @@ enum afd_alert_action {
 struct afd_alert_config {
     int64_t debounce_ms; /* ms a condition must hold to raise, >= 0 */
     int64_t resolve_ms;  /* ms it must stay clear to resolve, >= 0 */
+    double margin;       /* fraction in [0, 1]: another stage must exceed the
+                            currently observed one by this much to become
+                            the observed regime (hysteresis: at the optimum
+                            the two stages are equal by design and a bare
+                            argmax would flap) */
 };
 
-/* Defaults: debounce 60 s, resolve 300 s. */
+/* Defaults: debounce 60 s, resolve 300 s, margin 0.05. */
 void afd_alert_config_init(struct afd_alert_config *cfg);
 
 /* AFD_EINVAL naming the bad field, e.g.

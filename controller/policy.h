@@ -110,7 +110,7 @@ struct afd_policy_input {
     double tput_current;    /* tokens/ms/device predicted at x; > 0 when
                                x >= 1, 0 allowed only when x == 0 */
     double tput_target;     /* tokens/ms/device predicted at target, > 0 */
-    enum afd_regime regime; /* afd_regime_at(solve input, r_star) */
+    enum afd_regime regime; /* regime binding at the current ratio x/y */
     double r_star;          /* recommended ratio target / y, finite, > 0 */
 };
 
@@ -120,7 +120,7 @@ struct afd_command {
     int current;                 /* Attention instances when decided */
     int target;                  /* Attention instances asked for */
     int ffn;                     /* FFN instances when decided */
-    enum afd_regime regime;      /* regime at r_star */
+    enum afd_regime regime;      /* regime binding at the current ratio */
     double r_star;               /* recommended ratio */
     double expected_gain;        /* fraction, of the recommendation (see top) */
     char reason[AFD_REASON_LEN]; /* one line of words */

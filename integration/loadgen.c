@@ -8,7 +8,8 @@
  *               [--duration S] [--smoke]
  *
  * This file: the command line, the spawned daemon, and the figures. The
- * load itself (population, pools, streams) is integration/loadgen_stream.c.
+ * load itself (population, pools, streams) is integration/loadgen_stream.c,
+ * the decision latency probe integration/loadgen_decide.c.
  *
  * Figures are printed one per line ("name value"), speed is never
  * asserted. Exit status: 0 when every call ended OK (and, with --smoke,
@@ -51,10 +52,13 @@
 #define LG_RECO_METHOD    "/afd.sizer.v1.Sizer/GetRecommendation"
 #define LG_PROBE_EVERY_MS 20   /* ms between responsiveness probes */
 #define LG_PROBE_MAX      8192 /* probes kept (164 s at the period above) */
+#define LG_EVAL_MS        100  /* a spawned daemon's controller tick */
 
 struct lg_daemon {
     pid_t pid;
-    int out_fd; /* its stdout: read up to "ready", then by the drain */
+    char dir[64];   /* temp dir holding config.json, "" = none */
+    char conf[128]; /* its config file */
+    int out_fd;     /* its stdout: read up to "ready", then by the drain */
     pthread_t drain;
     bool draining;
     char grpc_addr[LG_ADDR_LEN];
@@ -237,8 +241,8 @@ static int load_token(const char *path, char *auth, size_t len, char *err)
  * Loop responsiveness under load: a thread times one GetRecommendation
  * every LG_PROBE_EVERY_MS while the streams run. The daemon answers it on
  * the same loop thread that applies telemetry, so the latency shows how
- * long a timer or a command waits behind telemetry work. A proxy until
- * decision_latency_p99 exists, not the decision latency itself.
+ * long a unary control call waits behind telemetry work (the decision
+ * latency itself is integration/loadgen_decide.c's figure).
  */
 struct lg_probe {
     pthread_t thread;
@@ -316,24 +320,6 @@ static int peak_rss_mb(long pid, double *mb, char *err)
     return AFD_OK;
 }
 
-/*
- * p99 time from a workload shift to the scale command it causes. Needs
- * Sizer/WatchCommands and AckCommand served by the daemon (issue 5 items
- * 1-2, being wired), so for now this returns AFD_ESTATE and the figure
- * prints as n/a. The plan, kept to this function plus one hook in
- * loadgen_stream.c: open WatchCommands for one deployment on its own
- * channel; repeat K times { wait one evaluation tick; switch that
- * deployment's pools to a shifted workload (struct lg_pool: set w with
- * theta x2, mark every message stale, so the next sends carry it) and note
- * the time; read commands until one for the deployment arrives; record
- * the delay; AckCommand it; shift back }. Report the 99th percentile.
- */
-static int decision_latency_p99(double *p99_ms, char *err)
-{
-    *p99_ms = NAN;
-    return afd_err(err, AFD_ESTATE, "needs WatchCommands, issue 5 wiring");
-}
-
 /* --------------------------------------------------- a spawned daemon */
 
 /* Reads stdout lines of the daemon until "ready"; fills the gRPC address. */
@@ -394,6 +380,50 @@ static void *drain_main(void *arg)
 }
 
 /*
+ * The spawned daemon's config: the wall-clock controller evaluating every
+ * LG_EVAL_MS with no dwell and no cooldown, so that each workload shift of
+ * the decision probe gives one command at the next tick; a short workload
+ * half-life (in requests) for the probe's deployment so one shift moves
+ * its estimate. The population's deployments get commands too (nobody
+ * acks them: one each stays in flight), which costs the loop nothing.
+ */
+static int write_config(struct lg_daemon *dm, char *err)
+{
+    FILE *f;
+
+    snprintf(dm->dir, sizeof(dm->dir), "/tmp/afd-loadgen-XXXXXX");
+    if (!mkdtemp(dm->dir)) {
+        dm->dir[0] = '\0';
+        return afd_err(err, AFD_EIO, "mkdtemp: %s", strerror(errno));
+    }
+    snprintf(dm->conf, sizeof(dm->conf), "%s/config.json", dm->dir);
+    f = fopen(dm->conf, "w");
+    if (!f)
+        return afd_err(err, AFD_EIO, "cannot write %s: %s", dm->conf,
+                       strerror(errno));
+    fprintf(f,
+            "{\"controller\": {\"clock\": \"wall\", \"eval_interval_ms\": "
+            "%d, \"dwell_s\": 0, \"cooldown_s\": 0, \"max_step\": 64, "
+            "\"max_attention_instances\": 1000000},\n"
+            " \"deployments\": [{\"name\": \"%s\", "
+            "\"workload_half_life\": 16}]}\n",
+            LG_EVAL_MS, LG_SHIFT_DEPLOYMENT);
+    if (fclose(f))
+        return afd_err(err, AFD_EIO, "cannot write %s", dm->conf);
+    return AFD_OK;
+}
+
+/* Removes the config written by write_config. */
+static void remove_config(struct lg_daemon *dm)
+{
+    if (dm->conf[0])
+        unlink(dm->conf);
+    if (dm->dir[0])
+        rmdir(dm->dir);
+    dm->conf[0] = dm->dir[0] = '\0';
+}
+
+/*
  * Starts `bin serve` on free loopback ports. The child gets SIGTERM if we
  * die first (PR_SET_PDEATHSIG), so no daemon outlives the generator. Call
  * before grpc_init: forking a process with gRPC threads is unsafe.
@@ -407,6 +437,8 @@ static int daemon_spawn(struct lg_daemon *dm, const char *bin,
                     "127.0.0.1:0",
                     "--http-listen",
                     "127.0.0.1:0",
+                    "--config",
+                    dm->conf,
                     NULL,
                     NULL,
                     NULL};
@@ -414,9 +446,11 @@ static int daemon_spawn(struct lg_daemon *dm, const char *bin,
 
     memset(dm, 0, sizeof(*dm));
     dm->out_fd = -1;
+    if (write_config(dm, err))
+        return AFD_EIO;
     if (token_file) {
-        args[6] = "--token-file";
-        args[7] = (char *)token_file;
+        args[8] = "--token-file";
+        args[9] = (char *)token_file;
     }
     if (pipe(fds))
         return afd_err(err, AFD_EIO, "pipe: %s", strerror(errno));
@@ -454,8 +488,10 @@ static int daemon_stop(struct lg_daemon *dm, char *err)
     int status = 0;
     pid_t r;
 
-    if (dm->pid <= 0)
+    if (dm->pid <= 0) {
+        remove_config(dm);
         return AFD_OK;
+    }
     kill(dm->pid, SIGTERM);
     while ((r = waitpid(dm->pid, &status, WNOHANG)) == 0 && now_s() < t_end)
         usleep(20000);
@@ -464,6 +500,7 @@ static int daemon_stop(struct lg_daemon *dm, char *err)
         waitpid(dm->pid, &status, 0);
     }
     dm->pid = 0;
+    remove_config(dm);
     if (dm->draining) /* the daemon is gone: its stdout is at EOF */
         pthread_join(dm->drain, NULL);
     dm->draining = false;
@@ -645,11 +682,11 @@ static int parse_options(int argc, char **argv, struct afd_lg_options *o,
 
 static void print_figures(const struct afd_lg_options *o, const char *target,
                           const struct afd_lg_totals *tt, long pid,
-                          struct lg_probe *probe)
+                          struct lg_probe *probe, struct afd_lg_decide *dec)
 {
     double wall = tt->wall_s > 0 ? tt->wall_s : 1e-9;
     char err[AFD_ERR_LEN];
-    double rss = 0, p99 = 0;
+    double rss = 0;
 
     printf("config target=%s connections=%d threads=%d attention=%d "
            "population=%ld deployments=%d batch_steps=%d duration_s=%g "
@@ -683,10 +720,7 @@ static void print_figures(const struct afd_lg_options *o, const char *target,
     else
         printf("live_instances n/a (GetRecommendation failed)\n");
     probe_print(probe);
-    if (decision_latency_p99(&p99, err) == AFD_OK)
-        printf("decision_latency_p99_ms %.3f\n", p99);
-    else
-        printf("decision_latency_p99_ms n/a (%s)\n", err);
+    afd_lg_decide_print(dec);
     fflush(stdout);
 }
 
@@ -722,19 +756,24 @@ static int run(const struct afd_lg_options *o, const char *target, long pid,
                bool spawned)
 {
     struct lg_probe *probe = calloc(1, sizeof(*probe));
+    struct afd_lg_decide *dec = calloc(1, sizeof(*dec));
     struct afd_lg_totals tt;
     char err[AFD_ERR_LEN];
     double cpu0, cpu1;
     int rc;
 
-    if (!probe) {
+    if (!probe || !dec) {
         fprintf(stderr, "afd-loadgen: out of memory\n");
+        free(probe);
+        free(dec);
         return 1;
     }
     probe->target = target;
     atomic_init(&probe->stop, false);
     grpc_init();
     probe->started = !pthread_create(&probe->thread, NULL, probe_main, probe);
+    if (afd_lg_decide_start(dec, target, o->auth, spawned ? LG_EVAL_MS : 0))
+        fprintf(stderr, "afd-loadgen: cannot start the decision probe\n");
     cpu0 = cpu_s(pid);
     rc = afd_lg_stream(o, target, &tt, err);
     cpu1 = cpu_s(pid);
@@ -742,18 +781,21 @@ static int run(const struct afd_lg_options *o, const char *target, long pid,
         atomic_store(&probe->stop, true);
         pthread_join(probe->thread, NULL);
     }
+    afd_lg_decide_stop(dec);
     tt.daemon_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
     if (rc) {
         fprintf(stderr, "afd-loadgen: %s\n", err);
         if (rc != AFD_ESTATE) /* else live gRPC objects: skip shutdown */
             grpc_shutdown();
         free(probe);
+        free(dec);
         return 1;
     }
     tt.live = live_instances(o, target);
     grpc_shutdown();
-    print_figures(o, target, &tt, pid, probe);
+    print_figures(o, target, &tt, pid, probe, dec);
     free(probe);
+    free(dec);
     if (o->smoke && !smoke_ok(o, &tt, spawned))
         return 1;
     return tt.failed_calls ? 1 : 0;

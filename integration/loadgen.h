@@ -13,11 +13,15 @@
 #ifndef AFD_LOADGEN_H
 #define AFD_LOADGEN_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
+
+#include "estimator/error.h"
 
 struct afd_lg_options {
     const char *target;    /* gRPC HOST:PORT of a running daemon */
@@ -50,6 +54,42 @@ struct afd_lg_totals {
     long live;                     /* live instances; -1 = unknown */
     double daemon_cpu_s;           /* its CPU time over the run; -1 = unknown */
 };
+
+/*
+ * The decision latency probe (integration/loadgen_decide.c): shifts the
+ * workload of LG_SHIFT_DEPLOYMENT (not part of the population) back and
+ * forth and times each scale command it causes, on its own thread.
+ */
+#define LG_SHIFT_DEPLOYMENT "loadgen-shift"
+#define AFD_LG_DECIDE_MAX   4096 /* commands timed */
+
+struct afd_lg_decide {
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    const char *target, *auth; /* auth may be NULL */
+    int eval_ms;               /* the daemon's tick period, 0 = unknown */
+    size_t n;                  /* commands timed */
+    int missed;                /* waits without a command */
+    int unexpected;            /* commands in the wrong direction */
+    double tick_ms[AFD_LG_DECIDE_MAX];    /* receive - issued_ms */
+    double shift_ms[AFD_LG_DECIDE_MAX];   /* receive - shift sent */
+    int64_t issued_ms[AFD_LG_DECIDE_MAX]; /* ScaleCommand.issued_ms */
+    char err[AFD_ERR_LEN];                /* why it stopped early, or "" */
+};
+
+/* Starts the probe thread (after grpc_init); AFD_EIO if it cannot. */
+int afd_lg_decide_start(struct afd_lg_decide *d, const char *target,
+                        const char *auth, int eval_ms);
+/* Stops and joins it (acks the command it holds). */
+void afd_lg_decide_stop(struct afd_lg_decide *d);
+/*
+ * Prints decision_commands, decision_latency_{p50,p99,max}_ms (receive -
+ * issued_ms), shift_to_command_{p50,p99,max}_ms and, with eval_ms known,
+ * tick_delay and decision_latency_from_schedule figures (n/a with the
+ * reason when no command was timed).
+ */
+void afd_lg_decide_print(struct afd_lg_decide *d);
 
 /* Live instances the options describe (Attention + FFN). */
 long afd_lg_population(const struct afd_lg_options *o);

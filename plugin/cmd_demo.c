@@ -603,7 +603,8 @@ static int print_result(struct demo *d, char *err)
     o = afd_demo_report_json(&d->report);
     if (!o)
         return afd_err(err, AFD_ENOMEM, "out of memory building the json");
-    rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    /* compact: the timeline has thousands of points */
+    rc = json_dumpf(o, stdout, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(o);
     fputc('\n', stdout);
     fflush(stdout);

@@ -112,6 +112,7 @@ static const struct field alerting_fields[] = {
      NULL},
     {"resolve_s", F_SECONDS, ALR(resolve_ms), 0, 0, 604800000, false, false,
      NULL},
+    {"margin", F_DOUBLE, ALR(margin), 0, 0, 1, false, false, NULL},
     {"alertmanager_url", F_STRING, ALR(alertmanager_url), AFD_AM_URL_LEN, 0, 0,
      false, false, NULL},
     {"generator_url", F_STRING, ALR(generator_url), AFD_AM_URL_LEN, 0, 0, false,
@@ -494,6 +495,7 @@ static void controller_default(struct afd_controller_config *c,
     c->backoff_ms = (int)p.backoff_ms;
     a->debounce_ms = (int)al.debounce_ms;
     a->resolve_ms = (int)al.resolve_ms;
+    a->margin = al.margin;
     snprintf(a->alertmanager_url, sizeof(a->alertmanager_url), "%s", am.url);
     snprintf(a->generator_url, sizeof(a->generator_url), "%s",
              am.generator_url);

@@ -30,7 +30,7 @@
  *                  "max_attention_instances": 1024, "max_step": 4,
  *                  "ack_timeout_s": 60, "advisory": false,
  *                  "backoff_s": 300, "alerts": {...alerting...}},
- *   "alerting": {"debounce_s": 60, "resolve_s": 300,
+ *   "alerting": {"debounce_s": 60, "resolve_s": 300, "margin": 0.05,
  *                "alertmanager_url": "", "generator_url": "",
  *                "severity": "warning", "resend_interval_s": 60,
  *                "timeout_s": 10, "backoff_initial_s": 1,
@@ -111,6 +111,7 @@ struct afd_controller_config {
 struct afd_alerting_config {
     int debounce_ms;
     int resolve_ms;
+    double margin; /* fraction; see controller/alert.h */
     char alertmanager_url[256];
     char generator_url[256];
     char severity[128];

@@ -73,6 +73,7 @@ struct afd_control *afd_control_new(const struct afd_config *cfg,
     afd_alert_config_init(&c->alert_cfg);
     c->alert_cfg.debounce_ms = cfg->alerting.debounce_ms;
     c->alert_cfg.resolve_ms = cfg->alerting.resolve_ms;
+    c->alert_cfg.margin = cfg->alerting.margin;
     if (afd_policy_config_check(&c->policy_cfg, why) ||
         afd_alert_config_check(&c->alert_cfg, why)) {
         afd_err(err, AFD_EINVAL, "controller: %s", why);
@@ -189,6 +190,19 @@ static void remember(struct dep_ctl *e, const struct afd_control_command *cc)
         e->n_hist++;
 }
 
+/* Regime at the current ratio x/y under the recommendation's model. */
+static enum afd_regime current_regime(const struct afd_recommendation *rec)
+{
+    struct afd_solve_input si;
+
+    if (rec->attention_instances < 1 || rec->ffn_instances < 1)
+        return rec->solution.regime;
+    afd_solve_input_init(&si, &rec->profile, rec->batch, rec->theta);
+    si.ffn_instances = rec->ffn_instances;
+    return afd_regime_at(&si,
+                         (double)rec->attention_instances / rec->ffn_instances);
+}
+
 static void step_policy(struct afd_control *c, struct dep_ctl *e,
                         const struct afd_recommendation *rec, int64_t now)
 {
@@ -210,7 +224,10 @@ static void step_policy(struct afd_control *c, struct dep_ctl *e,
     in.barrier = s->has_barrier;
     in.tput_current = rec->throughput_current;
     in.tput_target = rec->throughput_target;
-    in.regime = s->regime;
+    /* The stage binding now explains the move (attention-bound: add
+     * Attention instances; FFN-bound: remove some); the regime at r* is
+     * the balance point and says nothing about direction. */
+    in.regime = current_regime(rec);
     in.r_star = s->has_barrier ? s->r_star_barrier : s->r_star;
     memset(&cc, 0, sizeof(cc));
     if (afd_policy_step(e->policy, &in, now, &dec, &cc.cmd, why)) {

@@ -142,6 +142,7 @@ static int start_control(struct afd_daemon *d, char *err)
     d->control_timer = event_new(d->base, -1, EV_PERSIST, on_control_timer, d);
     if (!d->control_timer)
         return afd_err(err, AFD_ENOMEM, "cannot set up the controller timer");
+    event_priority_set(d->control_timer, 0);
     tv = ms_to_tv(afd_control_eval_interval_ms(d->ctl));
     event_add(d->control_timer, &tv);
     return AFD_OK;
@@ -353,7 +354,12 @@ struct afd_daemon *afd_daemon_new(const struct afd_config *cfg,
     }
     signal(SIGPIPE, SIG_IGN);
     d->base = event_base_new();
-    if (!d->base) {
+    /*
+     * Priorities: 0 the controller timer (decision latency), 1 (the
+     * default) everything else, 2 the gRPC layer's wake-ups, so a telemetry
+     * backlog never delays a timer (plugin/grpc_internal.h).
+     */
+    if (!d->base || event_base_priority_init(d->base, 3)) {
         afd_err(err, AFD_EIO, "cannot create the event loop");
         goto fail;
     }

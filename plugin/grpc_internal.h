@@ -5,6 +5,20 @@
  *
  * A call counts its outstanding batches in refs; every batch helper below
  * adds one on success and the completion (grpc_server.c) drops it.
+ *
+ * Handoff: the completion thread queues completions in two lists under
+ * lock - "hi" (unary and server-stream calls: control, KEDA, watchers) and
+ * "lo" (client-stream calls: telemetry) - and activates the wake event only
+ * when the loop was not already signalled (wake_pending). The loop handles
+ * every hi item per wake but lo items only within a time budget, then
+ * resumes on a zero-delay timer, so timers and control calls never wait
+ * behind a telemetry backlog. Order is kept within each list, and a call's
+ * completions all go to one list, so each call sees them in order.
+ *
+ * Decoding: requests are unpacked into a per-server arena (a bounded bump
+ * buffer, malloc above the bound) that is reset after the handler returns;
+ * handlers must not keep pointers into a request (they never did: the
+ * message was freed right after the handler before).
  */
 #ifndef AFD_GRPC_INTERNAL_H
 #define AFD_GRPC_INTERNAL_H
@@ -64,17 +78,34 @@ struct handoff {
     int ok;
 };
 
+/* A growable FIFO of completions; head = first item not yet taken. */
+struct handoff_list {
+    struct handoff *items;
+    size_t n, cap, head;
+};
+
+/* Bump allocator for one decoded request at a time (loop thread only). */
+struct afd_grpc_arena {
+    unsigned char *buf; /* AFD_GRPC_ARENA_BYTES, allocated on first use */
+    size_t used;
+    struct arena_big *big; /* malloc'd blocks above the bound */
+    const void *msg;       /* the message living in the arena */
+    bool busy;             /* msg is alive */
+};
+
 struct afd_grpc_server {
     struct event_base *base;
     grpc_server *server;
     grpc_completion_queue *cq;
     pthread_t thread;
     bool thread_started;
-    struct event *wake;
+    struct event *wake;   /* activated by the completion thread */
+    struct event *resume; /* zero-delay timer: the rest of a backlog */
     struct event *grace;
-    pthread_mutex_t lock; /* guards items/n_items/cap_items only */
-    struct handoff *items;
-    size_t n_items, cap_items;
+    pthread_mutex_t lock; /* guards hi, lo and wake_pending only */
+    struct handoff_list hi, lo;
+    bool wake_pending; /* wake or resume will run on_wake */
+    struct afd_grpc_arena arena;
     const struct afd_grpc_method *methods;
     size_t n_methods;
     void **handles;
@@ -96,9 +127,19 @@ struct afd_grpc_server {
 
 /* Packs msg into a new byte buffer (the caller destroys it). */
 grpc_byte_buffer *afd_grpc_pack(const ProtobufCMessage *msg);
-/* Decodes bb (not consumed); NULL when it is not a valid message. */
-ProtobufCMessage *afd_grpc_unpack(const ProtobufCMessageDescriptor *desc,
+/*
+ * Decodes bb (not consumed); NULL when it is not a valid message. With an
+ * idle arena the message lives in it until afd_grpc_unpacked_done; else (or
+ * with arena NULL) it is malloc'd and afd_grpc_unpacked_done frees it.
+ */
+ProtobufCMessage *afd_grpc_unpack(struct afd_grpc_arena *arena,
+                                  const ProtobufCMessageDescriptor *desc,
                                   grpc_byte_buffer *bb);
+/* Releases a message from afd_grpc_unpack (NULL allowed). */
+void afd_grpc_unpacked_done(struct afd_grpc_arena *arena,
+                            ProtobufCMessage *msg);
+/* Frees the arena's memory (it must be idle). */
+void afd_grpc_arena_release(struct afd_grpc_arena *arena);
 
 /* Destroys every queued stream message. */
 void afd_grpc_drop_queue(struct afd_grpc_call *c);

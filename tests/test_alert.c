@@ -24,6 +24,7 @@ static struct afd_alert_config base_cfg(void)
 
     c.debounce_ms = 60000;
     c.resolve_ms = 300000;
+    c.margin = 0.05;
     return c;
 }
 
@@ -148,7 +149,12 @@ static void test_alert_config_check_names_field(void **state)
     afd_alert_config_init(&c);
     assert_true(c.debounce_ms == 60000);
     assert_true(c.resolve_ms == 300000);
+    assert_true(c.margin == 0.05);
     assert_int_equal(afd_alert_config_check(&c, err), AFD_OK);
+    c.margin = 1.5;
+    assert_int_equal(afd_alert_config_check(&c, err), AFD_EINVAL);
+    assert_string_equal(err, "alert field 'margin' must be in [0, 1], got 1.5");
+    c.margin = 0.05;
     c.debounce_ms = -1;
     assert_int_equal(afd_alert_config_check(&c, err), AFD_EINVAL);
     assert_string_equal(err, "alert field 'debounce_ms' must be in "
@@ -306,7 +312,7 @@ static void test_alert_eval_changed_superseded(void **state)
 /* ensure zero debounce and resolve raise and resolve in one evaluation */
 static void test_alert_eval_changed_zero_periods(void **state)
 {
-    struct afd_alert_config c = {0, 0};
+    struct afd_alert_config c = {0, 0, 0.05};
     struct afd_alerts *a = make(state, &c);
     struct afd_alert_events ev;
 
@@ -499,6 +505,32 @@ static void test_alert_eval_both_kinds_ordered(void **state)
     assert_true(ev.ev[1].start_ms == 1000);
 }
 
+/* ensure a stage within the margin of the observed one does not move it */
+static void test_alert_eval_margin_holds_observed(void **state)
+{
+    struct afd_alert_config c = {0, 0, 0.05};
+    struct afd_alerts *a = make(state, &c);
+    struct afd_alert_input in = input(ATT, ATT);
+    struct afd_alert_events ev;
+    char err[AFD_ERR_LEN] = "";
+
+    assert_int_equal(afd_alert_eval(a, &in, 1000, &ev, err), AFD_OK);
+    in.attention_ms = 10.0;
+    in.ffn_ms = 10.4; /* 4% above attention: inside the 5% margin */
+    assert_int_equal(afd_alert_eval(a, &in, 2000, &ev, err), AFD_OK);
+    assert_int_equal(ev.n, 0);
+    assert_int_equal(status(a).observed, ATT);
+    in.ffn_ms = 10.6; /* 6% above: the bottleneck moved */
+    assert_int_equal(afd_alert_eval(a, &in, 3000, &ev, err), AFD_OK);
+    assert_int_equal(status(a).observed, FFN);
+    assert_true(ev.n >= 1);
+    assert_int_equal(ev.ev[0].action, AFD_ALERT_RAISED);
+    assert_int_equal(ev.ev[0].regime, FFN);
+    in.attention_ms = 10.9; /* back within 5% of ffn 10.6: stays ffn */
+    assert_int_equal(afd_alert_eval(a, &in, 4000, &ev, err), AFD_OK);
+    assert_int_equal(status(a).observed, FFN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +546,7 @@ int main(void)
         T(test_alert_eval_changed_flip_back_delays_resolve),
         T(test_alert_eval_changed_superseded),
         T(test_alert_eval_changed_zero_periods),
+        T(test_alert_eval_margin_holds_observed),
         T(test_alert_eval_mismatch_raises_after_debounce),
         T(test_alert_eval_mismatch_resolves_after_period),
         T(test_alert_eval_mismatch_short_clear_keeps_firing),

@@ -4,6 +4,8 @@ Runs the demo on a small scenario (integration/scenarios/smoke.json) through
 the real daemon and afd-sim processes and checks:
   - the --json object: scenario, seed, the four policies by name and in
     order, per-phase rows, scale commands, efficiency against the oracle;
+  - the closed loop scales Attention up after the scenario's shift and
+    raises a regime alert to attention (the best x moves 6 -> 30);
   - the same seed gives the same object (and the same SVG) twice;
   - nothing is left behind: no child process (this test is a child
     subreaper, so orphans of the demo would be re-parented to it), the
@@ -83,7 +85,21 @@ def ours(tmpdir):
     return found
 
 
-def port_closed(addr):
+def listener_pids(port):
+    """Pids listening on a TCP port (ss -p), [] when unknown."""
+    try:
+        out = subprocess.run(["ss", "-ltnpH", "sport = :%d" % port],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             timeout=10).stdout.decode()
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [int(p) for p in re.findall(r"pid=(\d+)", out)]
+
+
+def port_closed(addr, tmpdir):
+    """True when nothing of this run listens on addr: connect fails, or the
+    port was reused by an unrelated process (other tests on this machine
+    also bind port 0) - not a leak of ours."""
     host, port = addr.rsplit(":", 1)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(2)
@@ -93,6 +109,12 @@ def port_closed(addr):
         return True
     finally:
         s.close()
+    pids = listener_pids(int(port))
+    mine = {pid for pid, _ in ours(tmpdir)} | \
+        {pid for pid, _ in children_of(os.getpid())}
+    if pids and not (set(pids) & mine):
+        print("note: port %s reused by unrelated pid(s) %r" % (addr, pids))
+        return True
     return False
 
 
@@ -114,9 +136,9 @@ def check_clean(c, what, tmpdir, stderr_text):
             grpc_addr is not None, stderr_text[-2000:])
     if grpc_addr:
         c.check("%s: grpc port %s closed" % (what, grpc_addr),
-                port_closed(grpc_addr))
+                port_closed(grpc_addr, tmpdir))
         c.check("%s: http port %s closed" % (what, http_addr),
-                port_closed(http_addr))
+                port_closed(http_addr, tmpdir))
     c.check("%s: temporary dir removed" % what, os.listdir(tmpdir) == [],
             repr(os.listdir(tmpdir)))
 
@@ -165,6 +187,20 @@ def check_shape(c, obj, scenario_obj, seed, svg):
             isinstance(obj.get("commands"), list) and
             isinstance(obj.get("alerts"), list))
     c.check("json: svg names the file written", obj.get("svg") == svg)
+    # smoke.json: chat, then long prompts at t = first phase's duration;
+    # the best x moves up (6 -> 30 at batch 64), so every command after the
+    # shift scales Attention up, and the bottleneck moves to attention
+    shift = scenario_obj["phases"][0]["duration_s"]
+    after = [k for k in obj.get("commands", []) if k.get("t_s", 0) >= shift]
+    c.check("closed loop: scale-up command(s) after the shift",
+            after and all(k["to"] > k["from"] for k in after),
+            repr(after)[:500])
+    raised = [a for a in obj.get("alerts", [])
+              if a.get("t_s", 0) >= shift and a.get("action") == "raised" and
+              a.get("alertname") == "AfdRegimeChanged"]
+    c.check("closed loop: regime alert to attention after the shift",
+            any(a.get("regime") == "attention" for a in raised),
+            repr(obj.get("alerts"))[:500])
     try:
         root = ET.parse(svg).getroot()
         ok = root.tag == "{http://www.w3.org/2000/svg}svg"

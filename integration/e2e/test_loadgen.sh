@@ -4,7 +4,9 @@
 #
 # 1. A --smoke run against a daemon the generator spawns itself: exit 0
 #    (the daemon accepted every item sent and exited 0 on SIGTERM), every
-#    figure line printed, no rejection, and the daemon process gone after.
+#    figure line printed, no rejection, the decision probe received scale
+#    commands in the expected direction without an error, and the daemon
+#    process gone after.
 #    Again with --token-file (the daemon then requires the bearer token).
 # 2. Bad flags exit 2 with a message naming the flag.
 # 3. A target nobody listens on fails cleanly (exit 1, no hang).
@@ -35,6 +37,13 @@ for key in accepted_step_samples_per_s sent_step_samples_per_s rejected \
     grep -q "^$key " "$out" || fail "no '$key' line in the output"
 done
 grep -q '^rejected 0$' "$out" || fail "the daemon rejected items"
+# Behaviour, not speed: each shift gave a command in its direction.
+grep -Eq '^decision_latency_p99_ms [0-9]+\.[0-9]+$' "$out" ||
+    fail "no decision latency figure: $(grep decision "$out")"
+grep -q '^decision_missed' "$out" &&
+    fail "decision probe missed or got unexpected commands: $(grep decision_missed "$out")"
+grep -q 'decision probe:' "$errf" &&
+    fail "decision probe error: $(grep 'decision probe:' "$errf")"
 grep -Eq '^accepted_step_samples [1-9][0-9]*$' "$out" ||
     fail "no step sample was accepted"
 pid=$(sed -n 's/^daemon_pid \([0-9][0-9]*\)$/\1/p' "$out")
@@ -53,6 +62,8 @@ rc=$?
 rm -f "$tokf"
 [ "$rc" -eq 0 ] || fail "smoke run with a token exited $rc, want 0: $(cat "$errf")"
 grep -q '^rejected 0$' "$out" || fail "with a token: the daemon rejected items"
+grep -Eq '^decision_latency_p99_ms [0-9]+\.[0-9]+$' "$out" ||
+    fail "with a token: no decision latency figure (Report/AckCommand refused?)"
 
 # --- 2. bad flags: exit 2, message names the flag
 "$loadgen" --target 127.0.0.1:1 --connections 0 >/dev/null 2>"$errf"

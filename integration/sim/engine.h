@@ -16,9 +16,11 @@
  *
  * Bookkeeping is independent of B: every active slot ages by one token per
  * step, so T_j(s+1) = T_j(s) + B - sum over requests finishing at s+1 of
- * (P_old + D_old - P_new); slot ids sit in a calendar queue by finishing
- * step (a ring of bucket arrays, far-future entries rescanned once per
- * wrap), so a step costs O(x + completions), not O(x*B).
+ * (P_old + D_old - P_new); slots sit in a calendar queue by finishing
+ * step (a ring of 4096 bucket lists, far-future entries rescanned once per
+ * wrap), so a step costs O(x + completions), not O(x*B). Slot identity does
+ * not matter to the loads (an instance's load is a sum over its requests),
+ * so the order in which one step's completions are handled changes nothing.
  *
  * Start state: each slot gets a fresh draw (P, D) already aged by a uniform
  * 0..D-1 steps, which is near the stationary state; the warm-up steps remove
@@ -108,10 +110,9 @@ void afd_sim_free(struct afd_sim *s);
 
 /*
  * Times the current step with the current loads, then advances every slot
- * by one token and replaces the finished requests. A calendar bucket may
- * grow (amortised); if it cannot, the simulator is marked invalid and
- * afd_sim_run reports AFD_ENOMEM. `count` says whether
- * this step is measured (statistics, finished requests to `drawn`).
+ * by one token and replaces the finished requests. Never allocates. `count`
+ * says whether this step is measured (statistics, finished requests to
+ * `drawn`).
  */
 void afd_sim_step(struct afd_sim *s, bool count,
                   struct afd_sim_step_info *info);

@@ -22,6 +22,7 @@
 #define CMD_WAIT_MS    5000      /* for a command the summary announced */
 #define ALERT_DRAIN_MS 300
 #define MAX_PENDING    64
+#define CLOCK_SLACK_MS 60000.0 /* issued_ms this far off: not our clock */
 
 struct pending {
     uint64_t id;
@@ -48,6 +49,7 @@ struct live {
     size_t n_req, cap_req;
     /* commands */
     uint64_t last_seen;
+    bool warned_clock;
     struct pending pend[MAX_PENDING];
     size_t n_pend;
     /* time and accounting */
@@ -367,6 +369,20 @@ static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
     }
     memset(&ev, 0, sizeof(ev));
     ev.t_s = scen_s(c->issued_ms);
+    if (fabs(ev.t_s * 1000.0 - l->sim_ms) > CLOCK_SLACK_MS) {
+        /* not our telemetry clock (controller.clock "wall"?): time the
+         * command on arrival; runs are then not reproducible */
+        if (!l->warned_clock)
+            fprintf(stderr,
+                    "afd-sim: command %llu issued at %lld ms, not on the "
+                    "telemetry clock (scenario ms %.0f): timing commands on "
+                    "arrival; set controller.clock to \"telemetry\" for "
+                    "reproducible runs\n",
+                    (unsigned long long)c->id, (long long)c->issued_ms,
+                    l->sim_ms);
+        l->warned_clock = true;
+        ev.t_s = l->sim_ms / 1000.0;
+    }
     ev.id = c->id;
     ev.from = c->current_attention_instances;
     ev.to = c->target_attention_instances;
@@ -380,8 +396,7 @@ static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
     memset(p, 0, sizeof(*p));
     p->id = c->id;
     p->target = c->target_attention_instances;
-    p->due_ms = (double)(c->issued_ms - AFD_LIVE_EPOCH_MS) +
-                l->o->actuation_delay_s * 1000.0;
+    p->due_ms = ev.t_s * 1000.0 + l->o->actuation_delay_s * 1000.0;
     p->event = l->out->n_commands - 1;
     if (!l->o->quiet)
         fprintf(stderr, "afd-sim: t = %.0f s: command %llu: %ld -> %ld (%s)\n",

@@ -248,15 +248,18 @@ static int build_grid(struct grid *g, char *err)
     return rc;
 }
 
-/* qsort_r is not C11: a file-scope pointer for the comparator instead. */
-static const struct afd_validate_cell *sort_cells;
+/* A cell index with its estimated cost, for scheduling. */
+struct job {
+    double cost;
+    size_t cell;
+};
 
-static int cmp_order(const void *a, const void *b)
+/* Most expensive first, so that the last cells to finish are short. */
+static int cmp_job(const void *a, const void *b)
 {
-    double ca = sort_cells[*(const size_t *)a].cost;
-    double cb = sort_cells[*(const size_t *)b].cost;
+    const struct job *p = a, *q = b;
 
-    return (ca < cb) - (ca > cb);
+    return (p->cost < q->cost) - (p->cost > q->cost);
 }
 
 static void run_cell(struct grid *g, size_t i)
@@ -321,11 +324,15 @@ static void run_grid(struct grid *g)
     pthread_t th[16];
     int i, started = 0;
     size_t k;
+    struct job jobs[AFD_VALIDATE_MAX_CELLS];
 
+    for (k = 0; k < g->rep.n; k++) {
+        jobs[k].cost = g->rep.cells[k].cost;
+        jobs[k].cell = k;
+    }
+    qsort(jobs, g->rep.n, sizeof(jobs[0]), cmp_job);
     for (k = 0; k < g->rep.n; k++)
-        g->order[k] = k;
-    sort_cells = g->rep.cells; /* set before any thread starts */
-    qsort(g->order, g->rep.n, sizeof(g->order[0]), cmp_order);
+        g->order[k] = jobs[k].cell;
     pthread_mutex_init(&g->lock, NULL);
     for (i = 1; i < g->rep.jobs && i < 16; i++)
         if (!pthread_create(&th[started], NULL, worker, g))
