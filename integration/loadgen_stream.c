@@ -62,8 +62,8 @@
 
 /*
  * The workload the samples are drawn from. Messages are built from this
- * struct only, so a workload shift (for the decision latency figure, see
- * decision_latency_p99 in loadgen.c) is a new lg_workload in the pools.
+ * struct only. (The decision latency figure shifts the workload of a
+ * separate small deployment instead: integration/loadgen_decide.c.)
  */
 struct lg_workload {
     double batch;       /* decode slots per Attention instance, B */

@@ -14,6 +14,8 @@
  * validated before any port is bound; a bad one exits 2 with a message
  * naming the file and field.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -150,6 +152,7 @@ int afd_cmd_serve(int argc, char **argv)
     struct afd_daemon *d;
     char err[AFD_ERR_LEN];
     bool usage_error;
+    sigset_t stop_signals, old_mask;
     int rc;
 
     rc = parse_flags(argc, argv, &flags);
@@ -160,13 +163,26 @@ int afd_cmd_serve(int argc, char **argv)
         afd_config_release(&cfg);
         return rc;
     }
+    /*
+     * Hold SIGTERM and SIGINT until the loop's handlers exist, and again
+     * once the loop has ended and they are being removed: a stop request in
+     * either window must not kill the daemon with the default action (exit
+     * 143, no snapshot). Threads started meanwhile inherit the mask, so the
+     * signal reaches the loop's thread.
+     */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
     d = afd_daemon_new(&cfg, &usage_error, err);
     if (!d) {
         fprintf(stderr, "afd-sizer serve: %s\n", err);
         afd_config_release(&cfg);
         return usage_error ? AFD_EXIT_USAGE : AFD_EXIT_FAILURE;
     }
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     rc = afd_daemon_run(d);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     afd_daemon_free(d);
     afd_config_release(&cfg);
     return rc;

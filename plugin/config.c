@@ -9,7 +9,6 @@
  */
 #include "plugin/config.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -23,6 +22,9 @@
 #include "estimator/solver.h"
 #include "plugin/alertmanager.h"
 #include "plugin/profile_json.h"
+
+/* A config is a few dozen keys and a deployment list; 1 MiB is not one. */
+#define CONFIG_MAX_BYTES (1024 * 1024)
 
 enum field_type {
     F_STRING,  /* char[size]; non-empty unless min == 0 */
@@ -215,27 +217,6 @@ fail(const struct ctx *c, const char *path, int code, const char *fmt, ...)
     return afd_err(c->err, code, "%s: %s", path, msg);
 }
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "an unknown type";
-}
-
 static void join(char *out, size_t n, const char *path, const char *key)
 {
     snprintf(out, n, "%s%s%s", path, path[0] ? "." : "", key);
@@ -266,7 +247,7 @@ static int parse_number(const struct ctx *c, const json_t *v,
 
     if (!json_is_number(v))
         return fail(c, path, AFD_EINVAL, "must be a number, got %s",
-                    type_name(v));
+                    afd_json_type_name(v));
     x = json_number_value(v);
     if ((f->type == F_INT || f->type == F_SIZE) && !json_is_integer(v))
         return fail(c, path, AFD_EINVAL, "must be an integer, got %g", x);
@@ -316,7 +297,7 @@ static int parse_profile(const struct ctx *c, const json_t *v, const char *path,
     if (!json_is_string(v))
         return fail(c, path, AFD_EINVAL,
                     "must be a built-in profile name or an object, got %s",
-                    type_name(v));
+                    afd_json_type_name(v));
     b = afd_profile_builtin(json_string_value(v));
     if (b) {
         *out = *b;
@@ -341,7 +322,7 @@ static int parse_deployments(const struct ctx *c, const json_t *v,
 
     if (!json_is_array(v))
         return fail(c, path, AFD_EINVAL, "must be an array, got %s",
-                    type_name(v));
+                    afd_json_type_name(v));
     n = json_array_size(v);
     deps = calloc(n ? n : 1, sizeof(*deps));
     if (!deps)
@@ -352,7 +333,7 @@ static int parse_deployments(const struct ctx *c, const json_t *v,
         deps[i].name[0] = '\0';
         if (!json_is_object(json_array_get(v, i))) {
             rc = fail(c, sub, AFD_EINVAL, "must be an object, got %s",
-                      type_name(json_array_get(v, i)));
+                      afd_json_type_name(json_array_get(v, i)));
             goto fail;
         }
         rc = parse_table(c, json_array_get(v, i), deployment_fields, &deps[i],
@@ -383,7 +364,7 @@ static int parse_field(const struct ctx *c, const json_t *v,
     case F_STRING:
         if (!json_is_string(v))
             return fail(c, path, AFD_EINVAL, "must be a string, got %s",
-                        type_name(v));
+                        afd_json_type_name(v));
         if (json_string_length(v) >= f->size ||
             strlen(json_string_value(v)) != json_string_length(v))
             return fail(c, path, AFD_EINVAL,
@@ -395,7 +376,7 @@ static int parse_field(const struct ctx *c, const json_t *v,
     case F_BOOL:
         if (!json_is_boolean(v))
             return fail(c, path, AFD_EINVAL, "must be true or false, got %s",
-                        type_name(v));
+                        afd_json_type_name(v));
         *(bool *)p = json_is_true(v);
         return AFD_OK;
     case F_INT:
@@ -414,14 +395,14 @@ static int parse_field(const struct ctx *c, const json_t *v,
     case F_OBJECT:
         if (!json_is_object(v))
             return fail(c, path, AFD_EINVAL, "must be an object, got %s",
-                        type_name(v));
+                        afd_json_type_name(v));
         return parse_table(c, v, f->sub, base, path, NULL);
     case F_PROFILE:
         return parse_profile(c, v, path, (struct afd_profile *)p);
     case F_DEPLOYMENT:
         if (!json_is_object(v))
             return fail(c, path, AFD_EINVAL, "must be an object, got %s",
-                        type_name(v));
+                        afd_json_type_name(v));
         return parse_table(c, v, deployment_fields, p, path, "name");
     case F_DEPLOYMENTS:
         return parse_deployments(c, v, base, path);
@@ -635,26 +616,17 @@ int afd_config_load_file(struct afd_config *cfg, const char *path, char *err)
 {
     struct ctx c = {path, err};
     struct afd_config tmp = *cfg;
-    json_error_t jerr;
     json_t *root;
-    FILE *fp;
     int rc;
 
-    fp = fopen(path, "r");
-    if (!fp)
-        return afd_err(err, AFD_EIO, "%s: cannot open: %s", path,
-                       strerror(errno));
-    root = json_loadf(fp, JSON_REJECT_DUPLICATES, &jerr);
-    fclose(fp);
-    if (!root)
-        return afd_err(err, AFD_EPARSE, "%s:%d:%d: invalid JSON: %s", path,
-                       jerr.line, jerr.column, jerr.text);
-    rc = AFD_OK;
+    rc = afd_json_load_file(path, CONFIG_MAX_BYTES, &root, err);
+    if (rc < 0)
+        return rc;
     if (!json_is_object(root))
         rc = afd_err(err, AFD_EINVAL,
                      "%s: top level must be an object, "
                      "got %s",
-                     path, type_name(root));
+                     path, afd_json_type_name(root));
     /* tmp shares cfg's deployments until the file brings its own. */
     tmp.deployments = NULL;
     tmp.n_deployments = 0;

@@ -70,11 +70,11 @@
 struct afd_deployment_config {
     char name[AFD_NAME_LEN];
     struct afd_profile profile;
-    int ffn_instances;          /* y override; 0 = from telemetry */
-    int attention_instances;    /* x override; 0 = from telemetry */
-    double batch;               /* B override, slots; 0 = from telemetry */
-    double workload_half_life;  /* finished requests; 0 = no forgetting */
-    double max_ratio;           /* upper bound for r */
+    int ffn_instances;         /* y override; 0 = from telemetry */
+    int attention_instances;   /* x override; 0 = from telemetry */
+    double batch;              /* B override, slots; 0 = from telemetry */
+    double workload_half_life; /* finished requests; 0 = no forgetting */
+    double max_ratio;          /* upper bound for r */
     struct afd_calib_config calib;
 };
 
@@ -142,11 +142,11 @@ struct afd_config {
     char snapshot_path[AFD_PATH_LEN]; /* empty = no snapshots */
     int snapshot_interval_ms;
     int recompute_interval_ms;
-    int liveness_window_ms;     /* an instance unseen this long is gone */
+    int liveness_window_ms; /* an instance unseen this long is gone */
     size_t max_deployments;
-    size_t max_instances;       /* per deployment */
-    size_t max_message_bytes;   /* gRPC receive limit */
-    size_t max_stream_queue;    /* messages queued per server stream */
+    size_t max_instances;     /* per deployment */
+    size_t max_message_bytes; /* gRPC receive limit */
+    size_t max_stream_queue;  /* messages queued per server stream */
     bool auto_create_deployments;
     struct afd_deployment_config default_deployment;
     struct afd_deployment_config *deployments; /* owned */
@@ -161,7 +161,9 @@ void afd_config_default(struct afd_config *cfg);
 
 /*
  * Loads path over the defaults already in cfg. On failure cfg is left as it
- * was and err names file and field. AFD_EIO, AFD_EPARSE or AFD_EINVAL.
+ * was and err names file and field. AFD_EIO (unreadable, not a regular
+ * file), AFD_ENOMEM (above 1 MiB), AFD_EPARSE (empty or invalid JSON) or
+ * AFD_EINVAL.
  */
 int afd_config_load_file(struct afd_config *cfg, const char *path, char *err);
 

@@ -9,16 +9,15 @@
  */
 #include "plugin/profile_json.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "estimator/error.h"
+#include "plugin/util.h"
 
 /* A profile is a dozen short fields; anything above 1 MiB is not one. */
 #define PROFILE_MAX_BYTES (1024 * 1024)
@@ -40,7 +39,7 @@ static const struct coef_field coef_fields[] = {
 
 #define N_COEFS (sizeof(coef_fields) / sizeof(coef_fields[0]))
 
-static const char *json_type_name(const json_t *v)
+const char *afd_json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -89,7 +88,7 @@ static int get_string(const json_t *obj, const char *key, bool required,
     }
     if (!json_is_string(v))
         return afd_err(err, AFD_EINVAL, "profile.%s: must be a string, got %s",
-                       key, json_type_name(v));
+                       key, afd_json_type_name(v));
     s = json_string_value(v);
     if (strlen(s) >= cap)
         return afd_err(err, AFD_EINVAL,
@@ -113,7 +112,7 @@ static int get_coef(const json_t *obj, const struct coef_field *f,
     /* A string such as "NaN" or "1e-3" is refused, not converted. */
     if (!json_is_number(v))
         return afd_err(err, AFD_EINVAL, "profile.%s: must be a number, got %s",
-                       f->key, json_type_name(v));
+                       f->key, afd_json_type_name(v));
     x = json_number_value(v);
     if (!isfinite(x) || x < 0)
         return afd_err(err, AFD_EINVAL,
@@ -141,7 +140,7 @@ int afd_profile_from_json(const json_t *obj, struct afd_profile *out, char *err)
     if (!obj || !json_is_object(obj))
         return afd_err(err, AFD_EINVAL,
                        "profile: must be a JSON object, got %s",
-                       obj ? json_type_name(obj) : "nothing");
+                       obj ? afd_json_type_name(obj) : "nothing");
     /* Unknown keys first: a typo must not surface as "missing field". */
     json_object_foreach((json_t *)obj, key, v)
     {
@@ -172,75 +171,19 @@ int afd_profile_from_json(const json_t *obj, struct afd_profile *out, char *err)
     return AFD_OK;
 }
 
-/*
- * Reads path whole into a NUL-terminated malloc'd buffer. AFD_EIO when it
- * cannot be opened or read (a directory included), AFD_EEMPTY for an empty
- * file, AFD_ENOMEM above max bytes.
- */
-static int read_whole(const char *path, size_t max, char **out, size_t *len,
-                      char *err)
-{
-    FILE *f;
-    struct stat st;
-    char *buf = NULL;
-    size_t n;
-    int rc = AFD_OK;
-
-    f = fopen(path, "rb");
-    if (!f)
-        return afd_err(err, AFD_EIO, "%s: cannot open: %s", path,
-                       strerror(errno));
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        rc = afd_err(err, AFD_EIO, "%s: not a regular file", path);
-        goto close_file;
-    }
-    if ((unsigned long long)st.st_size > max) {
-        rc = afd_err(err, AFD_ENOMEM, "%s: larger than %zu bytes", path, max);
-        goto close_file;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        rc = afd_err(err, AFD_ENOMEM, "%s: out of memory", path);
-        goto close_file;
-    }
-    n = fread(buf, 1, (size_t)st.st_size, f);
-    if (ferror(f)) {
-        rc =
-            afd_err(err, AFD_EIO, "%s: read failed: %s", path, strerror(errno));
-        goto free_buf;
-    }
-    if (n == 0) {
-        rc = afd_err(err, AFD_EEMPTY, "%s: file is empty", path);
-        goto free_buf;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    fclose(f);
-    return AFD_OK;
-
-free_buf:
-    free(buf);
-close_file:
-    fclose(f);
-    return rc;
-}
-
-int afd_profile_load_file(const char *path, struct afd_profile *out, char *err)
+int afd_json_load_file(const char *path, size_t max_bytes, json_t **out,
+                       char *err)
 {
     json_error_t jerr;
-    char why[AFD_ERR_LEN];
     json_t *root;
     char *text = NULL;
     size_t len = 0;
     int rc;
 
-    rc = read_whole(path, PROFILE_MAX_BYTES, &text, &len, err);
+    rc = afd_read_file(path, max_bytes, &text, &len, err);
     if (rc == AFD_EEMPTY)
         return afd_err(err, AFD_EPARSE,
-                       "%s: file is empty, expected a JSON "
-                       "object",
-                       path);
+                       "%s: file is empty, expected a JSON object", path);
     if (rc < 0)
         return rc;
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -248,6 +191,19 @@ int afd_profile_load_file(const char *path, struct afd_profile *out, char *err)
     if (!root)
         return afd_err(err, AFD_EPARSE, "%s:%d:%d: invalid JSON: %s", path,
                        jerr.line, jerr.column, jerr.text);
+    *out = root;
+    return AFD_OK;
+}
+
+int afd_profile_load_file(const char *path, struct afd_profile *out, char *err)
+{
+    char why[AFD_ERR_LEN];
+    json_t *root;
+    int rc;
+
+    rc = afd_json_load_file(path, PROFILE_MAX_BYTES, &root, err);
+    if (rc < 0)
+        return rc;
     rc = afd_profile_from_json(root, out, why);
     json_decref(root);
     if (rc < 0)

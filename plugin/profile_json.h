@@ -24,8 +24,7 @@ int afd_profile_from_json(const json_t *obj, struct afd_profile *out,
  * From a file. AFD_EIO when it cannot be read, AFD_EPARSE with the JSON
  * error's line and column, AFD_EINVAL for a bad field. err starts with path.
  */
-int afd_profile_load_file(const char *path, struct afd_profile *out,
-                          char *err);
+int afd_profile_load_file(const char *path, struct afd_profile *out, char *err);
 
 /*
  * The CLI's --profile NAME / --profile-file PATH: at most one may be given;
@@ -34,6 +33,22 @@ int afd_profile_load_file(const char *path, struct afd_profile *out,
  */
 int afd_profile_resolve(const char *name, const char *path,
                         struct afd_profile *out, char *err);
+
+/*
+ * "an object", "a number", ... for error messages about a JSON value of the
+ * wrong type (shared with the config loader so both say the same).
+ */
+const char *afd_json_type_name(const json_t *v);
+
+/*
+ * Parses the JSON file at path (at most max_bytes, duplicate keys refused)
+ * into *out (caller json_decref's it). Any JSON value is accepted; the
+ * caller checks its type. err starts with path: AFD_EIO / AFD_ENOMEM as
+ * afd_read_file, AFD_EPARSE for an empty file or with the JSON error's line
+ * and column. Shared by the profile and config loaders.
+ */
+int afd_json_load_file(const char *path, size_t max_bytes, json_t **out,
+                       char *err);
 
 /* A new JSON object for p (caller json_decref's it). */
 json_t *afd_profile_to_json(const struct afd_profile *p);

@@ -10,6 +10,7 @@
  *                    WatchAlerts (plugin/control.h's decisions)
  *   svc_health.c     grpc.health.v1.Health/Check
  *   svc_keda.c       externalscaler.ExternalScaler (KEDA)
+ *   svc_common.c     request checks the services share
  *
  * The tables are static and read-only.
  */
@@ -23,6 +24,7 @@
 
 struct afd_daemon;
 struct afd_control_command;
+struct afd_deployment;
 
 const struct afd_grpc_method *afd_svc_telemetry_methods(size_t *n);
 const struct afd_grpc_method *afd_svc_sizer_methods(size_t *n);
@@ -36,6 +38,15 @@ void afd_svc_control_command(struct afd_daemon *d,
                              const struct afd_control_command *cc);
 void afd_svc_control_alert(struct afd_daemon *d,
                            const struct afd_alert_event *ev, double r_star);
+
+/*
+ * The existing deployment a request names, or NULL after finishing call
+ * with INVALID_ARGUMENT ("deployment must not be empty") or NOT_FOUND
+ * ("unknown deployment '<name>'"); the handler then just returns. ctx is
+ * the handler's struct afd_daemon *.
+ */
+struct afd_deployment *afd_svc_find_deployment(struct afd_grpc_call *call,
+                                               void *ctx, const char *name);
 
 /*
  * After each recompute tick: sends StreamIsActive watchers their value when

@@ -228,22 +228,15 @@ static void ack_command(struct afd_grpc_call *call, const ProtobufCMessage *msg,
     char err[AFD_ERR_LEN];
     int rc;
 
-    if (!req->deployment || !req->deployment[0]) {
-        afd_grpc_finish(call, AFD_GRPC_INVALID_ARGUMENT,
-                        "deployment must not be empty");
-        return;
-    }
-    if (req->command_id == 0) {
+    /* An empty deployment is the first complaint, then the id, then lookup. */
+    if (req->command_id == 0 && req->deployment && req->deployment[0]) {
         afd_grpc_finish(call, AFD_GRPC_INVALID_ARGUMENT,
                         "command_id must be > 0 (ids start at 1)");
         return;
     }
-    d = afd_registry_find(afd_daemon_registry(ctx), req->deployment);
-    if (!d) {
-        afd_grpc_finish(call, AFD_GRPC_NOT_FOUND, "unknown deployment '%s'",
-                        req->deployment);
+    d = afd_svc_find_deployment(call, ctx, req->deployment);
+    if (!d)
         return;
-    }
     err[0] = '\0';
     rc = afd_control_ack(afd_daemon_control(ctx), d, req->command_id,
                          req->success, req->detail, afd_daemon_now_ms(), err);

@@ -59,7 +59,6 @@ resolve(struct afd_grpc_call *call, const Externalscaler__ScaledObjectRef *ref,
         void *ctx)
 {
     const char *name = NULL;
-    struct afd_deployment *d;
     size_t i;
 
     for (i = 0; ref && i < ref->n_scalermetadata; i++) {
@@ -73,11 +72,7 @@ resolve(struct afd_grpc_call *call, const Externalscaler__ScaledObjectRef *ref,
                         "scalerMetadata key 'deployment' is missing or empty");
         return NULL;
     }
-    d = afd_registry_find(afd_daemon_registry(ctx), name);
-    if (!d)
-        afd_grpc_finish(call, AFD_GRPC_NOT_FOUND, "unknown deployment '%s'",
-                        name);
-    return d;
+    return afd_svc_find_deployment(call, ctx, name);
 }
 
 /* The served value for a recommendation (see the head comment). */

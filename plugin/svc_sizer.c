@@ -113,17 +113,9 @@ static void get_recommendation(struct afd_grpc_call *call,
     struct afd_deployment *d;
     size_t i;
 
-    if (!req->deployment || !req->deployment[0]) {
-        afd_grpc_finish(call, AFD_GRPC_INVALID_ARGUMENT,
-                        "deployment must not be empty");
+    d = afd_svc_find_deployment(call, ctx, req->deployment);
+    if (!d)
         return;
-    }
-    d = afd_registry_find(afd_daemon_registry(ctx), req->deployment);
-    if (!d) {
-        afd_grpc_finish(call, AFD_GRPC_NOT_FOUND, "unknown deployment '%s'",
-                        req->deployment);
-        return;
-    }
     rec = current_recommendation(ctx, d);
     out.deployment = (char *)afd_deployment_name(d);
     out.valid = rec->valid;

@@ -8,66 +8,12 @@
  */
 #include "plugin/trace_file.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "estimator/error.h"
-
-/*
- * Reads path into a malloc'd buffer (caller frees). fstat gives the size up
- * front, so a file that is not regular (a directory, a pipe) is refused
- * rather than read to an unknown length.
- */
-static int read_whole(const char *path, char **out, size_t *len, char *err)
-{
-    struct stat st;
-    char *buf = NULL;
-    FILE *f;
-    size_t n;
-    int rc;
-
-    f = fopen(path, "rb");
-    if (!f)
-        return afd_err(err, AFD_EIO, "%s: cannot open: %s", path,
-                       strerror(errno));
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        rc = afd_err(err, AFD_EIO, "%s: not a regular file", path);
-        goto close_file;
-    }
-    if ((unsigned long long)st.st_size > AFD_TRACE_MAX_BYTES) {
-        rc = afd_err(err, AFD_ENOMEM, "%s: larger than %zu bytes", path,
-                     AFD_TRACE_MAX_BYTES);
-        goto close_file;
-    }
-    if (st.st_size == 0) {
-        rc = afd_err(err, AFD_EEMPTY, "%s: file is empty", path);
-        goto close_file;
-    }
-    buf = malloc((size_t)st.st_size);
-    if (!buf) {
-        rc = afd_err(err, AFD_ENOMEM, "%s: out of memory", path);
-        goto close_file;
-    }
-    n = fread(buf, 1, (size_t)st.st_size, f);
-    if (n != (size_t)st.st_size) {
-        rc = afd_err(err, AFD_EIO, "%s: read failed: %s", path,
-                     ferror(f) ? strerror(errno) : "file shrank");
-        goto free_buf;
-    }
-    fclose(f);
-    *out = buf;
-    *len = n;
-    return AFD_OK;
-
-free_buf:
-    free(buf);
-close_file:
-    fclose(f);
-    return rc;
-}
+#include "plugin/util.h"
 
 int afd_trace_load(const char *path, struct afd_trace *out, char *err)
 {
@@ -77,7 +23,7 @@ int afd_trace_load(const char *path, struct afd_trace *out, char *err)
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = read_whole(path, &text, &len, err);
+    rc = afd_read_file(path, AFD_TRACE_MAX_BYTES, &text, &len, err);
     if (rc < 0)
         return rc;
     rc = afd_trace_parse(text, len, out, why);

@@ -34,4 +34,34 @@ char *afd_test_read_file(const char *path, size_t *len);
 /* Path of a file in ../shared/traces (static buffer, overwritten per call). */
 const char *afd_test_trace_path(const char *name);
 
+/* Fail the test unless s contains part / starts with prefix. */
+void afd_assert_contains(const char *s, const char *part);
+void afd_assert_starts_with(const char *s, const char *prefix);
+
+/*
+ * A temp directory for one test process: pass afd_test_tmpdir_setup and
+ * afd_test_tmpdir_teardown to cmocka_run_group_tests. afd_test_write_file
+ * writes text to <dir>/name and returns the path, valid until teardown,
+ * which removes every written file and the directory.
+ */
+int afd_test_tmpdir_setup(void **state);
+int afd_test_tmpdir_teardown(void **state);
+const char *afd_test_tmpdir(void);
+const char *afd_test_write_file(const char *name, const char *text);
+
+/*
+ * paper-v1-fit (model.md section 2), named "paper-v1-fit-test". Built here
+ * from model.md's numbers, not taken from estimator/profile.c, so the tests
+ * do not depend on the built-in table's copy.
+ */
+struct afd_profile;
+void afd_test_paper_profile(struct afd_profile *p);
+
+/*
+ * xorshift64*: seed it with a fixed non-zero value at the start of each test
+ * so random cases are reproducible; uniform in [lo, hi).
+ */
+void afd_test_rng_seed(uint64_t seed);
+double afd_test_rng_uniform(double lo, double hi);
+
 #endif

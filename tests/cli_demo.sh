@@ -10,29 +10,12 @@ set -u
 BIN_DIR=${1:?usage: cli_demo.sh BIN_DIR SHARED_DIR}
 SIZER="$BIN_DIR/afd-sizer"
 
-pass=0
-fail=0
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+# shellcheck source=tests/lib_cli.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_cli.sh"
 mkdir "$TMP/tmpdir"
 
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-notok() { fail=$((fail + 1)); echo "not ok - $*"; }
-check() {
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else notok "$what"; fi
-}
-run() {
-    local name=$1
-    shift
-    TMPDIR="$TMP/tmpdir" "$SIZER" demo "$@" >"$TMP/$name.out" \
-        2>"$TMP/$name.err"
-    echo $? >"$TMP/$name.rc"
-}
-rc_of() { cat "$TMP/$1.rc"; }
-# exits_with NAME RC NEEDLE: run NAME exited RC and its stderr has NEEDLE.
-exits_with() { [ "$(rc_of "$1")" = "$2" ] && grep -q -- "$3" "$TMP/$1.err"; }
+# run NAME ARGS...: runs demo (TMPDIR inside $TMP) into $TMP/NAME.{out,err,rc}.
+run() { TMPDIR="$TMP/tmpdir" run_to "$1" "$SIZER" demo "${@:2}"; }
 no_work_dir() { [ -z "$(ls -A "$TMP/tmpdir")" ]; }
 
 run help --help
@@ -76,5 +59,4 @@ check "scenario without phases exits 2" \
 
 check "no work dir left behind by the failures" no_work_dir
 
-echo "cli_demo: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary cli_demo

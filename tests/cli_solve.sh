@@ -9,43 +9,18 @@ set -u
 BIN_DIR=${1:?usage: cli_solve.sh BIN_DIR SHARED_DIR}
 SHARED_DIR=${2:?usage: cli_solve.sh BIN_DIR SHARED_DIR}
 SIZER="$BIN_DIR/afd-sizer"
-PY=/usr/bin/python3
 TRACE="$SHARED_DIR/traces/AzureLLMInferenceTrace_conv.csv"
+# shellcheck source=tests/lib_cli.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_cli.sh"
 
-pass=0
-fail=0
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-notok() { fail=$((fail + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...: passes when COMMAND succeeds
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else notok "$what"; fi
-}
-
-# get FILE EXPR: evaluates a Python expression over the JSON object d.
-get() {
-    "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(json.dumps(eval(sys.argv[2])))' "$1" "$2"
-}
 # near A B TOL: |A - B| <= TOL (A, B numbers as text; "null" fails)
 near() {
     "$PY" -c 'import sys; a, b, t = sys.argv[1:]; sys.exit(0 if a != "null" and abs(float(a) - float(b)) <= float(t) else 1)' "$1" "$2" "$3"
 }
 is_null() { [ "$1" = "null" ]; }
 
-# run NAME ARGS...: runs solve, stdout to $TMP/NAME.out, stderr to .err,
-# exit status to $TMP/NAME.rc.
-run() {
-    local name=$1
-    shift
-    "$SIZER" solve "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
-    echo $? >"$TMP/$name.rc"
-}
-rc_of() { cat "$TMP/$1.rc"; }
-# exits_with NAME RC NEEDLE: run NAME exited RC and its stderr has NEEDLE.
-exits_with() { [ "$(rc_of "$1")" = "$2" ] && grep -q -- "$3" "$TMP/$1.err"; }
+# run NAME ARGS...: runs solve into $TMP/NAME.{out,err,rc}.
+run() { run_to "$1" "$SIZER" solve "${@:2}"; }
 
 # 1. The paper's headline points (the fitted profile reproduces them).
 for pair in 64:5.9 256:9.3 1024:12.5; do
@@ -219,5 +194,4 @@ need = ["profile     paper-v1-fit", "provenance  FITTED", "r_A 9.301",
         "mean-field:", "barrier-aware:", "regimes"]
 sys.exit(0 if all(n in t for n in need) else 1)' "$TMP/table.out"
 
-echo "cli_solve: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary cli_solve

@@ -9,33 +9,12 @@ set -u
 BIN_DIR=${1:?usage: cli_theta.sh BIN_DIR SHARED_DIR}
 SHARED_DIR=${2:?usage: cli_theta.sh BIN_DIR SHARED_DIR}
 SIZER="$BIN_DIR/afd-sizer"
-PY=/usr/bin/python3
 TRACES="$SHARED_DIR/traces"
+# shellcheck source=tests/lib_cli.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_cli.sh"
 
-pass=0
-fail=0
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-ok() { pass=$((pass + 1)); echo "ok - $*"; }
-notok() { fail=$((fail + 1)); echo "not ok - $*"; }
-check() {
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else notok "$what"; fi
-}
-get() {
-    "$PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(json.dumps(eval(sys.argv[2])))' "$1" "$2"
-}
-run() {
-    local name=$1
-    shift
-    "$SIZER" theta "$@" >"$TMP/$name.out" 2>"$TMP/$name.err"
-    echo $? >"$TMP/$name.rc"
-}
-rc_of() { cat "$TMP/$1.rc"; }
-# exits_with NAME RC NEEDLE: run NAME exited RC and its stderr has NEEDLE.
-exits_with() { [ "$(rc_of "$1")" = "$2" ] && grep -q -- "$3" "$TMP/$1.err"; }
+# run NAME ARGS...: runs theta into $TMP/NAME.{out,err,rc}.
+run() { run_to "$1" "$SIZER" theta "${@:2}"; }
 
 # matches FILE N MEAN_P MEAN_D THETA SIGMA FORMAT: the JSON output agrees
 # with a README row (theta and sigma to 0.01, the one-decimal means to 0.051).
@@ -153,5 +132,4 @@ check "--help exits 0 and lists --trace and --json" \
 sys.exit(0 if rc == "0" and "--trace PATH" in t and "--json" in t else 1)' \
     "$TMP/help.out" "$TMP/help.rc"
 
-echo "cli_theta: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary cli_theta

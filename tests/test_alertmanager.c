@@ -21,53 +21,10 @@
 
 #include "estimator/error.h"
 #include "plugin/alertmanager.h"
+#include "tests/alertmanager_fixtures.h"
 
-#define T0       1700000000123LL /* 2023-11-14T22:13:20.123Z */
 #define MAX_REQ  16
 #define DELAY_MS 50 /* delayed replies keep a request in flight */
-
-/* ---- helpers ---- */
-
-static void assert_contains(const char *s, const char *part)
-{
-    if (!strstr(s, part))
-        fail_msg("'%s' does not contain '%s'", s, part);
-}
-static void base_cfg(struct afd_alertmanager_config *cfg, const char *url)
-{
-    afd_alertmanager_config_init(cfg);
-    snprintf(cfg->url, sizeof(cfg->url), "%s", url);
-}
-
-static struct afd_alertmanager_alert raised(const char *dep,
-                                            enum afd_regime reg)
-{
-    struct afd_alertmanager_alert a;
-
-    memset(&a, 0, sizeof(a));
-    a.ev.kind = AFD_ALERT_REGIME_CHANGED;
-    a.ev.action = AFD_ALERT_RAISED;
-    a.ev.alertname = "AfdRegimeChanged";
-    snprintf(a.ev.deployment, sizeof(a.ev.deployment), "%s", dep);
-    a.ev.regime = reg;
-    a.ev.previous = AFD_REGIME_ATTENTION;
-    a.ev.predicted = AFD_REGIME_FFN;
-    a.ev.ratio = 1.25;
-    strcpy(a.ev.explanation, "ffn stage 12 ms > attention 9 ms");
-    a.ev.start_ms = T0;
-    a.r_star = 0.8;
-    return a;
-}
-
-static struct afd_alertmanager_alert resolved(const char *dep,
-                                              enum afd_regime reg)
-{
-    struct afd_alertmanager_alert a = raised(dep, reg);
-
-    a.ev.action = AFD_ALERT_RESOLVED;
-    a.ev.end_ms = T0 + 300377; /* 2023-11-14T22:18:20.500Z */
-    return a;
-}
 
 /* ---- delivery against an in-process server ---- */
 
@@ -335,8 +292,8 @@ static void test_post_firing_table_full(void **state)
     post(s, raised("b", AFD_REGIME_FFN));
     assert_int_equal(afd_alertmanager_post(s->am, &a.ev, a.r_star, err),
                      AFD_ENOMEM);
-    assert_contains(err, "firing table is full (2 alerts), "
-                         "'AfdRegimeChanged' for 'c' not sent");
+    afd_assert_contains(err, "firing table is full (2 alerts), "
+                             "'AfdRegimeChanged' for 'c' not sent");
     afd_alertmanager_stats(s->am, &st);
     assert_true(st.active == 2 && st.posted == 2);
     a.ev.regime = (enum afd_regime)9;
@@ -361,7 +318,7 @@ static void test_delivery_retries_after_503(void **state)
     assert_true(st.sent == 2 && st.dropped == 0);
     assert_int_equal(st.last_status, 200);
     assert_true(st.consecutive_failures == 0);
-    assert_contains(st.last_error, "answered 503");
+    afd_assert_contains(st.last_error, "answered 503");
     /* libevent schedules from its cached loop time: allow 5 ms early */
     assert_true(s->at_ms[1] - s->at_ms[0] >= 40 - 5);
     assert_true(
@@ -467,7 +424,7 @@ static void test_delivery_400_dropped(void **state)
     assert_int_equal(s->n_req, 1);
     afd_alertmanager_stats(s->am, &st);
     assert_true(st.rejected == 1 && st.dropped == 1 && st.failures == 1);
-    assert_contains(st.last_error, "answered 400");
+    afd_assert_contains(st.last_error, "answered 400");
     server_free(s);
 }
 
@@ -496,7 +453,7 @@ static void test_delivery_timeout(void **state)
     assert_true(run_until(s, one_failure, 4000));
     afd_alertmanager_stats(s->am, &st);
     assert_true(st.pending == 1 && st.last_status == 0);
-    assert_contains(st.last_error, "failed: timed out");
+    afd_assert_contains(st.last_error, "failed: timed out");
     server_free(s);
 }
 
@@ -513,7 +470,7 @@ static void test_delivery_connection_refused(void **state)
     assert_true(run_until(s, one_failure, 3000));
     afd_alertmanager_stats(s->am, &st);
     assert_true(st.pending == 1 && st.delivered == 0 && st.last_status == 0);
-    assert_contains(st.last_error, "failed: could not connect");
+    afd_assert_contains(st.last_error, "failed: could not connect");
     server_free(s);
 }
 
@@ -541,7 +498,7 @@ static void test_new_bad_config(void **state)
 
     base_cfg(&cfg, "https://am:9093");
     assert_null(afd_alertmanager_new(base, &cfg, err));
-    assert_contains(err, "https");
+    afd_assert_contains(err, "https");
     afd_alertmanager_free(NULL);
     event_base_free(base);
 }

@@ -12,51 +12,9 @@
 
 #include "estimator/error.h"
 #include "plugin/alertmanager.h"
-
-#define T0 1700000000123LL /* 2023-11-14T22:13:20.123Z */
+#include "tests/alertmanager_fixtures.h"
 
 /* ---- helpers ---- */
-
-static void assert_contains(const char *s, const char *part)
-{
-    if (!strstr(s, part))
-        fail_msg("'%s' does not contain '%s'", s, part);
-}
-static void base_cfg(struct afd_alertmanager_config *cfg, const char *url)
-{
-    afd_alertmanager_config_init(cfg);
-    snprintf(cfg->url, sizeof(cfg->url), "%s", url);
-}
-
-static struct afd_alertmanager_alert raised(const char *dep,
-                                            enum afd_regime reg)
-{
-    struct afd_alertmanager_alert a;
-
-    memset(&a, 0, sizeof(a));
-    a.ev.kind = AFD_ALERT_REGIME_CHANGED;
-    a.ev.action = AFD_ALERT_RAISED;
-    a.ev.alertname = "AfdRegimeChanged";
-    snprintf(a.ev.deployment, sizeof(a.ev.deployment), "%s", dep);
-    a.ev.regime = reg;
-    a.ev.previous = AFD_REGIME_ATTENTION;
-    a.ev.predicted = AFD_REGIME_FFN;
-    a.ev.ratio = 1.25;
-    strcpy(a.ev.explanation, "ffn stage 12 ms > attention 9 ms");
-    a.ev.start_ms = T0;
-    a.r_star = 0.8;
-    return a;
-}
-
-static struct afd_alertmanager_alert resolved(const char *dep,
-                                              enum afd_regime reg)
-{
-    struct afd_alertmanager_alert a = raised(dep, reg);
-
-    a.ev.action = AFD_ALERT_RESOLVED;
-    a.ev.end_ms = T0 + 300377; /* 2023-11-14T22:18:20.500Z */
-    return a;
-}
 
 static void fmt_ok(int64_t ms, const char *want)
 {
@@ -72,7 +30,7 @@ static void check_err(const struct afd_alertmanager_config *cfg,
     char err[AFD_ERR_LEN] = "";
 
     assert_int_equal(afd_alertmanager_config_check(cfg, err), AFD_EINVAL);
-    assert_contains(err, part);
+    afd_assert_contains(err, part);
 }
 
 /* ---- RFC 3339 times ---- */
@@ -108,11 +66,11 @@ static void test_format_time_out_of_range(void **state)
     char out[AFD_AM_TIME_LEN], err[AFD_ERR_LEN];
 
     assert_int_equal(afd_alertmanager_format_time(-1, out, err), AFD_EINVAL);
-    assert_contains(err, "-1 ms");
+    afd_assert_contains(err, "-1 ms");
     assert_int_equal(
         afd_alertmanager_format_time(AFD_AM_TIME_MAX + 1, out, err),
         AFD_EINVAL);
-    assert_contains(err, "253402300800000");
+    afd_assert_contains(err, "253402300800000");
 }
 
 /* ---- config ---- */
@@ -255,29 +213,30 @@ static void test_alert_check_invalid(void **state)
 
     a.ev.regime = (enum afd_regime)7;
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
-    assert_contains(err, "regime 7");
+    afd_assert_contains(err, "regime 7");
     a = raised("prod", AFD_REGIME_FFN);
     a.ev.alertname = "AfdRegimeMismatch";
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
-    assert_contains(err, "'alertname' must be 'AfdRegimeChanged' for kind 0");
+    afd_assert_contains(err,
+                        "'alertname' must be 'AfdRegimeChanged' for kind 0");
     a = raised("", AFD_REGIME_FFN);
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
-    assert_contains(err, "'deployment' must be non-empty utf-8");
+    afd_assert_contains(err, "'deployment' must be non-empty utf-8");
     a = raised("bad\xff", AFD_REGIME_FFN);
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
-    assert_contains(err, "'deployment'");
+    afd_assert_contains(err, "'deployment'");
     a = raised("prod", AFD_REGIME_FFN);
     a.ev.ratio = 0;
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
-    assert_contains(err, "'ratio' must be finite and > 0, got 0");
+    afd_assert_contains(err, "'ratio' must be finite and > 0, got 0");
     a = raised("prod", AFD_REGIME_FFN);
     a.r_star = -1;
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
-    assert_contains(err, "r_star must be NaN");
+    afd_assert_contains(err, "r_star must be NaN");
     a = resolved("prod", AFD_REGIME_FFN);
     a.ev.end_ms = T0 - 1;
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
-    assert_contains(err, "'end_ms' must be in [start_ms = 1700000000123");
+    afd_assert_contains(err, "'end_ms' must be in [start_ms = 1700000000123");
 }
 
 static void assert_json_equal(json_t *got, const char *want_text)

@@ -18,19 +18,6 @@
 #include "estimator/solver.h"
 #include "tests/afd_test.h"
 
-static void paper_profile(struct afd_profile *p)
-{
-    memset(p, 0, sizeof(*p));
-    strcpy(p->name, "paper-v1-fit-test");
-    p->aA = 5.075e-5;
-    p->bA = 2.549;
-    p->aC = 1.0e-3;
-    p->bC = 0.30;
-    p->aF = 2.2444e-3;
-    p->bF = 5.0;
-    p->comm_mode = AFD_COMM_PER_INSTANCE;
-}
-
 /* Geometric decode mean 500 (p = 1/500), prompt fixed at 100:
  * theta = 100 + (1-p)/p, sigma^2 = 0 + (1-p)/p^2 (model.md section 3). */
 static void geo500_input(struct afd_solve_input *in,
@@ -68,17 +55,6 @@ static double brute_max_step(double g, double mu, double s, int n)
         sum += w * (mu + s * z) * n * phi_l(z) * powl(cdf_l(z), n - 1);
     }
     return (double)(head + sum * h / 3);
-}
-
-static uint64_t rng_state;
-
-static double rng_uniform(double lo, double hi)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return lo + (hi - lo) * ((rng_state * 2685821657736338717ULL >> 11) *
-                             (1.0 / 9007199254740992.0));
 }
 
 /* ensure E[M_n] matches the closed forms for n = 1..5 */
@@ -208,7 +184,7 @@ static void test_afd_solve_barrier_reference_case(void **state)
     struct afd_solution s;
     char err[AFD_ERR_LEN];
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     geo500_input(&in, &p);
     assert_close(599, in.theta, 0, 1e-15);
     assert_close(499.4997497, in.sigma, 1e-7, 0);
@@ -231,7 +207,7 @@ static void test_afd_barrier_at_composition(void **state)
     struct afd_solve_input in;
     double step, thr, mu, s, g;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     geo500_input(&in, &p);
     mu = 5.075e-5 * 256 * 599 + 2.549;
     s = 5.075e-5 * 16 * in.sigma;
@@ -248,7 +224,7 @@ static void test_afd_solve_barrier_uses_load_spread(void **state)
     struct afd_solve_input in;
     struct afd_solution a, b;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     geo500_input(&in, &p);
     assert_int_equal(afd_solve(&in, &a, NULL), AFD_OK);
     in.has_sigma = false;
@@ -276,7 +252,7 @@ static void test_afd_barrier_at_needs_sigma(void **state)
     char err[AFD_ERR_LEN] = "";
     double step, thr;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     afd_solve_input_init(&in, &p, 256, 599);
     assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
     assert_false(s.has_barrier);
@@ -295,19 +271,19 @@ static void random_barrier_input(struct afd_profile *p,
 {
     memset(p, 0, sizeof(*p));
     strcpy(p->name, "random");
-    p->aA = exp(rng_uniform(log(1e-6), log(1e-3)));
-    p->bA = rng_uniform(0.1, 10);
-    p->aC = exp(rng_uniform(log(1e-5), log(1e-2)));
-    p->bC = rng_uniform(0.01, 3);
-    p->aF = exp(rng_uniform(log(1e-4), log(1e-2)));
-    p->bF = rng_uniform(0.1, 10);
+    p->aA = exp(afd_test_rng_uniform(log(1e-6), log(1e-3)));
+    p->bA = afd_test_rng_uniform(0.1, 10);
+    p->aC = exp(afd_test_rng_uniform(log(1e-5), log(1e-2)));
+    p->bC = afd_test_rng_uniform(0.01, 3);
+    p->aF = exp(afd_test_rng_uniform(log(1e-4), log(1e-2)));
+    p->bF = afd_test_rng_uniform(0.1, 10);
     p->comm_mode = i % 2 ? AFD_COMM_AGGREGATE : AFD_COMM_PER_INSTANCE;
-    afd_solve_input_init(in, p, floor(rng_uniform(1, 1024)),
-                         rng_uniform(10, 5000));
+    afd_solve_input_init(in, p, floor(afd_test_rng_uniform(1, 1024)),
+                         afd_test_rng_uniform(10, 5000));
     in->has_sigma = true;
-    in->sigma = in->theta * rng_uniform(0.05, 3);
+    in->sigma = in->theta * afd_test_rng_uniform(0.05, 3);
     in->ffn_instances = 1 + i % 3;
-    in->max_ratio = floor(rng_uniform(1, 48));
+    in->max_ratio = floor(afd_test_rng_uniform(1, 48));
 }
 
 /* ensure the barrier throughput never exceeds the mean-field f(x/y) */
@@ -318,7 +294,7 @@ static void test_afd_barrier_at_below_mean_field(void **state)
     double step, thr, y;
     int i, x;
 
-    rng_state = 0x452821e638d01377ULL;
+    afd_test_rng_seed(0x452821e638d01377ULL);
     for (i = 0; i < 100; i++) {
         random_barrier_input(&p, &in, i);
         y = in.ffn_instances;
@@ -338,7 +314,7 @@ static void test_afd_solve_barrier_matches_exhaustive(void **state)
     double step, thr, best;
     int i, x, x_max;
 
-    rng_state = 0xbe5466cf34e90c6cULL;
+    afd_test_rng_seed(0xbe5466cf34e90c6cULL);
     for (i = 0; i < 150; i++) {
         random_barrier_input(&p, &in, i);
         assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
@@ -366,11 +342,11 @@ static void test_afd_solve_barrier_matches_exhaustive_long_range(void **state)
     double step, thr, best;
     int i, x, x_max;
 
-    rng_state = 0x3f84d5b5b5470917ULL;
+    afd_test_rng_seed(0x3f84d5b5b5470917ULL);
     for (i = 0; i < 24; i++) {
         random_barrier_input(&p, &in, i);
         in.ffn_instances = 1 + i % 8;
-        in.max_ratio = floor(rng_uniform(16, 128));
+        in.max_ratio = floor(afd_test_rng_uniform(16, 128));
         /* a third attention-bound far out, where f rises to max_ratio */
         if (i % 3 == 0)
             in.theta *= 200;

@@ -8,48 +8,10 @@
 
 #include "estimator/error.h"
 #include "plugin/config.h"
-
-struct fixture {
-    struct afd_config cfg;
-    char path[64];
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    int fd;
-
-    assert_non_null(f);
-    afd_config_default(&f->cfg);
-    snprintf(f->path, sizeof(f->path), "/tmp/afd-test-config-XXXXXX");
-    fd = mkstemp(f->path);
-    assert_true(fd >= 0);
-    close(fd);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-
-    unlink(f->path);
-    afd_config_release(&f->cfg);
-    free(f);
-    return 0;
-}
-
-static void write_file(const struct fixture *f, const char *text)
-{
-    FILE *fp = fopen(f->path, "w");
-
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
+#include "tests/config_fixtures.h"
 
 /* Loads text; expects failure with code and every needle in the message. */
-static void expect_error(struct fixture *f, const char *text, int code,
+static void expect_error(struct config_fixture *f, const char *text, int code,
                          const char *needle)
 {
     char err[AFD_ERR_LEN] = "";
@@ -68,7 +30,7 @@ static void expect_error(struct fixture *f, const char *text, int code,
 /* ensure the defaults are the documented loopback addresses and limits */
 static void test_config_default_values(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
 
     assert_string_equal(f->cfg.grpc_listen, "127.0.0.1:50051");
     assert_string_equal(f->cfg.http_listen, "127.0.0.1:9464");
@@ -88,7 +50,7 @@ static void test_config_default_values(void **state)
  * file's default_deployment */
 static void test_config_load_file_good(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
     char err[AFD_ERR_LEN] = "";
 
     write_file(f,
@@ -138,7 +100,7 @@ static void test_config_load_file_good(void **state)
 /* ensure a built-in profile can be named by string */
 static void test_config_load_file_builtin_profile(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
 
     write_file(f, "{\"deployments\": [{\"name\": \"a\", \"profile\": "
                   "\"paper-v1-fit\"}]}");
@@ -183,7 +145,7 @@ static void test_config_load_file_unknown_top_key(void **state)
 /* ensure the type of each kind of field is checked with its path */
 static void test_config_load_file_wrong_types(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
 
     expect_error(f, "{\"grpc_listen\": 5}", AFD_EINVAL,
                  "grpc_listen: must be a string");
@@ -200,7 +162,7 @@ static void test_config_load_file_wrong_types(void **state)
 /* ensure out-of-range numbers name the field, the bounds and the value */
 static void test_config_load_file_out_of_range(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
 
     expect_error(f,
                  "{\"deployments\": [{\"name\": \"a\", \"calibration\": "
@@ -219,7 +181,7 @@ static void test_config_load_file_out_of_range(void **state)
 /* ensure a deployment without a name, or a duplicate name, is an error */
 static void test_config_load_file_bad_names(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
 
     expect_error(f, "{\"deployments\": [{\"batch\": 1}]}", AFD_EINVAL,
                  "deployments[0]: name: required field missing");
@@ -243,7 +205,7 @@ static void test_config_load_file_too_many_deployments(void **state)
 /* ensure malformed JSON gives AFD_EPARSE with the line number */
 static void test_config_load_file_bad_json_line(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
     char needle[96];
 
     snprintf(needle, sizeof(needle), "%s:3:", f->path);
@@ -255,7 +217,7 @@ static void test_config_load_file_bad_json_line(void **state)
 /* ensure a missing file is AFD_EIO naming the path */
 static void test_config_load_file_missing(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
     char err[AFD_ERR_LEN];
 
     assert_int_equal(
@@ -263,10 +225,32 @@ static void test_config_load_file_missing(void **state)
     assert_non_null(strstr(err, "/nonexistent/afd.json: cannot open"));
 }
 
+/* ensure an empty file is AFD_EPARSE saying it is empty */
+static void test_config_load_file_empty(void **state)
+{
+    struct config_fixture *f = *state;
+    char err[AFD_ERR_LEN];
+
+    write_file(f, "");
+    assert_int_equal(afd_config_load_file(&f->cfg, f->path, err), AFD_EPARSE);
+    assert_true(strncmp(err, f->path, strlen(f->path)) == 0);
+    assert_non_null(strstr(err, "file is empty"));
+}
+
+/* ensure a directory is AFD_EIO, refused rather than read */
+static void test_config_load_file_directory(void **state)
+{
+    struct config_fixture *f = *state;
+    char err[AFD_ERR_LEN];
+
+    assert_int_equal(afd_config_load_file(&f->cfg, "/tmp", err), AFD_EIO);
+    assert_non_null(strstr(err, "/tmp: not a regular file"));
+}
+
 /* ensure a failed load leaves the config exactly as it was */
 static void test_config_load_file_error_changes_nothing(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
     struct afd_config before;
 
     write_file(f, "{\"deployments\": [{\"name\": \"keep\"}]}");
@@ -282,7 +266,7 @@ static void test_config_load_file_error_changes_nothing(void **state)
 /* ensure a file without "deployments" keeps the earlier list */
 static void test_config_load_file_keeps_deployments(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
 
     write_file(f, "{\"deployments\": [{\"name\": \"keep\"}]}");
     assert_int_equal(afd_config_load_file(&f->cfg, f->path, NULL), AFD_OK);
@@ -295,7 +279,7 @@ static void test_config_load_file_keeps_deployments(void **state)
 /* ensure lookup returns the named entry, else the default with the name */
 static void test_config_deployment_lookup(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
     struct afd_deployment_config d;
 
     write_file(f, "{\"default_deployment\": {\"batch\": 7}, \"deployments\":"
@@ -312,7 +296,7 @@ static void test_config_deployment_lookup(void **state)
 /* ensure validate rejects an empty address in a hand-built config */
 static void test_config_validate_empty_address(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
     char err[AFD_ERR_LEN];
 
     f->cfg.http_listen[0] = '\0';
@@ -320,7 +304,7 @@ static void test_config_validate_empty_address(void **state)
     assert_non_null(strstr(err, "http_listen: must not be empty"));
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, config_setup, config_teardown)
 
 int main(void)
 {
@@ -338,6 +322,8 @@ int main(void)
         T(test_config_load_file_too_many_deployments),
         T(test_config_load_file_bad_json_line),
         T(test_config_load_file_missing),
+        T(test_config_load_file_empty),
+        T(test_config_load_file_directory),
         T(test_config_load_file_error_changes_nothing),
         T(test_config_load_file_keeps_deployments),
         T(test_config_deployment_lookup),

@@ -15,49 +15,16 @@
 #include "controller/policy.h"
 #include "estimator/error.h"
 #include "plugin/config.h"
+#include "tests/config_fixtures.h"
 
-struct fixture {
-    struct afd_config cfg;
-    char path[64];
-};
-
-static int setup(void **state)
+static int load(struct config_fixture *f, const char *text, char *err)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    int fd;
-
-    assert_non_null(f);
-    afd_config_default(&f->cfg);
-    snprintf(f->path, sizeof(f->path), "/tmp/afd-test-ctlcfg-XXXXXX");
-    fd = mkstemp(f->path);
-    assert_true(fd >= 0);
-    close(fd);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-
-    unlink(f->path);
-    afd_config_release(&f->cfg);
-    free(f);
-    return 0;
-}
-
-static int load(struct fixture *f, const char *text, char *err)
-{
-    FILE *fp = fopen(f->path, "w");
-
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
+    write_file(f, text);
     return afd_config_load_file(&f->cfg, f->path, err);
 }
 
 /* Expects AFD_EINVAL with every needle in the message, cfg unchanged. */
-static void expect_error(struct fixture *f, const char *text,
+static void expect_error(struct config_fixture *f, const char *text,
                          const char *needle1, const char *needle2)
 {
     char err[AFD_ERR_LEN] = "";
@@ -73,7 +40,7 @@ static void expect_error(struct fixture *f, const char *text,
 /* ensure the defaults are the policy's and alert module's own defaults */
 static void test_config_default_controller_matches_modules(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
     struct afd_policy_config p;
     struct afd_alert_config a;
 
@@ -99,7 +66,7 @@ static void test_config_default_controller_matches_modules(void **state)
 /* ensure every controller field is read, durations in seconds -> ms */
 static void test_config_load_controller_maps_fields(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
     char err[AFD_ERR_LEN] = "";
 
     assert_int_equal(
@@ -129,7 +96,7 @@ static void test_config_load_controller_maps_fields(void **state)
 /* ensure every alerting field is read, durations in seconds -> ms */
 static void test_config_load_alerting_maps_fields(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
     char err[AFD_ERR_LEN] = "";
 
     assert_int_equal(
@@ -159,7 +126,7 @@ static void test_config_load_alerting_maps_fields(void **state)
 /* ensure "controller.alerts" is the same section as "alerting" */
 static void test_config_load_controller_alerts_alias(void **state)
 {
-    struct fixture *f = *state;
+    struct config_fixture *f = *state;
     char err[AFD_ERR_LEN] = "";
 
     assert_int_equal(load(f,
@@ -251,7 +218,7 @@ static void test_config_load_empty_severity_fails(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, config_setup, config_teardown)
         T(test_config_default_controller_matches_modules),
         T(test_config_load_controller_maps_fields),
         T(test_config_load_alerting_maps_fields),

@@ -106,36 +106,30 @@ static void test_profile_validate_negative(void **state)
                 "profile field 'bF' must be finite and >= 0, got -0.5");
 }
 
-/* ensure validate rejects NaN in each field, naming it */
-static void test_profile_validate_nan(void **state)
+/* Expects validate to reject v in each coefficient, naming it and "got". */
+static void check_each_field(double v, const char *got)
 {
     const char *fields[] = {"aA", "bA", "aC", "bC", "aF", "bF"};
     char needle[64];
     size_t i;
 
     for (i = 0; i < 6; i++) {
-        snprintf(needle, sizeof(needle),
-                 "'%s' must be finite and >= 0, got "
-                 "nan",
-                 fields[i]);
-        check_field(fields[i], NAN, needle);
+        snprintf(needle, sizeof(needle), "'%s' must be finite and >= 0, got %s",
+                 fields[i], got);
+        check_field(fields[i], v, needle);
     }
+}
+
+/* ensure validate rejects NaN in each field, naming it */
+static void test_profile_validate_nan(void **state)
+{
+    check_each_field(NAN, "nan");
 }
 
 /* ensure validate rejects Inf in each field, naming it */
 static void test_profile_validate_inf(void **state)
 {
-    const char *fields[] = {"aA", "bA", "aC", "bC", "aF", "bF"};
-    char needle[64];
-    size_t i;
-
-    for (i = 0; i < 6; i++) {
-        snprintf(needle, sizeof(needle),
-                 "'%s' must be finite and >= 0, got "
-                 "inf",
-                 fields[i]);
-        check_field(fields[i], INFINITY, needle);
-    }
+    check_each_field(INFINITY, "inf");
 }
 
 /* ensure validate rejects a zero slope aA or aF but accepts zero aC and

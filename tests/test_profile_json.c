@@ -14,50 +14,10 @@
 #include "estimator/error.h"
 #include "plugin/profile_json.h"
 
-#define MAX_FILES 32
-
-static char tmp_dir[] = "/tmp/afd_test_profile_XXXXXX";
-static char *written[MAX_FILES];
-static size_t n_written;
-
 static const char good_text[] =
     "{\"name\": \"h100-test\", \"provenance\": \"bench 2026-10\",\n"
     " \"aA\": 5.1e-5, \"bA\": 2.5, \"aC\": 0.001, \"bC\": 0.3,\n"
     " \"aF\": 0.0022, \"bF\": 5, \"comm_mode\": \"aggregate\"}\n";
-
-static int group_setup(void **state)
-{
-    return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    size_t i;
-
-    for (i = 0; i < n_written; i++) {
-        unlink(written[i]);
-        free(written[i]);
-    }
-    rmdir(tmp_dir);
-    return 0;
-}
-
-/* Writes text to tmp_dir/name and returns the path (freed at teardown). */
-static const char *write_file(const char *name, const char *text)
-{
-    char *path = malloc(strlen(tmp_dir) + strlen(name) + 2);
-    FILE *f;
-
-    assert_non_null(path);
-    assert_true(n_written < MAX_FILES);
-    sprintf(path, "%s/%s", tmp_dir, name);
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    fclose(f);
-    written[n_written++] = path;
-    return path;
-}
 
 static json_t *good_json(void)
 {
@@ -87,9 +47,9 @@ static void test_profile_load_file_good(void **state)
     struct afd_profile p;
     char err[AFD_ERR_LEN] = "";
 
-    assert_int_equal(
-        afd_profile_load_file(write_file("good.json", good_text), &p, err),
-        AFD_OK);
+    assert_int_equal(afd_profile_load_file(
+                         afd_test_write_file("good.json", good_text), &p, err),
+                     AFD_OK);
     assert_string_equal(p.name, "h100-test");
     assert_string_equal(p.provenance, "bench 2026-10");
     assert_true(p.aA == 5.1e-5);
@@ -225,11 +185,11 @@ static void test_profile_load_file_bad_field(void **state)
 {
     struct afd_profile p;
     char err[AFD_ERR_LEN] = "";
-    const char *path =
-        write_file("bad_field.json",
-                   "{\"name\": \"x\", \"aA\": 1e-4, \"bA\": 1, \"aC\": 0, "
-                   "\"bC\": 0, \"aF\": \"fast\", \"bF\": 1, "
-                   "\"comm_mode\": \"per_instance\"}");
+    const char *path = afd_test_write_file(
+        "bad_field.json",
+        "{\"name\": \"x\", \"aA\": 1e-4, \"bA\": 1, \"aC\": 0, "
+        "\"bC\": 0, \"aF\": \"fast\", \"bF\": 1, "
+        "\"comm_mode\": \"per_instance\"}");
 
     assert_int_equal(afd_profile_load_file(path, &p, err), AFD_EINVAL);
     assert_true(strncmp(err, path, strlen(path)) == 0);
@@ -243,7 +203,7 @@ static void test_profile_load_file_unreadable(void **state)
     char err[AFD_ERR_LEN] = "";
     char path[256];
 
-    snprintf(path, sizeof(path), "%s/no_such_file.json", tmp_dir);
+    snprintf(path, sizeof(path), "%s/no_such_file.json", afd_test_tmpdir());
     assert_int_equal(afd_profile_load_file(path, &p, err), AFD_EIO);
     assert_true(strncmp(err, path, strlen(path)) == 0);
     assert_non_null(strstr(err, "cannot open"));
@@ -255,7 +215,8 @@ static void test_profile_load_file_directory(void **state)
     struct afd_profile p;
     char err[AFD_ERR_LEN] = "";
 
-    assert_int_equal(afd_profile_load_file(tmp_dir, &p, err), AFD_EIO);
+    assert_int_equal(afd_profile_load_file(afd_test_tmpdir(), &p, err),
+                     AFD_EIO);
     assert_non_null(strstr(err, "not a regular file"));
 }
 
@@ -264,7 +225,7 @@ static void test_profile_load_file_empty(void **state)
 {
     struct afd_profile p;
     char err[AFD_ERR_LEN] = "";
-    const char *path = write_file("empty.json", "");
+    const char *path = afd_test_write_file("empty.json", "");
 
     assert_int_equal(afd_profile_load_file(path, &p, err), AFD_EPARSE);
     assert_true(strncmp(err, path, strlen(path)) == 0);
@@ -277,8 +238,8 @@ static void test_profile_load_file_malformed(void **state)
     struct afd_profile p;
     char err[AFD_ERR_LEN] = "";
     char want[300];
-    const char *path =
-        write_file("malformed.json", "{\"name\": \"x\",\n \"aA\": NaN}\n");
+    const char *path = afd_test_write_file(
+        "malformed.json", "{\"name\": \"x\",\n \"aA\": NaN}\n");
 
     assert_int_equal(afd_profile_load_file(path, &p, err), AFD_EPARSE);
     snprintf(want, sizeof(want), "%s:2:", path);
@@ -291,7 +252,7 @@ static void test_profile_load_file_duplicate_key(void **state)
 {
     struct afd_profile p;
     char err[AFD_ERR_LEN] = "";
-    const char *path = write_file(
+    const char *path = afd_test_write_file(
         "dup.json", "{\"name\": \"x\", \"aA\": 1e-4, \"aA\": 2e-4, \"bA\": 1, "
                     "\"aC\": 0, \"bC\": 0, \"aF\": 1e-3, \"bF\": 1, "
                     "\"comm_mode\": \"per_instance\"}");
@@ -338,7 +299,8 @@ static void test_profile_resolve_file(void **state)
     struct afd_profile p;
 
     assert_int_equal(
-        afd_profile_resolve(NULL, write_file("res.json", good_text), &p, NULL),
+        afd_profile_resolve(NULL, afd_test_write_file("res.json", good_text),
+                            &p, NULL),
         AFD_OK);
     assert_string_equal(p.name, "h100-test");
 }
@@ -402,5 +364,6 @@ int main(void)
         cmocka_unit_test(test_profile_to_json_round_trip),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, afd_test_tmpdir_setup,
+                                  afd_test_tmpdir_teardown);
 }

@@ -1,8 +1,9 @@
 /*
  * test_solver.c - mean-field solver (estimator/solver.c, model.md 4 and 6).
  *
- * The profile is built here from the model.md numbers, not taken from the
- * built-in table, so that these tests do not depend on profile.c's copy.
+ * The profile (afd_test_paper_profile) is built in tests/afd_test.c from the
+ * model.md numbers, not taken from the built-in table, so that these tests
+ * do not depend on profile.c's copy.
  * Reference values are hand computed or come from independent methods (the
  * paper's closed form, a dense grid search of f).
  */
@@ -15,36 +16,10 @@
 #include "estimator/solver.h"
 #include "tests/afd_test.h"
 
-/* paper-v1-fit, model.md section 2. */
-static void paper_profile(struct afd_profile *p)
-{
-    memset(p, 0, sizeof(*p));
-    strcpy(p->name, "paper-v1-fit-test");
-    p->aA = 5.075e-5;
-    p->bA = 2.549;
-    p->aC = 1.0e-3;
-    p->bC = 0.30;
-    p->aF = 2.2444e-3;
-    p->bF = 5.0;
-    p->comm_mode = AFD_COMM_PER_INSTANCE;
-}
-
-/* xorshift64*, fixed seed per test: reproducible random profiles. */
-static uint64_t rng_state;
-
-static double rng_uniform(double lo, double hi)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return lo + (hi - lo) * ((rng_state * 2685821657736338717ULL >> 11) *
-                             (1.0 / 9007199254740992.0));
-}
-
 /* Log-uniform: coefficients span orders of magnitude. */
 static double rng_log(double lo, double hi)
 {
-    return exp(rng_uniform(log(lo), log(hi)));
+    return exp(afd_test_rng_uniform(log(lo), log(hi)));
 }
 
 static void random_input(struct afd_profile *p, struct afd_solve_input *in,
@@ -79,7 +54,7 @@ static void test_afd_solve_paper_points(void **state)
     char err[AFD_ERR_LEN];
     size_t i;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     for (i = 0; i < 3; i++) {
         afd_solve_input_init(&in, &p, batch[i], 600);
         assert_int_equal(afd_solve(&in, &s, err), AFD_OK);
@@ -97,7 +72,7 @@ static void test_afd_solve_attention_bound_point(void **state)
     struct afd_solution s;
     double t_A = 5.075e-5 * 256 * 600 + 2.549; /* 10.3442 ms */
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     afd_solve_input_init(&in, &p, 256, 600);
     assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
     assert_close((t_A - 5.0) / (2.2444e-3 * 256), s.r_star, 0, 1e-12);
@@ -118,7 +93,7 @@ static void test_afd_solve_matches_closed_form_random(void **state)
     char err[AFD_ERR_LEN];
     int i;
 
-    rng_state = 0x9e3779b97f4a7c15ULL;
+    afd_test_rng_seed(0x9e3779b97f4a7c15ULL);
     for (i = 0; i < 5000; i++) {
         random_input(&p, &in, AFD_COMM_PER_INSTANCE);
         assert_int_equal(afd_solve(&in, &s, err), AFD_OK);
@@ -190,7 +165,7 @@ static void test_afd_solve_flat_last_piece_hits_max_ratio(void **state)
     struct afd_solve_input in;
     struct afd_solution s;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     afd_solve_input_init(&in, &p, 256, 600); /* r_A = 9.30 */
     in.max_ratio = 8;
     assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
@@ -209,7 +184,7 @@ static void test_afd_solve_aggregate_matches_grid(void **state)
     double h, r, f, best_f, best_r;
     int i, k, n = 20000;
 
-    rng_state = 0x243f6a8885a308d3ULL;
+    afd_test_rng_seed(0x243f6a8885a308d3ULL);
     for (i = 0; i < 200; i++) {
         random_input(&p, &in, AFD_COMM_AGGREGATE);
         assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
@@ -242,7 +217,7 @@ static void test_afd_solve_regime_map_covers_range(void **state)
     int i;
     size_t k;
 
-    rng_state = 0x13198a2e03707344ULL;
+    afd_test_rng_seed(0x13198a2e03707344ULL);
     for (i = 0; i < 4000; i++) {
         random_input(&p, &in,
                      i % 2 ? AFD_COMM_AGGREGATE : AFD_COMM_PER_INSTANCE);
@@ -271,7 +246,7 @@ static void test_afd_regime_at_tie_goes_to_smaller_slope(void **state)
     struct afd_solve_input in;
     double r_A = (5.075e-5 * 256 * 600 + 2.549 - 5.0) / (2.2444e-3 * 256);
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     afd_solve_input_init(&in, &p, 256, 600);
     assert_int_equal(afd_regime_at(&in, r_A), AFD_REGIME_ATTENTION);
     assert_int_equal(afd_regime_at(&in, r_A * (1 + 1e-9)), AFD_REGIME_FFN);
@@ -289,7 +264,7 @@ static void test_afd_idle_ratios_at_hand_checked(void **state)
     /* t_A = 7.7952 + 2.549, t_C = 0.256 + 0.3, t_F = 2.2982656 + 5 */
     double t_A = 10.3442, t_C = 0.556, t_F = 7.2982656;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     afd_solve_input_init(&in, &p, 256, 600);
     afd_stage_times_at(&in, 4, &st);
     assert_close(t_A, st.attention, 0, 1e-14);
@@ -313,7 +288,7 @@ static void test_afd_solve_two_ffn_instances(void **state)
     double t_A = 10.3442, t_F95 = 2.2444e-3 * 9.5 * 256 + 5;
     double f9 = 9 * 256 / (10 * t_A), f95 = 9.5 * 256 / (10.5 * t_F95);
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     afd_solve_input_init(&in, &p, 256, 600);
     in.ffn_instances = 2;
     assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
@@ -334,7 +309,7 @@ static void test_afd_solve_integer_is_local_best(void **state)
     double y, x, fx;
     int i;
 
-    rng_state = 0xa4093822299f31d0ULL;
+    afd_test_rng_seed(0xa4093822299f31d0ULL);
     for (i = 0; i < 2000; i++) {
         random_input(&p, &in,
                      i % 2 ? AFD_COMM_AGGREGATE : AFD_COMM_PER_INSTANCE);
@@ -372,7 +347,7 @@ static void test_afd_solve_check_nan_theta(void **state)
     struct afd_profile p;
     struct afd_solve_input in;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     afd_solve_input_init(&in, &p, 256, NAN);
     expect_einval(&in, "theta");
 }
@@ -383,7 +358,7 @@ static void test_afd_solve_check_nonpositive_batch(void **state)
     struct afd_profile p;
     struct afd_solve_input in;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     afd_solve_input_init(&in, &p, 0, 600);
     expect_einval(&in, "batch");
     in.batch = -3;
@@ -396,7 +371,7 @@ static void test_afd_solve_check_zero_ffn_instances(void **state)
     struct afd_profile p;
     struct afd_solve_input in;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     afd_solve_input_init(&in, &p, 256, 600);
     in.ffn_instances = 0;
     expect_einval(&in, "ffn_instances");
@@ -408,7 +383,7 @@ static void test_afd_solve_check_small_max_ratio(void **state)
     struct afd_profile p;
     struct afd_solve_input in;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     afd_solve_input_init(&in, &p, 256, 600);
     in.max_ratio = 0.5;
     expect_einval(&in, "max_ratio");
@@ -420,7 +395,7 @@ static void test_afd_solve_check_invalid_profile(void **state)
     struct afd_profile p;
     struct afd_solve_input in;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     p.aF = -1;
     afd_solve_input_init(&in, &p, 256, 600);
     expect_einval(&in, "aF");
@@ -434,7 +409,7 @@ static void test_afd_solve_check_negative_sigma(void **state)
     struct afd_profile p;
     struct afd_solve_input in;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     afd_solve_input_init(&in, &p, 256, 600);
     in.has_sigma = true;
     in.sigma = -1;
@@ -452,7 +427,7 @@ static void test_afd_solve_check_zero_step_time(void **state)
     struct afd_profile p;
     struct afd_solve_input in;
 
-    paper_profile(&p);
+    afd_test_paper_profile(&p);
     p.bA = p.bC = p.bF = p.aC = 0;
     afd_solve_input_init(&in, &p, 256, 0);
     expect_einval(&in, "step time");

@@ -15,12 +15,6 @@
 #include "estimator/error.h"
 #include "plugin/trace_file.h"
 
-#define MAX_FILES 32
-
-static char tmp_dir[] = "/tmp/afd_test_trace_XXXXXX";
-static char *written[MAX_FILES];
-static size_t n_written;
-
 /*
  * Two requests (P, D) = (10, 1) and (20, 3). Step loads: 10; 20, 21, 22.
  * theta = (10 + 20 + 21 + 22) / 4 = 18.25,
@@ -34,52 +28,14 @@ static const char azure_two[] = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
                                 "2023-11-16 18:17:03.9799600,10,1\n"
                                 "2023-11-16 18:17:04.0319600,20,3\n";
 
-static int group_setup(void **state)
-{
-    return mkdtemp(tmp_dir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    size_t i;
-
-    for (i = 0; i < n_written; i++) {
-        unlink(written[i]);
-        free(written[i]);
-    }
-    rmdir(tmp_dir);
-    return 0;
-}
-
-static const char *write_file(const char *name, const char *text)
-{
-    char *path = malloc(strlen(tmp_dir) + strlen(name) + 2);
-    FILE *f;
-
-    assert_non_null(path);
-    assert_true(n_written < MAX_FILES);
-    sprintf(path, "%s/%s", tmp_dir, name);
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    fclose(f);
-    written[n_written++] = path;
-    return path;
-}
-
-static void assert_starts_with(const char *s, const char *prefix)
-{
-    if (strncmp(s, prefix, strlen(prefix)) != 0)
-        fail_msg("'%s' does not start with '%s'", s, prefix);
-}
-
 /* ensure an Azure file loads both requests in order */
 static void test_trace_load_azure(void **state)
 {
     struct afd_trace t;
 
-    assert_int_equal(afd_trace_load(write_file("two.csv", azure_two), &t, NULL),
-                     AFD_OK);
+    assert_int_equal(
+        afd_trace_load(afd_test_write_file("two.csv", azure_two), &t, NULL),
+        AFD_OK);
     assert_int_equal(t.format, AFD_TRACE_AZURE);
     assert_int_equal(t.n, 2);
     assert_true(t.prompt[0] == 10 && t.decode[0] == 1);
@@ -95,7 +51,8 @@ static void test_trace_stats_two_requests(void **state)
     struct afd_trace t;
 
     assert_int_equal(
-        afd_trace_load(write_file("two_s.csv", azure_two), &t, NULL), AFD_OK);
+        afd_trace_load(afd_test_write_file("two_s.csv", azure_two), &t, NULL),
+        AFD_OK);
     assert_int_equal(afd_trace_stats(&t, &s, NULL), AFD_OK);
     afd_trace_release(&t);
     assert_int_equal(s.requests, 2);
@@ -109,7 +66,7 @@ static void test_trace_stats_two_requests(void **state)
 static void test_trace_load_processed(void **state)
 {
     struct afd_trace t;
-    const char *path = write_file(
+    const char *path = afd_test_write_file(
         "proc.csv", "num_prefill_tokens,num_decode_tokens,num_total_tokens,"
                     "pd_ratio\n7,4,11,1.75\n");
 
@@ -124,11 +81,11 @@ static void test_trace_load_processed(void **state)
 static void test_trace_load_mooncake(void **state)
 {
     struct afd_trace t;
-    const char *path =
-        write_file("mc.jsonl", "{\"timestamp\": 0, \"input_length\": 512, "
-                               "\"output_length\": 8, \"hash_ids\": [1, 2]}\n"
-                               "{\"timestamp\": 3000, \"input_length\": 100, "
-                               "\"output_length\": 2, \"hash_ids\": []}\n");
+    const char *path = afd_test_write_file(
+        "mc.jsonl", "{\"timestamp\": 0, \"input_length\": 512, "
+                    "\"output_length\": 8, \"hash_ids\": [1, 2]}\n"
+                    "{\"timestamp\": 3000, \"input_length\": 100, "
+                    "\"output_length\": 2, \"hash_ids\": []}\n");
 
     assert_int_equal(afd_trace_load(path, &t, NULL), AFD_OK);
     assert_int_equal(t.format, AFD_TRACE_MOONCAKE);
@@ -159,12 +116,12 @@ static void test_trace_stats_shared_azure_code(void **state)
 static void test_trace_load_malformed_lines(void **state)
 {
     struct afd_trace t;
-    const char *path =
-        write_file("bad2.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n"
-                               "2023-11-16 18:17:03,10,1\n"
-                               "2023-11-16 18:17:04,abc,3\n"
-                               "2023-11-16 18:17:05,20,3\n"
-                               "2023-11-16 18:17:06,5,0\n");
+    const char *path = afd_test_write_file(
+        "bad2.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                    "2023-11-16 18:17:03,10,1\n"
+                    "2023-11-16 18:17:04,abc,3\n"
+                    "2023-11-16 18:17:05,20,3\n"
+                    "2023-11-16 18:17:06,5,0\n");
 
     assert_int_equal(afd_trace_load(path, &t, NULL), AFD_OK);
     assert_int_equal(t.n, 2);
@@ -179,13 +136,13 @@ static void test_trace_load_only_malformed(void **state)
 {
     struct afd_trace t;
     char err[AFD_ERR_LEN] = "";
-    const char *path =
-        write_file("bad_only.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n"
-                                   "2023-11-16 18:17:04,abc,3\n"
-                                   "2023-11-16 18:17:06,-5,2\n");
+    const char *path = afd_test_write_file(
+        "bad_only.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                        "2023-11-16 18:17:04,abc,3\n"
+                        "2023-11-16 18:17:06,-5,2\n");
 
     assert_int_equal(afd_trace_load(path, &t, err), AFD_EPARSE);
-    assert_starts_with(err, path);
+    afd_assert_starts_with(err, path);
     assert_non_null(strstr(err, "line 2"));
     assert_null(t.prompt);
     assert_int_equal(t.n, 0);
@@ -198,9 +155,9 @@ static void test_trace_load_unreadable(void **state)
     char err[AFD_ERR_LEN] = "";
     char path[256];
 
-    snprintf(path, sizeof(path), "%s/missing.csv", tmp_dir);
+    snprintf(path, sizeof(path), "%s/missing.csv", afd_test_tmpdir());
     assert_int_equal(afd_trace_load(path, &t, err), AFD_EIO);
-    assert_starts_with(err, path);
+    afd_assert_starts_with(err, path);
     assert_non_null(strstr(err, "cannot open"));
 }
 
@@ -210,8 +167,8 @@ static void test_trace_load_directory(void **state)
     struct afd_trace t;
     char err[AFD_ERR_LEN] = "";
 
-    assert_int_equal(afd_trace_load(tmp_dir, &t, err), AFD_EIO);
-    assert_starts_with(err, tmp_dir);
+    assert_int_equal(afd_trace_load(afd_test_tmpdir(), &t, err), AFD_EIO);
+    afd_assert_starts_with(err, afd_test_tmpdir());
 }
 
 /* ensure an empty file is AFD_EEMPTY with the path */
@@ -219,10 +176,10 @@ static void test_trace_load_empty(void **state)
 {
     struct afd_trace t;
     char err[AFD_ERR_LEN] = "";
-    const char *path = write_file("empty.csv", "");
+    const char *path = afd_test_write_file("empty.csv", "");
 
     assert_int_equal(afd_trace_load(path, &t, err), AFD_EEMPTY);
-    assert_starts_with(err, path);
+    afd_assert_starts_with(err, path);
     assert_non_null(strstr(err, "empty"));
 }
 
@@ -231,10 +188,10 @@ static void test_trace_load_unknown_format(void **state)
 {
     struct afd_trace t;
     char err[AFD_ERR_LEN] = "";
-    const char *path = write_file("odd.csv", "a,b,c\n1,2,3\n");
+    const char *path = afd_test_write_file("odd.csv", "a,b,c\n1,2,3\n");
 
     assert_int_equal(afd_trace_load(path, &t, err), AFD_EPARSE);
-    assert_starts_with(err, path);
+    afd_assert_starts_with(err, path);
     assert_non_null(strstr(err, "unrecognised"));
 }
 
@@ -267,5 +224,6 @@ int main(void)
         cmocka_unit_test(test_trace_stats_empty),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, afd_test_tmpdir_setup,
+                                  afd_test_tmpdir_teardown);
 }

@@ -10,12 +10,14 @@ Run with Debian's /usr/bin/python3 (it has grpcio and grpc_tools).
 """
 import importlib
 import os
+import queue
 import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import grpc  # noqa: F401  (fail early with a clear ImportError)
@@ -183,6 +185,45 @@ def rpc_code(fn, *args, **kw):
         return e.code(), e.details()
 
 
+class StreamReader:
+    """Drains one server-streaming call into self.q on a daemon thread, so
+    every wait on the stream is bounded (q.get(timeout=...)); the RpcError
+    that ends the stream, if any, is queued after the messages."""
+
+    def __init__(self, call):
+        self.q = queue.Queue()
+        self.call = call
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        try:
+            for m in self.call:
+                self.q.put(m)
+        except grpc.RpcError as e:
+            self.q.put(e)
+
+
+def report_exception(checks, e):
+    """Call from an `except Exception as e:` around a test body: prints the
+    traceback and records a failed check, so a crash never passes silently."""
+    import traceback
+    traceback.print_exc()
+    checks.check("test body ran without exception", False, repr(e))
+
+
+def finish(checks, tmp):
+    """Closes checks (printing the summary line), removes tmp when every
+    check passed and keeps it (saying where) otherwise. Returns the exit
+    status."""
+    status = checks.close()
+    if status == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print("kept %s" % tmp)
+    return status
+
+
 def run(name, body, bin_dir, config=None):
     """Runs body(checks, daemon, stubs, tmp), then stops the daemon and
     checks it exited 0. Returns the process exit status."""
@@ -197,15 +238,8 @@ def run(name, body, bin_dir, config=None):
         checks.check("daemon exits 0 on SIGTERM", rc == 0,
                      "exit status %r; stderr:\n%s" % (rc, daemon.stderr()))
     except Exception as e:  # report, never hang or crash silently
-        import traceback
-        traceback.print_exc()
-        checks.check("test body ran without exception", False, repr(e))
+        report_exception(checks, e)
         if daemon is not None:
             print(daemon.stderr())
             daemon.kill()
-    status = checks.close()
-    if status == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("kept %s" % tmp)
-    return status
+    return finish(checks, tmp)

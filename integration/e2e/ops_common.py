@@ -9,7 +9,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -18,15 +17,12 @@ import urllib.request
 import json
 
 import grpc_e2e_common as e2e
+import peers
 
 HTTP_TIMEOUT = 10.0
 
 
-def free_port():
-    """A loopback port that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = peers.free_port
 
 
 def http(addr, path, method="GET"):

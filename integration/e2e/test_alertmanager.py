@@ -20,21 +20,16 @@ import json
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
-AM_BIN = "/usr/bin/prometheus-alertmanager"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402
+
 AMTOOL = "/usr/bin/amtool"
-AM_CONFIG = """route:
-  receiver: "null"
-receivers:
-  - name: "null"
-"""
 REPLY_TIMEOUT = 10.0
 
 passed = 0
@@ -52,63 +47,8 @@ def check(cond, what):
     sys.stdout.flush()
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Alertmanager:
-    """A prometheus-alertmanager process on 127.0.0.1:port."""
-
-    def __init__(self, tmp, port):
-        self.tmp = tmp
-        self.port = port
-        self.url = "http://127.0.0.1:%d" % port
-        self.proc = None
-        self.config = os.path.join(tmp, "am.yml")
-        with open(self.config, "w") as f:
-            f.write(AM_CONFIG)
-
-    def start(self):
-        log = open(os.path.join(self.tmp, "am.log"), "ab")
-        self.proc = subprocess.Popen(
-            [AM_BIN, "--config.file=" + self.config,
-             "--storage.path=" + os.path.join(self.tmp, "data"),
-             "--cluster.listen-address=",
-             "--web.listen-address=127.0.0.1:%d" % self.port],
-            stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready",
-                                            timeout=2) as r:
-                    if r.status == 200:
-                        return True
-            except OSError:
-                pass
-            time.sleep(0.1)
-        return False
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc = None
-
-    def alerts(self):
-        """Active alerts from GET /api/v2/alerts."""
-        with urllib.request.urlopen(self.url + "/api/v2/alerts?active=true",
-                                    timeout=5) as r:
-            return [a for a in json.loads(r.read().decode())
-                    if a["status"]["state"] == "active"]
+class Alertmanager(peers.Alertmanager):
+    """The shared peer, plus its alerts as amtool sees them."""
 
     def amtool_alerts(self):
         out = subprocess.run(
@@ -173,18 +113,11 @@ def find(alerts, deployment):
     return None
 
 
-def wait_for(fn, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    return fn()
+wait_for = peers.wait_for
 
 
 def scenario(bin_dir, tmp):
-    am = Alertmanager(tmp, free_port())
+    am = Alertmanager(tmp, peers.free_port())
     probe = None
     try:
         check(am.start(), "alertmanager starts on %s" % am.url)
@@ -195,7 +128,7 @@ def scenario(bin_dir, tmp):
         check(probe.ask("raise prod ffn") == ["ok raise"], "raise accepted")
         reply = probe.ask("wait-delivered 10000", n=2)
         check(reply[0] == "delivered", "raised alert delivered: %s" % reply)
-        a = find(am.alerts(), "prod")
+        a = find(am.active_alerts(), "prod")
         check(a is not None, "GET /api/v2/alerts lists the alert")
         a = a or {"labels": {}, "annotations": {}}
         check(a["labels"] == {"alertname": "AfdRegimeChanged",
@@ -225,7 +158,7 @@ def scenario(bin_dir, tmp):
         check(probe.ask("resolve prod") == ["ok resolve"], "resolve accepted")
         reply = probe.ask("wait-delivered 10000", n=2)
         check(reply[0] == "delivered", "resolution delivered")
-        gone = wait_for(lambda: find(am.alerts(), "prod") is None, 5)
+        gone = wait_for(lambda: find(am.active_alerts(), "prod") is None, 5)
         check(gone, "resolved alert no longer active")
         t = am.amtool_alerts()
         check(t is not None and find(t, "prod") is None,
@@ -256,7 +189,7 @@ def scenario(bin_dir, tmp):
         reply = probe.ask("wait-delivered 15000", n=2, timeout=20)
         check(reply[0] == "delivered", "pending alert delivered after "
               "restart: %s" % reply)
-        a = wait_for(lambda: find(am.alerts(), "canary"), 5)
+        a = wait_for(lambda: find(am.active_alerts(), "canary"), 5)
         check(a is not None and a["labels"]["regime"] == "attention",
               "restarted alertmanager shows the alert")
 
@@ -278,7 +211,7 @@ def main():
     if len(sys.argv) != 2:
         print("usage: test_alertmanager.py BIN_DIR")
         return 2
-    for tool in (AM_BIN, AMTOOL):
+    for tool in (peers.AM_BIN, AMTOOL):
         if not os.access(tool, os.X_OK):
             print("test_alertmanager: %s missing (apt-get install "
                   "prometheus-alertmanager)" % tool)

@@ -11,14 +11,14 @@ usage: test_closed_loop.py BIN_DIR SOURCE_DIR
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from grpc_e2e_common import Checks, Daemon  # noqa: E402
+from grpc_e2e_common import (Checks, Daemon, finish,  # noqa: E402
+                             report_exception)
 
 # The demo-style controller: telemetry clock, short dwell/cooldown, a
 # short liveness window so that removed instances leave quickly.
@@ -113,15 +113,8 @@ def main():
         checks.check("same seed, same JSON", out1 == out2,
                      "\n%s\n%s" % (out1[:300], out2[:300]))
     except Exception as e:  # report, never hang silently
-        import traceback
-        traceback.print_exc()
-        checks.check("test body ran without exception", False, repr(e))
-    status = checks.close()
-    if status == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("kept %s" % tmp)
-    return status
+        report_exception(checks, e)
+    return finish(checks, tmp)
 
 
 if __name__ == "__main__":

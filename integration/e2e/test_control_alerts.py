@@ -31,117 +31,40 @@ import json
 import os
 import queue
 import re
-import socket
-import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import grpc  # noqa: E402
 import grpc_e2e_common as common  # noqa: E402
+import peers  # noqa: E402
 
-AM_BIN = "/usr/bin/prometheus-alertmanager"
-AM_CONFIG = """route:
-  receiver: "null"
-receivers:
-  - name: "null"
-"""
 DEP = "alerted"
 B = 256
 WAIT = 15.0  # s of wall time for a delivery or a streamed message
 T0 = (int(time.time() * 1000) - 3600 * 1000) // 1000 * 1000
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Alertmanager:
-    """A prometheus-alertmanager process on 127.0.0.1:port."""
-
-    def __init__(self, tmp, port):
-        self.tmp = tmp
-        self.port = port
-        self.url = "http://127.0.0.1:%d" % port
-        self.proc = None
-        self.config = os.path.join(tmp, "am.yml")
-        with open(self.config, "w") as f:
-            f.write(AM_CONFIG)
-
-    def start(self):
-        log = open(os.path.join(self.tmp, "am.log"), "ab")
-        self.proc = subprocess.Popen(
-            [AM_BIN, "--config.file=" + self.config,
-             "--storage.path=" + os.path.join(self.tmp, "am-data"),
-             "--cluster.listen-address=",
-             "--web.listen-address=127.0.0.1:%d" % self.port],
-            stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready",
-                                            timeout=2) as r:
-                    if r.status == 200:
-                        return True
-            except OSError:
-                pass
-            time.sleep(0.1)
-        return False
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.proc = None
+class Alertmanager(peers.Alertmanager):
+    """The shared peer, plus DEP's active alerts by name."""
 
     def active(self, alertname):
         """Active alerts of DEP named alertname (GET /api/v2/alerts)."""
         try:
-            with urllib.request.urlopen(
-                    self.url + "/api/v2/alerts?active=true", timeout=5) as r:
-                got = json.loads(r.read().decode())
+            got = self.active_alerts()
         except OSError:
             return []
-        return [a for a in got if a["status"]["state"] == "active" and
-                a["labels"].get("deployment") == DEP and
+        return [a for a in got if a["labels"].get("deployment") == DEP and
                 a["labels"].get("alertname") == alertname]
 
 
-def wait_for(fn, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    return fn()
+wait_for = peers.wait_for
 
 
-class AlertWatcher:
+class AlertWatcher(common.StreamReader):
     def __init__(self, stub, pb, deployment):
-        self.q = queue.Queue()
-        self.call = stub.WatchAlerts(pb.WatchAlertsRequest(
-            deployment=deployment))
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    def _run(self):
-        try:
-            for m in self.call:
-                self.q.put(m)
-        except grpc.RpcError as e:
-            self.q.put(e)
+        super().__init__(stub.WatchAlerts(
+            pb.WatchAlertsRequest(deployment=deployment)))
 
     def next_changed(self, timeout):
         """The next AfdRegimeChanged event (others skipped), or None."""
@@ -304,7 +227,7 @@ def main():
     c = common.Checks("test_control_alerts")
     import tempfile
     tmp = tempfile.mkdtemp(prefix="test_control_alerts-")
-    am = Alertmanager(tmp, free_port())
+    am = Alertmanager(tmp, peers.free_port())
     daemon = None
     try:
         stubs = common.load_stubs(tmp)
@@ -323,21 +246,13 @@ def main():
         c.check("daemon exits 0 on SIGTERM", rc == 0,
                 "exit status %r; stderr:\n%s" % (rc, daemon.stderr()))
     except Exception as e:  # report, never hang
-        import traceback
-        traceback.print_exc()
-        c.check("test body ran without exception", False, repr(e))
+        common.report_exception(c, e)
         if daemon is not None:
             print(daemon.stderr())
             daemon.kill()
     finally:
         am.stop()
-    status = c.close()
-    if status == 0:
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("kept %s" % tmp)
-    return status
+    return common.finish(c, tmp)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ Usage: /usr/bin/python3 test_control_commands.py BIN_DIR
 import os
 import queue
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grpc  # noqa: E402
@@ -46,22 +45,12 @@ CONFIG = """{
 WAIT = 5.0  # s of wall time for a streamed message to arrive
 
 
-class Watcher:
+class Watcher(common.StreamReader):
     """Collects one WatchCommands stream in a thread."""
 
     def __init__(self, stub, pb, deployment):
-        self.q = queue.Queue()
-        self.call = stub.WatchCommands(
-            pb.WatchCommandsRequest(deployment=deployment))
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    def _run(self):
-        try:
-            for m in self.call:
-                self.q.put(m)
-        except grpc.RpcError as e:
-            self.q.put(e)
+        super().__init__(stub.WatchCommands(
+            pb.WatchCommandsRequest(deployment=deployment)))
 
     def get(self, timeout):
         try:

@@ -8,7 +8,6 @@ usage: test_ops_restart.py BIN_DIR
 """
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -98,19 +97,12 @@ def main(bin_dir):
         c.check("second SIGTERM exits 0", rc == 0, d.stderr())
         d = None
     except Exception as e:
-        import traceback
-        traceback.print_exc()
-        c.check("test body ran without exception", False, repr(e))
+        e2e.report_exception(c, e)
     finally:
         if d is not None:
             print(d.stderr())
             d.kill()
-    status = c.close()
-    if status == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("kept %s" % tmp)
-    return status
+    return e2e.finish(c, tmp)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ usage: test_ops_startup.py BIN_DIR
 """
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -116,15 +115,8 @@ def main(bin_dir):
         check_corrupt(c, bin_dir, stubs, tmp)
         check_broken(c, bin_dir, tmp)
     except Exception as e:
-        import traceback
-        traceback.print_exc()
-        c.check("test body ran without exception", False, repr(e))
-    status = c.close()
-    if status == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("kept %s" % tmp)
-    return status
+        e2e.report_exception(c, e)
+    return e2e.finish(c, tmp)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ usage: test_security.py BIN_DIR
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -326,15 +325,8 @@ def main():
         mtls_daemon(c, s, tmp, bin_dir, pki)
         bad_config(c, tmp, bin_dir, pki)
     except Exception as e:  # report, never hang or crash silently
-        import traceback
-        traceback.print_exc()
-        c.check("test body ran without exception", False, repr(e))
-    status = c.close()
-    if status == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("kept %s" % tmp)
-    return status
+        e2e.report_exception(c, e)
+    return e2e.finish(c, tmp)
 
 
 if __name__ == "__main__":
