@@ -316,7 +316,8 @@ static size_t regime_map(const struct line *ln, double r_max,
                 continue;
             /* fmax: a crossing rounded to before `from` is at `from`. */
             r = fmax(from, (ln[cur].a - ln[i].a) / (ln[i].b - ln[cur].b));
-            if (r < r_next || (r == r_next && ln[i].b > ln[next].b)) {
+            if (r < r_next ||
+                (r == r_next && next >= 0 && ln[i].b > ln[next].b)) {
                 r_next = r;
                 next = i;
             }

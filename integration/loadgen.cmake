@@ -4,6 +4,8 @@
 # a smoke run that checks the daemon accepted everything sent and that no
 # process is left behind - never speed.
 add_executable(afd-loadgen ${CMAKE_CURRENT_SOURCE_DIR}/loadgen.c
+                           ${CMAKE_CURRENT_SOURCE_DIR}/loadgen_daemon.c
+                           ${CMAKE_CURRENT_SOURCE_DIR}/loadgen_pool.c
                            ${CMAKE_CURRENT_SOURCE_DIR}/loadgen_stream.c
                            ${CMAKE_CURRENT_SOURCE_DIR}/loadgen_decide.c)
 target_link_libraries(afd-loadgen PRIVATE afd_plugin ${MATH_LIBRARY})

@@ -1,7 +1,10 @@
 /*
  * loadgen.h - private to afd-loadgen (integration/loadgen.c, the command
- * line, daemon and figures; integration/loadgen_stream.c, the population
- * and the gRPC streams). Not a library: nothing else includes it.
+ * line and figures; integration/loadgen_daemon.c, the spawned daemon;
+ * integration/loadgen_pool.c, the population and the pre-packed messages;
+ * integration/loadgen_stream.c, the gRPC streams; integration/
+ * loadgen_decide.c, the decision latency probe). Not a library: nothing
+ * else includes it.
  *
  * Population: o->instances Attention instances spread over o->deployments
  * deployments named "loadgen-00", "loadgen-01", ..., plus ceil(a/ffn_ratio)
@@ -14,6 +17,7 @@
 #define AFD_LOADGEN_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,6 +26,8 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "estimator/error.h"
+#include "estimator/profile.h"
+#include "proto/afd_sizer.pb-c.h"
 
 struct afd_lg_options {
     const char *target;    /* gRPC HOST:PORT of a running daemon */
@@ -91,10 +97,119 @@ void afd_lg_decide_stop(struct afd_lg_decide *d);
  */
 void afd_lg_decide_print(struct afd_lg_decide *d);
 
+/* ---------------------------- spawned daemon (integration/loadgen_daemon.c) */
+
+#define LG_ADDR_LEN 256
+#define LG_EVAL_MS  100 /* a spawned daemon's controller tick */
+
+struct afd_lg_daemon {
+    pid_t pid;
+    char dir[64];   /* temp dir holding config.json, "" = none */
+    char conf[128]; /* its config file */
+    int out_fd;     /* its stdout: read up to "ready", then by the drain */
+    pthread_t drain;
+    bool draining;
+    char grpc_addr[LG_ADDR_LEN];
+};
+
+/*
+ * Starts `bin serve` on free loopback ports (with --token-file token_file
+ * unless NULL) and waits for "ready". Call before grpc_init: forking a
+ * process with gRPC threads is unsafe. AFD_EIO; call afd_lg_daemon_stop
+ * either way.
+ */
+int afd_lg_daemon_spawn(struct afd_lg_daemon *dm, const char *bin,
+                        const char *token_file, char *err);
+/*
+ * SIGTERM, then waits for the exit (SIGKILL after a while); removes the
+ * config. AFD_OK only for exit status 0.
+ */
+int afd_lg_daemon_stop(struct afd_lg_daemon *dm, char *err);
+
+/* ------------------------------------ messages (integration/loadgen_pool.c) */
+
+/* Instance ids like "lg00-attn-00000". */
+#define LG_ID_LEN 48
+
+/*
+ * The workload the samples are drawn from. Messages are built from this
+ * struct only. (The decision latency figure shifts the workload of a
+ * separate small deployment instead: integration/loadgen_decide.c.)
+ */
+struct afd_lg_workload {
+    double batch;       /* decode slots per Attention instance, B */
+    double theta;       /* tokens, per-slot load */
+    double sigma;       /* tokens, sd of the per-slot load */
+    double prompt_mu;   /* ln tokens: lognormal prompt length */
+    double prompt_s;    /* ln tokens */
+    double decode_mean; /* tokens: geometric decode length */
+    double noise;       /* relative sd of measured stage times */
+    double ffn_ratio;   /* Attention per FFN instance (x/y) */
+};
+
+/* splitmix64: small, fixed-seed, good enough for test data. */
+struct afd_lg_rng {
+    uint64_t s;
+};
+
+/* Scratch space for building one TelemetryBatch of up to cap steps. */
+struct afd_lg_scratch {
+    size_t cap, cap_req;
+    Afd__Sizer__V1__StepSample *steps;
+    Afd__Sizer__V1__StepSample **step_ptrs;
+    char (*ids)[LG_ID_LEN];
+    Afd__Sizer__V1__FinishedRequest *reqs;
+    Afd__Sizer__V1__FinishedRequest **req_ptrs;
+};
+
+/*
+ * A connection's messages. Message i holds steps[i] samples of consecutive
+ * instances of the connection's range from offset first[i] (wrapping). A
+ * message older than LG_REFRESH_S is rebuilt before it is sent again, with
+ * fresh timestamps, step counters and values drawn from w: so the daemon
+ * sees time move, and a workload shift is "change w, mark all stale".
+ */
+struct afd_lg_pool {
+    grpc_byte_buffer **msgs;
+    long *first;        /* range offset of msgs[i]'s first sample */
+    uint64_t *steps;    /* step samples in msgs[i] */
+    uint64_t *requests; /* finished requests in msgs[i] */
+    double *built;      /* monotonic s when msgs[i] was packed */
+    size_t n;
+    const struct afd_lg_options *o;
+    struct afd_lg_workload w;
+    long lo, len; /* the range: population indexes [lo, lo + len) */
+    struct afd_lg_rng rng;
+    struct afd_lg_scratch sc;
+};
+
+/*
+ * Azure-conv-like (shared/traces/README: mean P 1155, mean D 211, theta
+ * about 1226, sigma about 713), B = 64, the given Attention/FFN ratio.
+ */
+void afd_lg_workload_default(struct afd_lg_workload *w, int ffn_ratio);
+/*
+ * Plans and packs the pool of population range [lo, hi) (see struct
+ * afd_lg_pool). AFD_ENOMEM; release with afd_lg_pool_release either way.
+ */
+int afd_lg_pool_build(struct afd_lg_pool *p, const struct afd_lg_options *o,
+                      const struct afd_lg_workload *w, long lo, long hi,
+                      uint64_t seed, char *err);
+/* Re-packs message i of p, stamped with the time now. */
+void afd_lg_pool_pack(struct afd_lg_pool *p, size_t i);
+void afd_lg_pool_release(struct afd_lg_pool *p);
+
 /* Live instances the options describe (Attention + FFN). */
 long afd_lg_population(const struct afd_lg_options *o);
 
 /* Packs msg into a new byte buffer (the caller destroys it). */
+/* Monotonic seconds and wall-clock ms since the Unix epoch. */
+double afd_lg_now_s(void);
+double afd_lg_wall_ms(void);
+
+/* The load's stage times follow the built-in paper-v1-fit profile. */
+#define LG_PAPER afd_profile_builtin(AFD_DEFAULT_PROFILE)
+
 grpc_byte_buffer *afd_lg_pack(const ProtobufCMessage *msg);
 
 /*

@@ -56,30 +56,6 @@
 #define LG_REPORT_METHOD  "/afd.sizer.v1.Telemetry/Report"
 #define LG_ID_LEN         48
 
-/* paper-v1-fit (estimator/profile.c), ms and tokens. */
-#define LG_AA 5.075e-5
-#define LG_BA 2.549
-#define LG_AC 1.0e-3
-#define LG_BC 0.30
-#define LG_AF 2.2444e-3
-#define LG_BF 5.0
-
-static double mono_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double wall_ms_f(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec * 1e3 + 1e-6 * (double)ts.tv_nsec;
-}
-
 static gpr_timespec deadline_in(double s)
 {
     return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
@@ -228,7 +204,7 @@ static int watch_next(struct lg_watch *w, double wait_s,
                       Afd__Sizer__V1__ScaleCommand **out, double *recv_ms,
                       char *err)
 {
-    double t_end = mono_s() + wait_s;
+    double t_end = afd_lg_now_s() + wait_s;
     grpc_byte_buffer_reader reader;
     grpc_slice s;
     grpc_op op;
@@ -248,8 +224,8 @@ static int watch_next(struct lg_watch *w, double wait_s,
                 return afd_err(err, AFD_EIO, "WatchCommands recv failed");
             w->recv_pending = true;
         }
-        ev = grpc_completion_queue_next(w->cq, deadline_in(t_end - mono_s()),
-                                        NULL);
+        ev = grpc_completion_queue_next(
+            w->cq, deadline_in(t_end - afd_lg_now_s()), NULL);
         if (ev.type == GRPC_QUEUE_TIMEOUT)
             return afd_err(err, AFD_ESTATE, "no scale command within %.1f s",
                            wait_s);
@@ -261,7 +237,7 @@ static int watch_next(struct lg_watch *w, double wait_s,
         }
         if (ev.tag != &w->tag_recv)
             continue;
-        *recv_ms = wall_ms_f();
+        *recv_ms = afd_lg_wall_ms();
         w->recv_pending = false;
         if (!w->bb)
             continue; /* the stream ended: the status follows */
@@ -330,7 +306,7 @@ static int send_shift(grpc_channel *ch, const char *auth, bool up,
     char ids[LG_SHIFT_ATTN + 1][LG_ID_LEN];
     double prompt = up ? 2800 : 100, decode = up ? 400 : 100;
     double theta = prompt + decode / 2, n_ffn = LG_SHIFT_ATTN * LG_SHIFT_BATCH;
-    int64_t t_ms = (int64_t)wall_ms_f();
+    int64_t t_ms = (int64_t)afd_lg_wall_ms();
     int i;
 
     for (i = 0; i <= LG_SHIFT_ATTN; i++) {
@@ -347,13 +323,13 @@ static int send_shift(grpc_channel *ch, const char *auth, bool up,
             s->role = AFD__SIZER__V1__ROLE__ROLE_ATTENTION;
             s->batch_size = LG_SHIFT_BATCH;
             s->token_load = t;
-            s->attention_ms = LG_AA * t + LG_BA;
-            s->comm_ms = LG_AC * LG_SHIFT_BATCH + LG_BC;
+            s->attention_ms = LG_PAPER->aA * t + LG_PAPER->bA;
+            s->comm_ms = LG_PAPER->aC * LG_SHIFT_BATCH + LG_PAPER->bC;
         } else {
             s->role = AFD__SIZER__V1__ROLE__ROLE_FFN;
             s->ffn_tokens = n_ffn;
-            s->ffn_ms = LG_AF * n_ffn + LG_BF;
-            s->comm_ms = LG_AC * n_ffn + LG_BC;
+            s->ffn_ms = LG_PAPER->aF * n_ffn + LG_PAPER->bF;
+            s->comm_ms = LG_PAPER->aC * n_ffn + LG_PAPER->bC;
         }
         sp[i] = s;
     }
@@ -434,7 +410,7 @@ static void *decide_main(void *arg)
     }
     usleep(200000); /* the watch is registered before the first command */
     while (!atomic_load(&d->stop)) {
-        t_sent = mono_s();
+        t_sent = afd_lg_now_s();
         if (send_shift(ch, d->auth, up, step++, &last_id, err)) {
             snprintf(d->err, sizeof(d->err), "%s", err);
             break;
@@ -462,7 +438,8 @@ static void *decide_main(void *arg)
             cmd->target_attention_instances != LG_SHIFT_ATTN) {
             /* mono time at receipt = now - (wall now - wall at receipt) */
             record(d, recv_ms - (double)cmd->issued_ms,
-                   1e3 * (mono_s() - t_sent) - (wall_ms_f() - recv_ms),
+                   1e3 * (afd_lg_now_s() - t_sent) -
+                       (afd_lg_wall_ms() - recv_ms),
                    cmd->issued_ms);
         } else if (!warm) {
             d->unexpected++;

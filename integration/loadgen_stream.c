@@ -1,7 +1,8 @@
 /*
  * loadgen_stream.c - afd-loadgen's load (see integration/loadgen.h): the
- * population, the pre-packed TelemetryBatch pools and the client-streaming
- * Telemetry/Report calls, on the gRPC C core client API.
+ * client-streaming Telemetry/Report calls, on the gRPC C core client API,
+ * sending the pre-packed TelemetryBatch pools of integration/loadgen_pool.c
+ * (the population and the message values).
  *
  * The population is cut into --connections contiguous ranges; each
  * connection is one channel (its own TCP connection: local subchannel pool)
@@ -41,76 +42,12 @@
 #include "integration/loadgen.h"
 #include "proto/afd_sizer.pb-c.h"
 
-/* Sizes: ids like "lg00-attn-00000"; a pool holds its range twice. */
-#define LG_ID_LEN      48
-#define LG_POOL_ROUNDS 2
 /* s after the duration until calls are cancelled; s more until we give up */
 #define LG_CALL_GRACE_S  60
 #define LG_CANCEL_WAIT_S 30
-/* s: a pooled message older than this is rebuilt; ms per decode step */
+/* s: a pooled message older than this is rebuilt */
 #define LG_REFRESH_S     0.5
-#define LG_STEP_MS       20
 #define LG_REPORT_METHOD "/afd.sizer.v1.Telemetry/Report"
-
-/* paper-v1-fit (estimator/profile.c), ms and tokens. */
-#define LG_AA 5.075e-5
-#define LG_BA 2.549
-#define LG_AC 1.0e-3
-#define LG_BC 0.30
-#define LG_AF 2.2444e-3
-#define LG_BF 5.0
-
-/*
- * The workload the samples are drawn from. Messages are built from this
- * struct only. (The decision latency figure shifts the workload of a
- * separate small deployment instead: integration/loadgen_decide.c.)
- */
-struct lg_workload {
-    double batch;       /* decode slots per Attention instance, B */
-    double theta;       /* tokens, per-slot load */
-    double sigma;       /* tokens, sd of the per-slot load */
-    double prompt_mu;   /* ln tokens: lognormal prompt length */
-    double prompt_s;    /* ln tokens */
-    double decode_mean; /* tokens: geometric decode length */
-    double noise;       /* relative sd of measured stage times */
-    double ffn_ratio;   /* Attention per FFN instance (x/y) */
-};
-
-/* splitmix64: small, fixed-seed, good enough for test data. */
-struct lg_rng {
-    uint64_t s;
-};
-
-/* Scratch space for building one TelemetryBatch of up to cap steps. */
-struct lg_scratch {
-    size_t cap, cap_req;
-    Afd__Sizer__V1__StepSample *steps;
-    Afd__Sizer__V1__StepSample **step_ptrs;
-    char (*ids)[LG_ID_LEN];
-    Afd__Sizer__V1__FinishedRequest *reqs;
-    Afd__Sizer__V1__FinishedRequest **req_ptrs;
-};
-
-/*
- * A connection's messages. Message i holds steps[i] samples of consecutive
- * instances of the connection's range from offset first[i] (wrapping). A
- * message older than LG_REFRESH_S is rebuilt before it is sent again, with
- * fresh timestamps, step counters and values drawn from w: so the daemon
- * sees time move, and a workload shift is "change w, mark all stale".
- */
-struct lg_pool {
-    grpc_byte_buffer **msgs;
-    long *first;        /* range offset of msgs[i]'s first sample */
-    uint64_t *steps;    /* step samples in msgs[i] */
-    uint64_t *requests; /* finished requests in msgs[i] */
-    double *built;      /* monotonic s when msgs[i] was packed */
-    size_t n;
-    const struct afd_lg_options *o;
-    struct lg_workload w;
-    long lo, len; /* the range: population indexes [lo, lo + len) */
-    struct lg_rng rng;
-    struct lg_scratch sc;
-};
 
 enum lg_tag_kind { LG_TAG_SEND, LG_TAG_CLOSE, LG_TAG_RESULT };
 
@@ -123,7 +60,7 @@ struct lg_tag {
 struct lg_conn {
     grpc_channel *channel;
     grpc_call *call;
-    struct lg_pool pool;
+    struct afd_lg_pool pool;
     size_t next;          /* pool index of the next message */
     size_t inflight;      /* pool index of the outstanding message */
     grpc_byte_buffer *bb; /* the outstanding message (a copy) */
@@ -154,311 +91,6 @@ struct lg_worker {
 };
 
 /* ------------------------------------------------------------ helpers */
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t rng_next(struct lg_rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in (0, 1): never 0, so logs are finite. */
-static double rng_u01(struct lg_rng *r)
-{
-    return ((double)(rng_next(r) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-static double rng_normal(struct lg_rng *r)
-{
-    return sqrt(-2.0 * log(rng_u01(r))) * cos(2.0 * M_PI * rng_u01(r));
-}
-
-/* Geometric on {1, 2, ...} with the given mean (>= 1). */
-static double rng_geometric(struct lg_rng *r, double mean)
-{
-    double p = 1.0 / mean;
-
-    if (p >= 1.0)
-        return 1.0;
-    return 1.0 + floor(log(rng_u01(r)) / log1p(-p));
-}
-
-/* max(0, v * (1 + rel * N(0,1))): a measured time with noise. */
-static double noisy(struct lg_rng *r, double v, double rel)
-{
-    double x = v * (1.0 + rel * rng_normal(r));
-
-    return x > 0 ? x : v;
-}
-
-/*
- * Azure-conv-like (shared/traces/README: mean P 1155, mean D 211, theta
- * about 1226, sigma about 713), B = 64, ratio 6 (near r* = 5.9 of
- * paper-v1-fit at B = 64, theta = 600).
- */
-static void workload_default(struct lg_workload *w, int ffn_ratio)
-{
-    w->batch = 64;
-    w->theta = 1226;
-    w->sigma = 713;
-    w->prompt_s = 0.8;
-    w->prompt_mu = log(1155.0) - 0.5 * 0.8 * 0.8;
-    w->decode_mean = 211;
-    w->noise = 0.03;
-    w->ffn_ratio = ffn_ratio;
-}
-
-/* ------------------------------------------------------ the population */
-
-/* Attention instances of deployment d (the first ones get the remainder). */
-static int attn_of(const struct afd_lg_options *o, int d)
-{
-    return o->instances / o->deployments + (d < o->instances % o->deployments);
-}
-
-static int ffn_of(const struct afd_lg_options *o, int d)
-{
-    int a = attn_of(o, d);
-
-    return a ? (a + o->ffn_ratio - 1) / o->ffn_ratio : 0;
-}
-
-long afd_lg_population(const struct afd_lg_options *o)
-{
-    long n = 0;
-    int d;
-
-    for (d = 0; d < o->deployments; d++)
-        n += attn_of(o, d) + ffn_of(o, d);
-    return n;
-}
-
-/* Global instance index g -> deployment, role and index within the role. */
-static void locate(const struct afd_lg_options *o, long g, int *dep, bool *ffn,
-                   int *k)
-{
-    int d;
-
-    for (d = 0; d < o->deployments; d++) {
-        long a = attn_of(o, d), f = ffn_of(o, d);
-        if (g < a + f) {
-            *dep = d;
-            *ffn = g >= a;
-            *k = (int)(g >= a ? g - a : g);
-            return;
-        }
-        g -= a + f;
-    }
-    /* g < afd_lg_population(o) by construction; keep the outputs defined. */
-    *dep = 0;
-    *ffn = false;
-    *k = 0;
-}
-
-static void fill_step(Afd__Sizer__V1__StepSample *s, char *id, bool ffn, int d,
-                      int k, uint64_t step, const struct lg_workload *w,
-                      struct lg_rng *r, int64_t t_ms)
-{
-    afd__sizer__v1__step_sample__init(s);
-    snprintf(id, LG_ID_LEN, "lg%02d-%s-%05d", d, ffn ? "ffn" : "attn", k);
-    s->instance_id = id;
-    s->step = step;
-    s->timestamp_ms = t_ms;
-    if (ffn) {
-        double n = noisy(r, w->ffn_ratio * w->batch, 0.02);
-        s->role = AFD__SIZER__V1__ROLE__ROLE_FFN;
-        s->ffn_tokens = n;
-        s->ffn_ms = noisy(r, LG_AF * n + LG_BF, w->noise);
-        s->comm_ms = noisy(r, LG_AC * n + LG_BC, w->noise);
-    } else {
-        double b = w->batch - floor(4 * rng_u01(r)); /* a few free slots */
-        double t = b * w->theta + sqrt(b) * w->sigma * rng_normal(r);
-        s->role = AFD__SIZER__V1__ROLE__ROLE_ATTENTION;
-        s->batch_size = b;
-        s->token_load = t > 0 ? t : 0;
-        s->attention_ms = noisy(r, LG_AA * s->token_load + LG_BA, w->noise);
-        s->comm_ms = noisy(r, LG_AC * b + LG_BC, w->noise);
-    }
-}
-
-grpc_byte_buffer *afd_lg_pack(const ProtobufCMessage *msg)
-{
-    size_t n = protobuf_c_message_get_packed_size(msg);
-    grpc_slice s = grpc_slice_malloc(n);
-    grpc_byte_buffer *bb;
-
-    protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s));
-    bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    return bb;
-}
-
-static void scratch_release(struct lg_scratch *sc)
-{
-    free(sc->steps);
-    free(sc->step_ptrs);
-    free(sc->ids);
-    free(sc->reqs);
-    free(sc->req_ptrs);
-    memset(sc, 0, sizeof(*sc));
-}
-
-static int scratch_init(struct lg_scratch *sc, size_t cap, char *err)
-{
-    sc->cap = cap;
-    sc->cap_req = cap; /* at most one finished request per slot-step */
-    sc->steps = calloc(cap, sizeof(*sc->steps));
-    sc->step_ptrs = calloc(cap, sizeof(*sc->step_ptrs));
-    sc->ids = calloc(cap, sizeof(*sc->ids));
-    sc->reqs = calloc(cap, sizeof(*sc->reqs));
-    sc->req_ptrs = calloc(cap, sizeof(*sc->req_ptrs));
-    if (!sc->steps || !sc->step_ptrs || !sc->ids || !sc->reqs ||
-        !sc->req_ptrs) {
-        scratch_release(sc);
-        return afd_err(err, AFD_ENOMEM, "out of memory for %zu steps", cap);
-    }
-    return AFD_OK;
-}
-
-/*
- * Finished requests for n Attention step samples: each slot-step ends a
- * request with probability 1/decode_mean, so about n*B/decode_mean.
- */
-static size_t fill_requests(struct lg_scratch *sc, size_t n_attn,
-                            const struct lg_workload *w, struct lg_rng *r)
-{
-    double want = n_attn * w->batch / w->decode_mean;
-    size_t n = (size_t)floor(want + rng_u01(r)), i;
-
-    if (n > sc->cap_req)
-        n = sc->cap_req;
-    for (i = 0; i < n; i++) {
-        afd__sizer__v1__finished_request__init(&sc->reqs[i]);
-        sc->reqs[i].prompt_tokens =
-            floor(exp(w->prompt_mu + w->prompt_s * rng_normal(r)));
-        sc->reqs[i].decode_tokens = rng_geometric(r, w->decode_mean);
-        sc->req_ptrs[i] = &sc->reqs[i];
-    }
-    return n;
-}
-
-/* Packs message i of p (see struct lg_pool), stamped with the time now. */
-static void pool_pack(struct lg_pool *p, size_t i)
-{
-    Afd__Sizer__V1__TelemetryBatch b = AFD__SIZER__V1__TELEMETRY_BATCH__INIT;
-    struct lg_scratch *sc = &p->sc;
-    int64_t t_ms = wall_ms();
-    long g = p->first[i];
-    size_t n, n_attn = 0;
-    char dep_name[32];
-    int d = 0, k;
-    bool ffn;
-
-    for (n = 0; n < p->steps[i]; n++) {
-        /* Step counters follow the clock; +1 for an instance's second
-         * appearance in the pool keeps them distinct. */
-        uint64_t step = (uint64_t)(t_ms / LG_STEP_MS) +
-                        (uint64_t)((p->first[i] + (long)n) / p->len);
-        locate(p->o, p->lo + g, &d, &ffn, &k);
-        fill_step(&sc->steps[n], sc->ids[n], ffn, d, k, step, &p->w, &p->rng,
-                  t_ms);
-        sc->step_ptrs[n] = &sc->steps[n];
-        n_attn += !ffn;
-        g = (g + 1) % p->len;
-    }
-    snprintf(dep_name, sizeof(dep_name), "loadgen-%02d", d);
-    b.deployment = dep_name;
-    b.n_steps = n;
-    b.steps = sc->step_ptrs;
-    b.n_requests = fill_requests(sc, n_attn, &p->w, &p->rng);
-    b.requests = sc->req_ptrs;
-    if (p->msgs[i])
-        grpc_byte_buffer_destroy(p->msgs[i]);
-    p->msgs[i] = afd_lg_pack(&b.base);
-    p->requests[i] = b.n_requests;
-    p->built[i] = now_s();
-}
-
-/*
- * Plans and packs the pool of the range [lo, hi): messages walk it from
- * the start, up to batch_steps samples each, never crossing a deployment
- * (a TelemetryBatch names one), until every instance appeared
- * LG_POOL_ROUNDS times; a range smaller than a batch repeats its instances.
- */
-static int pool_build(struct lg_pool *p, const struct afd_lg_options *o,
-                      const struct lg_workload *w, long lo, long hi,
-                      uint64_t seed, char *err)
-{
-    long len = hi - lo, done = 0, g = 0;
-    size_t cap =
-        (size_t)((len * LG_POOL_ROUNDS + o->batch_steps - 1) / o->batch_steps +
-                 o->deployments * LG_POOL_ROUNDS + 1);
-
-    p->o = o;
-    p->w = *w;
-    p->lo = lo;
-    p->len = len;
-    p->rng.s = seed;
-    if (scratch_init(&p->sc, (size_t)o->batch_steps, err))
-        return AFD_ENOMEM;
-    p->msgs = calloc(cap, sizeof(*p->msgs));
-    p->first = calloc(cap, sizeof(*p->first));
-    p->steps = calloc(cap, sizeof(*p->steps));
-    p->requests = calloc(cap, sizeof(*p->requests));
-    p->built = calloc(cap, sizeof(*p->built));
-    if (!p->msgs || !p->first || !p->steps || !p->requests || !p->built)
-        return afd_err(err, AFD_ENOMEM, "out of memory for a pool of %zu", cap);
-    while (done < len * LG_POOL_ROUNDS && p->n < cap) {
-        size_t n = 0;
-        int d0 = -1, d, k;
-        bool ffn;
-        p->first[p->n] = g;
-        for (; n < p->sc.cap; n++, g = (g + 1) % len) {
-            locate(o, lo + g, &d, &ffn, &k);
-            if (d0 >= 0 && d != d0)
-                break;
-            d0 = d;
-        }
-        p->steps[p->n] = n;
-        pool_pack(p, p->n);
-        p->n++;
-        done += (long)n;
-    }
-    return AFD_OK;
-}
-
-static void pool_release(struct lg_pool *p)
-{
-    size_t i;
-
-    for (i = 0; i < p->n; i++)
-        grpc_byte_buffer_destroy(p->msgs[i]);
-    free(p->msgs);
-    free(p->first);
-    free(p->steps);
-    free(p->requests);
-    free(p->built);
-    scratch_release(&p->sc);
-    memset(p, 0, sizeof(*p));
-}
 
 /* ---------------------------------------------------- streaming calls */
 
@@ -549,13 +181,13 @@ static void conn_on_send(struct lg_conn *c, bool ok, double t_stop)
     c->sent.steps += c->pool.steps[c->inflight];
     c->sent.requests += c->pool.requests[c->inflight];
     c->sent.batches++;
-    now = now_s();
+    now = afd_lg_now_s();
     if (now >= t_stop) {
         conn_close(c);
         return;
     }
     if (now - c->pool.built[c->next] > LG_REFRESH_S)
-        pool_pack(&c->pool, c->next);
+        afd_lg_pool_pack(&c->pool, c->next);
     conn_send_next(c, false);
 }
 
@@ -598,7 +230,8 @@ static void *worker_main(void *arg)
     gpr_timespec deadline = gpr_time_add(
         gpr_now(GPR_CLOCK_MONOTONIC),
         gpr_time_from_millis(
-            (int64_t)((wk->t_stop - now_s() + LG_CALL_GRACE_S + 5) * 1000),
+            (int64_t)((wk->t_stop - afd_lg_now_s() + LG_CALL_GRACE_S + 5) *
+                      1000),
             GPR_TIMESPAN));
     bool cancelled = false;
     int pending = 0;
@@ -618,12 +251,12 @@ static void *worker_main(void *arg)
         struct lg_tag *tag;
         int before;
         if (ev.type == GRPC_QUEUE_TIMEOUT) {
-            if (cancelled &&
-                now_s() > wk->t_stop + LG_CALL_GRACE_S + LG_CANCEL_WAIT_S) {
+            if (cancelled && afd_lg_now_s() > wk->t_stop + LG_CALL_GRACE_S +
+                                                  LG_CANCEL_WAIT_S) {
                 wk->stuck = true;
                 break;
             }
-            if (!cancelled && now_s() > wk->t_stop + LG_CALL_GRACE_S) {
+            if (!cancelled && afd_lg_now_s() > wk->t_stop + LG_CALL_GRACE_S) {
                 fprintf(stderr,
                         "afd-loadgen: calls still open %d s after "
                         "the run; cancelling\n",
@@ -647,7 +280,7 @@ static void *worker_main(void *arg)
         /* One batch done, maybe one started in its place. */
         pending += tag->conn->outstanding - before - 1;
     }
-    wk->t_done = now_s();
+    wk->t_done = afd_lg_now_s();
     return NULL;
 }
 
@@ -668,7 +301,7 @@ static void conn_release(struct lg_conn *c)
     }
     if (c->channel)
         grpc_channel_destroy(c->channel);
-    pool_release(&c->pool);
+    afd_lg_pool_release(&c->pool);
 }
 
 /* One channel per connection; the local pool keeps their TCP apart. */
@@ -705,11 +338,11 @@ static void queue_drain_destroy(grpc_completion_queue *cq)
 static int conns_setup(const struct afd_lg_options *o, const char *target,
                        struct lg_conn *conns, char *err)
 {
-    struct lg_workload w;
+    struct afd_lg_workload w;
     long total = afd_lg_population(o);
     int c;
 
-    workload_default(&w, o->ffn_ratio);
+    afd_lg_workload_default(&w, o->ffn_ratio);
     for (c = 0; c < o->connections; c++) {
         struct lg_conn *k = &conns[c];
         k->t_send = (struct lg_tag){LG_TAG_SEND, k};
@@ -728,7 +361,8 @@ static int conns_setup(const struct afd_lg_options *o, const char *target,
     for (c = 0; c < o->connections; c++) {
         long lo = total * c / o->connections;
         long hi = total * (c + 1) / o->connections;
-        if (pool_build(&conns[c].pool, o, &w, lo, hi, 42 + (uint64_t)c, err))
+        if (afd_lg_pool_build(&conns[c].pool, o, &w, lo, hi, 42 + (uint64_t)c,
+                              err))
             return AFD_ENOMEM;
         conns[c].channel = channel_new(target);
         if (!conns[c].channel)
@@ -745,7 +379,7 @@ static int run_workers(const struct afd_lg_options *o, struct lg_conn *conns,
     int nt = o->threads < o->connections ? o->threads : o->connections;
     struct lg_worker *wk = calloc((size_t)nt, sizeof(*wk));
     struct lg_conn **ptrs = calloc((size_t)o->connections, sizeof(*ptrs));
-    double t0 = now_s(), t_done = t0;
+    double t0 = afd_lg_now_s(), t_done = t0;
     int t, c, n = 0, started = 0, rc = AFD_OK;
 
     if (!wk || !ptrs) {

@@ -167,6 +167,8 @@ void afd_daemon_stop(struct afd_daemon *d)
     if (d->draining)
         return;
     d->draining = true;
+    /* Before the shutdown ends the streams, so watchers see the change. */
+    afd_svc_health_draining(d);
     if (d->http)
         afd_http_set_ready(d->http, false);
     afd_grpc_server_shutdown(d->grpc, AFD_DAEMON_GRACE_MS, on_grpc_down, d);

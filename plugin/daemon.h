@@ -15,10 +15,11 @@
  * loaded and checked first, with the listen addresses: a bad one is a
  * configuration error before anything is bound.
  *
- * SIGTERM/SIGINT: /readyz goes 503, gRPC stops accepting, server streams
- * end with UNAVAILABLE, open telemetry streams get AFD_DAEMON_GRACE_MS to
- * finish, the snapshot is saved (if configured), the loop exits and
- * afd_daemon_run returns 0. A second signal exits at once with status 1.
+ * SIGTERM/SIGINT: /readyz goes 503, Health/Watch streams get NOT_SERVING,
+ * gRPC stops accepting, server streams end with UNAVAILABLE, open telemetry
+ * streams get AFD_DAEMON_GRACE_MS to finish, the snapshot is saved (if
+ * configured), the loop exits and afd_daemon_run returns 0. A second signal
+ * exits at once with status 1.
  *
  * Clock: wall clock (CLOCK_REALTIME) in ms, so snapshot times stay
  * meaningful across restarts. The controller (plugin/control.h) runs on

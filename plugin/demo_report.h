@@ -69,7 +69,7 @@ struct afd_demo_point {
     double throughput_per_device; /* NAN if absent */
     double r_star;                /* NAN if absent or null */
     double r_star_barrier;        /* NAN if absent, null or 0 (unknown) */
-    char regime[16];              /* "" if absent */
+    char regime[16]; /* at the current x/y (the SVG's shading); "" if absent */
 };
 
 struct afd_demo_command {

@@ -2,9 +2,14 @@
  * demo_svg.c - the demo's SVG timeline (plugin/demo_report.h): top panel
  * Attention instances of the closed loop over simulated time, the per-phase
  * oracle x, r* and the barrier-aware r* (times the FFN count, so that they
- * share the instance axis), regimes shaded; bottom panel throughput per
- * device against the oracle's and the first-phase static ratio's per-phase
- * figures; phase boundaries drawn and labelled on both.
+ * share the instance axis), shaded by the regime at the current ratio x/y
+ * (the timeline's "regime": the stage limiting the fleet now, so why the
+ * controller moves - attention-bound: add Attention instances, ffn-bound:
+ * remove some; the regime at r* itself is a balance point and says
+ * nothing), with the measured bottleneck (regime alerts) as a strip under
+ * it; bottom panel throughput per device against the oracle's and the
+ * first-phase static ratio's per-phase figures; phase boundaries drawn and
+ * labelled on both.
  */
 #include <math.h>
 #include <string.h>
@@ -106,7 +111,7 @@ static const char *regime_fill(const char *regime)
     return NULL;
 }
 
-/* Regime shading: one rectangle per run of equal regimes. */
+/* Regime shading: one rectangle per run of equal regimes at x/y. */
 static void shade(FILE *f, const struct afd_demo_policy *cl,
                   const struct scale *x, double total)
 {
@@ -331,13 +336,15 @@ static void legends(FILE *f)
     legend_item(f, TOP_Y0 + 28, STYLE_ORACLE, "oracle x");
     legend_item(f, TOP_Y0 + 46, STYLE_RSTAR, "r* \xC3\x97 y");
     legend_item(f, TOP_Y0 + 64, STYLE_RBAR, "barrier r* \xC3\x97 y");
+    /* two lines: the legend column is MR px wide */
     fprintf(f,
-            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">regime at "
-            "r* (shading):</text>\n",
-            W - MR + 10, TOP_Y0 + 92);
-    legend_box(f, TOP_Y0 + 108, "#d6e6f5", "attention");
-    legend_box(f, TOP_Y0 + 126, "#fbe3c4", "communication");
-    legend_box(f, TOP_Y0 + 144, "#dcefd8", "FFN");
+            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">regime at the "
+            "current<tspan x=\"%.1f\" dy=\"13\">ratio (shading):</tspan>"
+            "</text>\n",
+            W - MR + 10, TOP_Y0 + 86, W - MR + 10);
+    legend_box(f, TOP_Y0 + 116, "#d6e6f5", "attention");
+    legend_box(f, TOP_Y0 + 134, "#fbe3c4", "communication");
+    legend_box(f, TOP_Y0 + 152, "#dcefd8", "FFN");
     legend_item(f, BOT_Y0 + 10, "stroke=\"#1f4e9c\" stroke-width=\"1.5\"",
                 "closed loop");
     legend_item(f, BOT_Y0 + 28, STYLE_ORACLE, "oracle");

@@ -158,6 +158,17 @@ static void w_regime(struct render *r, struct afd_deployment *d)
             REC(d)->solution.regime == (enum afd_regime)i ? 1 : 0);
 }
 
+static void w_current_regime(struct render *r, struct afd_deployment *d)
+{
+    int i;
+
+    if (!REC(d)->valid)
+        return;
+    for (i = 0; i < AFD_REGIME_COUNT; i++)
+        num(r, NAME(d), "regime", afd_regime_name((enum afd_regime)i),
+            REC(d)->current_regime == (enum afd_regime)i ? 1 : 0);
+}
+
 static void w_theta(struct render *r, struct afd_deployment *d)
 {
     if (REC(d)->theta_source != AFD_THETA_NONE)
@@ -463,6 +474,10 @@ static const struct family families[] = {
     {"afd_regime", "gauge",
      "Bottleneck stage at r* (one-hot over attention, communication, ffn)",
      w_regime},
+    {"afd_current_regime", "gauge",
+     "Bottleneck stage at the current ratio x/y (one-hot over attention, "
+     "communication, ffn)",
+     w_current_regime},
     {"afd_theta_tokens", "gauge", "Time-averaged per-slot token load theta",
      w_theta},
     {"afd_sigma_tokens", "gauge",

@@ -18,6 +18,8 @@
  *   afd_target_attention_instances         gauge
  *   afd_live_instances{role}               gauge, rows in the liveness window
  *   afd_regime{regime}                     gauge, one-hot over the 3 regimes
+ *                                          at r*
+ *   afd_current_regime{regime}             gauge, one-hot, at the current x/y
  *   afd_theta_tokens, afd_sigma_tokens, afd_batch_slots,
  *   afd_load_spread_tokens                 gauge
  *   afd_expected_gain                      gauge, target/current - 1

@@ -10,7 +10,9 @@
  * spread = sd of live T_j when >= 2 Attention rows are live, else
  * sqrt(B)*sigma (inside the solver). Target x = the barrier optimum when the
  * barrier model has a spread, else the mean-field integer optimum; current
- * and target throughputs use the same model.
+ * and target throughputs use the same model. The regime at the current
+ * ratio x/y is the mean-field one (afd_regime_at: which stage line is
+ * highest there), as the controller's (plugin/control.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -139,6 +141,8 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
         rec->throughput_current > 0
             ? rec->throughput_target / rec->throughput_current - 1
             : 0;
+    rec->current_regime = afd_regime_at(&in, (double)rec->attention_instances /
+                                                 rec->ffn_instances);
     rec->valid = true;
     rec->why_not[0] = '\0';
 }

@@ -2,11 +2,12 @@
  * registry.c - deployments, their estimators and instance tables, and the
  * recommendation built from them (contract in registry.h).
  *
- * Hot path: afd_registry_add_step is called for every decode step of every
- * instance. It validates the sample, finds the deployment (a one-entry cache
- * in front of an open-addressing table) and the instance (open addressing,
- * linear probing, backward-shift deletion, stored 64-bit hashes), updates a
- * few numbers and feeds the calibrator. Nothing is allocated once the
+ * Hot path: afd_deployment_add_step (afd_registry_add_step by name) is
+ * called for every decode step of every instance. It validates the sample
+ * (registry_check.c), finds the deployment once per batch (by name: a
+ * one-entry cache in front of an open-addressing table) and the instance (open
+ * addressing, linear probing, backward-shift deletion, stored 64-bit hashes),
+ * updates a few numbers and feeds the calibrator. Nothing is allocated once the
  * instance is known; the table only grows when a new id arrives. Everything
  * derived (live counts, spreads, the solve) is done by tick/recompute.
  */
@@ -20,19 +21,6 @@
 
 #include "estimator/error.h"
 #include "plugin/registry_internal.h"
-
-static const char *const reject_names[AFD_REJECT_COUNT] = {
-    "none",         "not_finite",    "negative",
-    "out_of_range", "missing_field", "unknown_deployment",
-    "capacity",     "malformed",     "unauthenticated",
-};
-
-const char *afd_reject_reason_name(enum afd_reject_reason r)
-{
-    if ((unsigned)r >= AFD_REJECT_COUNT)
-        return "unknown";
-    return reject_names[r];
-}
 
 /*
  * FNV-1a over the bytes, then a 64-bit finaliser (splitmix64) so that the
@@ -67,54 +55,6 @@ size_t afd_registry_slots_for(size_t n)
 }
 
 /* ---- deployments ---- */
-
-/*
- * Strict UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
- * Deployment names become Prometheus label values, and one invalid label
- * value makes a scraper drop the whole page.
- */
-static bool utf8_valid(const unsigned char *p)
-{
-    unsigned c, need, min, cp;
-
-    while ((c = *p++)) {
-        if (c < 0x80)
-            continue;
-        if (c >= 0xc2 && c <= 0xdf)
-            need = 1, min = 0x80, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-            need = 2, min = 0x800, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-            need = 3, min = 0x10000, cp = c & 0x07;
-        else
-            return false;
-        while (need--) {
-            if ((*p & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (*p++ & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-    }
-    return true;
-}
-
-static int check_name(const char *name, const char *what, char *err)
-{
-    if (!name || !name[0])
-        return afd_err(err, AFD_EINVAL, "%s name is empty", what);
-    if (strlen(name) >= AFD_NAME_LEN)
-        return afd_err(err, AFD_EINVAL, "%s name is %zu bytes, the limit is %d",
-                       what, strlen(name), AFD_NAME_LEN - 1);
-    if (!utf8_valid((const unsigned char *)name))
-        return afd_err(err, AFD_EPARSE, "%s name is not valid UTF-8", what);
-    return AFD_OK;
-}
-
-int afd_deployment_name_check(const char *name, char *err)
-{
-    return check_name(name, "deployment", err);
-}
 
 static void deployment_free(struct afd_deployment *d)
 {
@@ -241,7 +181,7 @@ int afd_registry_create(struct afd_registry *reg, const char *name,
                         struct afd_deployment **out, char *err)
 {
     struct afd_deployment *d;
-    int rc = check_name(name, "deployment", err);
+    int rc = afd_deployment_name_check(name, err);
 
     if (rc < 0)
         return rc;
@@ -267,7 +207,7 @@ int afd_registry_create(struct afd_registry *reg, const char *name,
 int afd_registry_get(struct afd_registry *reg, const char *name,
                      struct afd_deployment **out, char *err)
 {
-    int rc = check_name(name, "deployment", err);
+    int rc = afd_deployment_name_check(name, err);
 
     if (rc < 0)
         return rc;
@@ -386,71 +326,6 @@ void afd_deployment_expire(struct afd_deployment *d, int64_t now_ms)
     }
 }
 
-/* ---- validation ---- */
-
-static enum afd_reject_reason check_value(double v, double max,
-                                          const char *what, const char *field,
-                                          char *err)
-{
-    if (!isfinite(v)) {
-        afd_err(err, AFD_EINVAL, "%s field '%s' must be finite, got %g", what,
-                field, v);
-        return AFD_REJECT_NOT_FINITE;
-    }
-    if (v < 0) {
-        afd_err(err, AFD_EINVAL, "%s field '%s' must be >= 0, got %g", what,
-                field, v);
-        return AFD_REJECT_NEGATIVE;
-    }
-    if (v > max) {
-        afd_err(err, AFD_EINVAL, "%s field '%s' must be <= %g, got %g", what,
-                field, max, v);
-        return AFD_REJECT_OUT_OF_RANGE;
-    }
-    return AFD_REJECT_NONE;
-}
-
-enum afd_reject_reason afd_step_sample_check(const struct afd_step_sample *s,
-                                             char *err)
-{
-    static const char what[] = "step sample";
-    const struct {
-        double v, max;
-        const char *field;
-    } f[] = {
-        {s->batch_size, AFD_MAX_BATCH, "batch_size"},
-        {s->token_load, AFD_MAX_TOKENS, "token_load"},
-        {s->attention_ms, AFD_MAX_STAGE_MS, "attention_ms"},
-        {s->comm_ms, AFD_MAX_STAGE_MS, "comm_ms"},
-        {s->ffn_ms, AFD_MAX_STAGE_MS, "ffn_ms"},
-        {s->ffn_tokens, AFD_MAX_TOKENS, "ffn_tokens"},
-    };
-    enum afd_reject_reason r;
-    size_t i;
-
-    if (!s->instance_id || !s->instance_id[0]) {
-        afd_err(err, AFD_EINVAL, "step sample field 'instance_id' is empty");
-        return AFD_REJECT_MISSING_FIELD;
-    }
-    if (strnlen(s->instance_id, AFD_NAME_LEN) >= AFD_NAME_LEN) {
-        afd_err(err, AFD_EINVAL,
-                "step sample field 'instance_id' is longer than %d bytes",
-                AFD_NAME_LEN - 1);
-        return AFD_REJECT_MISSING_FIELD;
-    }
-    if (s->role != AFD_ROLE_ATTENTION && s->role != AFD_ROLE_FFN) {
-        afd_err(err, AFD_EINVAL, "step sample field 'role' is unknown, got %d",
-                (int)s->role);
-        return AFD_REJECT_OUT_OF_RANGE;
-    }
-    for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-        r = check_value(f[i].v, f[i].max, what, f[i].field, err);
-        if (r != AFD_REJECT_NONE)
-            return r;
-    }
-    return AFD_REJECT_NONE;
-}
-
 /*
  * Resolves the deployment of a telemetry item; on failure counts the
  * rejection at registry level (no deployment to charge it to).
@@ -459,6 +334,7 @@ static enum afd_reject_reason resolve(struct afd_registry *reg,
                                       const char *name,
                                       struct afd_deployment **d, char *err)
 {
+    struct afd_deployment *found;
     int rc;
 
     if (!name || !name[0]) {
@@ -466,12 +342,12 @@ static enum afd_reject_reason resolve(struct afd_registry *reg,
         reg->orphan[AFD_REJECT_MISSING_FIELD]++;
         return AFD_REJECT_MISSING_FIELD;
     }
-    *d = find(reg, name);
-    if (*d)
+    found = find(reg, name); /* the common case, without the name check */
+    rc = found ? AFD_OK : afd_registry_get(reg, name, &found, err);
+    if (rc == AFD_OK) {
+        *d = found;
         return AFD_REJECT_NONE;
-    rc = afd_registry_get(reg, name, d, err);
-    if (rc == AFD_OK)
-        return AFD_REJECT_NONE;
+    }
     if (rc == AFD_ENOTFOUND) {
         reg->orphan[AFD_REJECT_UNKNOWN_DEPLOYMENT]++;
         return AFD_REJECT_UNKNOWN_DEPLOYMENT;
@@ -586,14 +462,18 @@ static enum afd_reject_reason upsert(struct afd_deployment *d,
 
 /*
  * Items are validated before their deployment is resolved, so a bad item
- * never auto-creates a deployment; its rejection is charged to the named
- * deployment when it exists, else to the registry (orphan).
+ * never auto-creates a deployment; its rejection is charged to the
+ * deployment when it is resolved or exists, else to the registry (orphan).
  */
 static enum afd_reject_reason reject(struct afd_registry *reg,
+                                     struct afd_deployment *d,
                                      const char *deployment,
                                      enum afd_reject_reason r)
 {
-    afd_registry_count_reject(reg, deployment, r);
+    if (d)
+        d->counters.rejected[r]++;
+    else
+        afd_registry_count_reject(reg, deployment, r);
     return r;
 }
 
@@ -602,14 +482,26 @@ enum afd_reject_reason afd_registry_add_step(struct afd_registry *reg,
                                              const struct afd_step_sample *s,
                                              int64_t now_ms, char *err)
 {
-    struct afd_deployment *d;
+    struct afd_deployment *d = NULL;
+
+    return afd_deployment_add_step(reg, &d, deployment, s, now_ms, err);
+}
+
+enum afd_reject_reason afd_deployment_add_step(struct afd_registry *reg,
+                                               struct afd_deployment **dp,
+                                               const char *deployment,
+                                               const struct afd_step_sample *s,
+                                               int64_t now_ms, char *err)
+{
+    struct afd_deployment *d = *dp;
     enum afd_reject_reason r = AFD_REJECT_NONE;
 
-    if (deployment && deployment[0] &&
+    if ((d || (deployment && deployment[0])) &&
         (r = afd_step_sample_check(s, err)) != AFD_REJECT_NONE)
-        return reject(reg, deployment, r);
-    if ((r = resolve(reg, deployment, &d, err)) != AFD_REJECT_NONE)
+        return reject(reg, d, deployment, r);
+    if (!d && (r = resolve(reg, deployment, dp, err)) != AFD_REJECT_NONE)
         return r;
+    d = *dp;
     if (reg->eval_fn) {
         /* One absurd timestamp would stop a telemetry clock for good. */
         if (s->timestamp_ms > AFD_MAX_TIMESTAMP_MS) {
@@ -679,37 +571,31 @@ void *afd_registry_control(const struct afd_registry *reg)
     return reg->control;
 }
 
-static enum afd_reject_reason check_request(double prompt, double decode,
-                                            char *err)
-{
-    static const char what[] = "finished request";
-    enum afd_reject_reason r;
-
-    r = check_value(prompt, AFD_MAX_TOKENS, what, "prompt_tokens", err);
-    if (r == AFD_REJECT_NONE)
-        r = check_value(decode, AFD_MAX_TOKENS, what, "decode_tokens", err);
-    if (r == AFD_REJECT_NONE && decode < 1) {
-        afd_err(err, AFD_EINVAL,
-                "finished request field 'decode_tokens' must be >= 1, got %g",
-                decode);
-        r = AFD_REJECT_OUT_OF_RANGE;
-    }
-    return r;
-}
-
 enum afd_reject_reason afd_registry_add_request(struct afd_registry *reg,
                                                 const char *deployment,
                                                 double prompt, double decode,
                                                 char *err)
 {
-    struct afd_deployment *d;
+    struct afd_deployment *d = NULL;
+
+    return afd_deployment_add_request(reg, &d, deployment, prompt, decode, err);
+}
+
+enum afd_reject_reason afd_deployment_add_request(struct afd_registry *reg,
+                                                  struct afd_deployment **dp,
+                                                  const char *deployment,
+                                                  double prompt, double decode,
+                                                  char *err)
+{
+    struct afd_deployment *d = *dp;
     enum afd_reject_reason r = AFD_REJECT_NONE;
 
-    if (deployment && deployment[0] &&
-        (r = check_request(prompt, decode, err)) != AFD_REJECT_NONE)
-        return reject(reg, deployment, r);
-    if ((r = resolve(reg, deployment, &d, err)) != AFD_REJECT_NONE)
+    if ((d || (deployment && deployment[0])) &&
+        (r = afd_request_check(prompt, decode, err)) != AFD_REJECT_NONE)
+        return reject(reg, d, deployment, r);
+    if (!d && (r = resolve(reg, deployment, dp, err)) != AFD_REJECT_NONE)
         return r;
+    d = *dp;
     /* Checked above; the estimator re-checks its own domain. */
     if (afd_workload_add(d->workload, prompt, decode, err) < 0) {
         d->counters.rejected[AFD_REJECT_OUT_OF_RANGE]++;

@@ -104,6 +104,13 @@ struct afd_recommendation {
     double throughput_current;      /* model tokens/ms/device at current x */
     double throughput_target;       /* model tokens/ms/device at target */
     double expected_gain; /* throughput_target/throughput_current - 1 */
+    /*
+     * Regime binding at the current ratio x/y (afd_regime_at, mean-field,
+     * this model): which stage limits the fleet now. solution.regime is the
+     * regime at r*, usually a balance point labelled by the solver's tie
+     * rule ("attention"), which says nothing about the fleet. Set when valid.
+     */
+    enum afd_regime current_regime;
     struct afd_solution solution;
 };
 
@@ -152,6 +159,22 @@ enum afd_reject_reason afd_registry_add_request(struct afd_registry *reg,
                                                 const char *deployment,
                                                 double prompt, double decode,
                                                 char *err);
+/*
+ * The same (same checks, counters and telemetry-clock hook) for a batch of
+ * items naming one deployment: *d caches it (NULL before the first item;
+ * keep passing the same name). It is resolved, or auto-created, at the
+ * first valid item only, so a batch of invalid items creates nothing.
+ */
+enum afd_reject_reason afd_deployment_add_step(struct afd_registry *reg,
+                                               struct afd_deployment **d,
+                                               const char *deployment,
+                                               const struct afd_step_sample *s,
+                                               int64_t now_ms, char *err);
+enum afd_reject_reason afd_deployment_add_request(struct afd_registry *reg,
+                                                  struct afd_deployment **d,
+                                                  const char *deployment,
+                                                  double prompt, double decode,
+                                                  char *err);
 /* Counts a rejection decided outside the registry (malformed, auth). */
 void afd_registry_count_reject(struct afd_registry *reg, const char *deployment,
                                enum afd_reject_reason reason);

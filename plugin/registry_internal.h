@@ -1,7 +1,8 @@
 /*
  * registry_internal.h - the registry's private structures, shared by
- * registry.c (tables, telemetry), recommend.c (the recommendation) and
- * registry_state.c (state as plain values for plugin/snapshot.c and tests).
+ * registry.c (tables, telemetry), registry_check.c (validation),
+ * recommend.c (the recommendation) and registry_state.c (state as plain
+ * values for plugin/snapshot.c and tests).
  * Not part of the daemon's API: other modules use registry.h.
  *
  * Instance table: open addressing, power-of-two slots, linear probing,
@@ -93,6 +94,9 @@ struct afd_instance *afd_registry_slot_place(struct afd_instance *slots,
 /* AFD_REJECT_NONE or the reason a step sample is invalid (message in err). */
 enum afd_reject_reason afd_step_sample_check(const struct afd_step_sample *s,
                                              char *err);
+/* The same for a finished request (prompt and decode tokens). */
+enum afd_reject_reason afd_request_check(double prompt, double decode,
+                                         char *err);
 /* Drops rows unseen for longer than the liveness window. */
 void afd_deployment_expire(struct afd_deployment *d, int64_t now_ms);
 /* Current x (override or rows) and y (override, rows, else 1). */

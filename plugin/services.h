@@ -8,7 +8,7 @@
  *   svc_sizer.c      afd.sizer.v1.Sizer/GetRecommendation, Solve
  *   svc_control.c    afd.sizer.v1.Sizer/WatchCommands, AckCommand,
  *                    WatchAlerts (plugin/control.h's decisions)
- *   svc_health.c     grpc.health.v1.Health/Check
+ *   svc_health.c     grpc.health.v1.Health/Check, Watch
  *   svc_keda.c       externalscaler.ExternalScaler (KEDA)
  *   svc_common.c     request checks the services share
  *
@@ -47,6 +47,12 @@ void afd_svc_control_alert(struct afd_daemon *d,
  */
 struct afd_deployment *afd_svc_find_deployment(struct afd_grpc_call *call,
                                                void *ctx, const char *name);
+
+/*
+ * A shutdown began (afd_daemon_stop, before the gRPC layer ends the
+ * server streams): sends NOT_SERVING to every Health/Watch stream.
+ */
+void afd_svc_health_draining(struct afd_daemon *d);
 
 /*
  * After each recompute tick: sends StreamIsActive watchers their value when

@@ -153,6 +153,7 @@ static void get_recommendation(struct afd_grpc_call *call,
         out.r_star_barrier =
             rec->solution.has_barrier ? rec->solution.r_star_barrier : 0;
         out.regime = regime_msg(rec->solution.regime);
+        out.current_regime = regime_msg(rec->current_regime);
         out.target_attention_instances = rec->target_attention_instances;
         out.throughput_current = rec->throughput_current;
         out.throughput_target = rec->throughput_target;

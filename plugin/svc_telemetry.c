@@ -2,16 +2,18 @@
  * svc_telemetry.c - afd.sizer.v1.Telemetry/Report: a client stream of
  * TelemetryBatch messages, answered with one ReportSummary.
  *
- * Every item goes through the registry on its own (afd_registry_add_step,
- * afd_registry_add_request), which validates and counts it; a bad item is
- * skipped and the items around it are kept. A message that does not decode
- * is counted as "malformed" and ends the stream with INVALID_ARGUMENT -
- * continuing would guess at framing we can no longer trust - but what was
- * accepted before it stays accepted. A client that disconnects mid-stream
- * keeps what arrived (items are applied as they come, not at the end).
+ * Every item goes through the registry on its own (afd_deployment_add_step,
+ * afd_deployment_add_request), which validates and counts it; a bad item is
+ * skipped and the items around it are kept. The batch's deployment is
+ * looked up once, at its first valid item (a batch of bad items never
+ * auto-creates one). A message that does not decode is counted as
+ * "malformed" and ends the stream with INVALID_ARGUMENT - continuing would
+ * guess at framing we can no longer trust - but what was accepted before it
+ * stays accepted. A client that disconnects mid-stream keeps what arrived
+ * (items are applied as they come, not at the end).
  *
  * With the telemetry clock each accepted step may trigger a controller
- * evaluation inside afd_registry_add_step (plugin/control.h), so by the
+ * evaluation inside afd_deployment_add_step (plugin/control.h), so by the
  * time the summary is sent every decision those items caused was made and
  * already queued to the WatchCommands streams; the summary carries the
  * latest command id and the clock of the last batch's deployment.
@@ -63,8 +65,8 @@ static void note_reject(struct report_state *st, enum afd_reject_reason r,
 }
 
 static void add_step(struct afd_registry *reg, struct report_state *st,
-                     const char *dep, const Afd__Sizer__V1__StepSample *p,
-                     size_t i, int64_t now)
+                     struct afd_deployment **d, const char *dep,
+                     const Afd__Sizer__V1__StepSample *p, size_t i, int64_t now)
 {
     struct afd_step_sample s;
     enum afd_reject_reason r;
@@ -95,7 +97,7 @@ static void add_step(struct afd_registry *reg, struct report_state *st,
     s.ffn_tokens = p->ffn_tokens;
     s.timestamp_ms = p->timestamp_ms;
     err[0] = '\0';
-    r = afd_registry_add_step(reg, dep, &s, now, err);
+    r = afd_deployment_add_step(reg, d, dep, &s, now, err);
     if (r == AFD_REJECT_NONE)
         st->steps++;
     else
@@ -103,15 +105,15 @@ static void add_step(struct afd_registry *reg, struct report_state *st,
 }
 
 static void add_request(struct afd_registry *reg, struct report_state *st,
-                        const char *dep,
+                        struct afd_deployment **d, const char *dep,
                         const Afd__Sizer__V1__FinishedRequest *p, size_t i)
 {
     enum afd_reject_reason r;
     char err[AFD_ERR_LEN];
 
     err[0] = '\0';
-    r = afd_registry_add_request(reg, dep, p->prompt_tokens, p->decode_tokens,
-                                 err);
+    r = afd_deployment_add_request(reg, d, dep, p->prompt_tokens,
+                                   p->decode_tokens, err);
     if (r == AFD_REJECT_NONE)
         st->requests++;
     else
@@ -126,6 +128,7 @@ static void report_message(struct afd_grpc_call *call,
     struct afd_registry *reg = afd_daemon_registry(ctx);
     struct report_state *st = state_of(call);
     int64_t now = afd_daemon_now_ms();
+    struct afd_deployment *d = NULL; /* resolved at the first valid item */
     const char *dep;
     size_t i;
 
@@ -150,9 +153,9 @@ static void report_message(struct afd_grpc_call *call,
     dep = b->deployment ? b->deployment : "";
     snprintf(st->deployment, sizeof(st->deployment), "%s", dep);
     for (i = 0; i < b->n_steps; i++)
-        add_step(reg, st, dep, b->steps[i], i, now);
+        add_step(reg, st, &d, dep, b->steps[i], i, now);
     for (i = 0; i < b->n_requests; i++)
-        add_request(reg, st, dep, b->requests[i], i);
+        add_request(reg, st, &d, dep, b->requests[i], i);
 }
 
 static void report_end(struct afd_grpc_call *call, void *ctx)

@@ -416,7 +416,8 @@ static void test_afd_demo_report_print_timeline(void **state)
     free(t);
 }
 
-/* ensure the SVG parses as XML with both panels, labels escaped */
+/* ensure the SVG parses as XML with both panels, labels escaped and the
+ * shading legend naming the regime at the current ratio */
 static void test_afd_demo_report_svg_well_formed(void **state)
 {
     static const char check[] =
@@ -426,6 +427,7 @@ static void test_afd_demo_report_svg_well_formed(void **state)
         "assert root.tag == ns + 'svg', root.tag\n"
         "texts = [t.text or '' for t in root.iter(ns + 'text')]\n"
         "assert 'p2 chat & code <long>' in texts, texts\n"
+        "assert 'regime at the current' in texts, texts\n"
         "fills = [r.get('fill') for r in root.iter(ns + 'rect')]\n"
         "assert '#dcefd8' in fills and '#d6e6f5' in fills, fills\n"
         "paths = list(root.iter(ns + 'path'))\n"

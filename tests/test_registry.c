@@ -617,6 +617,29 @@ static void test_recompute_config_overrides(void **state)
     assert_true(r->theta == 200.0); /* 25600 / 128 */
 }
 
+/*
+ * ensure current_regime is the stage binding at the configured x/y = 5/3
+ * (B 128): t_F = aF*(5/3)*128 + bF = 5.479 ms against t_A = aA*T + bA
+ */
+static void test_recompute_current_regime_at_ratio(void **state)
+{
+    struct fixture *f = *state;
+    struct afd_step_sample a = attention_sample("a0", 64000);
+    const struct afd_recommendation *r;
+
+    afd_registry_add_step(f->reg, "prod", &a, 0, NULL);
+    r = afd_deployment_recompute(prod(f), 0);
+    assert_true(r->valid);
+    /* t_A = 5.075e-5 * 64000 + 2.549 = 5.797 > 5.479 */
+    assert_int_equal(r->current_regime, AFD_REGIME_ATTENTION);
+    a.token_load = 51200;
+    afd_registry_add_step(f->reg, "prod", &a, 0, NULL);
+    r = afd_deployment_recompute(prod(f), 0);
+    assert_true(r->valid);
+    /* t_A = 5.075e-5 * 51200 + 2.549 = 5.147 < 5.479 */
+    assert_int_equal(r->current_regime, AFD_REGIME_FFN);
+}
+
 /* ensure stage times feed the calibrator and the observed means */
 static void test_add_step_feeds_calibration(void **state)
 {
@@ -673,6 +696,7 @@ int main(void)
         T(test_recompute_matches_direct_solve, setup),
         T(test_recompute_overrides_and_default_y, setup),
         T(test_recompute_config_overrides, setup_overrides),
+        T(test_recompute_current_regime_at_ratio, setup_overrides),
         T(test_add_step_feeds_calibration, setup),
     };
 

@@ -14,7 +14,10 @@ sqrt(B)*sigma as in the CLI and every number is compared. Deployment "fleet"
 has four Attention instances with different loads, so the daemon uses the
 measured spread (sd of their last loads): the mean-field numbers are compared
 with the CLI and the barrier numbers with Sizer.Solve given the spread this
-test computed.
+test computed. current_regime (the regime at the current x/y) is computed
+here from the profile's stage lines: "fleet" sits below r* (attention-bound)
+and deployment "ffn-bound", fourteen Attention instances on one FFN, past r*
+(ffn-bound).
 
 usage: test_grpc_telemetry.py BIN_DIR
 """
@@ -73,6 +76,17 @@ def steps_for(pb, prof, rng, att_loads, n_ffn, batch, n_steps):
                 ffn_tokens=n, ffn_ms=prof.aF * n + prof.bF,
                 timestamp_ms=now))
     return out
+
+
+def regime_at(prof, batch, theta, r):
+    """The stage that sets the mean-field step time at ratio r (model.md:
+    t_A(B*theta), t_C(B) per instance, t_F(r*B)); on a tie the flat line
+    (attention before communication) wins, as the solver's tie rule."""
+    assert prof.comm_mode in ("", "per_instance"), prof.comm_mode
+    t = {"attention": prof.aA * batch * theta + prof.bA,
+         "communication": prof.aC * batch + prof.bC,
+         "ffn": prof.aF * r * batch + prof.bF}
+    return max(t, key=t.get)  # first of the maxima, in the order above
 
 
 def report(stubs, ch, deployment, steps, reqs, per_batch=40):
@@ -140,6 +154,10 @@ def check_single(c, bin_dir, stubs, ch, prof, rng):
     c.check("single: regime matches afd-sizer solve",
             REGIMES.get(rec.regime) == ref["regime"],
             "%r vs %r" % (rec.regime, ref["regime"]))
+    want = regime_at(prof, batch, th, 1.0 / n_ffn)
+    c.check("single: current_regime is the regime at x/y = 1/2",
+            REGIMES.get(rec.current_regime) == want,
+            "%r vs %r" % (rec.current_regime, want))
     c.check("single: barrier r_star and target match afd-sizer solve",
             rec.has_barrier and
             e2e.close(rec.r_star_barrier, ref["r_star_barrier"], 1e-9) and
@@ -178,6 +196,11 @@ def check_fleet(c, bin_dir, stubs, ch, prof, rng):
     c.check("fleet: barrier uses the measured spread of live loads",
             rec.spread_measured and e2e.close(rec.load_spread, spread, 1e-9),
             "%r vs %r" % (rec.load_spread, spread))
+    want = regime_at(prof, batch, th, 4.0 / n_ffn)
+    c.check("fleet: current_regime at x/y = 4/3, below r*, is attention",
+            REGIMES.get(rec.current_regime) == want == "attention" and
+            rec.r_star > 4.0 / n_ffn,
+            "%r vs %r" % (rec.current_regime, want))
     ref = cli_solve(bin_dir, batch, th, sg, n_ffn)
     c.check("fleet: mean-field r_star and x match afd-sizer solve",
             e2e.close(rec.r_star, ref["r_star"], 1e-9) and
@@ -194,6 +217,27 @@ def check_fleet(c, bin_dir, stubs, ch, prof, rng):
                       1e-12),
             "%r vs %r" % (rec.target_attention_instances,
                           what_if.solution.attention_instances_barrier))
+
+
+def check_ffn_bound(c, stubs, ch, prof, rng):
+    """Fourteen Attention instances on one FFN at B = 256: past r* (about
+    9.5 for theta about 600), so the FFN stage binds at the current ratio."""
+    pb = stubs.afd_sizer_pb2
+    batch, n_att = 256.0, 14
+    reqs = make_requests(rng, 200)
+    steps = steps_for(pb, prof, rng, [batch * 450.0] * n_att, 1, batch, 6)
+    report(stubs, ch, "ffn-bound", steps, reqs)
+    rec = stubs.afd_sizer_pb2_grpc.SizerStub(ch).GetRecommendation(
+        pb.GetRecommendationRequest(deployment="ffn-bound"),
+        timeout=e2e.RPC_TIMEOUT)
+    th, _ = theta_sigma(reqs)
+    want = regime_at(prof, batch, th, float(n_att))
+    c.check("ffn-bound: x=14 y=1 past r*",
+            rec.valid and rec.attention_instances == n_att and
+            rec.ffn_instances == 1 and rec.r_star < n_att, str(rec))
+    c.check("ffn-bound: current_regime is the regime at x/y = 14",
+            REGIMES.get(rec.current_regime) == want == "ffn",
+            "%r vs %r" % (rec.current_regime, want))
 
 
 def check_solve_rpc(c, bin_dir, stubs, ch):
@@ -225,6 +269,7 @@ def body(c, daemon, stubs, tmp):
                        ).profile
     check_single(c, BIN, stubs, ch, prof, rng)
     check_fleet(c, BIN, stubs, ch, prof, rng)
+    check_ffn_bound(c, stubs, ch, prof, rng)
     check_solve_rpc(c, BIN, stubs, ch)
     ch.close()
 

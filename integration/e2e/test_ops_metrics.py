@@ -66,6 +66,12 @@ def check_metrics(c, d, stubs, ch, summ):
     c.check("regime one-hot equals the recommendation's",
             hot == [REGIMES[rec.regime]] and len(cold) == 2,
             "%r / %r" % (hot, rec.regime))
+    hot = [r for r in REGIMES.values()
+           if ops.metric(m, "afd_current_regime", deployment="ops-a",
+                         regime=r) == 1]
+    c.check("current-ratio regime one-hot equals the recommendation's",
+            hot == [REGIMES[rec.current_regime]],
+            "%r / %r" % (hot, rec.current_regime))
     c.check("steps accepted counter equals the summary",
             ops.metric(m, "afd_telemetry_steps_accepted_total",
                        deployment="ops-a") == summ.accepted_steps,

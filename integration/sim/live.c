@@ -159,7 +159,12 @@ static void close_phase(struct live *l)
     l->at_phase = t;
 }
 
-/* A timeline point now; with_model asks the daemon for r* and regime. */
+/*
+ * A timeline point now; with_model asks the daemon for r* and the regime at
+ * the current ratio (Recommendation.current_regime: the daemon's x/y, which
+ * lags a resize until the new instances report). Without it the latest
+ * known values carry over.
+ */
 static int add_point(struct live *l, bool with_model, char *err)
 {
     struct afd_timeline_point tp;
@@ -199,10 +204,10 @@ static int add_point(struct live *l, bool with_model, char *err)
                 tp.r_star = rec->r_star;
                 tp.r_star_barrier =
                     rec->has_barrier ? rec->r_star_barrier : NAN;
-                if (rec->regime >= 1 && rec->regime <= 3)
-                    snprintf(
-                        tp.regime, sizeof(tp.regime), "%s",
-                        afd_regime_name((enum afd_regime)(rec->regime - 1)));
+                if (rec->current_regime >= 1 && rec->current_regime <= 3)
+                    snprintf(tp.regime, sizeof(tp.regime), "%s",
+                             afd_regime_name(
+                                 (enum afd_regime)(rec->current_regime - 1)));
             }
             protobuf_c_message_free_unpacked(&rec->base, NULL);
         }

@@ -435,8 +435,15 @@ static int offline_timeline(const struct afd_scenario *s,
         tp.throughput_per_device = o->tokens / o->device_ms;
         tp.r_star = th.r_star;
         tp.r_star_barrier = th.r_star_barrier;
-        snprintf(tp.regime, sizeof(tp.regime), "%s",
-                 afd_regime_name(th.regime));
+        if (o->static_x >= 1) { /* the regime at this x, as live.c's */
+            struct afd_solve_input si;
+            afd_solve_input_init(&si, &s->profile, (double)s->phases[p].batch,
+                                 th.theta);
+            si.ffn_instances = (int)s->phases[p].ffn;
+            snprintf(tp.regime, sizeof(tp.regime), "%s",
+                     afd_regime_name(afd_regime_at(
+                         &si, (double)o->static_x / (double)s->phases[p].ffn)));
+        }
         for (k = 0; k < 2; k++) {
             tp.t_s = k ? t0 + o->time_ms / 1000.0 : t0;
             rc = afd_run_add_timeline(r, &tp, err);

@@ -101,9 +101,12 @@ struct afd_timeline_point {
     double t_s; /* simulated s since the scenario start */
     int phase;  /* index */
     long attention, ffn;
-    double throughput_per_device;   /* over the preceding window */
-    double r_star, r_star_barrier;  /* NAN when unknown */
-    char regime[AFD_RUN_LABEL_LEN]; /* "" when unknown */
+    double throughput_per_device;  /* over the preceding window */
+    double r_star, r_star_barrier; /* NAN when unknown */
+    /* regime at the current x/y (closed loop: the daemon's
+       Recommendation.current_regime; offline: the phase's theory at x/y,
+       mean-field); "" when unknown */
+    char regime[AFD_RUN_LABEL_LEN];
 };
 
 struct afd_command_event {
