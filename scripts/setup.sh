@@ -6,11 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-    cmake make gcc pkg-config
+    cmake make gcc libc6-dev pkg-config
     libevent-dev libjansson-dev libcmocka-dev
     libprotobuf-c-dev protobuf-c-compiler libgrpc-dev
     python3 python3-grpcio python3-grpc-tools python3-protobuf python3-yaml
-    prometheus prometheus-alertmanager openssl valgrind
+    prometheus prometheus-alertmanager openssl valgrind iproute2
 )
 
 missing=()
