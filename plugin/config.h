@@ -141,8 +141,10 @@ struct afd_config {
     char http_listen[AFD_ADDR_LEN];
     char snapshot_path[AFD_PATH_LEN]; /* empty = no snapshots */
     int snapshot_interval_ms;
-    int recompute_interval_ms;
-    int liveness_window_ms; /* an instance unseen this long is gone */
+    int recompute_interval_ms; /* recommendations between controller
+                                  evaluations; a wall-clock controller
+                                  evaluating as often already recomputes */
+    int liveness_window_ms;    /* an instance unseen this long is gone */
     size_t max_deployments;
     size_t max_instances;     /* per deployment */
     size_t max_message_bytes; /* gRPC receive limit */

@@ -241,14 +241,23 @@ static int start_timers(struct afd_daemon *d, char *err)
 
     d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
     d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
-    d->recompute = event_new(d->base, -1, EV_PERSIST, on_recompute, d);
-    if (!d->sig_term || !d->sig_int || !d->recompute ||
-        evsignal_add(d->sig_term, NULL) || evsignal_add(d->sig_int, NULL))
+    if (!d->sig_term || !d->sig_int || evsignal_add(d->sig_term, NULL) ||
+        evsignal_add(d->sig_int, NULL))
         return afd_err(err, AFD_ENOMEM, "cannot set up signals and timers");
-    tv = ms_to_tv(d->cfg->recompute_interval_ms > 0
-                      ? d->cfg->recompute_interval_ms
-                      : 1000);
-    event_add(d->recompute, &tv);
+    /*
+     * The wall-clock controller timer recomputes every deployment
+     * (afd_control_evaluate) and ticks KEDA; a recompute timer at the same
+     * or a slower pace would only repeat that work.
+     */
+    if (!d->control_timer ||
+        d->cfg->recompute_interval_ms < afd_control_eval_interval_ms(d->ctl)) {
+        d->recompute = event_new(d->base, -1, EV_PERSIST, on_recompute, d);
+        if (!d->recompute)
+            return afd_err(err, AFD_ENOMEM,
+                           "cannot set up the recompute timer");
+        tv = ms_to_tv(d->cfg->recompute_interval_ms);
+        event_add(d->recompute, &tv);
+    }
     if (d->cfg->snapshot_path[0] && d->cfg->snapshot_interval_ms > 0) {
         d->snapshot = event_new(d->base, -1, EV_PERSIST, on_snapshot, d);
         if (!d->snapshot)
