@@ -190,19 +190,6 @@ static void remember(struct dep_ctl *e, const struct afd_control_command *cc)
         e->n_hist++;
 }
 
-/* Regime at the current ratio x/y under the recommendation's model. */
-static enum afd_regime current_regime(const struct afd_recommendation *rec)
-{
-    struct afd_solve_input si;
-
-    if (rec->attention_instances < 1 || rec->ffn_instances < 1)
-        return rec->solution.regime;
-    afd_solve_input_init(&si, &rec->profile, rec->batch, rec->theta);
-    si.ffn_instances = rec->ffn_instances;
-    return afd_regime_at(&si,
-                         (double)rec->attention_instances / rec->ffn_instances);
-}
-
 static void step_policy(struct afd_control *c, struct dep_ctl *e,
                         const struct afd_recommendation *rec, int64_t now)
 {
@@ -227,7 +214,7 @@ static void step_policy(struct afd_control *c, struct dep_ctl *e,
     /* The stage binding now explains the move (attention-bound: add
      * Attention instances; FFN-bound: remove some); the regime at r* is
      * the balance point and says nothing about direction. */
-    in.regime = current_regime(rec);
+    in.regime = rec->current_regime;
     in.r_star = s->has_barrier ? s->r_star_barrier : s->r_star;
     memset(&cc, 0, sizeof(cc));
     if (afd_policy_step(e->policy, &in, now, &dec, &cc.cmd, why)) {
@@ -269,20 +256,17 @@ static void eval_alerts(struct afd_control *c, struct dep_ctl *e,
 {
     struct afd_alert_input in;
     struct afd_alert_events evs;
-    struct afd_solve_input si;
     double ms[AFD_REGIME_COUNT];
     char why[AFD_ERR_LEN];
 
     if (!rec->valid || !afd_deployment_observed_stage_ms(d, ms))
         return;
-    afd_solve_input_init(&si, &rec->profile, rec->batch, rec->theta);
-    si.ffn_instances = rec->ffn_instances;
     memset(&in, 0, sizeof(in));
     in.attention_ms = ms[AFD_REGIME_ATTENTION];
     in.comm_ms = ms[AFD_REGIME_COMMUNICATION];
     in.ffn_ms = ms[AFD_REGIME_FFN];
     in.ratio = (double)rec->attention_instances / rec->ffn_instances;
-    in.predicted = afd_regime_at(&si, in.ratio);
+    in.predicted = rec->current_regime;
     if (afd_alert_eval(e->alerts, &in, now, &evs, why) == AFD_OK)
         emit_alerts(c, e, &evs);
 }
