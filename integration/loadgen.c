@@ -59,76 +59,19 @@ static int live_instances_of(grpc_channel *ch, const char *dep, long *out,
 {
     Afd__Sizer__V1__GetRecommendationRequest req =
         AFD__SIZER__V1__GET_RECOMMENDATION_REQUEST__INIT;
-    Afd__Sizer__V1__Recommendation *rec = NULL;
-    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    grpc_metadata_array md_i, md_t;
-    grpc_byte_buffer *send_bb, *recv_bb = NULL;
-    grpc_byte_buffer_reader reader;
-    grpc_status_code status = GRPC_STATUS_UNKNOWN;
-    grpc_slice details = grpc_empty_slice(), s;
-    grpc_op ops[6];
-    grpc_call *call;
-    grpc_event ev;
-    int rc = AFD_EIO;
+    Afd__Sizer__V1__Recommendation *rec;
+    ProtobufCMessage *resp = NULL;
+    char why[AFD_ERR_LEN];
 
     req.deployment = (char *)dep;
-    send_bb = afd_lg_pack(&req.base);
-    grpc_metadata_array_init(&md_i);
-    grpc_metadata_array_init(&md_t);
-    call = grpc_channel_create_call(
-        ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-        grpc_slice_from_static_string(LG_RECO_METHOD), NULL,
-        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                     gpr_time_from_seconds(10, GPR_TIMESPAN)),
-        NULL);
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send_bb;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &md_i;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &recv_bb;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &md_t;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
-    if (call &&
-        grpc_call_start_batch(call, ops, 6, ops, NULL) == GRPC_CALL_OK) {
-        ev = grpc_completion_queue_pluck(
-            cq, ops, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        if (ev.type == GRPC_OP_COMPLETE && status == GRPC_STATUS_OK &&
-            recv_bb && grpc_byte_buffer_reader_init(&reader, recv_bb)) {
-            s = grpc_byte_buffer_reader_readall(&reader);
-            rec = afd__sizer__v1__recommendation__unpack(
-                NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-            grpc_slice_unref(s);
-            grpc_byte_buffer_reader_destroy(&reader);
-        }
-    }
-    if (status_out)
-        *status_out = status;
-    if (rec) {
-        *out = (long)rec->attention_instances + rec->ffn_instances;
-        afd__sizer__v1__recommendation__free_unpacked(rec, NULL);
-        rc = AFD_OK;
-    } else {
-        afd_err(err, AFD_EIO, "GetRecommendation('%s') failed: status %d %.*s",
-                dep, (int)status, (int)GRPC_SLICE_LENGTH(details),
-                (const char *)GRPC_SLICE_START_PTR(details));
-    }
-    if (call)
-        grpc_call_unref(call);
-    grpc_byte_buffer_destroy(send_bb);
-    if (recv_bb)
-        grpc_byte_buffer_destroy(recv_bb);
-    grpc_metadata_array_destroy(&md_i);
-    grpc_metadata_array_destroy(&md_t);
-    grpc_slice_unref(details);
-    grpc_completion_queue_shutdown(cq);
-    grpc_completion_queue_destroy(cq);
-    return rc;
+    if (afd_lg_unary(ch, LG_RECO_METHOD, NULL, &req.base,
+                     &afd__sizer__v1__recommendation__descriptor, &resp,
+                     status_out, why))
+        return afd_err(err, AFD_EIO, "GetRecommendation('%s'): %s", dep, why);
+    rec = (Afd__Sizer__V1__Recommendation *)resp;
+    *out = (long)rec->attention_instances + rec->ffn_instances;
+    protobuf_c_message_free_unpacked(resp, NULL);
+    return AFD_OK;
 }
 
 /* Sum of live instances over the loadgen deployments; -1 when unknown. */

@@ -27,6 +27,7 @@
 
 #include "estimator/error.h"
 #include "estimator/profile.h"
+#include "plugin/grpc_buf.h"
 #include "proto/afd_sizer.pb-c.h"
 
 struct afd_lg_options {
@@ -210,7 +211,18 @@ double afd_lg_wall_ms(void);
 /* The load's stage times follow the built-in paper-v1-fit profile. */
 #define LG_PAPER afd_profile_builtin(AFD_DEFAULT_PROFILE)
 
-grpc_byte_buffer *afd_lg_pack(const ProtobufCMessage *msg);
+/*
+ * One request, one response on ch (also a one-message client stream), with
+ * "authorization: <auth>" when auth is not NULL and a 10 s deadline. *resp
+ * is NULL unless the status is OK and the answer decodes (then AFD_OK; the
+ * caller frees it with protobuf_c_message_free_unpacked); *status_out (NULL
+ * allowed) gets the call's status either way.
+ */
+int afd_lg_unary(grpc_channel *ch, const char *method, const char *auth,
+                 const ProtobufCMessage *req,
+                 const ProtobufCMessageDescriptor *resp_desc,
+                 ProtobufCMessage **resp, grpc_status_code *status_out,
+                 char *err);
 
 /*
  * Streams to target for o->duration_s on o->connections channels and sums

@@ -62,17 +62,14 @@ static gpr_timespec deadline_in(double s)
                         gpr_time_from_micros((int64_t)(s * 1e6), GPR_TIMESPAN));
 }
 
-/*
- * One request, one response (also a one-message client stream). *resp is
- * NULL unless the status is OK and the answer decodes.
- */
-static int unary(grpc_channel *ch, const char *method, const char *auth,
+int afd_lg_unary(grpc_channel *ch, const char *method, const char *auth,
                  const ProtobufCMessage *req,
                  const ProtobufCMessageDescriptor *resp_desc,
-                 ProtobufCMessage **resp, char *err)
+                 ProtobufCMessage **resp, grpc_status_code *status_out,
+                 char *err)
 {
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    grpc_byte_buffer *send_bb = afd_lg_pack(req), *recv_bb = NULL;
+    grpc_byte_buffer *send_bb = afd_grpc_pack(req), *recv_bb = NULL;
     grpc_metadata md;
     grpc_metadata_array md_i, md_t;
     grpc_status_code status = GRPC_STATUS_UNKNOWN;
@@ -118,6 +115,8 @@ static int unary(grpc_channel *ch, const char *method, const char *auth,
         grpc_slice_unref(s);
         grpc_byte_buffer_reader_destroy(&reader);
     }
+    if (status_out)
+        *status_out = status;
     if (*resp)
         rc = AFD_OK;
     else
@@ -171,7 +170,7 @@ static int watch_open(struct lg_watch *w, grpc_channel *ch, char *err)
     if (!w->call)
         return afd_err(err, AFD_EIO, "cannot create the WatchCommands call");
     req.deployment = (char *)LG_SHIFT_DEPLOYMENT;
-    bb = afd_lg_pack(&req.base);
+    bb = afd_grpc_pack(&req.base);
     memset(ops, 0, sizeof(ops));
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
@@ -344,8 +343,9 @@ static int send_shift(grpc_channel *ch, const char *auth, bool up,
     b.steps = sp;
     b.n_requests = LG_SHIFT_REQUESTS;
     b.requests = rp;
-    if (unary(ch, LG_REPORT_METHOD, auth, &b.base,
-              &afd__sizer__v1__report_summary__descriptor, &resp, err))
+    if (afd_lg_unary(ch, LG_REPORT_METHOD, auth, &b.base,
+                     &afd__sizer__v1__report_summary__descriptor, &resp, NULL,
+                     err))
         return AFD_EIO;
     sum = (Afd__Sizer__V1__ReportSummary *)resp;
     *last_id = sum->last_command_id;
@@ -370,8 +370,9 @@ static int ack(grpc_channel *ch, const char *auth, uint64_t id, char *err)
     req.command_id = id;
     req.success = true;
     req.detail = (char *)"afd-loadgen: decision latency probe";
-    if (unary(ch, LG_ACK_METHOD, auth, &req.base,
-              &afd__sizer__v1__ack_command_response__descriptor, &resp, err))
+    if (afd_lg_unary(ch, LG_ACK_METHOD, auth, &req.base,
+                     &afd__sizer__v1__ack_command_response__descriptor, &resp,
+                     NULL, err))
         return AFD_EIO;
     /* Not accepted (e.g. it timed out meanwhile) still frees the policy. */
     protobuf_c_message_free_unpacked(resp, NULL);

@@ -173,18 +173,6 @@ static void fill_step(Afd__Sizer__V1__StepSample *s, char *id, bool ffn, int d,
     }
 }
 
-grpc_byte_buffer *afd_lg_pack(const ProtobufCMessage *msg)
-{
-    size_t n = protobuf_c_message_get_packed_size(msg);
-    grpc_slice s = grpc_slice_malloc(n);
-    grpc_byte_buffer *bb;
-
-    protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s));
-    bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    return bb;
-}
-
 static void scratch_release(struct afd_lg_scratch *sc)
 {
     free(sc->steps);
@@ -267,7 +255,7 @@ void afd_lg_pool_pack(struct afd_lg_pool *p, size_t i)
     b.requests = sc->req_ptrs;
     if (p->msgs[i])
         grpc_byte_buffer_destroy(p->msgs[i]);
-    p->msgs[i] = afd_lg_pack(&b.base);
+    p->msgs[i] = afd_grpc_pack(&b.base);
     p->requests[i] = b.n_requests;
     p->built[i] = afd_lg_now_s();
 }

@@ -15,6 +15,7 @@
 #include <grpc/support/time.h>
 
 #include "estimator/error.h"
+#include "plugin/grpc_buf.h"
 
 #define CLIENT_GRACE_MS 5000 /* past the deadline before we cancel */
 #define AUTH_LEN        600
@@ -68,18 +69,6 @@ static gpr_timespec after_ms(int ms)
 {
     return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                         gpr_time_from_millis(ms, GPR_TIMESPAN));
-}
-
-static grpc_byte_buffer *pack(const ProtobufCMessage *m)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    grpc_slice s = grpc_slice_malloc(n);
-    grpc_byte_buffer *bb;
-
-    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
-    bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    return bb;
 }
 
 /* Unpacks bb with desc; NULL when it does not decode. */
@@ -229,7 +218,7 @@ int afd_grpc_client_stream(struct afd_grpc_client *c, const char *method,
     for (i = 0; ok && i < n; i++) {
         memset(&ops[0], 0, sizeof(ops[0]));
         ops[0].op = GRPC_OP_SEND_MESSAGE;
-        bb = pack(reqs[i]);
+        bb = afd_grpc_pack(reqs[i]);
         ops[0].data.send_message.send_message = bb;
         ok = batch_wait(call, cq, ops, 1, &tag_send, until);
         grpc_byte_buffer_destroy(bb);
@@ -380,7 +369,7 @@ static void *reader_main(void *arg)
 static bool reader_start_ops(struct afd_grpc_reader *r,
                              const ProtobufCMessage *req)
 {
-    grpc_byte_buffer *bb = pack(req);
+    grpc_byte_buffer *bb = afd_grpc_pack(req);
     grpc_op ops[3];
     bool ok;
 

@@ -28,6 +28,7 @@
 
 #include <grpc/grpc.h>
 
+#include "plugin/grpc_buf.h"
 #include "plugin/grpc_server.h"
 
 enum tag_kind {
@@ -125,8 +126,6 @@ struct afd_grpc_server {
     void *done_arg;
 };
 
-/* Packs msg into a new byte buffer (the caller destroys it). */
-grpc_byte_buffer *afd_grpc_pack(const ProtobufCMessage *msg);
 /*
  * Decodes bb (not consumed); NULL when it is not a valid message. With an
  * idle arena the message lives in it until afd_grpc_unpacked_done; else (or
