@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 
 struct machine {
     bool pending;        /* a condition is debouncing */

@@ -83,7 +83,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 
 #define STAGE_COUNT       3
 #define SLOPE_FLOOR_REL   1e-6 /* aA, aF floor as a fraction of the prior */

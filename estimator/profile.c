@@ -14,7 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 
 static const struct afd_profile builtin_profiles[] = {
     {

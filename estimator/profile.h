@@ -7,7 +7,7 @@
  *     t_F(n) = aF*n + bF     n = r*B tokens reaching one FFN instance
  * plus the comm mode, a name and a provenance line. A struct afd_profile is a
  * plain value: copy it freely. Built-in profiles are static and read-only.
- * Loading a profile from JSON lives in the plugin (plugin/profile_json.h);
+ * Loading a profile from JSON lives in the plugin (plugin/io/profile_json.h);
  * this module only validates.
  */
 #ifndef AFD_PROFILE_H

@@ -21,7 +21,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "estimator/solver_internal.h"
 
 /*

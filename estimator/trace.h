@@ -1,7 +1,7 @@
 /*
  * trace.h - parsing request traces into (prompt, decode) pairs.
  *
- * Pure: the caller supplies the text (plugin/trace_file.h reads files). The
+ * Pure: the caller supplies the text (plugin/io/trace_file.h reads files). The
  * format is recognised by content, from the first non-empty line:
  *   AFD_TRACE_AZURE      CSV header TIMESTAMP,ContextTokens,GeneratedTokens
  *   AFD_TRACE_PROCESSED  CSV header num_prefill_tokens,num_decode_tokens,...
@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 
 enum afd_trace_format {
     AFD_TRACE_UNKNOWN = 0,

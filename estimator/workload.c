@@ -41,7 +41,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 
 /* Renormalise when the running weight passes 2^64: far from overflow (terms
  * up to ~2^50 times ~h/ln2 requests stay far below 2^1024) and rare (every

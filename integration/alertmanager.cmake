@@ -4,7 +4,7 @@
 # on loopback, checks what arrives (amtool and GET /api/v2/alerts), stops and
 # restarts it. Run with Debian's /usr/bin/python3.
 add_executable(am-probe ${CMAKE_CURRENT_SOURCE_DIR}/am_probe.c)
-target_link_libraries(am-probe PRIVATE afd_plugin)
+target_link_libraries(am-probe PRIVATE afd_daemon)
 add_test(NAME e2e_test_alertmanager
          COMMAND /usr/bin/python3
                  ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_alertmanager.py

@@ -22,9 +22,10 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "estimator/error.h"
-#include "plugin/alertmanager.h"
-#include "plugin/util.h"
+#include "estimator/base/error.h"
+#include "estimator/base/num.h"
+#include "plugin/daemon/alertmanager.h"
+#include "plugin/sys/os.h"
 
 #define MAX_RAISED 16
 #define POLL_MS    10 /* wait-delivered check period */

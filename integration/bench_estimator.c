@@ -21,7 +21,7 @@
 #include <time.h>
 
 #include "estimator/calib.h"
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "estimator/profile.h"
 #include "estimator/solver.h"
 #include "estimator/trace.h"

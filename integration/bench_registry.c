@@ -18,8 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "estimator/error.h"
-#include "plugin/registry.h"
+#include "estimator/base/error.h"
+#include "plugin/daemon/registry.h"
 
 #define REPEATS 5
 #define N_IDS   1000

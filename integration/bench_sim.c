@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "estimator/profile.h"
 #include "estimator/workload.h"
 #include "integration/sim/engine.h"

@@ -1,4 +1,4 @@
-# Controller end-to-end tests (plugin/control.c, svc_control.c): each
+# Controller end-to-end tests (plugin/daemon/control.c, svc_control.c): each
 # integration/e2e/test_control_*.py starts `afd-sizer serve` (and, for the
 # alert test, a real prometheus-alertmanager) on loopback, drives it with a
 # python3-grpcio client and stops everything, expecting exit 0.

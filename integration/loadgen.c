@@ -39,7 +39,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "integration/loadgen.h"
 #include "proto/afd_sizer.pb-c.h"
 
@@ -80,7 +80,7 @@ static long live_instances(const struct afd_lg_options *o, const char *target)
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     grpc_channel *ch = grpc_channel_create(target, creds, NULL);
     char name[32], err[AFD_ERR_LEN];
-    long sum = 0, n;
+    long sum = 0, n = 0;
     int d;
 
     grpc_channel_credentials_release(creds);

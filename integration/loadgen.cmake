@@ -8,7 +8,7 @@ add_executable(afd-loadgen ${CMAKE_CURRENT_SOURCE_DIR}/loadgen.c
                            ${CMAKE_CURRENT_SOURCE_DIR}/loadgen_pool.c
                            ${CMAKE_CURRENT_SOURCE_DIR}/loadgen_stream.c
                            ${CMAKE_CURRENT_SOURCE_DIR}/loadgen_decide.c)
-target_link_libraries(afd-loadgen PRIVATE afd_plugin ${MATH_LIBRARY})
+target_link_libraries(afd-loadgen PRIVATE afd_rpc afd_estimator afd_proto ${MATH_LIBRARY})
 
 add_test(NAME smoke_loadgen
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_loadgen.sh

@@ -25,9 +25,9 @@
 #include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "estimator/profile.h"
-#include "plugin/grpc_buf.h"
+#include "plugin/rpc/grpc_buf.h"
 #include "proto/afd_sizer.pb-c.h"
 
 struct afd_lg_options {

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "integration/loadgen.h"
 
 #define LG_SPAWN_WAIT_S 60 /* daemon start-up (ASan builds are slow) */

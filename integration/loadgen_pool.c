@@ -18,7 +18,7 @@
 
 #include <grpc/grpc.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "integration/loadgen.h"
 #include "proto/afd_sizer.pb-c.h"
 

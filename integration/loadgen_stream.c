@@ -38,7 +38,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "integration/loadgen.h"
 #include "proto/afd_sizer.pb-c.h"
 

@@ -31,7 +31,7 @@ else()
   # Fail loudly rather than skip: a rule file nobody checked is worse.
   foreach(t check_rules test_rules)
     add_test(NAME operators_promtool_${t}
-             COMMAND sh -c "echo 'promtool not found: install the Debian package prometheus (scripts/setup.sh does)' >&2; exit 1")
+             COMMAND sh -c "echo 'promtool not found: install the Debian package prometheus (.ci/setup.sh does)' >&2; exit 1")
   endforeach()
 endif()
 set_tests_properties(operators_promtool_check_rules

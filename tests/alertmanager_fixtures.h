@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "plugin/alertmanager.h"
+#include "plugin/daemon/alertmanager.h"
 
 #define T0 1700000000123LL /* 2023-11-14T22:13:20.123Z */
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "plugin/config.h"
+#include "plugin/daemon/config.h"
 #include "tests/afd_test.h"
 
 struct config_fixture {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "controller/alert.h"
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 
 #define ATT      AFD_REGIME_ATTENTION
 #define COMM     AFD_REGIME_COMMUNICATION

@@ -1,5 +1,5 @@
 /*
- * test_alertmanager.c - delivery by plugin/alertmanager.c: queue bound,
+ * test_alertmanager.c - delivery by plugin/daemon/alertmanager.c: queue bound,
  * retries, backoff, re-sends, timeouts and free with a request in flight,
  * against a tiny evhttp server on 127.0.0.1:0 in the same process and loop.
  * The pure half (times, checks, body) is in test_alertmanager_payload.c.
@@ -19,8 +19,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
-#include "estimator/error.h"
-#include "plugin/alertmanager.h"
+#include "estimator/base/error.h"
+#include "plugin/daemon/alertmanager.h"
 #include "tests/alertmanager_fixtures.h"
 
 #define MAX_REQ  16

@@ -1,6 +1,6 @@
 /*
- * test_alertmanager_payload.c - the pure half of plugin/alertmanager.h
- * (plugin/alertmanager_payload.c): RFC 3339 times, config and event checks,
+ * test_alertmanager_payload.c - the pure half of plugin/daemon/alertmanager.h
+ * (plugin/daemon/alertmanager_payload.c): RFC 3339 times, config and event checks,
  * the url split and the exact v2 request body.
  */
 #include "tests/afd_test.h"
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimator/error.h"
-#include "plugin/alertmanager.h"
+#include "estimator/base/error.h"
+#include "plugin/daemon/alertmanager.h"
 #include "tests/alertmanager_fixtures.h"
 
 /* ---- helpers ---- */

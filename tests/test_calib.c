@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "estimator/calib.h"
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 
 /* A profile different from paper-v1-fit in every coefficient. */
 static const struct afd_profile truth = {

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "estimator/error.h"
-#include "plugin/config.h"
+#include "estimator/base/error.h"
+#include "plugin/daemon/config.h"
 #include "tests/config_fixtures.h"
 
 /* Loads text; expects failure with code and every needle in the message. */

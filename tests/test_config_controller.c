@@ -1,6 +1,6 @@
 /*
  * test_config_controller.c - the "controller" and "alerting" sections of the
- * daemon's JSON config (plugin/config.h): defaults equal to the pure
+ * daemon's JSON config (plugin/daemon/config.h): defaults equal to the pure
  * modules', seconds -> ms, the "controller.alerts" alias, and validation
  * errors naming the field.
  */
@@ -13,8 +13,8 @@
 
 #include "controller/alert.h"
 #include "controller/policy.h"
-#include "estimator/error.h"
-#include "plugin/config.h"
+#include "estimator/base/error.h"
+#include "plugin/daemon/config.h"
 #include "tests/config_fixtures.h"
 
 static int load(struct config_fixture *f, const char *text, char *err)

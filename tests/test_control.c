@@ -1,5 +1,5 @@
 /*
- * test_control.c - the controller glue (plugin/control.h) on a real
+ * test_control.c - the controller glue (plugin/daemon/control.h) on a real
  * registry with an injected clock, no gRPC: decisions from a workload
  * shift, acks, cooldown, advisory mode, the KEDA target, the telemetry
  * clock's evaluation boundaries, determinism, and alert events.
@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimator/error.h"
-#include "plugin/config.h"
-#include "plugin/control.h"
-#include "plugin/registry.h"
+#include "estimator/base/error.h"
+#include "plugin/daemon/config.h"
+#include "plugin/daemon/control.h"
+#include "plugin/daemon/registry.h"
 
 #define DEP      "llama"
 #define B        256.0

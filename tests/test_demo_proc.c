@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "estimator/error.h"
-#include "plugin/demo_proc.h"
+#include "estimator/base/error.h"
+#include "plugin/demo/demo_proc.h"
 
 struct fixture {
     char dir[64];

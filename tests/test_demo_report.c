@@ -13,8 +13,8 @@
 
 #include <jansson.h>
 
-#include "estimator/error.h"
-#include "plugin/demo_report.h"
+#include "estimator/base/error.h"
+#include "plugin/demo/demo_report.h"
 
 /* Closed loop: overall 1.5 tokens/ms/device, oracle 2.0 -> 0.75. */
 static const char closed_loop_json[] =

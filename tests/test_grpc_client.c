@@ -1,5 +1,5 @@
 /*
- * test_grpc_client.c - the gRPC client layer (plugin/grpc_client.h) without
+ * test_grpc_client.c - the gRPC client layer (plugin/rpc/grpc_client.h) without
  * a server: argument errors, a refused connection mapped to AFD_EIO with
  * the method and status named, a reader that reports its stream's end, and
  * a reader freed while its call is still open. The calls against a real
@@ -9,8 +9,8 @@
 
 #include <string.h>
 
-#include "estimator/error.h"
-#include "plugin/grpc_client.h"
+#include "estimator/base/error.h"
+#include "plugin/rpc/grpc_client.h"
 #include "proto/afd_sizer.pb-c.h"
 
 /* A loopback port nothing listens on (the discard port, never served). */

@@ -1,5 +1,5 @@
 /*
- * test_grpc_server.c - the gRPC layer (plugin/grpc_server.h) against a
+ * test_grpc_server.c - the gRPC layer (plugin/rpc/grpc_server.h) against a
  * gRPC C core client in the same process.
  *
  * The layer is started with a test method table on 127.0.0.1:0. The test
@@ -20,9 +20,9 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 
-#include "estimator/error.h"
-#include "plugin/config.h"
-#include "plugin/grpc_server.h"
+#include "estimator/base/error.h"
+#include "plugin/daemon/config.h"
+#include "plugin/rpc/grpc_server.h"
 #include "proto/afd_sizer.pb-c.h"
 
 #define QUEUE_CAP 8

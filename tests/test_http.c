@@ -13,8 +13,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
-#include "estimator/error.h"
-#include "plugin/http.h"
+#include "estimator/base/error.h"
+#include "plugin/daemon/http.h"
 
 struct fixture {
     struct afd_config cfg;

@@ -8,9 +8,9 @@
 
 #include <event2/buffer.h>
 
-#include "estimator/error.h"
-#include "plugin/metrics.h"
-#include "plugin/registry.h"
+#include "estimator/base/error.h"
+#include "plugin/daemon/metrics.h"
+#include "plugin/daemon/registry.h"
 
 #define ODD_NAME "a\"b\\c\nd"
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "controller/policy.h"
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 
 #define GAIN_HIGH 1.25     /* gain +25 %, above the 2 % threshold */
 #define GAIN_LOW  1.015625 /* gain +1.5625 %, below it */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "estimator/profile.h"
 #include "integration/sim/fleet.h"
 #include "integration/sim/policy_run.h"

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "estimator/profile.h"
 
 static struct afd_profile default_copy(void)

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "estimator/error.h"
-#include "plugin/profile_json.h"
+#include "estimator/base/error.h"
+#include "plugin/io/profile_json.h"
 
 static const char good_text[] =
     "{\"name\": \"h100-test\", \"provenance\": \"bench 2026-10\",\n"

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimator/error.h"
-#include "plugin/registry.h"
-#include "plugin/registry_internal.h"
+#include "estimator/base/error.h"
+#include "plugin/daemon/registry.h"
+#include "plugin/daemon/registry_internal.h"
 
 struct fixture {
     struct afd_config cfg;

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "integration/sim/scenario.h"
 
 /* Parses text as a scenario anchored at base_dir; returns the code. */

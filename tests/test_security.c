@@ -1,6 +1,6 @@
 /*
  * test_security.c - loading and checking the TLS files and the bearer
- * token (plugin/security.h). Files are written to a fresh temporary
+ * token (plugin/daemon/security.h). Files are written to a fresh temporary
  * folder per test. A valid certificate/key pair is covered end to end by
  * integration/e2e/test_security.py (openssl makes it at test time).
  */
@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "estimator/error.h"
-#include "plugin/config.h"
-#include "plugin/security.h"
+#include "estimator/base/error.h"
+#include "plugin/daemon/config.h"
+#include "plugin/daemon/security.h"
 
 struct fixture {
     char dir[64];

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "integration/sim/gen.h"
 
 #define N_DRAWS 400000

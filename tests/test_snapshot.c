@@ -6,10 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "estimator/error.h"
-#include "plugin/registry.h"
-#include "plugin/registry_internal.h"
-#include "plugin/snapshot.h"
+#include "estimator/base/error.h"
+#include "plugin/daemon/registry.h"
+#include "plugin/daemon/registry_internal.h"
+#include "plugin/daemon/snapshot.h"
 #include "proto/afd_snapshot.pb-c.h"
 
 struct fixture {

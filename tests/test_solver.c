@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "estimator/solver.h"
 #include "tests/afd_test.h"
 

@@ -1,5 +1,5 @@
 /*
- * test_trace_file.c - reading trace files (plugin/trace_file.h): good files
+ * test_trace_file.c - reading trace files (plugin/io/trace_file.h): good files
  * of each format with hand-computed statistics, a shared real trace against
  * the README table, malformed lines, and file-level failures (unreadable,
  * directory, empty, nothing valid, unknown format).
@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "estimator/error.h"
-#include "plugin/trace_file.h"
+#include "estimator/base/error.h"
+#include "plugin/io/trace_file.h"
 
 /*
  * Two requests (P, D) = (10, 1) and (20, 3). Step loads: 10; 20, 21, 22.

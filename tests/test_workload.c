@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "estimator/workload.h"
 
 /* splitmix64: a fixed-seed generator written here, independent of the code

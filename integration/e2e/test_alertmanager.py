@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Regime alerts delivered to a real Alertmanager (plugin/alertmanager.c).
+"""Regime alerts delivered to a real Alertmanager (plugin/daemon/alertmanager.c).
 
 Starts Debian's prometheus-alertmanager on loopback (one null receiver, no
 gossip, storage in a temporary folder) and drives bin/am-probe, which runs

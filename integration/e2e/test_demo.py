@@ -1,4 +1,4 @@
-"""End-to-end test of `afd-sizer demo` (plugin/cmd_demo.c).
+"""End-to-end test of `afd-sizer demo` (plugin/demo/cmd_demo.c).
 
 Runs the demo on a small scenario (integration/scenarios/smoke.json) through
 the real daemon and afd-sim processes and checks:

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 
 /* Calendar ring size (power of two, steps). Requests longer than this are
  * rescanned once per wrap: cheap because few are that long. */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 
 #define CAL_BITS 12
 #define CAL_SIZE (1L << CAL_BITS)

@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimator/error.h"
-#include "plugin/trace_file.h"
-#include "plugin/util.h"
+#include "estimator/base/error.h"
+#include "estimator/base/num.h"
+#include "plugin/io/trace_file.h"
+#include "plugin/sys/os.h"
 
 static const char *const kind_names[] = {"geometric", "lognormal", "pareto",
                                          "fixed", "trace"};

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimator/error.h"
-#include "plugin/grpc_client.h"
+#include "estimator/base/error.h"
+#include "plugin/rpc/grpc_client.h"
 #include "integration/sim/fleet.h"
 #include "proto/afd_sizer.pb-c.h"
 

@@ -1,6 +1,6 @@
 /*
  * live.h - the closed loop: the scenario's deployment (fleet.h) driven by
- * a running afd-sizer daemon over gRPC (plugin/grpc_client.h).
+ * a running afd-sizer daemon over gRPC (plugin/rpc/grpc_client.h).
  *
  * Lock-step protocol (/tmp/wave3.md, the daemon's controller clock set to
  * "telemetry"): for each window of simulated time the run

@@ -4,7 +4,7 @@
  *   afd-sim [options] --sweep LO:HI[:STEP] | --ratio R | --attention X
  *   afd-sim validate [options]        the theory-vs-simulation grid
  *
- * Exit status as afd-sizer (plugin/cli.h): 0 success, 1 runtime failure,
+ * Exit status as afd-sizer (plugin/cli/cli.h): 0 success, 1 runtime failure,
  * 2 bad usage or input, with one line "afd-sim: <what failed>" on stderr.
  */
 #include <math.h>
@@ -15,10 +15,11 @@
 
 #include <jansson.h>
 
-#include "estimator/error.h"
-#include "plugin/cli.h"
-#include "plugin/profile_json.h"
-#include "plugin/util.h"
+#include "estimator/base/error.h"
+#include "estimator/base/num.h"
+#include "plugin/sys/os.h"
+#include "plugin/io/profile_json.h"
+#include "plugin/sys/os.h"
 #include "integration/sim/report.h"
 #include "integration/sim/scenario_cli.h"
 #include "integration/sim/svg.h"

@@ -5,8 +5,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "estimator/error.h"
-#include "plugin/solve_json.h"
+#include "estimator/base/error.h"
+#include "plugin/io/solve_json.h"
 
 static json_t *num(double v)
 {

@@ -13,7 +13,7 @@
  *   best_attention_instances, best_r, tie_range [lo, hi], ties_note,
  *   r_star, attention_instances_mean_field, r_star_barrier,
  *   attention_instances_barrier, error_mean_field, error_barrier,
- *   regret_mean_field, regret_barrier, solve (plugin/solve_json.h shape)
+ *   regret_mean_field, regret_barrier, solve (plugin/io/solve_json.h shape)
  *
  * Ownership: afd_report_json returns a new object the caller decrefs.
  */

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "estimator/error.h"
-#include "plugin/profile_json.h"
+#include "estimator/base/error.h"
+#include "plugin/io/profile_json.h"
 #include "integration/sim/rng.h"
 
 static const char *const top_keys[] = {"name",

@@ -10,9 +10,10 @@
 
 #include <jansson.h>
 
-#include "estimator/error.h"
-#include "plugin/cli.h"
-#include "plugin/util.h"
+#include "estimator/base/error.h"
+#include "estimator/base/num.h"
+#include "plugin/sys/os.h"
+#include "plugin/sys/os.h"
 #include "integration/sim/live.h"
 #include "integration/sim/policy_run.h"
 #include "integration/sim/scenario.h"

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 
 #define W  760.0
 #define H  460.0

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 
 #define MAX_JOBS 64
 

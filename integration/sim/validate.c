@@ -29,9 +29,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "estimator/error.h"
-#include "plugin/cli.h"
-#include "plugin/util.h"
+#include "estimator/base/error.h"
+#include "estimator/base/num.h"
+#include "plugin/sys/os.h"
+#include "plugin/sys/os.h"
 #include "integration/sim/svg.h"
 
 #define MAX_WORKLOADS    16

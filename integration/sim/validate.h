@@ -22,7 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "integration/sim/sweep.h"
 
 #define AFD_VALIDATE_MAX_CELLS 256

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "estimator/error.h"
+#include "estimator/base/error.h"
 #include "integration/sim/svg.h"
 #include "integration/sim/validate.h"
 

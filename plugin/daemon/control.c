@@ -1,0 +1,422 @@
+/*
+ * control.c - per-deployment policy and alerts, evaluated on the controller
+ * clock (contract in control.h).
+ */
+#include "plugin/daemon/control.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "estimator/base/error.h"
+#include "estimator/solver.h"
+#include "plugin/daemon/alertmanager.h"
+
+/* Control state of one deployment (hung on it, owned by the list here). */
+struct dep_ctl {
+    struct afd_policy *policy;
+    struct afd_alerts *alerts;
+    int64_t last_now; /* latest now_ms given to policy/alerts */
+    uint64_t evaluations;
+    uint64_t policy_errors;
+    uint64_t last_id;                       /* latest issued command id */
+    struct afd_control_command last_issued; /* the command last_id names */
+    int acked_target; /* target of the last successful ack, 0 */
+    double r_star;    /* ratio of the latest valid recommendation */
+    struct afd_control_command hist[AFD_CONTROL_HISTORY];
+    size_t n_hist; /* valid entries */
+    size_t head;   /* next write position */
+    struct dep_ctl *next;
+};
+
+struct afd_control {
+    const struct afd_config *cfg;
+    struct afd_registry *reg;
+    struct afd_policy_config policy_cfg;
+    struct afd_alert_config alert_cfg;
+    bool telemetry;
+    struct afd_control_sink sink;
+    struct afd_alertmanager *am;
+    struct dep_ctl *list;
+};
+
+static void on_boundary(struct afd_deployment *d, int64_t clock_ms, void *arg)
+{
+    afd_control_evaluate(arg, d, clock_ms);
+}
+
+struct afd_control *afd_control_new(const struct afd_config *cfg,
+                                    struct afd_registry *reg, char *err)
+{
+    const struct afd_controller_config *k = &cfg->controller;
+    struct afd_control *c;
+    char why[AFD_ERR_LEN];
+
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        afd_err(err, AFD_ENOMEM, "out of memory creating the controller");
+        return NULL;
+    }
+    c->cfg = cfg;
+    c->reg = reg;
+    afd_policy_config_init(&c->policy_cfg);
+    c->policy_cfg.gain_threshold = k->gain_threshold;
+    c->policy_cfg.dwell_ms = k->dwell_ms;
+    c->policy_cfg.cooldown_ms = k->cooldown_ms;
+    c->policy_cfg.min_attention = k->min_attention;
+    c->policy_cfg.max_attention = k->max_attention;
+    c->policy_cfg.max_step = k->max_step;
+    c->policy_cfg.ack_timeout_ms = k->ack_timeout_ms;
+    c->policy_cfg.advisory = k->advisory;
+    c->policy_cfg.backoff_ms = k->backoff_ms;
+    afd_alert_config_init(&c->alert_cfg);
+    c->alert_cfg.debounce_ms = cfg->alerting.debounce_ms;
+    c->alert_cfg.resolve_ms = cfg->alerting.resolve_ms;
+    c->alert_cfg.margin = cfg->alerting.margin;
+    if (afd_policy_config_check(&c->policy_cfg, why) ||
+        afd_alert_config_check(&c->alert_cfg, why)) {
+        afd_err(err, AFD_EINVAL, "controller: %s", why);
+        free(c);
+        return NULL;
+    }
+    c->telemetry = !strcmp(k->clock, "telemetry");
+    if (c->telemetry)
+        afd_registry_set_telemetry_clock(
+            reg, k->eval_interval_ms > 0 ? k->eval_interval_ms : 1000,
+            on_boundary, c);
+    return c;
+}
+
+void afd_control_free(struct afd_control *c)
+{
+    struct dep_ctl *e, *next;
+    size_t i;
+
+    if (!c)
+        return;
+    /* Unhook first: the registry may outlive us briefly. */
+    for (i = 0; i < afd_registry_count(c->reg); i++)
+        afd_deployment_set_control(afd_registry_at(c->reg, i), NULL);
+    for (e = c->list; e; e = next) {
+        next = e->next;
+        afd_policy_free(e->policy);
+        afd_alert_free(e->alerts);
+        free(e);
+    }
+    free(c);
+}
+
+void afd_control_set_sink(struct afd_control *c,
+                          const struct afd_control_sink *sink)
+{
+    if (sink)
+        c->sink = *sink;
+    else
+        memset(&c->sink, 0, sizeof(c->sink));
+}
+
+void afd_control_set_alertmanager(struct afd_control *c,
+                                  struct afd_alertmanager *am)
+{
+    c->am = am;
+}
+
+struct afd_alertmanager *afd_control_alertmanager(const struct afd_control *c)
+{
+    return c->am;
+}
+
+bool afd_control_telemetry_clock(const struct afd_control *c)
+{
+    return c->telemetry;
+}
+
+bool afd_control_advisory(const struct afd_control *c)
+{
+    return c->policy_cfg.advisory;
+}
+
+int afd_control_eval_interval_ms(const struct afd_control *c)
+{
+    return c->cfg->controller.eval_interval_ms > 0
+               ? c->cfg->controller.eval_interval_ms
+               : 1000;
+}
+
+/* The state of d, created on first use; NULL when out of memory. */
+static struct dep_ctl *state(struct afd_control *c, struct afd_deployment *d)
+{
+    struct dep_ctl *e = afd_deployment_control(d);
+    char why[AFD_ERR_LEN];
+
+    if (e)
+        return e;
+    e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->policy = afd_policy_new(afd_deployment_name(d), &c->policy_cfg, why);
+    e->alerts = afd_alert_new(afd_deployment_name(d), &c->alert_cfg, why);
+    if (!e->policy || !e->alerts) {
+        afd_policy_free(e->policy);
+        afd_alert_free(e->alerts);
+        free(e);
+        return NULL;
+    }
+    e->r_star = NAN;
+    e->next = c->list;
+    c->list = e;
+    afd_deployment_set_control(d, e);
+    return e;
+}
+
+int64_t afd_control_now_ms(struct afd_control *c, struct afd_deployment *d,
+                           int64_t wall_ms)
+{
+    struct dep_ctl *e = afd_deployment_control(d);
+
+    if (c->telemetry)
+        return afd_deployment_clock_ms(d);
+    if (wall_ms < 0)
+        wall_ms = 0;
+    return e && wall_ms < e->last_now ? e->last_now : wall_ms;
+}
+
+static void remember(struct dep_ctl *e, const struct afd_control_command *cc)
+{
+    e->hist[e->head] = *cc;
+    e->head = (e->head + 1) % AFD_CONTROL_HISTORY;
+    if (e->n_hist < AFD_CONTROL_HISTORY)
+        e->n_hist++;
+}
+
+static void step_policy(struct afd_control *c, struct dep_ctl *e,
+                        const struct afd_recommendation *rec, int64_t now)
+{
+    struct afd_policy_input in;
+    struct afd_control_command cc;
+    enum afd_decision dec = AFD_DECISION_NONE;
+    const struct afd_solution *s = &rec->solution;
+    char why[AFD_ERR_LEN];
+
+    if (!rec->valid) {
+        if (afd_policy_expire(e->policy, now, why))
+            e->policy_errors++;
+        return;
+    }
+    memset(&in, 0, sizeof(in));
+    in.attention = rec->attention_instances;
+    in.ffn = rec->ffn_instances;
+    in.target = rec->target_attention_instances;
+    in.barrier = s->has_barrier;
+    in.tput_current = rec->throughput_current;
+    in.tput_target = rec->throughput_target;
+    /* The stage binding now explains the move (attention-bound: add
+     * Attention instances; FFN-bound: remove some); the regime at r* is
+     * the balance point and says nothing about direction. */
+    in.regime = rec->current_regime;
+    in.r_star = s->has_barrier ? s->r_star_barrier : s->r_star;
+    memset(&cc, 0, sizeof(cc));
+    if (afd_policy_step(e->policy, &in, now, &dec, &cc.cmd, why)) {
+        e->policy_errors++;
+        return;
+    }
+    if (dec == AFD_DECISION_NONE)
+        return;
+    cc.r_star = s->r_star;
+    cc.r_star_barrier = s->has_barrier ? s->r_star_barrier : 0;
+    cc.advisory = dec == AFD_DECISION_ADVISORY;
+    if (!cc.advisory) {
+        e->last_id = cc.cmd.id;
+        e->last_issued = cc;
+    }
+    remember(e, &cc);
+    if (c->sink.command)
+        c->sink.command(&cc, c->sink.arg);
+}
+
+static void emit_alerts(struct afd_control *c, struct dep_ctl *e,
+                        const struct afd_alert_events *evs)
+{
+    char why[AFD_ERR_LEN];
+    size_t i;
+
+    for (i = 0; i < evs->n; i++) {
+        if (c->sink.alert)
+            c->sink.alert(&evs->ev[i], e->r_star, c->sink.arg);
+        /* A full firing table or a bad event is counted by the module. */
+        if (c->am)
+            afd_alertmanager_post(c->am, &evs->ev[i], e->r_star, why);
+    }
+}
+
+static void eval_alerts(struct afd_control *c, struct dep_ctl *e,
+                        struct afd_deployment *d,
+                        const struct afd_recommendation *rec, int64_t now)
+{
+    struct afd_alert_input in;
+    struct afd_alert_events evs;
+    double ms[AFD_REGIME_COUNT];
+    char why[AFD_ERR_LEN];
+
+    if (!rec->valid || !afd_deployment_observed_stage_ms(d, ms))
+        return;
+    memset(&in, 0, sizeof(in));
+    in.attention_ms = ms[AFD_REGIME_ATTENTION];
+    in.comm_ms = ms[AFD_REGIME_COMMUNICATION];
+    in.ffn_ms = ms[AFD_REGIME_FFN];
+    in.ratio = (double)rec->attention_instances / rec->ffn_instances;
+    in.predicted = rec->current_regime;
+    if (afd_alert_eval(e->alerts, &in, now, &evs, why) == AFD_OK)
+        emit_alerts(c, e, &evs);
+}
+
+int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,
+                         int64_t now_ms)
+{
+    struct dep_ctl *e = state(c, d);
+    const struct afd_recommendation *rec;
+
+    if (!e)
+        return AFD_ENOMEM;
+    if (now_ms < e->last_now)
+        now_ms = e->last_now;
+    e->last_now = now_ms;
+    e->evaluations++;
+    rec = afd_deployment_recompute(d, now_ms);
+    if (rec->valid)
+        e->r_star = rec->solution.has_barrier ? rec->solution.r_star_barrier
+                                              : rec->solution.r_star;
+    step_policy(c, e, rec, now_ms);
+    eval_alerts(c, e, d, rec, now_ms);
+    return AFD_OK;
+}
+
+void afd_control_tick(struct afd_control *c, int64_t wall_ms)
+{
+    size_t i;
+
+    if (c->telemetry)
+        return;
+    for (i = 0; i < afd_registry_count(c->reg); i++) {
+        struct afd_deployment *d = afd_registry_at(c->reg, i);
+
+        afd_control_evaluate(c, d, afd_control_now_ms(c, d, wall_ms));
+    }
+}
+
+int afd_control_ack(struct afd_control *c, struct afd_deployment *d,
+                    uint64_t id, bool success, const char *detail,
+                    int64_t wall_ms, char *err)
+{
+    struct dep_ctl *e;
+    int64_t now;
+    int rc;
+
+    if (id == 0)
+        return afd_err(err, AFD_EINVAL, "command_id must be > 0");
+    e = afd_deployment_control(d);
+    if (!e || id > e->last_id)
+        return afd_err(err, AFD_ENOTFOUND,
+                       "deployment '%s' never issued command %llu",
+                       afd_deployment_name(d), (unsigned long long)id);
+    now = afd_control_now_ms(c, d, wall_ms);
+    rc = afd_policy_ack(e->policy, id, success, detail, now, err);
+    if (rc == AFD_OK) {
+        e->last_now = now;
+        if (success && id == e->last_issued.cmd.id)
+            e->acked_target = e->last_issued.cmd.target;
+    } else if (rc == AFD_EINVAL) {
+        e->policy_errors++;
+    }
+    return rc;
+}
+
+bool afd_control_in_flight(struct afd_control *c, struct afd_deployment *d,
+                           struct afd_control_command *out)
+{
+    struct dep_ctl *e = afd_deployment_control(d);
+    struct afd_policy_status st;
+
+    if (!e)
+        return false;
+    afd_policy_status(e->policy, e->last_now, &st);
+    if (!st.has_pending || st.pending.id != e->last_issued.cmd.id)
+        return false;
+    *out = e->last_issued;
+    return true;
+}
+
+uint64_t afd_control_last_command_id(struct afd_control *c,
+                                     struct afd_deployment *d)
+{
+    struct dep_ctl *e = afd_deployment_control(d);
+
+    return e ? e->last_id : 0;
+}
+
+int afd_control_keda_target(struct afd_control *c, struct afd_deployment *d,
+                            const struct afd_recommendation *rec)
+{
+    struct dep_ctl *e = afd_deployment_control(d);
+    struct afd_control_command cc;
+    int current = rec->attention_instances > 0 ? rec->attention_instances : 0;
+
+    if (c->policy_cfg.advisory)
+        return rec->valid ? rec->target_attention_instances : current;
+    if (afd_control_in_flight(c, d, &cc))
+        return cc.cmd.target;
+    if (e && e->acked_target > 0)
+        return e->acked_target;
+    return current;
+}
+
+void afd_control_foreach_firing(struct afd_control *c, struct afd_deployment *d,
+                                void (*fn)(const struct afd_alert_event *ev,
+                                           double r_star, void *arg),
+                                void *arg)
+{
+    struct dep_ctl *e = afd_deployment_control(d);
+    struct afd_alert_status st;
+    int k;
+
+    if (!e)
+        return;
+    afd_alert_status(e->alerts, &st);
+    for (k = 0; k < AFD_ALERT_KIND_COUNT; k++)
+        if (st.kind[k].firing)
+            fn(&st.kind[k].active, e->r_star, arg);
+}
+
+bool afd_control_status(struct afd_control *c, struct afd_deployment *d,
+                        struct afd_control_status *out)
+{
+    struct dep_ctl *e = afd_deployment_control(d);
+
+    memset(out, 0, sizeof(*out));
+    if (!e)
+        return false;
+    afd_policy_status(e->policy, e->last_now, &out->policy);
+    afd_alert_status(e->alerts, &out->alerts);
+    out->clock_ms = afd_control_now_ms(c, d, e->last_now);
+    out->last_command_id = e->last_id;
+    out->evaluations = e->evaluations;
+    out->policy_errors = e->policy_errors;
+    return true;
+}
+
+size_t afd_control_history(struct afd_control *c, struct afd_deployment *d,
+                           struct afd_control_command *out, size_t cap)
+{
+    struct dep_ctl *e = afd_deployment_control(d);
+    size_t i, n, first;
+
+    if (!e)
+        return 0;
+    n = e->n_hist < cap ? e->n_hist : cap;
+    /* The newest n, oldest first. */
+    first = (e->head + AFD_CONTROL_HISTORY - n) % AFD_CONTROL_HISTORY;
+    for (i = 0; i < n; i++)
+        out[i] = e->hist[(first + i) % AFD_CONTROL_HISTORY];
+    return n;
+}

@@ -1,0 +1,455 @@
+/*
+ * daemon.c - start-up, timers, signals and shutdown of `afd-sizer serve`
+ * (see daemon.h).
+ */
+#include "plugin/daemon/daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "estimator/base/error.h"
+#include "plugin/daemon/alertmanager.h"
+#include "plugin/daemon/control.h"
+#include "plugin/rpc/grpc_server.h"
+#include "plugin/daemon/http.h"
+#include "plugin/daemon/security.h"
+#include "plugin/daemon/services.h"
+#include "plugin/daemon/snapshot.h"
+
+#define MAX_METHODS 32
+
+struct afd_daemon {
+    const struct afd_config *cfg;
+    struct event_base *base;
+    struct afd_registry *reg;
+    struct afd_grpc_server *grpc;
+    struct afd_http *http;
+    struct event *sig_term;
+    struct event *sig_int;
+    struct event *recompute;
+    struct event *snapshot;
+    struct event *control_timer; /* wall-clock controller evaluation */
+    struct afd_control *ctl;
+    struct afd_alertmanager *am; /* NULL without alerting.alertmanager_url */
+    struct afd_grpc_method methods[MAX_METHODS];
+    size_t n_methods;
+    struct afd_security sec; /* TLS material and token (plugin/daemon/security.h) */
+    bool draining;
+    int exit_code;
+};
+
+int64_t afd_daemon_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval ms_to_tv(int ms)
+{
+    struct timeval tv;
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    return tv;
+}
+
+static bool save_snapshot(struct afd_daemon *d)
+{
+    char err[AFD_ERR_LEN];
+
+    if (!d->cfg->snapshot_path[0])
+        return true;
+    if (afd_snapshot_save(d->reg, d->cfg->snapshot_path, err)) {
+        fprintf(stderr, "afd-sizer: snapshot save failed: %s\n", err);
+        return false;
+    }
+    return true;
+}
+
+static void on_recompute(evutil_socket_t fd, short what, void *arg)
+{
+    struct afd_daemon *d = arg;
+
+    /* Telemetry clock: recomputes happen at evaluation boundaries only, so
+     * that the same telemetry gives the same decisions. */
+    if (!afd_control_telemetry_clock(d->ctl))
+        afd_registry_tick(d->reg, afd_daemon_now_ms());
+    afd_svc_keda_tick(d);
+}
+
+static void on_control_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct afd_daemon *d = arg;
+
+    afd_control_tick(d->ctl, afd_daemon_now_ms());
+    afd_svc_keda_tick(d);
+}
+
+static void sink_command(const struct afd_control_command *cc, void *arg)
+{
+    afd_svc_control_command(arg, cc);
+}
+
+static void sink_alert(const struct afd_alert_event *ev, double r_star,
+                       void *arg)
+{
+    afd_svc_control_alert(arg, ev, r_star);
+}
+
+/* The controller, its sink and (when configured) Alertmanager delivery. */
+static int start_control(struct afd_daemon *d, char *err)
+{
+    const struct afd_alerting_config *a = &d->cfg->alerting;
+    struct afd_control_sink sink = {sink_command, sink_alert, d};
+    struct afd_alertmanager_config amc;
+    struct timeval tv;
+    char why[AFD_ERR_LEN];
+
+    d->ctl = afd_control_new(d->cfg, d->reg, err);
+    if (!d->ctl)
+        return AFD_EINVAL;
+    afd_control_set_sink(d->ctl, &sink);
+    afd_registry_set_control(d->reg, d->ctl);
+    if (a->alertmanager_url[0]) {
+        afd_alertmanager_config_init(&amc);
+        snprintf(amc.url, sizeof(amc.url), "%s", a->alertmanager_url);
+        snprintf(amc.generator_url, sizeof(amc.generator_url), "%s",
+                 a->generator_url);
+        snprintf(amc.severity, sizeof(amc.severity), "%s", a->severity);
+        amc.resend_interval_ms = a->resend_interval_ms;
+        amc.timeout_ms = a->timeout_ms;
+        amc.backoff_initial_ms = a->backoff_initial_ms;
+        amc.backoff_max_ms = a->backoff_max_ms;
+        amc.max_queue = a->max_queue;
+        amc.max_batch = a->max_batch;
+        d->am = afd_alertmanager_new(d->base, &amc, why);
+        if (!d->am)
+            return afd_err(err, AFD_EINVAL, "alerting: %s", why);
+        afd_control_set_alertmanager(d->ctl, d->am);
+    }
+    if (afd_control_telemetry_clock(d->ctl))
+        return AFD_OK;
+    d->control_timer = event_new(d->base, -1, EV_PERSIST, on_control_timer, d);
+    if (!d->control_timer)
+        return afd_err(err, AFD_ENOMEM, "cannot set up the controller timer");
+    event_priority_set(d->control_timer, 0);
+    tv = ms_to_tv(afd_control_eval_interval_ms(d->ctl));
+    event_add(d->control_timer, &tv);
+    return AFD_OK;
+}
+
+static void on_snapshot(evutil_socket_t fd, short what, void *arg)
+{
+    save_snapshot(arg);
+}
+
+static void on_grpc_down(void *arg)
+{
+    struct afd_daemon *d = arg;
+
+    if (!save_snapshot(d))
+        d->exit_code = 1;
+    event_base_loopbreak(d->base);
+}
+
+void afd_daemon_stop(struct afd_daemon *d)
+{
+    if (d->draining)
+        return;
+    d->draining = true;
+    /* Before the shutdown ends the streams, so watchers see the change. */
+    afd_svc_health_draining(d);
+    if (d->http)
+        afd_http_set_ready(d->http, false);
+    afd_grpc_server_shutdown(d->grpc, AFD_DAEMON_GRACE_MS, on_grpc_down, d);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct afd_daemon *d = arg;
+
+    if (d->draining) {
+        fprintf(stderr, "afd-sizer: second signal, exiting now\n");
+        _exit(1);
+    }
+    fprintf(stderr, "afd-sizer: signal %d, shutting down\n", (int)sig);
+    afd_daemon_stop(d);
+}
+
+static int build_methods(struct afd_daemon *d, char *err)
+{
+    const struct afd_grpc_method *(*const tables[])(size_t *) = {
+        afd_svc_telemetry_methods, afd_svc_sizer_methods,
+        afd_svc_health_methods,    afd_svc_keda_methods,
+        afd_svc_control_methods,
+    };
+    size_t t, i, n;
+
+    d->n_methods = 0;
+    for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+        const struct afd_grpc_method *m = tables[t](&n);
+        for (i = 0; i < n; i++) {
+            if (d->n_methods == MAX_METHODS)
+                return afd_err(err, AFD_ENOMEM, "too many grpc methods");
+            d->methods[d->n_methods++] = m[i];
+        }
+    }
+    return AFD_OK;
+}
+
+/* Restores the snapshot; a corrupt file is moved aside, not fatal. */
+static int restore_snapshot(struct afd_daemon *d, char *err)
+{
+    const char *path = d->cfg->snapshot_path;
+    char aside[AFD_PATH_LEN + 16];
+    char why[AFD_ERR_LEN];
+    int rc;
+
+    if (!path[0])
+        return AFD_OK;
+    rc = afd_snapshot_restore(d->reg, path, why);
+    if (rc == AFD_OK || rc == AFD_ENOTFOUND)
+        return AFD_OK;
+    if (rc != AFD_EPARSE)
+        return afd_err(err, rc, "cannot restore snapshot: %s", why);
+    snprintf(aside, sizeof(aside), "%s.corrupt", path);
+    if (rename(path, aside))
+        return afd_err(err, AFD_EIO,
+                       "snapshot '%s' is corrupt (%s) and cannot be moved "
+                       "aside: %s",
+                       path, why, strerror(errno));
+    fprintf(stderr,
+            "afd-sizer: snapshot '%s' is corrupt (%s); moved to '%s', "
+            "starting fresh\n",
+            path, why, aside);
+    return AFD_OK;
+}
+
+static int start_timers(struct afd_daemon *d, char *err)
+{
+    struct timeval tv;
+
+    d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
+    d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
+    if (!d->sig_term || !d->sig_int || evsignal_add(d->sig_term, NULL) ||
+        evsignal_add(d->sig_int, NULL))
+        return afd_err(err, AFD_ENOMEM, "cannot set up signals and timers");
+    /*
+     * The wall-clock controller timer recomputes every deployment
+     * (afd_control_evaluate) and ticks KEDA; a recompute timer at the same
+     * or a slower pace would only repeat that work.
+     */
+    if (!d->control_timer ||
+        d->cfg->recompute_interval_ms < afd_control_eval_interval_ms(d->ctl)) {
+        d->recompute = event_new(d->base, -1, EV_PERSIST, on_recompute, d);
+        if (!d->recompute)
+            return afd_err(err, AFD_ENOMEM,
+                           "cannot set up the recompute timer");
+        tv = ms_to_tv(d->cfg->recompute_interval_ms);
+        event_add(d->recompute, &tv);
+    }
+    if (d->cfg->snapshot_path[0] && d->cfg->snapshot_interval_ms > 0) {
+        d->snapshot = event_new(d->base, -1, EV_PERSIST, on_snapshot, d);
+        if (!d->snapshot)
+            return afd_err(err, AFD_ENOMEM, "cannot set up snapshot timer");
+        tv = ms_to_tv(d->cfg->snapshot_interval_ms);
+        event_add(d->snapshot, &tv);
+    }
+    return AFD_OK;
+}
+
+/* "HOST:PORT" with a non-empty host and a decimal port <= 65535. */
+static int check_listen(const char *what, const char *addr, char *err)
+{
+    const char *colon = strrchr(addr, ':');
+    const char *p;
+
+    if (!colon || colon == addr || !colon[1] || strlen(colon + 1) > 5)
+        goto bad;
+    for (p = colon + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            goto bad;
+    if (atoi(colon + 1) > 65535)
+        goto bad;
+    return AFD_OK;
+bad:
+    return afd_err(err, AFD_EINVAL,
+                   "%s listen address must be HOST:PORT (port 0-65535), "
+                   "got '%s'",
+                   what, addr);
+}
+
+/* A call refused for lack of the bearer token: counted, no deployment. */
+static void on_unauthenticated(struct afd_grpc_call *call, void *ctx)
+{
+    struct afd_daemon *d = ctx;
+
+    afd_registry_count_reject(d->reg, NULL, AFD_REJECT_UNAUTHENTICATED);
+}
+
+static int start_servers(struct afd_daemon *d, char *err)
+{
+    struct afd_grpc_server_config gc;
+    char grpc_addr[AFD_ADDR_LEN];
+    char http_addr[AFD_ADDR_LEN];
+    char sec_line[256];
+
+    if (build_methods(d, err))
+        return AFD_ENOMEM;
+    memset(&gc, 0, sizeof(gc));
+    gc.listen = d->cfg->grpc_listen;
+    gc.max_message_bytes = d->cfg->max_message_bytes;
+    gc.max_stream_queue = d->cfg->max_stream_queue;
+    gc.tls_cert_pem = d->sec.cert_pem;
+    gc.tls_key_pem = d->sec.key_pem;
+    gc.tls_client_ca_pem = d->sec.client_ca_pem;
+    gc.token = d->sec.token;
+    gc.token_len = d->sec.token_len;
+    gc.on_unauthenticated = on_unauthenticated;
+    d->grpc = afd_grpc_server_start(d->base, &gc, d->methods, d->n_methods, d,
+                                    grpc_addr, err);
+    if (!d->grpc)
+        return AFD_EIO;
+    d->http =
+        afd_http_start(d->base, d->cfg->http_listen, d->reg, http_addr, err);
+    if (!d->http)
+        return AFD_EIO;
+    afd_security_describe(&d->sec, d->cfg->grpc_listen, sec_line,
+                          sizeof(sec_line));
+    printf("afd-sizer: %s\n", sec_line);
+    /* gRPC and the layer hold their own copies: wipe ours (the key). */
+    afd_security_release(&d->sec);
+    printf("afd-sizer: grpc listening on %s\n", grpc_addr);
+    printf("afd-sizer: http listening on %s\n", http_addr);
+    printf("afd-sizer: ready\n");
+    fflush(stdout);
+    afd_http_set_ready(d->http, true);
+    return AFD_OK;
+}
+
+struct afd_daemon *afd_daemon_new(const struct afd_config *cfg,
+                                  bool *usage_error, char *err)
+{
+    struct afd_daemon *d;
+
+    if (usage_error)
+        *usage_error = false;
+    d = calloc(1, sizeof(*d));
+    if (!d) {
+        afd_err(err, AFD_ENOMEM, "out of memory starting the daemon");
+        return NULL;
+    }
+    d->cfg = cfg;
+    /* Config errors first: nothing restored, renamed or bound yet. */
+    if (check_listen("grpc", cfg->grpc_listen, err) ||
+        check_listen("http", cfg->http_listen, err) ||
+        afd_security_load(&d->sec, cfg, err)) {
+        if (usage_error)
+            *usage_error = true;
+        goto fail;
+    }
+    /* Lets the gRPC completion thread wake the loop with event_active. */
+    if (evthread_use_pthreads()) {
+        afd_err(err, AFD_EIO, "libevent has no pthreads support");
+        goto fail;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    d->base = event_base_new();
+    /*
+     * Priorities: 0 the controller timer (decision latency), 1 (the
+     * default) everything else, 2 the gRPC layer's wake-ups, so a telemetry
+     * backlog never delays a timer (plugin/rpc/grpc_internal.h).
+     */
+    if (!d->base || event_base_priority_init(d->base, 3)) {
+        afd_err(err, AFD_EIO, "cannot create the event loop");
+        goto fail;
+    }
+    d->reg = afd_registry_new(cfg, err);
+    if (!d->reg) {
+        if (usage_error)
+            *usage_error = true;
+        goto fail;
+    }
+    /* A bad controller/alerting section is the configuration's fault. */
+    if (start_control(d, err)) {
+        if (usage_error)
+            *usage_error = true;
+        goto fail;
+    }
+    if (start_timers(d, err) || restore_snapshot(d, err) ||
+        start_servers(d, err))
+        goto fail;
+    return d;
+fail:
+    afd_daemon_free(d);
+    return NULL;
+}
+
+int afd_daemon_run(struct afd_daemon *d)
+{
+    if (event_base_dispatch(d->base) < 0) {
+        fprintf(stderr, "afd-sizer: event loop failed\n");
+        return 1;
+    }
+    return d->exit_code;
+}
+
+void afd_daemon_free(struct afd_daemon *d)
+{
+    if (!d)
+        return;
+    if (d->snapshot)
+        event_free(d->snapshot);
+    if (d->control_timer)
+        event_free(d->control_timer);
+    if (d->recompute)
+        event_free(d->recompute);
+    if (d->sig_int)
+        event_free(d->sig_int);
+    if (d->sig_term)
+        event_free(d->sig_term);
+    afd_http_free(d->http);
+    afd_grpc_server_free(d->grpc);
+    afd_alertmanager_free(d->am);
+    afd_control_free(d->ctl);
+    afd_registry_free(d->reg);
+    afd_security_release(&d->sec);
+    if (d->base)
+        event_base_free(d->base);
+    free(d);
+}
+
+struct afd_registry *afd_daemon_registry(struct afd_daemon *d)
+{
+    return d->reg;
+}
+
+struct afd_control *afd_daemon_control(struct afd_daemon *d)
+{
+    return d->ctl;
+}
+
+const struct afd_config *afd_daemon_config(const struct afd_daemon *d)
+{
+    return d->cfg;
+}
+
+struct afd_grpc_server *afd_daemon_grpc(struct afd_daemon *d)
+{
+    return d->grpc;
+}
+
+bool afd_daemon_draining(const struct afd_daemon *d)
+{
+    return d->draining;
+}

@@ -1,0 +1,253 @@
+/*
+ * registry.h - live state of every deployment the daemon sizes.
+ *
+ * A deployment owns its workload estimator (estimator/workload.h), its
+ * latency calibrator (estimator/calib.h), the table of instances seen
+ * recently (id, role, last load, last seen) and its latest recommendation.
+ * Telemetry goes in item by item: a bad item is rejected with a reason (for
+ * the /metrics counters and the ReportSummary) and changes nothing; the
+ * items around it are kept.
+ *
+ * Time is passed in (now_ms, the daemon's clock in ms) so that the module
+ * is testable and so the controller can later run on telemetry time. Use
+ * wall-clock ms (CLOCK_REALTIME): instance last-seen times are snapshotted,
+ * and a restart within the liveness window must find them still live.
+ *
+ * Documented choices (state engineer): telemetry bounds and the request
+ * count before theta comes from requests are in plugin/daemon/registry_internal.h
+ * (AFD_MAX_TOKENS 1e12, AFD_MAX_STAGE_MS 1e7, AFD_MAX_BATCH 1e6,
+ * AFD_MIN_REQUESTS_FOR_THETA 50); y is 1 until an FFN instance reports;
+ * recompute (and tick) expire unseen instances first; observed stage means
+ * are EWMAs with weight 1/64 per sample (AFD_STAGE_EWMA_ALPHA). Private
+ * structures and snapshot helpers: plugin/daemon/registry_internal.h.
+ *
+ * Threading: one owner. Every function is called from the daemon's event
+ * loop thread only (gRPC handlers hand their decoded messages to the loop).
+ * Ownership: afd_registry_new / afd_registry_free. Deployment pointers stay
+ * valid until afd_registry_free.
+ */
+#ifndef AFD_REGISTRY_H
+#define AFD_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "estimator/calib.h"
+#include "estimator/solver.h"
+#include "estimator/workload.h"
+#include "plugin/daemon/config.h"
+
+enum afd_role {
+    AFD_ROLE_ATTENTION = 0,
+    AFD_ROLE_FFN = 1,
+};
+
+/*
+ * One instance's report of one decode step. Stage times of 0 mean "not
+ * measured" (no real stage takes 0 ms); an Attention instance usually
+ * reports attention_ms and comm_ms, an FFN instance ffn_ms and ffn_tokens.
+ */
+struct afd_step_sample {
+    const char *instance_id; /* non-empty, < AFD_NAME_LEN bytes */
+    enum afd_role role;
+    uint64_t step;        /* the instance's step counter */
+    double batch_size;    /* active decode slots (Attention), >= 0 */
+    double token_load;    /* tokens, T_j = sum of slot loads (Attention) */
+    double attention_ms;  /* measured Attention stage time, ms */
+    double comm_ms;       /* measured A->F + F->A communication, ms */
+    double ffn_ms;        /* measured FFN stage time, ms */
+    double ffn_tokens;    /* tokens through this FFN instance (FFN role) */
+    int64_t timestamp_ms; /* sender's clock, ms since the Unix epoch */
+};
+
+/* Why an item was rejected; the names are /metrics label values. */
+enum afd_reject_reason {
+    AFD_REJECT_NONE = 0,      /* accepted */
+    AFD_REJECT_NOT_FINITE,    /* "not_finite": NaN or infinite */
+    AFD_REJECT_NEGATIVE,      /* "negative" */
+    AFD_REJECT_OUT_OF_RANGE,  /* "out_of_range": absurdly large, decode < 1 */
+    AFD_REJECT_MISSING_FIELD, /* "missing_field": empty id or deployment */
+    AFD_REJECT_UNKNOWN_DEPLOYMENT, /* "unknown_deployment": auto-create off */
+    AFD_REJECT_CAPACITY,           /* "capacity": deployment/instance limit */
+    AFD_REJECT_MALFORMED,          /* "malformed": undecodable message */
+    AFD_REJECT_UNAUTHENTICATED,    /* "unauthenticated" */
+};
+#define AFD_REJECT_COUNT 9
+
+const char *afd_reject_reason_name(enum afd_reject_reason r);
+
+/* Where the solve took theta from. */
+enum afd_theta_source {
+    AFD_THETA_NONE = 0,   /* no data yet */
+    AFD_THETA_REQUESTS,   /* finished requests (renewal-reward sums) */
+    AFD_THETA_LIVE_LOADS, /* mean live per-instance load / B */
+};
+
+struct afd_recommendation {
+    bool valid;                 /* false until the data suffice */
+    char why_not[256];          /* when !valid: what is missing, in words */
+    int64_t computed_ms;        /* when it was computed (daemon clock) */
+    struct afd_profile profile; /* the (calibrated) profile used */
+    struct afd_calib_report calib;
+    enum afd_theta_source theta_source;
+    double theta; /* tokens */
+    double sigma; /* tokens; has_sigma false if unknown */
+    bool has_sigma;
+    double batch;                   /* B used, slots */
+    bool spread_measured;           /* barrier spread from live loads */
+    double load_spread;             /* tokens, sd of T_j used in the barrier */
+    uint64_t requests;              /* finished requests seen */
+    int attention_instances;        /* current x (live or configured) */
+    int ffn_instances;              /* current y (live, configured, or 1) */
+    int target_attention_instances; /* barrier-aware x, else mean-field x */
+    double throughput_current;      /* model tokens/ms/device at current x */
+    double throughput_target;       /* model tokens/ms/device at target */
+    double expected_gain; /* throughput_target/throughput_current - 1 */
+    /*
+     * Regime binding at the current ratio x/y (afd_regime_at, mean-field,
+     * this model): which stage limits the fleet now. solution.regime is the
+     * regime at r*, usually a balance point labelled by the solver's tie
+     * rule ("attention"), which says nothing about the fleet. Set when valid.
+     */
+    enum afd_regime current_regime;
+    struct afd_solution solution;
+};
+
+/* Per-deployment counters (monotonic). */
+struct afd_deployment_counters {
+    uint64_t steps_accepted;
+    uint64_t requests_accepted;
+    uint64_t rejected[AFD_REJECT_COUNT];
+    uint64_t recomputes;
+};
+
+struct afd_registry;
+struct afd_deployment;
+
+/*
+ * Creates the registry and every deployment named in cfg. cfg must outlive
+ * the registry. NULL on failure with the reason in err.
+ */
+struct afd_registry *afd_registry_new(const struct afd_config *cfg, char *err);
+void afd_registry_free(struct afd_registry *reg);
+
+/* The named deployment or NULL. */
+struct afd_deployment *afd_registry_find(struct afd_registry *reg,
+                                         const char *name);
+/*
+ * The named deployment, created with the default settings when the config
+ * allows auto-creation. AFD_ENOTFOUND (auto-create off), AFD_ENOMEM (limit
+ * reached), AFD_EINVAL (empty or too long name).
+ */
+int afd_registry_get(struct afd_registry *reg, const char *name,
+                     struct afd_deployment **out, char *err);
+
+size_t afd_registry_count(const struct afd_registry *reg);
+struct afd_deployment *afd_registry_at(struct afd_registry *reg, size_t i);
+
+/*
+ * Telemetry in. Returns AFD_REJECT_NONE when accepted, else the reason with
+ * a message in err; a rejected item changes no state except the counter.
+ * Unknown deployments are counted in the registry's own counters.
+ */
+enum afd_reject_reason afd_registry_add_step(struct afd_registry *reg,
+                                             const char *deployment,
+                                             const struct afd_step_sample *s,
+                                             int64_t now_ms, char *err);
+enum afd_reject_reason afd_registry_add_request(struct afd_registry *reg,
+                                                const char *deployment,
+                                                double prompt, double decode,
+                                                char *err);
+/*
+ * The same (same checks, counters and telemetry-clock hook) for a batch of
+ * items naming one deployment: *d caches it (NULL before the first item;
+ * keep passing the same name). It is resolved, or auto-created, at the
+ * first valid item only, so a batch of invalid items creates nothing.
+ */
+enum afd_reject_reason afd_deployment_add_step(struct afd_registry *reg,
+                                               struct afd_deployment **d,
+                                               const char *deployment,
+                                               const struct afd_step_sample *s,
+                                               int64_t now_ms, char *err);
+enum afd_reject_reason afd_deployment_add_request(struct afd_registry *reg,
+                                                  struct afd_deployment **d,
+                                                  const char *deployment,
+                                                  double prompt, double decode,
+                                                  char *err);
+/* Counts a rejection decided outside the registry (malformed, auth). */
+void afd_registry_count_reject(struct afd_registry *reg, const char *deployment,
+                               enum afd_reject_reason reason);
+/* Rejections not attributable to a known deployment. */
+void afd_registry_orphan_rejects(const struct afd_registry *reg,
+                                 uint64_t out[AFD_REJECT_COUNT]);
+
+/*
+ * Expires instances unseen for the liveness window and recomputes every
+ * deployment's recommendation. Called from the loop's timer.
+ */
+void afd_registry_tick(struct afd_registry *reg, int64_t now_ms);
+
+const char *afd_deployment_name(const struct afd_deployment *d);
+const struct afd_deployment_config *
+afd_deployment_config(const struct afd_deployment *d);
+
+/* Recomputes now (on demand); the result is also kept as the latest. */
+const struct afd_recommendation *
+afd_deployment_recompute(struct afd_deployment *d, int64_t now_ms);
+/* The latest recommendation (recomputed by tick or on demand). */
+const struct afd_recommendation *
+afd_deployment_recommendation(const struct afd_deployment *d);
+
+void afd_deployment_counters(const struct afd_deployment *d,
+                             struct afd_deployment_counters *out);
+
+/*
+ * Mean measured stage times (ms) over recent steps, indexed by enum
+ * afd_regime; false when no stage time was measured yet. For the regime
+ * alerts (observed regime = the largest).
+ */
+bool afd_deployment_observed_stage_ms(const struct afd_deployment *d,
+                                      double ms[AFD_REGIME_COUNT]);
+
+/* Live instances of a role within the liveness window at the last tick. */
+int afd_deployment_live_instances(const struct afd_deployment *d,
+                                  enum afd_role role);
+
+/*
+ * Telemetry clock (controller clock "telemetry", plugin/daemon/control.h). Once
+ * set, a deployment's clock is the largest timestamp_ms of the step samples
+ * it accepted (0 before any), instance last-seen times use that clock
+ * instead of now_ms, and each time an accepted sample moves the clock to or
+ * past the deployment's next evaluation boundary (the next multiple of
+ * interval_ms; the first accepted sample always does) fn(d, clock, arg)
+ * runs synchronously inside afd_registry_add_step, after the sample was
+ * applied and before it returns. fn may recompute d but must not add
+ * telemetry. Without it (wall clock) the clock is the now_ms of the latest
+ * accepted step. interval_ms > 0.
+ */
+typedef void (*afd_registry_eval_fn)(struct afd_deployment *d, int64_t clock_ms,
+                                     void *arg);
+void afd_registry_set_telemetry_clock(struct afd_registry *reg,
+                                      int64_t interval_ms,
+                                      afd_registry_eval_fn fn, void *arg);
+/* True once afd_registry_set_telemetry_clock was called. */
+bool afd_registry_telemetry_clock(const struct afd_registry *reg);
+/* The deployment's clock as above, ms. */
+int64_t afd_deployment_clock_ms(const struct afd_deployment *d);
+
+/*
+ * One opaque pointer per deployment for the control layer
+ * (plugin/daemon/control.c keeps its per-deployment state there; it owns it).
+ */
+void afd_deployment_set_control(struct afd_deployment *d, void *ctl);
+void *afd_deployment_control(const struct afd_deployment *d);
+/* The registry-wide control object (struct afd_control, for /metrics). */
+void afd_registry_set_control(struct afd_registry *reg, void *ctl);
+void *afd_registry_control(const struct afd_registry *reg);
+
+/* The estimators, for snapshots (plugin/daemon/snapshot.h). */
+struct afd_workload *afd_deployment_workload(struct afd_deployment *d);
+struct afd_calib *afd_deployment_calib(struct afd_deployment *d);
+
+#endif

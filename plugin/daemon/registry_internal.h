@@ -1,0 +1,167 @@
+/*
+ * registry_internal.h - the registry's private structures, shared by
+ * registry.c (tables, telemetry), registry_check.c (validation),
+ * recommend.c (the recommendation) and registry_state.c (state as plain
+ * values for plugin/daemon/snapshot.c and tests).
+ * Not part of the daemon's API: other modules use registry.h.
+ *
+ * Instance table: open addressing, power-of-two slots, linear probing,
+ * backward-shift deletion; hash 0 marks an empty slot (real hashes are odd).
+ * Load factor <= 3/4. n_role[] counts rows per role and is kept exact by
+ * every insert, role change and removal.
+ *
+ * Export reads a deployment's instance table and observed stage means;
+ * import replaces them. Import validates everything first and changes
+ * nothing on error. Same thread rules as registry.h: the loop thread only.
+ */
+#ifndef AFD_REGISTRY_INTERNAL_H
+#define AFD_REGISTRY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plugin/daemon/registry.h"
+
+/* One row of the instance table. */
+struct afd_instance_state {
+    char id[AFD_NAME_LEN];
+    enum afd_role role;
+    double token_load;    /* tokens, last reported T_j */
+    double batch_size;    /* slots, last reported */
+    int64_t last_seen_ms; /* daemon clock when last heard from */
+};
+
+/* Running means of measured stage times, indexed by enum afd_regime. */
+struct afd_stage_means {
+    double ms[AFD_REGIME_COUNT];  /* EWMA of the stage time, ms */
+    uint64_t n[AFD_REGIME_COUNT]; /* samples folded in (0 = unmeasured) */
+};
+
+/* Weight of a new stage time in the observed means (about 64 samples). */
+#define AFD_STAGE_EWMA_ALPHA (1.0 / 64.0)
+#define AFD_INITIAL_SLOTS    16
+
+struct afd_instance {
+    uint64_t hash; /* 0 = empty slot (real hashes are forced odd) */
+    enum afd_role role;
+    double token_load;
+    double batch_size;
+    int64_t last_seen_ms;
+    char id[AFD_NAME_LEN];
+};
+
+struct afd_deployment {
+    struct afd_registry *reg;
+    struct afd_deployment_config cfg;
+    uint64_t hash;
+    struct afd_workload *workload;
+    struct afd_calib *calib;
+    struct afd_instance *slots; /* power-of-two table */
+    size_t n_slots;
+    size_t n_instances;
+    int n_role[2]; /* rows per role in the table */
+    struct afd_stage_means stages;
+    struct afd_deployment_counters counters;
+    struct afd_recommendation rec;
+    int64_t clock_ms;     /* largest accepted timestamp (see registry.h) */
+    int64_t next_eval_ms; /* telemetry clock: next evaluation boundary */
+    void *control;        /* plugin/daemon/control.c's state, not owned */
+};
+
+struct afd_registry {
+    const struct afd_config *cfg;
+    struct afd_deployment **deps; /* creation order, max_deployments */
+    size_t n_deps;
+    struct afd_deployment **index; /* open addressing by name hash */
+    size_t n_index;
+    struct afd_deployment *last; /* one-entry lookup cache */
+    uint64_t orphan[AFD_REJECT_COUNT];
+    /* telemetry clock (registry.h); eval_fn NULL = wall clock */
+    int64_t eval_interval_ms;
+    afd_registry_eval_fn eval_fn;
+    void *eval_arg;
+    void *control; /* plugin/daemon/control.c's object, not owned */
+};
+
+/* 64-bit string hash (odd, never 0); *len gets strlen(s). */
+uint64_t afd_registry_hash(const char *s, size_t *len);
+/* Smallest power of two >= n and >= AFD_INITIAL_SLOTS. */
+size_t afd_registry_slots_for(size_t n);
+/* The empty slot where a row with hash h goes (table not full). */
+struct afd_instance *afd_registry_slot_place(struct afd_instance *slots,
+                                             size_t n, uint64_t h);
+/* AFD_REJECT_NONE or the reason a step sample is invalid (message in err). */
+enum afd_reject_reason afd_step_sample_check(const struct afd_step_sample *s,
+                                             char *err);
+/* The same for a finished request (prompt and decode tokens). */
+enum afd_reject_reason afd_request_check(double prompt, double decode,
+                                         char *err);
+/* Drops rows unseen for longer than the liveness window. */
+void afd_deployment_expire(struct afd_deployment *d, int64_t now_ms);
+/* Current x (override or rows) and y (override, rows, else 1). */
+int afd_deployment_current_x(const struct afd_deployment *d);
+int afd_deployment_current_y(const struct afd_deployment *d);
+
+/* Number of rows in the instance table. */
+size_t afd_deployment_instance_count(const struct afd_deployment *d);
+
+/*
+ * Copies at most cap rows into out (any order); returns how many were
+ * written.
+ */
+size_t afd_deployment_instances_export(const struct afd_deployment *d,
+                                       struct afd_instance_state *out,
+                                       size_t cap);
+
+/*
+ * Checks rows for import: ids non-empty, unique, shorter than AFD_NAME_LEN;
+ * known roles; loads and batches finite, >= 0 and within the telemetry
+ * bounds; n <= the registry's max_instances. AFD_EINVAL with the row named.
+ */
+int afd_instances_check(const struct afd_registry *reg,
+                        const struct afd_instance_state *rows, size_t n,
+                        char *err);
+
+/*
+ * Replaces d's instance table with rows (checked with afd_instances_check
+ * first). AFD_EINVAL or AFD_ENOMEM; d unchanged on error.
+ */
+int afd_deployment_instances_import(struct afd_deployment *d,
+                                    const struct afd_instance_state *rows,
+                                    size_t n, char *err);
+
+void afd_deployment_stage_means_export(const struct afd_deployment *d,
+                                       struct afd_stage_means *out);
+/* AFD_EINVAL on NaN or negative means; d unchanged on error. */
+int afd_stage_means_check(const struct afd_stage_means *in, char *err);
+void afd_deployment_stage_means_import(struct afd_deployment *d,
+                                       const struct afd_stage_means *in);
+
+/*
+ * Creates a deployment named name even when auto-create is off (a snapshot
+ * knew it). AFD_ENOMEM at max_deployments, AFD_EINVAL for a bad name.
+ */
+int afd_registry_create(struct afd_registry *reg, const char *name,
+                        struct afd_deployment **out, char *err);
+
+/*
+ * AFD_OK when name can name a deployment: non-empty, < AFD_NAME_LEN bytes
+ * (AFD_EINVAL), valid UTF-8 (AFD_EPARSE).
+ */
+int afd_deployment_name_check(const char *name, char *err);
+
+/* The configured deployment limit. */
+size_t afd_registry_max_deployments(const struct afd_registry *reg);
+
+/* Minimum finished requests before theta and sigma come from requests. */
+#define AFD_MIN_REQUESTS_FOR_THETA 50
+
+/* Telemetry bounds (beyond them a value is "out_of_range"). */
+#define AFD_MAX_TOKENS   1e12 /* tokens: loads, prompt, decode */
+#define AFD_MAX_STAGE_MS 1e7  /* ms: about 2.8 hours for one stage */
+#define AFD_MAX_BATCH    1e6  /* decode slots on one instance */
+/* Largest step timestamp with the telemetry clock: 9999-12-31, ms. */
+#define AFD_MAX_TIMESTAMP_MS 253402300799999LL
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * os.c - clocks, terminal detection, the bounded whole-file reader and the
+ * owner-thread check (plugin/sys/os.h).
+ */
+#include "plugin/sys/os.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "estimator/base/error.h"
+
+bool afd_progress_enabled(void)
+{
+    const char *ci = getenv("CI");
+
+    if (ci && *ci && *ci != '0')
+        return false;
+    return isatty(STDERR_FILENO) != 0;
+}
+
+int afd_read_file(const char *path, size_t max_bytes, char **out, size_t *len,
+                  char *err)
+{
+    struct stat st;
+    char *buf = NULL;
+    FILE *f;
+    size_t n;
+    int rc;
+
+    f = fopen(path, "rb");
+    if (!f)
+        return afd_err(err, AFD_EIO, "%s: cannot open: %s", path,
+                       strerror(errno));
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+        rc = afd_err(err, AFD_EIO, "%s: not a regular file", path);
+        goto close_file;
+    }
+    if ((unsigned long long)st.st_size > max_bytes) {
+        rc = afd_err(err, AFD_ENOMEM, "%s: larger than %zu bytes", path,
+                     max_bytes);
+        goto close_file;
+    }
+    if (st.st_size == 0) {
+        rc = afd_err(err, AFD_EEMPTY, "%s: file is empty", path);
+        goto close_file;
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        rc = afd_err(err, AFD_ENOMEM, "%s: out of memory", path);
+        goto close_file;
+    }
+    n = fread(buf, 1, (size_t)st.st_size, f);
+    if (n != (size_t)st.st_size) {
+        rc = afd_err(err, AFD_EIO, "%s: read failed: %s", path,
+                     ferror(f) ? strerror(errno) : "file shrank");
+        free(buf);
+        goto close_file;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return AFD_OK;
+
+close_file:
+    fclose(f);
+    return rc;
+}
+
+int64_t afd_clock_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double afd_clock_mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int64_t afd_clock_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void afd_owner_claim(struct afd_owner *o)
+{
+    o->thread = pthread_self();
+    o->claimed = true;
+}
+
+bool afd_owner_is_current(const struct afd_owner *o)
+{
+    return !o->claimed || pthread_equal(o->thread, pthread_self());
+}
