@@ -48,7 +48,7 @@
  * Errors: invalid input returns AFD_EINVAL with the field named in err,
  * counts invalid_inputs and changes nothing else.
  *
- * Typical use from the daemon's recompute timer:
+ * Typical use, once per evaluation (the daemon's controller tick):
  *     afd_policy_step(p, &in, now, &d, &cmd, err);
  *     if (d == AFD_DECISION_COMMAND) send cmd, later
  *         afd_policy_ack(p, cmd.id, ok, detail, now2, err);

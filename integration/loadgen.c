@@ -1,6 +1,6 @@
 /*
  * loadgen.c - afd-loadgen: telemetry load against `afd-sizer serve`
- * (issue 5 item 6), on the gRPC C core client API.
+ * on the gRPC C core client API.
  *
  *   afd-loadgen (--target HOST:PORT [--daemon-pid PID] | --spawn-daemon BIN)
  *               [--connections N] [--threads N] [--instances N]

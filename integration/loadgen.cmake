@@ -1,6 +1,6 @@
-# afd-loadgen: telemetry load generator for `afd-sizer serve` (issue 5 item
-# 6), on the gRPC C core client API. It prints figures (accepted step
-# samples per second, daemon peak RSS, live instances, decision latency); CI runs it only as
+# afd-loadgen: telemetry load generator for `afd-sizer serve`, on the gRPC
+# C core client API. It prints figures (accepted step samples per second,
+# daemon peak RSS, live instances, decision latency); CI runs it only as
 # a smoke run that checks the daemon accepted everything sent and that no
 # process is left behind - never speed.
 add_executable(afd-loadgen ${CMAKE_CURRENT_SOURCE_DIR}/loadgen.c

@@ -67,6 +67,7 @@ def body(c, daemon, stubs, tmp):
     c.check("%d concurrent streams all summarised" % N_STREAMS,
             all(results.get(i) == want for i in range(N_STREAMS)),
             str(results))
+    daemon.settle(["heavy"])  # the senders used channels of their own
     ch = daemon.channel()
     sizer = stubs.afd_sizer_pb2_grpc.SizerStub(ch)
     rec = sizer.GetRecommendation(pb.GetRecommendationRequest(

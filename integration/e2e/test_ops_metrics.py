@@ -132,7 +132,7 @@ def body(c, d, stubs, tmp):
         ops.telemetry(stubs, ch, ODD, seed=9, n_steps=3)
         ok = ops.wait_for(lambda: "afd_r_star{deployment=\"ops-a\"}" in
                           ops.http(d.http_addr, "/metrics")[2], 15)
-        c.check("afd_r_star appears after the recompute timer", ok)
+        c.check("afd_r_star appears after the controller tick", ok)
         rec = check_metrics(c, d, stubs, ch, summ)
         check_prometheus(c, d, tmp, rec)
 

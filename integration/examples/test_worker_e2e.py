@@ -73,6 +73,9 @@ def body(c, daemon, stubs, tmp):
             "recommendation for %s:" % DEPLOYMENT in r.stdout and
             "not valid" not in r.stdout, r.stdout)
 
+    # The worker reported from its own process: wait for the daemon's next
+    # evaluation, as a control plane reading a tick later would.
+    daemon.settle([DEPLOYMENT])
     with daemon.channel() as ch:
         rec = pbg.SizerStub(ch).GetRecommendation(
             pb.GetRecommendationRequest(deployment=DEPLOYMENT),

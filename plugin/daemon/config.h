@@ -23,7 +23,7 @@
  *                                     "prior_weight": 10,
  *                                     "calibrated_ratio": 0.1}}]}
  * Counts of 0 mean "take it from live telemetry".
- * Controller and alerting (wave 3, see the structs below):
+ * Controller and alerting (see the structs below):
  *   "controller": {"clock": "wall" | "telemetry", "eval_interval_ms": 1000,
  *                  "gain_threshold": 0.02, "dwell_s": 30, "cooldown_s": 120,
  *                  "min_attention_instances": 1,
@@ -80,7 +80,7 @@ struct afd_deployment_config {
 };
 
 /*
- * "controller" (wave 3): the clock and the scaling policy of every
+ * "controller": the clock and the scaling policy of every
  * deployment (controller/policy.h). Durations in the file are seconds
  * (dwell_s, cooldown_s, ack_timeout_s, backoff_s), stored here in ms.
  * clock "wall" (default): evaluated every eval_interval_ms on the wall
@@ -142,9 +142,10 @@ struct afd_config {
     char http_listen[AFD_ADDR_LEN];
     char snapshot_path[AFD_PATH_LEN]; /* empty = no snapshots */
     int snapshot_interval_ms;
-    int recompute_interval_ms; /* recommendations between controller
-                                  evaluations; a wall-clock controller
-                                  evaluating as often already recomputes */
+    int recompute_interval_ms; /* wall clock: recommendations are
+                                  recomputed this often, policies evaluated
+                                  every controller.eval_interval_ms; the
+                                  daemon ticks at the smaller (control.h) */
     int liveness_window_ms;    /* an instance unseen this long is gone */
     size_t max_deployments;
     size_t max_instances;     /* per deployment */

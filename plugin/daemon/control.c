@@ -14,7 +14,7 @@
 #include "plugin/daemon/alertmanager.h"
 
 /* Control state of one deployment (hung on it, owned by the list here). */
-struct dep_ctl {
+struct afd_dep_control {
     struct afd_policy *policy;
     struct afd_alerts *alerts;
     int64_t last_now; /* latest now_ms given to policy/alerts */
@@ -27,7 +27,7 @@ struct dep_ctl {
     struct afd_control_command hist[AFD_CONTROL_HISTORY];
     size_t n_hist; /* valid entries */
     size_t head;   /* next write position */
-    struct dep_ctl *next;
+    struct afd_dep_control *next;
 };
 
 struct afd_control {
@@ -36,9 +36,11 @@ struct afd_control {
     struct afd_policy_config policy_cfg;
     struct afd_alert_config alert_cfg;
     bool telemetry;
+    int64_t last_eval_wall_ms; /* wall clock: the latest full evaluation */
+    bool evaluated;            /* last_eval_wall_ms is set */
     struct afd_control_sink sink;
     struct afd_alertmanager *am;
-    struct dep_ctl *list;
+    struct afd_dep_control *list;
 };
 
 static void on_boundary(struct afd_deployment *d, int64_t clock_ms, void *arg)
@@ -90,7 +92,7 @@ struct afd_control *afd_control_new(const struct afd_config *cfg,
 
 void afd_control_free(struct afd_control *c)
 {
-    struct dep_ctl *e, *next;
+    struct afd_dep_control *e, *next;
     size_t i;
 
     if (!c)
@@ -145,9 +147,9 @@ int afd_control_eval_interval_ms(const struct afd_control *c)
 }
 
 /* The state of d, created on first use; NULL when out of memory. */
-static struct dep_ctl *state(struct afd_control *c, struct afd_deployment *d)
+static struct afd_dep_control *state(struct afd_control *c, struct afd_deployment *d)
 {
-    struct dep_ctl *e = afd_deployment_control(d);
+    struct afd_dep_control *e = afd_deployment_control(d);
     char why[AFD_ERR_LEN];
 
     if (e)
@@ -173,7 +175,7 @@ static struct dep_ctl *state(struct afd_control *c, struct afd_deployment *d)
 int64_t afd_control_now_ms(struct afd_control *c, struct afd_deployment *d,
                            int64_t wall_ms)
 {
-    struct dep_ctl *e = afd_deployment_control(d);
+    struct afd_dep_control *e = afd_deployment_control(d);
 
     if (c->telemetry)
         return afd_deployment_clock_ms(d);
@@ -182,7 +184,7 @@ int64_t afd_control_now_ms(struct afd_control *c, struct afd_deployment *d,
     return e && wall_ms < e->last_now ? e->last_now : wall_ms;
 }
 
-static void remember(struct dep_ctl *e, const struct afd_control_command *cc)
+static void remember(struct afd_dep_control *e, const struct afd_control_command *cc)
 {
     e->hist[e->head] = *cc;
     e->head = (e->head + 1) % AFD_CONTROL_HISTORY;
@@ -190,7 +192,7 @@ static void remember(struct dep_ctl *e, const struct afd_control_command *cc)
         e->n_hist++;
 }
 
-static void step_policy(struct afd_control *c, struct dep_ctl *e,
+static void step_policy(struct afd_control *c, struct afd_dep_control *e,
                         const struct afd_recommendation *rec, int64_t now)
 {
     struct afd_policy_input in;
@@ -235,7 +237,7 @@ static void step_policy(struct afd_control *c, struct dep_ctl *e,
         c->sink.command(&cc, c->sink.arg);
 }
 
-static void emit_alerts(struct afd_control *c, struct dep_ctl *e,
+static void emit_alerts(struct afd_control *c, struct afd_dep_control *e,
                         const struct afd_alert_events *evs)
 {
     char why[AFD_ERR_LEN];
@@ -250,7 +252,7 @@ static void emit_alerts(struct afd_control *c, struct dep_ctl *e,
     }
 }
 
-static void eval_alerts(struct afd_control *c, struct dep_ctl *e,
+static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
                         struct afd_deployment *d,
                         const struct afd_recommendation *rec, int64_t now)
 {
@@ -274,7 +276,7 @@ static void eval_alerts(struct afd_control *c, struct dep_ctl *e,
 int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,
                          int64_t now_ms)
 {
-    struct dep_ctl *e = state(c, d);
+    struct afd_dep_control *e = state(c, d);
     const struct afd_recommendation *rec;
 
     if (!e)
@@ -294,22 +296,41 @@ int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,
 
 void afd_control_tick(struct afd_control *c, int64_t wall_ms)
 {
+    bool full;
     size_t i;
 
     if (c->telemetry)
         return;
+    full = !c->evaluated ||
+           wall_ms - c->last_eval_wall_ms >= afd_control_eval_interval_ms(c);
+    if (full) {
+        c->evaluated = true;
+        c->last_eval_wall_ms = wall_ms;
+    }
     for (i = 0; i < afd_registry_count(c->reg); i++) {
         struct afd_deployment *d = afd_registry_at(c->reg, i);
+        int64_t now = afd_control_now_ms(c, d, wall_ms);
 
-        afd_control_evaluate(c, d, afd_control_now_ms(c, d, wall_ms));
+        if (full)
+            afd_control_evaluate(c, d, now);
+        else
+            afd_deployment_recompute(d, now);
     }
+}
+
+int afd_control_tick_interval_ms(const struct afd_control *c)
+{
+    int eval = afd_control_eval_interval_ms(c);
+    int rec = c->cfg->recompute_interval_ms;
+
+    return rec > 0 && rec < eval ? rec : eval;
 }
 
 int afd_control_ack(struct afd_control *c, struct afd_deployment *d,
                     uint64_t id, bool success, const char *detail,
                     int64_t wall_ms, char *err)
 {
-    struct dep_ctl *e;
+    struct afd_dep_control *e;
     int64_t now;
     int rc;
 
@@ -335,7 +356,7 @@ int afd_control_ack(struct afd_control *c, struct afd_deployment *d,
 bool afd_control_in_flight(struct afd_control *c, struct afd_deployment *d,
                            struct afd_control_command *out)
 {
-    struct dep_ctl *e = afd_deployment_control(d);
+    struct afd_dep_control *e = afd_deployment_control(d);
     struct afd_policy_status st;
 
     if (!e)
@@ -350,7 +371,7 @@ bool afd_control_in_flight(struct afd_control *c, struct afd_deployment *d,
 uint64_t afd_control_last_command_id(struct afd_control *c,
                                      struct afd_deployment *d)
 {
-    struct dep_ctl *e = afd_deployment_control(d);
+    struct afd_dep_control *e = afd_deployment_control(d);
 
     return e ? e->last_id : 0;
 }
@@ -358,7 +379,7 @@ uint64_t afd_control_last_command_id(struct afd_control *c,
 int afd_control_keda_target(struct afd_control *c, struct afd_deployment *d,
                             const struct afd_recommendation *rec)
 {
-    struct dep_ctl *e = afd_deployment_control(d);
+    struct afd_dep_control *e = afd_deployment_control(d);
     struct afd_control_command cc;
     int current = rec->attention_instances > 0 ? rec->attention_instances : 0;
 
@@ -376,7 +397,7 @@ void afd_control_foreach_firing(struct afd_control *c, struct afd_deployment *d,
                                            double r_star, void *arg),
                                 void *arg)
 {
-    struct dep_ctl *e = afd_deployment_control(d);
+    struct afd_dep_control *e = afd_deployment_control(d);
     struct afd_alert_status st;
     int k;
 
@@ -391,7 +412,7 @@ void afd_control_foreach_firing(struct afd_control *c, struct afd_deployment *d,
 bool afd_control_status(struct afd_control *c, struct afd_deployment *d,
                         struct afd_control_status *out)
 {
-    struct dep_ctl *e = afd_deployment_control(d);
+    struct afd_dep_control *e = afd_deployment_control(d);
 
     memset(out, 0, sizeof(*out));
     if (!e)
@@ -408,7 +429,7 @@ bool afd_control_status(struct afd_control *c, struct afd_deployment *d,
 size_t afd_control_history(struct afd_control *c, struct afd_deployment *d,
                            struct afd_control_command *out, size_t cap)
 {
-    struct dep_ctl *e = afd_deployment_control(d);
+    struct afd_dep_control *e = afd_deployment_control(d);
     size_t i, n, first;
 
     if (!e)

@@ -118,9 +118,16 @@ int64_t afd_control_now_ms(struct afd_control *c, struct afd_deployment *d,
 int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,
                          int64_t now_ms);
 
-/* Wall clock: evaluates every deployment at wall_ms. Telemetry clock:
- * nothing (evaluation is driven by ingest). */
+/*
+ * The owner of recomputation while the daemon runs. Wall clock: recomputes
+ * every deployment's recommendation at wall_ms and, once per
+ * eval_interval_ms, evaluates them (afd_control_evaluate). Telemetry clock:
+ * nothing (evaluation is driven by ingest). Call it every
+ * afd_control_tick_interval_ms: min(recompute_interval_ms,
+ * eval_interval_ms).
+ */
 void afd_control_tick(struct afd_control *c, int64_t wall_ms);
+int afd_control_tick_interval_ms(const struct afd_control *c);
 
 /*
  * The ack of command id of d, stamped with the controller clock.

@@ -23,6 +23,7 @@
 #include "plugin/daemon/security.h"
 #include "plugin/daemon/services.h"
 #include "plugin/daemon/snapshot.h"
+#include "plugin/sys/os.h"
 
 #define MAX_METHODS 32
 
@@ -34,25 +35,16 @@ struct afd_daemon {
     struct afd_http *http;
     struct event *sig_term;
     struct event *sig_int;
-    struct event *recompute;
     struct event *snapshot;
-    struct event *control_timer; /* wall-clock controller evaluation */
+    struct event *tick; /* controller evaluation and KEDA refresh */
     struct afd_control *ctl;
     struct afd_alertmanager *am; /* NULL without alerting.alertmanager_url */
     struct afd_grpc_method methods[MAX_METHODS];
     size_t n_methods;
-    struct afd_security sec; /* TLS material and token (plugin/daemon/security.h) */
-    bool draining;
+    struct afd_security sec; /* TLS material and token (security.h) */
+    struct afd_svc_env env;  /* what the services see (services.h) */
     int exit_code;
 };
-
-int64_t afd_daemon_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct timeval ms_to_tv(int ms)
 {
@@ -76,23 +68,19 @@ static bool save_snapshot(struct afd_daemon *d)
     return true;
 }
 
-static void on_recompute(evutil_socket_t fd, short what, void *arg)
+/*
+ * The one timer of the controller clock. Wall clock: afd_control_tick
+ * recomputes and evaluates every deployment (the only place a
+ * recommendation is recomputed while running; reads never do). Telemetry
+ * clock: evaluation happens inside ingest at each boundary, so the timer
+ * only refreshes KEDA's StreamIsActive watchers.
+ */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct afd_daemon *d = arg;
 
-    /* Telemetry clock: recomputes happen at evaluation boundaries only, so
-     * that the same telemetry gives the same decisions. */
-    if (!afd_control_telemetry_clock(d->ctl))
-        afd_registry_tick(d->reg, afd_daemon_now_ms());
-    afd_svc_keda_tick(d);
-}
-
-static void on_control_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct afd_daemon *d = arg;
-
-    afd_control_tick(d->ctl, afd_daemon_now_ms());
-    afd_svc_keda_tick(d);
+    afd_control_tick(d->ctl, afd_clock_wall_ms());
+    afd_svc_keda_tick(&d->env);
 }
 
 static void sink_command(const struct afd_control_command *cc, void *arg)
@@ -110,7 +98,7 @@ static void sink_alert(const struct afd_alert_event *ev, double r_star,
 static int start_control(struct afd_daemon *d, char *err)
 {
     const struct afd_alerting_config *a = &d->cfg->alerting;
-    struct afd_control_sink sink = {sink_command, sink_alert, d};
+    struct afd_control_sink sink = {sink_command, sink_alert, &d->env};
     struct afd_alertmanager_config amc;
     struct timeval tv;
     char why[AFD_ERR_LEN];
@@ -119,7 +107,7 @@ static int start_control(struct afd_daemon *d, char *err)
     if (!d->ctl)
         return AFD_EINVAL;
     afd_control_set_sink(d->ctl, &sink);
-    afd_registry_set_control(d->reg, d->ctl);
+    d->env.ctl = d->ctl;
     if (a->alertmanager_url[0]) {
         afd_alertmanager_config_init(&amc);
         snprintf(amc.url, sizeof(amc.url), "%s", a->alertmanager_url);
@@ -137,14 +125,12 @@ static int start_control(struct afd_daemon *d, char *err)
             return afd_err(err, AFD_EINVAL, "alerting: %s", why);
         afd_control_set_alertmanager(d->ctl, d->am);
     }
-    if (afd_control_telemetry_clock(d->ctl))
-        return AFD_OK;
-    d->control_timer = event_new(d->base, -1, EV_PERSIST, on_control_timer, d);
-    if (!d->control_timer)
+    d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
+    if (!d->tick)
         return afd_err(err, AFD_ENOMEM, "cannot set up the controller timer");
-    event_priority_set(d->control_timer, 0);
-    tv = ms_to_tv(afd_control_eval_interval_ms(d->ctl));
-    event_add(d->control_timer, &tv);
+    event_priority_set(d->tick, 0);
+    tv = ms_to_tv(afd_control_tick_interval_ms(d->ctl));
+    event_add(d->tick, &tv);
     return AFD_OK;
 }
 
@@ -164,11 +150,11 @@ static void on_grpc_down(void *arg)
 
 void afd_daemon_stop(struct afd_daemon *d)
 {
-    if (d->draining)
+    if (d->env.draining)
         return;
-    d->draining = true;
+    d->env.draining = true;
     /* Before the shutdown ends the streams, so watchers see the change. */
-    afd_svc_health_draining(d);
+    afd_svc_health_draining(&d->env);
     if (d->http)
         afd_http_set_ready(d->http, false);
     afd_grpc_server_shutdown(d->grpc, AFD_DAEMON_GRACE_MS, on_grpc_down, d);
@@ -178,7 +164,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct afd_daemon *d = arg;
 
-    if (d->draining) {
+    if (d->env.draining) {
         fprintf(stderr, "afd-sizer: second signal, exiting now\n");
         _exit(1);
     }
@@ -244,20 +230,6 @@ static int start_timers(struct afd_daemon *d, char *err)
     if (!d->sig_term || !d->sig_int || evsignal_add(d->sig_term, NULL) ||
         evsignal_add(d->sig_int, NULL))
         return afd_err(err, AFD_ENOMEM, "cannot set up signals and timers");
-    /*
-     * The wall-clock controller timer recomputes every deployment
-     * (afd_control_evaluate) and ticks KEDA; a recompute timer at the same
-     * or a slower pace would only repeat that work.
-     */
-    if (!d->control_timer ||
-        d->cfg->recompute_interval_ms < afd_control_eval_interval_ms(d->ctl)) {
-        d->recompute = event_new(d->base, -1, EV_PERSIST, on_recompute, d);
-        if (!d->recompute)
-            return afd_err(err, AFD_ENOMEM,
-                           "cannot set up the recompute timer");
-        tv = ms_to_tv(d->cfg->recompute_interval_ms);
-        event_add(d->recompute, &tv);
-    }
     if (d->cfg->snapshot_path[0] && d->cfg->snapshot_interval_ms > 0) {
         d->snapshot = event_new(d->base, -1, EV_PERSIST, on_snapshot, d);
         if (!d->snapshot)
@@ -292,9 +264,8 @@ bad:
 /* A call refused for lack of the bearer token: counted, no deployment. */
 static void on_unauthenticated(struct afd_grpc_call *call, void *ctx)
 {
-    struct afd_daemon *d = ctx;
-
-    afd_registry_count_reject(d->reg, NULL, AFD_REJECT_UNAUTHENTICATED);
+    afd_registry_count_reject(afd_svc_env(ctx)->reg, NULL,
+                              AFD_REJECT_UNAUTHENTICATED);
 }
 
 static int start_servers(struct afd_daemon *d, char *err)
@@ -303,6 +274,7 @@ static int start_servers(struct afd_daemon *d, char *err)
     char grpc_addr[AFD_ADDR_LEN];
     char http_addr[AFD_ADDR_LEN];
     char sec_line[256];
+    struct afd_metrics_src src;
 
     if (build_methods(d, err))
         return AFD_ENOMEM;
@@ -316,12 +288,16 @@ static int start_servers(struct afd_daemon *d, char *err)
     gc.token = d->sec.token;
     gc.token_len = d->sec.token_len;
     gc.on_unauthenticated = on_unauthenticated;
-    d->grpc = afd_grpc_server_start(d->base, &gc, d->methods, d->n_methods, d,
-                                    grpc_addr, err);
+    d->grpc = afd_grpc_server_start(d->base, &gc, d->methods, d->n_methods,
+                                    &d->env, grpc_addr, err);
     if (!d->grpc)
         return AFD_EIO;
+    d->env.grpc = d->grpc;
+    src.reg = d->reg;
+    src.ctl = d->ctl;
+    src.am = d->am;
     d->http =
-        afd_http_start(d->base, d->cfg->http_listen, d->reg, http_addr, err);
+        afd_http_start(d->base, d->cfg->http_listen, &src, http_addr, err);
     if (!d->http)
         return AFD_EIO;
     afd_security_describe(&d->sec, d->cfg->grpc_listen, sec_line,
@@ -380,6 +356,9 @@ struct afd_daemon *afd_daemon_new(const struct afd_config *cfg,
             *usage_error = true;
         goto fail;
     }
+    d->env.reg = d->reg;
+    d->env.cfg = cfg;
+    d->env.now_ms = afd_clock_wall_ms;
     /* A bad controller/alerting section is the configuration's fault. */
     if (start_control(d, err)) {
         if (usage_error)
@@ -410,10 +389,8 @@ void afd_daemon_free(struct afd_daemon *d)
         return;
     if (d->snapshot)
         event_free(d->snapshot);
-    if (d->control_timer)
-        event_free(d->control_timer);
-    if (d->recompute)
-        event_free(d->recompute);
+    if (d->tick)
+        event_free(d->tick);
     if (d->sig_int)
         event_free(d->sig_int);
     if (d->sig_term)
@@ -427,29 +404,4 @@ void afd_daemon_free(struct afd_daemon *d)
     if (d->base)
         event_base_free(d->base);
     free(d);
-}
-
-struct afd_registry *afd_daemon_registry(struct afd_daemon *d)
-{
-    return d->reg;
-}
-
-struct afd_control *afd_daemon_control(struct afd_daemon *d)
-{
-    return d->ctl;
-}
-
-const struct afd_config *afd_daemon_config(const struct afd_daemon *d)
-{
-    return d->cfg;
-}
-
-struct afd_grpc_server *afd_daemon_grpc(struct afd_daemon *d)
-{
-    return d->grpc;
-}
-
-bool afd_daemon_draining(const struct afd_daemon *d)
-{
-    return d->draining;
 }

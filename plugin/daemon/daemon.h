@@ -1,8 +1,10 @@
 /*
  * daemon.h - the afd-sizer daemon (`afd-sizer serve`): one libevent loop
- * owning the registry, the gRPC server (plugin/rpc/grpc_server.h), the HTTP
- * server (plugin/daemon/http.h), the recompute and snapshot timers and the signal
- * handling.
+ * owning the registry, the controller glue (control.h), the gRPC server
+ * (plugin/rpc/grpc_server.h) with the services (services.h), the HTTP
+ * server (http.h), the controller and snapshot timers and the signals.
+ * It wires them together and starts and stops them; the services see only
+ * their environment (struct afd_svc_env), never the daemon.
  *
  * Start-up (afd_daemon_new): restore the snapshot (a corrupt one is renamed
  * to PATH.corrupt and the daemon starts fresh), bind gRPC, bind HTTP, then
@@ -22,15 +24,19 @@
  * exits at once with status 1.
  *
  * Clock: wall clock (CLOCK_REALTIME) in ms, so snapshot times stay
- * meaningful across restarts. The controller (plugin/daemon/control.h) runs on
- * it or, with "controller.clock": "telemetry", on each deployment's
- * telemetry time; in that mode the recompute timer recomputes nothing
- * (evaluation is driven by ingest) and only refreshes KEDA watchers.
+ * meaningful across restarts. The controller (control.h) runs on it or,
+ * with "controller.clock": "telemetry", on each deployment's telemetry
+ * time.
  *
- * Controller: a timer every controller.eval_interval_ms (wall clock)
- * evaluates every deployment's policy and alerts; decisions go to the
- * WatchCommands/WatchAlerts streams and, when alerting.alertmanager_url is
- * set, alert events to Alertmanager (plugin/daemon/alertmanager.h, on this loop).
+ * Recompute: one path, one owner. A recommendation is recomputed only by
+ * the controller glue: afd_control_tick from the daemon's one timer (wall
+ * clock: every min(recompute_interval_ms, controller.eval_interval_ms),
+ * policies and alerts evaluated every eval_interval_ms) or, with the
+ * telemetry clock, afd_control_evaluate inside ingest at each boundary;
+ * and once when a snapshot is restored. Reads (GetRecommendation, KEDA, /metrics) return the stored
+ * recommendation and change nothing. Decisions go to the WatchCommands /
+ * WatchAlerts streams and, when alerting.alertmanager_url is set, alert
+ * events to Alertmanager (alertmanager.h, on this loop).
  *
  * Threading: everything here runs on the thread calling afd_daemon_run;
  * gRPC's completion thread only hands events over (grpc_server.h).
@@ -62,16 +68,5 @@ void afd_daemon_free(struct afd_daemon *d);
 
 /* Begins the graceful shutdown (what SIGTERM does). */
 void afd_daemon_stop(struct afd_daemon *d);
-
-struct afd_registry *afd_daemon_registry(struct afd_daemon *d);
-/* The controller glue (plugin/daemon/control.h) and the configuration. */
-struct afd_control *afd_daemon_control(struct afd_daemon *d);
-const struct afd_config *afd_daemon_config(const struct afd_daemon *d);
-struct afd_grpc_server *afd_daemon_grpc(struct afd_daemon *d);
-/* True once a shutdown began (health answers NOT_SERVING). */
-bool afd_daemon_draining(const struct afd_daemon *d);
-
-/* The daemon clock: wall-clock ms since the Unix epoch. */
-int64_t afd_daemon_now_ms(void);
 
 #endif

@@ -31,7 +31,7 @@
 
 struct afd_http {
     struct evhttp *http;
-    struct afd_registry *reg;
+    struct afd_metrics_src src;
     bool ready;
 };
 
@@ -53,7 +53,7 @@ static void serve_metrics(struct afd_http *h, struct evhttp_request *req)
 {
     struct evbuffer *b = evbuffer_new();
 
-    if (!b || afd_metrics_render(h->reg, b) < 0) {
+    if (!b || afd_metrics_render(&h->src, b) < 0) {
         if (b)
             evbuffer_free(b);
         evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
@@ -153,8 +153,8 @@ static int bound_name(struct evhttp_bound_socket *bs, char *out, char *err)
 
 struct afd_http *afd_http_start(struct event_base *base,
                                 const char *listen_addr,
-                                struct afd_registry *reg, char *bound_out,
-                                char *err)
+                                const struct afd_metrics_src *src,
+                                char *bound_out, char *err)
 {
     struct evhttp_bound_socket *bs;
     struct afd_http *h;
@@ -168,7 +168,7 @@ struct afd_http *afd_http_start(struct event_base *base,
         afd_err(err, AFD_ENOMEM, "out of memory starting http");
         return NULL;
     }
-    h->reg = reg;
+    h->src = *src;
     h->http = evhttp_new(base);
     if (!h->http) {
         afd_err(err, AFD_ENOMEM, "cannot create the http server");

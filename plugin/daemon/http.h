@@ -5,7 +5,8 @@
  * and bound gRPC; 503 before and while draining). Anything else is 404;
  * methods other than GET/HEAD are 405.
  *
- * Runs on the loop thread; reads the registry only from there.
+ * Runs on the loop thread; reads what it shows (a struct afd_metrics_src,
+ * copied at start) only from there.
  * Ownership: afd_http_start / afd_http_free.
  */
 #ifndef AFD_HTTP_H
@@ -15,7 +16,7 @@
 
 #include <event2/event.h>
 
-#include "plugin/daemon/registry.h"
+#include "plugin/daemon/metrics.h"
 
 struct afd_http;
 
@@ -26,8 +27,8 @@ struct afd_http;
  */
 struct afd_http *afd_http_start(struct event_base *base,
                                 const char *listen_addr,
-                                struct afd_registry *reg, char *bound_out,
-                                char *err);
+                                const struct afd_metrics_src *src,
+                                char *bound_out, char *err);
 void afd_http_set_ready(struct afd_http *h, bool ready);
 void afd_http_free(struct afd_http *h);
 

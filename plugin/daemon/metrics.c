@@ -16,7 +16,6 @@
 #include "estimator/base/error.h"
 #include "plugin/daemon/alertmanager.h"
 #include "plugin/daemon/control.h"
-#include "plugin/daemon/registry_internal.h"
 
 /* One sample line; deployment name escaped at most doubles (2*128). */
 #define LINE_MAX_BYTES 1024
@@ -25,6 +24,7 @@ struct render {
     struct evbuffer *out;
     int rc;
     const char *family;
+    struct afd_control *ctl; /* NULL: no controller rows */
 };
 
 /* Appends s escaped as a label value: \ -> \\, " -> \", newline -> \n. */
@@ -229,13 +229,11 @@ static void w_coef_calibrated(struct render *r, struct afd_deployment *d)
 static void w_observed(struct render *r, struct afd_deployment *d)
 {
     double ms[AFD_REGIME_COUNT];
-    struct afd_stage_means m;
     int i;
 
     afd_deployment_observed_stage_ms(d, ms);
-    afd_deployment_stage_means_export(d, &m);
     for (i = 0; i < AFD_REGIME_COUNT; i++)
-        if (m.n[i])
+        if (afd_deployment_stage_measured(d, (enum afd_regime)i))
             num(r, NAME(d), "stage", afd_regime_name((enum afd_regime)i),
                 ms[i] / 1000);
 }
@@ -286,18 +284,17 @@ static void w_recomputes(struct render *r, struct afd_deployment *d)
 
 /* ---- controller (plugin/daemon/control.h); rows only once evaluated ---- */
 
-#define CTL(d) ((struct afd_control *)afd_registry_control((d)->reg))
-
-static bool ctl_status(struct afd_deployment *d, struct afd_control_status *st)
+static bool ctl_status(const struct render *r, struct afd_deployment *d,
+                       struct afd_control_status *st)
 {
-    return CTL(d) && afd_control_status(CTL(d), d, st);
+    return r->ctl && afd_control_status(r->ctl, d, st);
 }
 
 static void w_cmd_issued(struct render *r, struct afd_deployment *d)
 {
     struct afd_control_status st;
 
-    if (ctl_status(d, &st))
+    if (ctl_status(r, d, &st))
         cnt(r, NAME(d), NULL, NULL, st.policy.counters.issued);
 }
 
@@ -305,7 +302,7 @@ static void w_cmd_acked(struct render *r, struct afd_deployment *d)
 {
     struct afd_control_status st;
 
-    if (ctl_status(d, &st))
+    if (ctl_status(r, d, &st))
         cnt(r, NAME(d), NULL, NULL, st.policy.counters.acked);
 }
 
@@ -313,7 +310,7 @@ static void w_cmd_failed(struct render *r, struct afd_deployment *d)
 {
     struct afd_control_status st;
 
-    if (ctl_status(d, &st))
+    if (ctl_status(r, d, &st))
         cnt(r, NAME(d), NULL, NULL, st.policy.counters.failed);
 }
 
@@ -321,7 +318,7 @@ static void w_cmd_timed_out(struct render *r, struct afd_deployment *d)
 {
     struct afd_control_status st;
 
-    if (ctl_status(d, &st))
+    if (ctl_status(r, d, &st))
         cnt(r, NAME(d), NULL, NULL, st.policy.counters.timed_out);
 }
 
@@ -329,7 +326,7 @@ static void w_cmd_advisories(struct render *r, struct afd_deployment *d)
 {
     struct afd_control_status st;
 
-    if (ctl_status(d, &st))
+    if (ctl_status(r, d, &st))
         cnt(r, NAME(d), NULL, NULL, st.policy.counters.advisories);
 }
 
@@ -337,7 +334,7 @@ static void w_cmd_stale(struct render *r, struct afd_deployment *d)
 {
     struct afd_control_status st;
 
-    if (ctl_status(d, &st))
+    if (ctl_status(r, d, &st))
         cnt(r, NAME(d), NULL, NULL, st.policy.counters.stale_acks);
 }
 
@@ -345,7 +342,7 @@ static void w_ctl_invalid(struct render *r, struct afd_deployment *d)
 {
     struct afd_control_status st;
 
-    if (ctl_status(d, &st))
+    if (ctl_status(r, d, &st))
         cnt(r, NAME(d), NULL, NULL, st.policy.counters.invalid_inputs);
 }
 
@@ -353,7 +350,7 @@ static void w_last_cmd(struct render *r, struct afd_deployment *d)
 {
     struct afd_control_status st;
 
-    if (ctl_status(d, &st))
+    if (ctl_status(r, d, &st))
         cnt(r, NAME(d), NULL, NULL, st.last_command_id);
 }
 
@@ -366,7 +363,7 @@ static void w_ctl_state(struct render *r, struct afd_deployment *d)
     struct afd_control_status st;
     size_t i;
 
-    if (!ctl_status(d, &st))
+    if (!ctl_status(r, d, &st))
         return;
     for (i = 0; i < sizeof(policy_states) / sizeof(policy_states[0]); i++)
         num(r, NAME(d), "state", policy_states[i],
@@ -377,7 +374,7 @@ static void w_ctl_clock(struct render *r, struct afd_deployment *d)
 {
     struct afd_control_status st;
 
-    if (ctl_status(d, &st))
+    if (ctl_status(r, d, &st))
         num(r, NAME(d), NULL, NULL, st.clock_ms / 1000.0);
 }
 
@@ -385,7 +382,7 @@ static void w_ctl_evals(struct render *r, struct afd_deployment *d)
 {
     struct afd_control_status st;
 
-    if (ctl_status(d, &st))
+    if (ctl_status(r, d, &st))
         cnt(r, NAME(d), NULL, NULL, st.evaluations);
 }
 
@@ -417,7 +414,7 @@ static void w_transitions(struct render *r, struct afd_deployment *d)
     char v[24];
     int k;
 
-    if (!ctl_status(d, &st))
+    if (!ctl_status(r, d, &st))
         return;
     for (k = 0; k < AFD_ALERT_KIND_COUNT; k++) {
         const struct afd_alert_counters *c = &st.alerts.kind[k].counters;
@@ -440,7 +437,7 @@ static void w_firing(struct render *r, struct afd_deployment *d)
     struct afd_control_status st;
     int k;
 
-    if (!ctl_status(d, &st))
+    if (!ctl_status(r, d, &st))
         return;
     for (k = 0; k < AFD_ALERT_KIND_COUNT; k++)
         alert_line(r, d, afd_alert_name((enum afd_alert_kind)k), NULL,
@@ -569,10 +566,9 @@ static void orphans(struct render *r, struct afd_registry *reg)
 }
 
 /* Delivery counters of the Alertmanager module, when one is configured. */
-static void alertmanager_metrics(struct render *r, struct afd_registry *reg)
+static void alertmanager_metrics(struct render *r,
+                                 struct afd_alertmanager *am)
 {
-    struct afd_control *ctl = afd_registry_control(reg);
-    struct afd_alertmanager *am = ctl ? afd_control_alertmanager(ctl) : NULL;
     struct afd_alertmanager_stats s;
     size_t i;
     const struct {
@@ -610,9 +606,11 @@ static void alertmanager_metrics(struct render *r, struct afd_registry *reg)
     cnt(r, NULL, NULL, NULL, s.pending);
 }
 
-int afd_metrics_render(struct afd_registry *reg, struct evbuffer *out)
+int afd_metrics_render(const struct afd_metrics_src *src,
+                       struct evbuffer *out)
 {
-    struct render r = {out, AFD_OK, NULL};
+    struct render r = {out, AFD_OK, NULL, src->ctl};
+    struct afd_registry *reg = src->reg;
     size_t i, j, n = afd_registry_count(reg);
 
     /* One reservation up front: about 4 KiB per deployment. */
@@ -628,6 +626,6 @@ int afd_metrics_render(struct afd_registry *reg, struct evbuffer *out)
         if (families[i].write == w_rejected)
             orphans(&r, reg);
     }
-    alertmanager_metrics(&r, reg);
+    alertmanager_metrics(&r, src->am);
     return r.rc;
 }

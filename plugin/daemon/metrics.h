@@ -63,7 +63,19 @@
 /* Content-Type of the rendered text. */
 #define AFD_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+struct afd_control;
+struct afd_alertmanager;
+
+/* What is rendered: the registry, and the controller's and Alertmanager
+ * delivery's rows when they run (either may be NULL). */
+struct afd_metrics_src {
+    struct afd_registry *reg;
+    struct afd_control *ctl;
+    struct afd_alertmanager *am;
+};
+
 /* Appends the exposition to out. AFD_ENOMEM when the buffer cannot grow. */
-int afd_metrics_render(struct afd_registry *reg, struct evbuffer *out);
+int afd_metrics_render(const struct afd_metrics_src *src,
+                       struct evbuffer *out);
 
 #endif

@@ -551,24 +551,15 @@ int64_t afd_deployment_clock_ms(const struct afd_deployment *d)
     return d->clock_ms;
 }
 
-void afd_deployment_set_control(struct afd_deployment *d, void *ctl)
+void afd_deployment_set_control(struct afd_deployment *d,
+                                struct afd_dep_control *ctl)
 {
     d->control = ctl;
 }
 
-void *afd_deployment_control(const struct afd_deployment *d)
+struct afd_dep_control *afd_deployment_control(const struct afd_deployment *d)
 {
     return d->control;
-}
-
-void afd_registry_set_control(struct afd_registry *reg, void *ctl)
-{
-    reg->control = ctl;
-}
-
-void *afd_registry_control(const struct afd_registry *reg)
-{
-    return reg->control;
 }
 
 enum afd_reject_reason afd_registry_add_request(struct afd_registry *reg,
@@ -668,6 +659,12 @@ bool afd_deployment_observed_stage_ms(const struct afd_deployment *d,
         any = any || d->stages.n[i];
     }
     return any;
+}
+
+bool afd_deployment_stage_measured(const struct afd_deployment *d,
+                                   enum afd_regime stage)
+{
+    return (unsigned)stage < AFD_REGIME_COUNT && d->stages.n[stage] > 0;
 }
 
 int afd_deployment_live_instances(const struct afd_deployment *d,

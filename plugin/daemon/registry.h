@@ -9,11 +9,11 @@
  * items around it are kept.
  *
  * Time is passed in (now_ms, the daemon's clock in ms) so that the module
- * is testable and so the controller can later run on telemetry time. Use
+ * is testable and the controller can run on telemetry time. Use
  * wall-clock ms (CLOCK_REALTIME): instance last-seen times are snapshotted,
  * and a restart within the liveness window must find them still live.
  *
- * Documented choices (state engineer): telemetry bounds and the request
+ * Documented choices: telemetry bounds and the request
  * count before theta comes from requests are in plugin/daemon/registry_internal.h
  * (AFD_MAX_TOKENS 1e12, AFD_MAX_STAGE_MS 1e7, AFD_MAX_BATCH 1e6,
  * AFD_MIN_REQUESTS_FOR_THETA 50); y is 1 until an FFN instance reports;
@@ -209,6 +209,9 @@ void afd_deployment_counters(const struct afd_deployment *d,
  */
 bool afd_deployment_observed_stage_ms(const struct afd_deployment *d,
                                       double ms[AFD_REGIME_COUNT]);
+/* True once at least one time of that stage was measured. */
+bool afd_deployment_stage_measured(const struct afd_deployment *d,
+                                   enum afd_regime stage);
 
 /* Live instances of a role within the liveness window at the last tick. */
 int afd_deployment_live_instances(const struct afd_deployment *d,
@@ -237,14 +240,14 @@ bool afd_registry_telemetry_clock(const struct afd_registry *reg);
 int64_t afd_deployment_clock_ms(const struct afd_deployment *d);
 
 /*
- * One opaque pointer per deployment for the control layer
- * (plugin/daemon/control.c keeps its per-deployment state there; it owns it).
+ * The controller's state of one deployment (struct afd_dep_control, defined
+ * and owned by control.c), kept here so that evaluating a deployment needs
+ * no second lookup. The registry never looks inside it.
  */
-void afd_deployment_set_control(struct afd_deployment *d, void *ctl);
-void *afd_deployment_control(const struct afd_deployment *d);
-/* The registry-wide control object (struct afd_control, for /metrics). */
-void afd_registry_set_control(struct afd_registry *reg, void *ctl);
-void *afd_registry_control(const struct afd_registry *reg);
+struct afd_dep_control;
+void afd_deployment_set_control(struct afd_deployment *d,
+                                struct afd_dep_control *ctl);
+struct afd_dep_control *afd_deployment_control(const struct afd_deployment *d);
 
 /* The estimators, for snapshots (plugin/daemon/snapshot.h). */
 struct afd_workload *afd_deployment_workload(struct afd_deployment *d);

@@ -66,7 +66,7 @@ struct afd_deployment {
     struct afd_recommendation rec;
     int64_t clock_ms;     /* largest accepted timestamp (see registry.h) */
     int64_t next_eval_ms; /* telemetry clock: next evaluation boundary */
-    void *control;        /* plugin/daemon/control.c's state, not owned */
+    struct afd_dep_control *control; /* control.c's state, not owned */
 };
 
 struct afd_registry {
@@ -81,7 +81,6 @@ struct afd_registry {
     int64_t eval_interval_ms;
     afd_registry_eval_fn eval_fn;
     void *eval_arg;
-    void *control; /* plugin/daemon/control.c's object, not owned */
 };
 
 /* 64-bit string hash (odd, never 0); *len gets strlen(s). */

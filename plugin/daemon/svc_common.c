@@ -4,7 +4,6 @@
  */
 #include "plugin/daemon/services.h"
 
-#include "plugin/daemon/daemon.h"
 #include "plugin/daemon/registry.h"
 
 struct afd_deployment *afd_svc_find_deployment(struct afd_grpc_call *call,
@@ -17,7 +16,7 @@ struct afd_deployment *afd_svc_find_deployment(struct afd_grpc_call *call,
                         "deployment must not be empty");
         return NULL;
     }
-    d = afd_registry_find(afd_daemon_registry(ctx), name);
+    d = afd_registry_find(afd_svc_env(ctx)->reg, name);
     if (!d)
         afd_grpc_finish(call, AFD_GRPC_NOT_FOUND, "unknown deployment '%s'",
                         name);

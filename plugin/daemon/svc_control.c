@@ -18,7 +18,6 @@
 
 #include "estimator/base/error.h"
 #include "plugin/daemon/control.h"
-#include "plugin/daemon/daemon.h"
 #include "plugin/daemon/registry.h"
 #include "plugin/daemon/services.h"
 #include "proto/afd_sizer.pb-c.h"
@@ -85,7 +84,7 @@ static void send_one(struct afd_grpc_call *call, void *arg)
         afd_grpc_send(call, s->msg);
 }
 
-void afd_svc_control_command(struct afd_daemon *d,
+void afd_svc_control_command(struct afd_svc_env *env,
                              const struct afd_control_command *cc)
 {
     Afd__Sizer__V1__ScaleCommand m;
@@ -94,11 +93,11 @@ void afd_svc_control_command(struct afd_daemon *d,
     fill_command(&m, cc);
     s.deployment = cc->cmd.deployment;
     s.msg = &m.base;
-    afd_grpc_server_foreach(afd_daemon_grpc(d), PATH_WATCH_COMMANDS, send_one,
+    afd_grpc_server_foreach(env->grpc, PATH_WATCH_COMMANDS, send_one,
                             &s);
 }
 
-void afd_svc_control_alert(struct afd_daemon *d,
+void afd_svc_control_alert(struct afd_svc_env *env,
                            const struct afd_alert_event *ev, double r_star)
 {
     Afd__Sizer__V1__RegimeAlert m;
@@ -107,7 +106,7 @@ void afd_svc_control_alert(struct afd_daemon *d,
     fill_alert(&m, ev, r_star);
     s.deployment = ev->deployment;
     s.msg = &m.base;
-    afd_grpc_server_foreach(afd_daemon_grpc(d), PATH_WATCH_ALERTS, send_one,
+    afd_grpc_server_foreach(env->grpc, PATH_WATCH_ALERTS, send_one,
                             &s);
 }
 
@@ -118,7 +117,7 @@ void afd_svc_control_alert(struct afd_daemon *d,
 static bool start_watch(struct afd_grpc_call *call, const char *name, void *ctx,
                         struct afd_deployment **dep)
 {
-    struct afd_registry *reg = afd_daemon_registry(ctx);
+    struct afd_registry *reg = afd_svc_env(ctx)->reg;
     struct afd_deployment *d = NULL;
     struct watcher *w;
 
@@ -132,7 +131,7 @@ static bool start_watch(struct afd_grpc_call *call, const char *name, void *ctx,
     }
     if (name[0]) {
         d = afd_registry_find(reg, name);
-        if (!d && !afd_daemon_config(ctx)->auto_create_deployments) {
+        if (!d && !afd_svc_env(ctx)->cfg->auto_create_deployments) {
             afd_grpc_finish(call, AFD_GRPC_NOT_FOUND, "unknown deployment '%s'",
                             name);
             return false;
@@ -166,8 +165,8 @@ static void watch_commands(struct afd_grpc_call *call,
 {
     const Afd__Sizer__V1__WatchCommandsRequest *req =
         (const Afd__Sizer__V1__WatchCommandsRequest *)msg;
-    struct afd_registry *reg = afd_daemon_registry(ctx);
-    struct afd_control *ctl = afd_daemon_control(ctx);
+    struct afd_registry *reg = afd_svc_env(ctx)->reg;
+    struct afd_control *ctl = afd_svc_env(ctx)->ctl;
     struct afd_deployment *d;
     size_t i;
 
@@ -200,8 +199,8 @@ static void watch_alerts(struct afd_grpc_call *call,
 {
     const Afd__Sizer__V1__WatchAlertsRequest *req =
         (const Afd__Sizer__V1__WatchAlertsRequest *)msg;
-    struct afd_registry *reg = afd_daemon_registry(ctx);
-    struct afd_control *ctl = afd_daemon_control(ctx);
+    struct afd_registry *reg = afd_svc_env(ctx)->reg;
+    struct afd_control *ctl = afd_svc_env(ctx)->ctl;
     struct firing_ctx f = {call};
     struct afd_deployment *d;
     size_t i;
@@ -238,8 +237,8 @@ static void ack_command(struct afd_grpc_call *call, const ProtobufCMessage *msg,
     if (!d)
         return;
     err[0] = '\0';
-    rc = afd_control_ack(afd_daemon_control(ctx), d, req->command_id,
-                         req->success, req->detail, afd_daemon_now_ms(), err);
+    rc = afd_control_ack(afd_svc_env(ctx)->ctl, d, req->command_id,
+                         req->success, req->detail, afd_svc_env(ctx)->now_ms(), err);
     out.accepted = rc == AFD_OK;
     out.message = rc == AFD_OK ? "" : err;
     afd_grpc_reply(call, &out.base);

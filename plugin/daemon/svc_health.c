@@ -16,7 +16,6 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "plugin/daemon/daemon.h"
 #include "plugin/daemon/services.h"
 #include "proto/grpc/health/v1/health.pb-c.h"
 
@@ -44,9 +43,9 @@ static bool is_served(const char *name)
 }
 
 static Grpc__Health__V1__HealthCheckResponse__ServingStatus
-status_of(const struct afd_daemon *d)
+status_of(const struct afd_svc_env *env)
 {
-    return afd_daemon_draining(d)
+    return env->draining
                ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
                : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
 }
@@ -88,9 +87,9 @@ static void notify_draining(struct afd_grpc_call *call, void *arg)
             GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
 }
 
-void afd_svc_health_draining(struct afd_daemon *d)
+void afd_svc_health_draining(struct afd_svc_env *env)
 {
-    struct afd_grpc_server *srv = afd_daemon_grpc(d);
+    struct afd_grpc_server *srv = env->grpc;
 
     if (srv)
         afd_grpc_server_foreach(srv, WATCH_PATH, notify_draining, NULL);

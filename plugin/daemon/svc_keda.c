@@ -36,7 +36,6 @@
 
 #include "estimator/base/error.h"
 #include "plugin/daemon/control.h"
-#include "plugin/daemon/daemon.h"
 #include "plugin/daemon/registry.h"
 #include "plugin/daemon/services.h"
 #include "proto/keda/externalscaler.pb-c.h"
@@ -79,25 +78,13 @@ resolve(struct afd_grpc_call *call, const Externalscaler__ScaledObjectRef *ref,
 static int served_value(void *ctx, struct afd_deployment *d,
                         const struct afd_recommendation *rec)
 {
-    return afd_control_keda_target(afd_daemon_control(ctx), d, rec);
+    return afd_control_keda_target(afd_svc_env(ctx)->ctl, d, rec);
 }
 
-static const struct afd_recommendation *fresh(void *ctx,
-                                              struct afd_deployment *d)
+/* The value of the latest evaluation (reads never recompute: daemon.h). */
+static int current_value(void *ctx, struct afd_deployment *d)
 {
-    struct afd_deployment_counters n;
-
-    if (!afd_control_telemetry_clock(afd_daemon_control(ctx)))
-        return afd_deployment_recompute(d, afd_daemon_now_ms());
-    afd_deployment_counters(d, &n);
-    if (n.recomputes)
-        return afd_deployment_recommendation(d);
-    return afd_deployment_recompute(d, afd_deployment_clock_ms(d));
-}
-
-static int fresh_value(void *ctx, struct afd_deployment *d)
-{
-    return served_value(ctx, d, fresh(ctx, d));
+    return served_value(ctx, d, afd_deployment_recommendation(d));
 }
 
 static void is_active(struct afd_grpc_call *call, const ProtobufCMessage *msg,
@@ -110,7 +97,7 @@ static void is_active(struct afd_grpc_call *call, const ProtobufCMessage *msg,
 
     if (!d)
         return;
-    out.result = fresh_value(ctx, d) >= 1;
+    out.result = current_value(ctx, d) >= 1;
     afd_grpc_reply(call, &out.base);
 }
 
@@ -145,7 +132,7 @@ static void stream_is_active(struct afd_grpc_call *call,
              afd_deployment_name(d));
     w->last = -1;
     afd_grpc_call_set_data(call, w, free);
-    send_active(call, w, fresh_value(ctx, d) >= 1);
+    send_active(call, w, current_value(ctx, d) >= 1);
 }
 
 static void tick_one(struct afd_grpc_call *call, void *arg)
@@ -155,17 +142,17 @@ static void tick_one(struct afd_grpc_call *call, void *arg)
 
     if (!w)
         return;
-    d = afd_registry_find(afd_daemon_registry(arg), w->deployment);
+    d = afd_registry_find(afd_svc_env(arg)->reg, w->deployment);
     if (d)
         send_active(call, w,
                     served_value(arg, d, afd_deployment_recommendation(d)) >=
                         1);
 }
 
-void afd_svc_keda_tick(struct afd_daemon *d)
+void afd_svc_keda_tick(struct afd_svc_env *env)
 {
-    afd_grpc_server_foreach(afd_daemon_grpc(d), PATH_STREAM_IS_ACTIVE, tick_one,
-                            d);
+    afd_grpc_server_foreach(env->grpc, PATH_STREAM_IS_ACTIVE, tick_one,
+                            env);
 }
 
 static void get_metric_spec(struct afd_grpc_call *call,
@@ -206,7 +193,7 @@ static void get_metrics(struct afd_grpc_call *call, const ProtobufCMessage *msg,
 
     if (!d)
         return;
-    rec = fresh(ctx, d);
+    rec = afd_deployment_recommendation(d);
     v = served_value(ctx, d, rec);
     if (v < 1) {
         afd_grpc_finish(call, AFD_GRPC_UNAVAILABLE,

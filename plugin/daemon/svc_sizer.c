@@ -12,7 +12,6 @@
 #include "estimator/base/error.h"
 #include "estimator/solver.h"
 #include "plugin/daemon/control.h"
-#include "plugin/daemon/daemon.h"
 #include "plugin/daemon/registry.h"
 #include "plugin/daemon/services.h"
 #include "proto/afd_sizer.pb-c.h"
@@ -79,23 +78,14 @@ static void fill_solution(struct solution_msg *m, const struct afd_solution *s)
 }
 
 /*
- * Wall clock: recomputed now. Telemetry clock: the one computed at the
- * latest evaluation boundary (recomputing between boundaries could change
- * the instance table's order and so the decisions' bits), or a fresh one
- * at the deployment's clock when none was computed yet.
+ * The recommendation of the latest evaluation (daemon.h: reads never
+ * recompute). Before the first one it is not valid and says why.
  */
 static const struct afd_recommendation *
 current_recommendation(void *ctx, struct afd_deployment *d)
 {
-    struct afd_control *ctl = afd_daemon_control(ctx);
-    struct afd_deployment_counters n;
-
-    if (!afd_control_telemetry_clock(ctl))
-        return afd_deployment_recompute(d, afd_daemon_now_ms());
-    afd_deployment_counters(d, &n);
-    if (n.recomputes)
-        return afd_deployment_recommendation(d);
-    return afd_deployment_recompute(d, afd_deployment_clock_ms(d));
+    (void)ctx;
+    return afd_deployment_recommendation(d);
 }
 
 static void get_recommendation(struct afd_grpc_call *call,

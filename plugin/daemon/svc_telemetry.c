@@ -24,7 +24,6 @@
 
 #include "estimator/base/error.h"
 #include "plugin/daemon/control.h"
-#include "plugin/daemon/daemon.h"
 #include "plugin/daemon/registry.h"
 #include "plugin/daemon/services.h"
 #include "proto/afd_sizer.pb-c.h"
@@ -125,9 +124,9 @@ static void report_message(struct afd_grpc_call *call,
 {
     const Afd__Sizer__V1__TelemetryBatch *b =
         (const Afd__Sizer__V1__TelemetryBatch *)msg;
-    struct afd_registry *reg = afd_daemon_registry(ctx);
+    struct afd_registry *reg = afd_svc_env(ctx)->reg;
     struct report_state *st = state_of(call);
-    int64_t now = afd_daemon_now_ms();
+    int64_t now = afd_svc_env(ctx)->now_ms();
     struct afd_deployment *d = NULL; /* resolved at the first valid item */
     const char *dep;
     size_t i;
@@ -188,12 +187,12 @@ static void report_end(struct afd_grpc_call *call, void *ctx)
     sum.batches = st->batches;
     if (st->deployment[0]) {
         struct afd_deployment *d =
-            afd_registry_find(afd_daemon_registry(ctx), st->deployment);
-        struct afd_control *ctl = afd_daemon_control(ctx);
+            afd_registry_find(afd_svc_env(ctx)->reg, st->deployment);
+        struct afd_control *ctl = afd_svc_env(ctx)->ctl;
 
         if (d) {
             sum.last_command_id = afd_control_last_command_id(ctl, d);
-            sum.clock_ms = afd_control_now_ms(ctl, d, afd_daemon_now_ms());
+            sum.clock_ms = afd_control_now_ms(ctl, d, afd_svc_env(ctx)->now_ms());
         }
     }
     afd_grpc_reply(call, &sum.base);

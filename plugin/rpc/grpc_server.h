@@ -1,10 +1,12 @@
 /*
- * grpc_server.h - the one place that talks to the gRPC C core.
+ * grpc_server.h - the SERVER side of the gRPC layer (plugin/rpc/).
  *
- * The C core API changes between versions, so every grpc_* call of the
- * project lives in grpc_server.c (server, thread, dispatch) and grpc_call.c
- * (op batches, replies), sharing the private grpc_internal.h; services see
- * only this header and decoded protobuf-c messages.
+ * The C core API changes between versions, so the daemon's grpc_* calls
+ * live in this floor: grpc_server.c (server, thread, dispatch) and
+ * grpc_call.c (op batches, replies), sharing the private grpc_internal.h;
+ * the client side is grpc_client.h. Services see only this header and
+ * decoded protobuf-c messages. (The load generator, a test peer in
+ * integration/, drives the C core client API itself.)
  *
  * Model: a method table (path, kind, request descriptor, handlers). One
  * thread blocks on grpc_completion_queue_next and hands every completion to
