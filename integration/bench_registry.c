@@ -20,17 +20,10 @@
 
 #include "estimator/base/error.h"
 #include "plugin/daemon/registry.h"
+#include "plugin/sys/os.h"
 
 #define REPEATS 5
 #define N_IDS   1000
-
-static double now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -56,7 +49,7 @@ static double time_steps(struct afd_registry *reg, char ids[][16], long n,
     memset(&s, 0, sizeof(s));
     s.role = AFD_ROLE_ATTENTION;
     s.batch_size = 256;
-    t0 = now_ns();
+    t0 = (double)afd_clock_mono_ns();
     for (i = 0; i < n; i++) {
         s.instance_id = ids[i % N_IDS];
         s.token_load = 60000 + (double)(i & 4095) * 16;
@@ -68,7 +61,7 @@ static double time_steps(struct afd_registry *reg, char ids[][16], long n,
             exit(1);
         }
     }
-    return (now_ns() - t0) / (double)n;
+    return ((double)afd_clock_mono_ns() - t0) / (double)n;
 }
 
 int main(int argc, char **argv)
@@ -96,9 +89,9 @@ int main(int argc, char **argv)
     for (r = 0; r < REPEATS; r++) {
         step[r] = time_steps(reg, ids, n, 1);
         bare[r] = time_steps(reg, ids, n, 0);
-        t0 = now_ns();
+        t0 = (double)afd_clock_mono_ns();
         afd_registry_tick(reg, 2000);
-        tick[r] = (now_ns() - t0) / 1e3;
+        tick[r] = ((double)afd_clock_mono_ns() - t0) / 1e3;
     }
     printf("registry_add_step_ns %.1f\n", median(step));
     printf("registry_add_step_bare_ns %.1f\n", median(bare));

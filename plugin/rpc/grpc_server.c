@@ -352,14 +352,6 @@ static void process(struct afd_grpc_server *srv, struct afd_grpc_tag *tag,
     maybe_free(c);
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*
  * Every control (hi) completion, then telemetry (lo) completions, LO_CHUNK
  * at a time, until LO_BUDGET_NS is spent. Then the resume timer brings us
@@ -373,7 +365,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     struct afd_grpc_server *srv = arg;
     struct handoff chunk[LO_CHUNK];
     struct handoff_list hi;
-    int64_t t_end = mono_ns() + LO_BUDGET_NS;
+    int64_t t_end = afd_clock_mono_ns() + LO_BUDGET_NS;
     size_t i, k;
 
     for (;;) {
@@ -395,7 +387,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
         free(hi.items);
         for (i = 0; i < k; i++)
             process(srv, chunk[i].tag, chunk[i].ok);
-        if (mono_ns() >= t_end) {
+        if (afd_clock_mono_ns() >= t_end) {
             evtimer_add(srv->resume, &zero);
             break;
         }
