@@ -23,6 +23,7 @@
 #include "plugin/daemon/security.h"
 #include "plugin/daemon/services.h"
 #include "plugin/daemon/snapshot.h"
+#include "plugin/daemon/snapshot_writer.h"
 #include "plugin/sys/os.h"
 
 #define MAX_METHODS 32
@@ -36,6 +37,7 @@ struct afd_daemon {
     struct event *sig_term;
     struct event *sig_int;
     struct event *snapshot;
+    struct afd_snapshot_writer *writer; /* periodic saves, off the loop */
     struct event *tick; /* controller evaluation and KEDA refresh */
     struct afd_control *ctl;
     struct afd_alertmanager *am; /* NULL without alerting.alertmanager_url */
@@ -55,10 +57,13 @@ static struct timeval ms_to_tv(int ms)
     return tv;
 }
 
+/* The final save at shutdown: after the writer's last write, on the loop. */
 static bool save_snapshot(struct afd_daemon *d)
 {
     char err[AFD_ERR_LEN];
 
+    if (d->writer)
+        afd_snapshot_writer_drain(d->writer);
     if (!d->cfg->snapshot_path[0])
         return true;
     if (afd_snapshot_save(d->reg, d->cfg->snapshot_path, err)) {
@@ -134,9 +139,18 @@ static int start_control(struct afd_daemon *d, char *err)
     return AFD_OK;
 }
 
+/* Periodic save: encoded here, written by the writer thread. */
 static void on_snapshot(evutil_socket_t fd, short what, void *arg)
 {
-    save_snapshot(arg);
+    struct afd_daemon *d = arg;
+    char err[AFD_ERR_LEN];
+    int rc;
+
+    if (!d->writer)
+        return;
+    rc = afd_snapshot_writer_submit(d->writer, d->reg, err);
+    if (rc && rc != AFD_ESTATE)
+        fprintf(stderr, "afd-sizer: snapshot not saved: %s\n", err);
 }
 
 static void on_grpc_down(void *arg)
@@ -231,6 +245,9 @@ static int start_timers(struct afd_daemon *d, char *err)
         evsignal_add(d->sig_int, NULL))
         return afd_err(err, AFD_ENOMEM, "cannot set up signals and timers");
     if (d->cfg->snapshot_path[0] && d->cfg->snapshot_interval_ms > 0) {
+        d->writer = afd_snapshot_writer_new(d->cfg->snapshot_path, err);
+        if (!d->writer)
+            return AFD_ENOMEM;
         d->snapshot = event_new(d->base, -1, EV_PERSIST, on_snapshot, d);
         if (!d->snapshot)
             return afd_err(err, AFD_ENOMEM, "cannot set up snapshot timer");
@@ -296,6 +313,7 @@ static int start_servers(struct afd_daemon *d, char *err)
     src.reg = d->reg;
     src.ctl = d->ctl;
     src.am = d->am;
+    src.writer = d->writer;
     d->http =
         afd_http_start(d->base, d->cfg->http_listen, &src, http_addr, err);
     if (!d->http)
@@ -395,6 +413,7 @@ void afd_daemon_free(struct afd_daemon *d)
         event_free(d->sig_int);
     if (d->sig_term)
         event_free(d->sig_term);
+    afd_snapshot_writer_free(d->writer);
     afd_http_free(d->http);
     afd_grpc_server_free(d->grpc);
     afd_alertmanager_free(d->am);

@@ -65,6 +65,7 @@
 
 struct afd_control;
 struct afd_alertmanager;
+struct afd_snapshot_writer;
 
 /* What is rendered: the registry, and the controller's and Alertmanager
  * delivery's rows when they run (either may be NULL). */
@@ -72,6 +73,7 @@ struct afd_metrics_src {
     struct afd_registry *reg;
     struct afd_control *ctl;
     struct afd_alertmanager *am;
+    struct afd_snapshot_writer *writer;
 };
 
 /* Appends the exposition to out. AFD_ENOMEM when the buffer cannot grow. */
