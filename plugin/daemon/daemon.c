@@ -104,7 +104,6 @@ static int start_control(struct afd_daemon *d, char *err)
 {
     const struct afd_alerting_config *a = &d->cfg->alerting;
     struct afd_control_sink sink = {sink_command, sink_alert, &d->env};
-    struct afd_alertmanager_config amc;
     struct timeval tv;
     char why[AFD_ERR_LEN];
 
@@ -113,19 +112,8 @@ static int start_control(struct afd_daemon *d, char *err)
         return AFD_EINVAL;
     afd_control_set_sink(d->ctl, &sink);
     d->env.ctl = d->ctl;
-    if (a->alertmanager_url[0]) {
-        afd_alertmanager_config_init(&amc);
-        snprintf(amc.url, sizeof(amc.url), "%s", a->alertmanager_url);
-        snprintf(amc.generator_url, sizeof(amc.generator_url), "%s",
-                 a->generator_url);
-        snprintf(amc.severity, sizeof(amc.severity), "%s", a->severity);
-        amc.resend_interval_ms = a->resend_interval_ms;
-        amc.timeout_ms = a->timeout_ms;
-        amc.backoff_initial_ms = a->backoff_initial_ms;
-        amc.backoff_max_ms = a->backoff_max_ms;
-        amc.max_queue = a->max_queue;
-        amc.max_batch = a->max_batch;
-        d->am = afd_alertmanager_new(d->base, &amc, why);
+    if (a->am.url[0]) {
+        d->am = afd_alertmanager_new(d->base, &a->am, why);
         if (!d->am)
             return afd_err(err, AFD_EINVAL, "alerting: %s", why);
         afd_control_set_alertmanager(d->ctl, d->am);
