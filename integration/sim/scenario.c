@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "estimator/base/error.h"
+#include "plugin/io/json_field.h"
 #include "plugin/io/profile_json.h"
 #include "integration/sim/rng.h"
 
@@ -25,73 +26,46 @@ static const char *const top_keys[] = {"name",
 static const char *const phase_keys[] = {"name",  "duration_s",    "workload",
                                          "batch", "ffn_instances", NULL};
 
+/* json_field's location of a field: "label: " or "label: phases[2]". */
+static const char *loc(char *buf, size_t n, const char *label,
+                       const char *where)
+{
+    size_t k;
+
+    snprintf(buf, n, "%s: %s", label, where);
+    k = strlen(buf);
+    if (k && buf[k - 1] == '.') /* "phases[2]." -> "phases[2]" */
+        buf[k - 1] = '\0';
+    return buf;
+}
+
 static int check_keys(const json_t *obj, const char *const *keys,
                       const char *label, const char *where, char *err)
 {
-    const char *k;
-    json_t *v;
-    int i;
+    char w[AFD_SCENARIO_PATH_LEN + 64];
 
-    json_object_foreach((json_t *)obj, k, v)
-    {
-        for (i = 0; keys[i]; i++)
-            if (!strcmp(k, keys[i]))
-                break;
-        if (!keys[i])
-            return afd_err(err, AFD_EINVAL, "%s: %s'%s': unknown key", label,
-                           where, k);
-    }
-    return AFD_OK;
+    return afd_jf_keys(obj, loc(w, sizeof(w), label, where), keys, err);
 }
 
 /* Copies an optional (required when req) non-empty string field. */
 static int get_string(const json_t *obj, const char *key, bool req, char *out,
                       size_t n, const char *label, const char *where, char *err)
 {
-    json_t *v = json_object_get(obj, key);
-    const char *s;
+    char w[AFD_SCENARIO_PATH_LEN + 64];
 
-    if (!v) {
-        if (req)
-            return afd_err(err, AFD_EINVAL, "%s: %s%s: missing", label, where,
-                           key);
-        return AFD_OK;
-    }
-    if (!json_is_string(v) || !json_string_length(v))
-        return afd_err(err, AFD_EINVAL, "%s: %s%s: must be a non-empty string",
-                       label, where, key);
-    s = json_string_value(v);
-    if (strlen(s) >= n)
-        return afd_err(err, AFD_EINVAL, "%s: %s%s: longer than %zu bytes",
-                       label, where, key, n - 1);
-    snprintf(out, n, "%s", s);
-    return AFD_OK;
+    return afd_jf_string(obj, loc(w, sizeof(w), label, where), key,
+                         AFD_JF_NONEMPTY | (req ? AFD_JF_REQUIRED : 0), out, n,
+                         err);
 }
 
 /* An optional integer field in [lo, hi]; *out untouched when absent. */
 static int get_long(const json_t *obj, const char *key, long lo, long hi,
                     long *out, const char *label, const char *where, char *err)
 {
-    json_t *v = json_object_get(obj, key);
-    double d;
+    char w[AFD_SCENARIO_PATH_LEN + 64];
 
-    if (!v)
-        return AFD_OK;
-    d = json_is_integer(v) ? (double)json_integer_value(v)
-        : json_is_real(v)  ? json_real_value(v)
-                           : NAN;
-    if (!(d >= (double)lo && d <= (double)hi) || d != floor(d)) {
-        char got[64];
-        if (json_is_number(v))
-            snprintf(got, sizeof(got), "%g", d);
-        else
-            snprintf(got, sizeof(got), "a non-number");
-        return afd_err(err, AFD_EINVAL,
-                       "%s: %s%s: must be an integer in %ld..%ld, got %s",
-                       label, where, key, lo, hi, got);
-    }
-    *out = (long)d;
-    return AFD_OK;
+    return afd_jf_integer(obj, loc(w, sizeof(w), label, where), key, 0, lo, hi,
+                          out, err);
 }
 
 static bool file_exists(const char *p)
@@ -168,8 +142,7 @@ static int parse_phase(const json_t *o, size_t i, long def_batch, long def_ffn,
                        const char *base_dir, const char *label,
                        struct afd_scenario_phase *ph, char *err)
 {
-    char where[48];
-    json_t *d;
+    char where[48], w[AFD_SCENARIO_PATH_LEN + 64];
     int rc;
 
     snprintf(where, sizeof(where), "phases[%zu].", i);
@@ -188,15 +161,15 @@ static int parse_phase(const json_t *o, size_t i, long def_batch, long def_ffn,
         (rc = get_long(o, "ffn_instances", 1, AFD_SCENARIO_MAX_FFN, &ph->ffn,
                        label, where, err)))
         return rc;
-    d = json_object_get(o, "duration_s");
-    if (!d)
-        return afd_err(err, AFD_EINVAL, "%s: %sduration_s: missing", label,
-                       where);
-    ph->duration_s = json_is_number(d) ? json_number_value(d) : NAN;
-    if (!(ph->duration_s > 0 && ph->duration_s <= AFD_SCENARIO_MAX_DURATION_S))
+    ph->duration_s = 0;
+    if ((rc = afd_jf_number(o, loc(w, sizeof(w), label, where), "duration_s",
+                            AFD_JF_REQUIRED, 0, AFD_SCENARIO_MAX_DURATION_S,
+                            &ph->duration_s, err)))
+        return rc;
+    if (!(ph->duration_s > 0))
         return afd_err(err, AFD_EINVAL,
-                       "%s: %sduration_s: must be a number in (0, %g]", label,
-                       where, AFD_SCENARIO_MAX_DURATION_S);
+                       "%s: %sduration_s: must be a number in (0, %g], got 0",
+                       label, where, AFD_SCENARIO_MAX_DURATION_S);
     return phase_workload(ph, base_dir, label, i, err);
 }
 

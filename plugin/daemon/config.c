@@ -22,6 +22,7 @@
 #include "estimator/solver.h"
 #include "plugin/daemon/alertmanager.h"
 #include "plugin/io/profile_json.h"
+#include "plugin/io/json_field.h"
 
 /* A config is a few dozen keys and a deployment list; 1 MiB is not one. */
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -240,16 +241,33 @@ static void known_keys(const struct field *t, const char *skip, char *out,
     }
 }
 
-static int parse_number(const struct ctx *c, const json_t *v,
-                        const struct field *f, const char *path, double *out)
+/* json_field's location of obj: "file: path" (see fail). */
+static const char *where_of(const struct ctx *c, const char *path, char *buf,
+                            size_t n)
 {
-    double x;
-    bool lo_ok, hi_ok;
+    if (c->file)
+        snprintf(buf, n, "%s: %s%s", c->file, path, path[0] ? "" : " ");
+    else
+        snprintf(buf, n, "%s", path);
+    return buf;
+}
 
-    if (!json_is_number(v))
-        return fail(c, path, AFD_EINVAL, "must be a number, got %s",
-                    afd_json_type_name(v));
-    x = json_number_value(v);
+/* The number obj[key] (json_field checks type), then the table's range. */
+static int parse_number(const struct ctx *c, const json_t *obj,
+                        const struct field *f, const char *opath,
+                        const char *path, double *out)
+{
+    char w[AFD_PATH_LEN + 160];
+    const json_t *v;
+    double x = 0;
+    bool lo_ok, hi_ok;
+    int rc;
+
+    rc = afd_jf_number(obj, where_of(c, opath, w, sizeof(w)), f->name, 0,
+                       -HUGE_VAL, HUGE_VAL, &x, c->err);
+    if (rc)
+        return rc;
+    v = json_object_get(obj, f->name);
     if ((f->type == F_INT || f->type == F_SIZE) && !json_is_integer(v))
         return fail(c, path, AFD_EINVAL, "must be an integer, got %g", x);
     if (f->type == F_SECONDS || f->type == F_SECONDS64)
@@ -355,38 +373,33 @@ fail:
     return rc;
 }
 
-static int parse_field(const struct ctx *c, const json_t *v,
-                       const struct field *f, void *base, const char *path)
+/*
+ * obj[f->name] (v) into base: leaf types through json_field, objects and
+ * deployments through their tables. opath is obj's path, path the field's.
+ */
+static int parse_field(const struct ctx *c, const json_t *obj,
+                       const json_t *v, const struct field *f, void *base,
+                       const char *opath, const char *path)
 {
     char *p = (char *)base + f->offset;
+    char w[AFD_PATH_LEN + 160];
     double x = 0;
     int rc;
 
     switch (f->type) {
     case F_STRING:
-        if (!json_is_string(v))
-            return fail(c, path, AFD_EINVAL, "must be a string, got %s",
-                        afd_json_type_name(v));
-        if (json_string_length(v) >= f->size ||
-            strlen(json_string_value(v)) != json_string_length(v))
-            return fail(c, path, AFD_EINVAL,
-                        "must be shorter than %zu bytes, without NUL", f->size);
-        if (f->min > 0 && json_string_length(v) == 0)
-            return fail(c, path, AFD_EINVAL, "must not be empty");
-        memcpy(p, json_string_value(v), json_string_length(v) + 1);
-        return AFD_OK;
+        return afd_jf_string(obj, where_of(c, opath, w, sizeof(w)), f->name,
+                             f->min > 0 ? AFD_JF_NONEMPTY : 0, p, f->size,
+                             c->err);
     case F_BOOL:
-        if (!json_is_boolean(v))
-            return fail(c, path, AFD_EINVAL, "must be true or false, got %s",
-                        afd_json_type_name(v));
-        *(bool *)p = json_is_true(v);
-        return AFD_OK;
+        return afd_jf_bool(obj, where_of(c, opath, w, sizeof(w)), f->name, 0,
+                           (bool *)p, c->err);
     case F_INT:
     case F_SECONDS:
     case F_SECONDS64:
     case F_SIZE:
     case F_DOUBLE:
-        if ((rc = parse_number(c, v, f, path, &x)) < 0)
+        if ((rc = parse_number(c, obj, f, opath, path, &x)) < 0)
             return rc;
         if (f->type == F_SIZE)
             *(size_t *)p = (size_t)x;
@@ -442,7 +455,7 @@ static int parse_table(const struct ctx *c, const json_t *obj,
         if (!v)
             continue;
         join(sub, sizeof(sub), path, f->name);
-        if ((rc = parse_field(c, v, f, base, sub)) < 0)
+        if ((rc = parse_field(c, obj, v, f, base, path, sub)) < 0)
             return rc;
     }
     return AFD_OK;

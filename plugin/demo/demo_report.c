@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "estimator/base/error.h"
+#include "plugin/io/json_field.h"
 
 static const char *const policy_names[AFD_DEMO_N_POLICIES] = {
     "closed_loop", "static_first_phase", "best_static", "oracle"};
@@ -66,70 +67,64 @@ static int bad(const struct rd *rd, const char *key, const char *what)
                    rd->policy, rd->where, *rd->where ? "." : "", key, what);
 }
 
-/* A number; absent or null gives NAN unless required. */
+/* The location of rd's object for json_field messages. */
+static const char *loc(const struct rd *rd, char *buf, size_t n)
+{
+    snprintf(buf, n, "afd-sim %s result%s%s", rd->policy,
+             *rd->where ? ": " : "", rd->where);
+    return buf;
+}
+
+/* A result that does not read is a broken afd-sim run: AFD_EPARSE. */
+static int parsed(int rc)
+{
+    return rc == AFD_OK ? AFD_OK : AFD_EPARSE;
+}
+
+/* A finite number; absent or null gives NAN unless required. */
 static int num(const struct rd *rd, json_t *o, const char *key, bool required,
                double *out)
 {
-    json_t *v = json_object_get(o, key);
+    char w[160];
 
     *out = NAN;
-    if (!v || json_is_null(v))
-        return required ? bad(rd, key, "is missing") : AFD_OK;
-    if (!json_is_number(v))
-        return bad(rd, key, "must be a number");
-    *out = json_number_value(v);
-    if (!isfinite(*out))
-        return bad(rd, key, "must be finite");
-    return AFD_OK;
+    return parsed(afd_jf_number(
+        o, loc(rd, w, sizeof(w)), key,
+        AFD_JF_NULL_ABSENT | (required ? AFD_JF_REQUIRED : 0), -HUGE_VAL,
+        HUGE_VAL, out, rd->err));
 }
 
 /* A finite number >= 0 that must be there. */
 static int num_req(const struct rd *rd, json_t *o, const char *key, double *out)
 {
-    int rc = num(rd, o, key, true, out);
+    char w[160];
 
-    if (rc)
-        return rc;
-    if (*out < 0)
-        return afd_err(rd->err, AFD_EINVAL,
-                       "afd-sim %s result: %s%s%s must be >= 0, got %g",
-                       rd->policy, rd->where, *rd->where ? "." : "", key, *out);
-    return AFD_OK;
+    return parsed(afd_jf_number(o, loc(rd, w, sizeof(w)), key,
+                                AFD_JF_REQUIRED | AFD_JF_NULL_ABSENT, 0,
+                                HUGE_VAL, out, rd->err));
 }
 
 /* An integer count; absent or null gives -1. */
 static int count(const struct rd *rd, json_t *o, const char *key, long *out)
 {
-    json_t *v = json_object_get(o, key);
+    char w[160];
 
     *out = -1;
-    if (!v || json_is_null(v))
-        return AFD_OK;
-    if (json_is_integer(v)) {
-        *out = (long)json_integer_value(v);
-        return AFD_OK;
-    }
-    if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
-        fabs(json_real_value(v)) < 1e15) {
-        *out = (long)json_real_value(v);
-        return AFD_OK;
-    }
-    return bad(rd, key, "must be an integer");
+    return parsed(afd_jf_integer(o, loc(rd, w, sizeof(w)), key,
+                                 AFD_JF_NULL_ABSENT, -999999999999999L,
+                                 999999999999999L, out, rd->err));
 }
 
 /* A string copied into dst (truncated); absent or null gives "". */
 static int str(const struct rd *rd, json_t *o, const char *key, char *dst,
                size_t len)
 {
-    json_t *v = json_object_get(o, key);
+    char w[160];
 
     dst[0] = '\0';
-    if (!v || json_is_null(v))
-        return AFD_OK;
-    if (!json_is_string(v))
-        return bad(rd, key, "must be a string");
-    snprintf(dst, len, "%s", json_string_value(v));
-    return AFD_OK;
+    return parsed(afd_jf_string(o, loc(rd, w, sizeof(w)), key,
+                                AFD_JF_NULL_ABSENT | AFD_JF_TRUNCATE, dst, len,
+                                rd->err));
 }
 
 static int parse_phase(struct rd *rd, json_t *o, struct afd_demo_phase *ph)
