@@ -11,6 +11,7 @@
 
 #include "estimator/base/error.h"
 #include "plugin/io/json_field.h"
+#include "plugin/io/run_schema.h"
 
 static const char *const policy_names[AFD_DEMO_N_POLICIES] = {
     "closed_loop", "static_first_phase", "best_static", "oracle"};
@@ -134,16 +135,16 @@ static int parse_phase(struct rd *rd, json_t *o, struct afd_demo_phase *ph)
 
     if (!json_is_object(o))
         return bad(rd, "", "must be an object");
-    if ((rc = str(rd, o, "name", ph->name, sizeof(ph->name))) ||
-        (rc = num_req(rd, o, "duration_s", &ph->duration_s)) ||
-        (rc = num_req(rd, o, "throughput_per_device",
+    if ((rc = str(rd, o, AFD_RUN_NAME, ph->name, sizeof(ph->name))) ||
+        (rc = num_req(rd, o, AFD_RUN_DURATION_S, &ph->duration_s)) ||
+        (rc = num_req(rd, o, AFD_RUN_TPUT,
                       &ph->throughput_per_device)) ||
-        (rc = num(rd, o, "attention_instances_mean", false,
+        (rc = num(rd, o, AFD_RUN_X_MEAN, false,
                   &ph->attention_instances_mean)) ||
-        (rc = count(rd, o, "ffn_instances", &y)) ||
-        (rc = num(rd, o, "batch", false, &ph->batch)) ||
-        (rc = num(rd, o, "settle_time_s", false, &ph->settle_time_s)) ||
-        (rc = num(rd, o, "static_attention_instances", false,
+        (rc = count(rd, o, AFD_RUN_FFN, &y)) ||
+        (rc = num(rd, o, AFD_RUN_BATCH, false, &ph->batch)) ||
+        (rc = num(rd, o, AFD_RUN_SETTLE_S, false, &ph->settle_time_s)) ||
+        (rc = num(rd, o, AFD_RUN_STATIC_X, false,
                   &ph->static_attention)))
         return rc;
     ph->ffn_instances = (int)y;
@@ -158,14 +159,14 @@ static int parse_point(struct rd *rd, json_t *o, void *item)
 
     if (!json_is_object(o))
         return bad(rd, "", "must be an object");
-    if ((rc = num(rd, o, "t_s", true, &pt->t_s)) ||
-        (rc = count(rd, o, "attention_instances", &x)) ||
-        (rc = count(rd, o, "ffn_instances", &y)) ||
-        (rc = num(rd, o, "throughput_per_device", false,
+    if ((rc = num(rd, o, AFD_RUN_T_S, true, &pt->t_s)) ||
+        (rc = count(rd, o, AFD_RUN_X, &x)) ||
+        (rc = count(rd, o, AFD_RUN_FFN, &y)) ||
+        (rc = num(rd, o, AFD_RUN_TPUT, false,
                   &pt->throughput_per_device)) ||
-        (rc = num(rd, o, "r_star", false, &pt->r_star)) ||
-        (rc = num(rd, o, "r_star_barrier", false, &pt->r_star_barrier)) ||
-        (rc = str(rd, o, "regime", pt->regime, sizeof(pt->regime))))
+        (rc = num(rd, o, AFD_RUN_R_STAR, false, &pt->r_star)) ||
+        (rc = num(rd, o, AFD_RUN_R_STAR_BARRIER, false, &pt->r_star_barrier)) ||
+        (rc = str(rd, o, AFD_RUN_REGIME, pt->regime, sizeof(pt->regime))))
         return rc;
     pt->attention = (int)x;
     pt->ffn = (int)y;
@@ -182,11 +183,11 @@ static int parse_command(struct rd *rd, json_t *o, void *item)
 
     if (!json_is_object(o))
         return bad(rd, "", "must be an object");
-    if ((rc = num(rd, o, "t_s", true, &c->t_s)) ||
-        (rc = count(rd, o, "id", &id)) || (rc = count(rd, o, "from", &from)) ||
-        (rc = count(rd, o, "to", &to)) ||
-        (rc = str(rd, o, "regime", c->regime, sizeof(c->regime))) ||
-        (rc = str(rd, o, "reason", c->reason, sizeof(c->reason))))
+    if ((rc = num(rd, o, AFD_RUN_T_S, true, &c->t_s)) ||
+        (rc = count(rd, o, AFD_RUN_ID, &id)) || (rc = count(rd, o, AFD_RUN_FROM, &from)) ||
+        (rc = count(rd, o, AFD_RUN_TO, &to)) ||
+        (rc = str(rd, o, AFD_RUN_REGIME, c->regime, sizeof(c->regime))) ||
+        (rc = str(rd, o, AFD_RUN_REASON, c->reason, sizeof(c->reason))))
         return rc;
     c->id = id < 0 ? 0 : (uint64_t)id;
     c->from = (int)from;
@@ -201,12 +202,12 @@ static int parse_alert(struct rd *rd, json_t *o, void *item)
 
     if (!json_is_object(o))
         return bad(rd, "", "must be an object");
-    if ((rc = num(rd, o, "t_s", true, &a->t_s)) ||
-        (rc = str(rd, o, "alertname", a->alertname, sizeof(a->alertname))) ||
-        (rc = str(rd, o, "action", a->action, sizeof(a->action))) ||
-        (rc = str(rd, o, "regime", a->regime, sizeof(a->regime))) ||
+    if ((rc = num(rd, o, AFD_RUN_T_S, true, &a->t_s)) ||
+        (rc = str(rd, o, AFD_RUN_ALERTNAME, a->alertname, sizeof(a->alertname))) ||
+        (rc = str(rd, o, AFD_RUN_ACTION, a->action, sizeof(a->action))) ||
+        (rc = str(rd, o, AFD_RUN_REGIME, a->regime, sizeof(a->regime))) ||
         (rc =
-             str(rd, o, "explanation", a->explanation, sizeof(a->explanation))))
+             str(rd, o, AFD_RUN_EXPLANATION, a->explanation, sizeof(a->explanation))))
         return rc;
     return AFD_OK;
 }
@@ -275,7 +276,7 @@ static int kind_of(const char *name, enum afd_demo_policy_kind *k)
 
 static int parse_phases(struct rd *rd, json_t *root, struct afd_demo_policy *p)
 {
-    json_t *a = json_object_get(root, "per_phase"), *v;
+    json_t *a = json_object_get(root, AFD_RUN_PER_PHASE), *v;
     char where[64];
     size_t i;
     int rc;
@@ -303,21 +304,21 @@ static int parse_policy(struct rd *rd, json_t *root, struct afd_demo_policy *p)
     long seed;
     int rc;
 
-    if ((rc = str(rd, root, "scenario", p->scenario, sizeof(p->scenario))) ||
-        (rc = count(rd, root, "seed", &seed)) ||
-        (rc = num_req(rd, root, "throughput_per_device",
+    if ((rc = str(rd, root, AFD_RUN_SCENARIO, p->scenario, sizeof(p->scenario))) ||
+        (rc = count(rd, root, AFD_RUN_SEED, &seed)) ||
+        (rc = num_req(rd, root, AFD_RUN_TPUT,
                       &p->throughput_per_device)) ||
-        (rc = count(rd, root, "scale_commands", &p->scale_commands)) ||
+        (rc = count(rd, root, AFD_RUN_SCALE_COMMANDS, &p->scale_commands)) ||
         (rc = parse_phases(rd, root, p)))
         return rc;
     p->seed = seed < 0 ? 0 : (uint64_t)seed;
     if ((rc =
-             parse_array(rd, root, "timeline", sizeof(*p->timeline),
+             parse_array(rd, root, AFD_RUN_TIMELINE, sizeof(*p->timeline),
                          parse_point, (void **)&p->timeline, &p->n_timeline)) ||
-        (rc = parse_array(rd, root, "commands", sizeof(*p->commands),
+        (rc = parse_array(rd, root, AFD_RUN_COMMANDS, sizeof(*p->commands),
                           parse_command, (void **)&p->commands,
                           &p->n_commands)) ||
-        (rc = parse_array(rd, root, "alerts", sizeof(*p->alerts), parse_alert,
+        (rc = parse_array(rd, root, AFD_RUN_ALERTS, sizeof(*p->alerts), parse_alert,
                           (void **)&p->alerts, &p->n_alerts)))
         return rc;
     return AFD_OK;
@@ -338,7 +339,7 @@ int afd_demo_report_add(struct afd_demo_report *r, const char *text, size_t len,
         return afd_err(err, AFD_EPARSE,
                        "afd-sim output is not JSON: line %d: %s", jerr.line,
                        jerr.text);
-    pol = json_object_get(root, "policy");
+    pol = json_object_get(root, AFD_RUN_POLICY);
     if (!json_is_object(root) || !json_is_string(pol)) {
         json_decref(root);
         return afd_err(err, AFD_EPARSE,
