@@ -406,3 +406,52 @@ int afd_solve(const struct afd_solve_input *in, struct afd_solution *out,
     afd_solver_barrier_optimum(in, out);
     return AFD_OK;
 }
+
+enum afd_regime afd_sizing_regime(const struct afd_solve_input *in,
+                                  double r_star)
+{
+    struct afd_stage_times st;
+    double tol;
+
+    afd_stage_times_at(in, r_star, &st);
+    /* Relative tolerance: at a crossing the two lines agree to rounding. */
+    tol = 1e-9 * st.step;
+    if (st.step - st.attention <= tol)
+        return AFD_REGIME_ATTENTION;
+    if (st.step - st.comm <= tol)
+        return AFD_REGIME_COMMUNICATION;
+    return AFD_REGIME_FFN;
+}
+
+/* The r in [lo, hi] where f crosses target, f(lo) and f(hi) on either side. */
+static double band_edge(const struct afd_solve_input *in, double lo, double hi,
+                        double target, bool rising)
+{
+    int i;
+
+    for (i = 0; i < 80; i++) {
+        double mid = 0.5 * (lo + hi);
+        bool above = afd_throughput_at(in, mid) >= target;
+
+        if (above == rising)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return rising ? hi : lo;
+}
+
+void afd_balanced_band(const struct afd_solve_input *in, double r_star,
+                       double loss, double *lo, double *hi)
+{
+    double best = afd_throughput_at(in, r_star);
+    double target = (1 - loss) * best;
+    double tiny = r_star * 1e-9;
+
+    *lo = afd_throughput_at(in, tiny) >= target
+              ? tiny
+              : band_edge(in, tiny, r_star, target, true);
+    *hi = afd_throughput_at(in, in->max_ratio) >= target
+              ? in->max_ratio
+              : band_edge(in, r_star, in->max_ratio, target, false);
+}

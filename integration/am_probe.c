@@ -72,7 +72,7 @@ static void cmd_raise(struct probe *p, const char *dep, const char *reg)
         printf("error more than %d raised alerts\n", MAX_RAISED);
         return;
     }
-    ev.kind = AFD_ALERT_REGIME_CHANGED;
+    ev.kind = AFD_ALERT_SIZING_CHANGED;
     ev.action = AFD_ALERT_RAISED;
     ev.alertname = afd_alert_name(ev.kind);
     snprintf(ev.deployment, sizeof(ev.deployment), "%s", dep);

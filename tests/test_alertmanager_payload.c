@@ -215,7 +215,7 @@ static void test_alert_check_invalid(void **state)
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
     afd_assert_contains(err, "regime 7");
     a = raised("prod", AFD_REGIME_FFN);
-    a.ev.alertname = "AfdRegimeMismatch";
+    a.ev.alertname = "AfdOutsideBalancedBand";
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
     afd_assert_contains(err,
                         "'alertname' must be 'AfdRegimeChanged' for kind 0");
@@ -313,8 +313,8 @@ static void test_payload_mismatch_unknown_r_star(void **state)
     json_t *body, *labels, *an;
 
     base_cfg(&cfg, "http://am:9093");
-    a.ev.kind = AFD_ALERT_REGIME_MISMATCH;
-    a.ev.alertname = "AfdRegimeMismatch";
+    a.ev.kind = AFD_ALERT_OFF_BALANCE;
+    a.ev.alertname = "AfdOutsideBalancedBand";
     a.r_star = NAN;
     body = afd_alertmanager_payload(&cfg, &a, 1, T0, NULL);
     assert_non_null(body);

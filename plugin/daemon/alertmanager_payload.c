@@ -389,7 +389,7 @@ static json_t *alert_labels(const struct afd_alertmanager_config *cfg,
     bad |= set_str(l, "deployment", ev->deployment);
     bad |= set_str(l, "regime", afd_regime_name(ev->regime));
     /* The mismatch alert's key in alert.h includes the prediction. */
-    if (ev->kind == AFD_ALERT_REGIME_MISMATCH)
+    if (ev->kind == AFD_ALERT_OFF_BALANCE)
         bad |= set_str(l, "predicted_regime", afd_regime_name(ev->predicted));
     bad |= set_str(l, "severity", cfg->severity);
     for (i = 0; i < cfg->n_labels; i++)
@@ -413,7 +413,7 @@ static json_t *alert_annotations(const struct afd_alertmanager_alert *a)
 
     if (bad)
         return NULL;
-    if (ev->kind == AFD_ALERT_REGIME_MISMATCH)
+    if (ev->kind == AFD_ALERT_OFF_BALANCE)
         snprintf(buf, sizeof(buf),
                  "%s: observed regime %s, the model predicts %s",
                  ev->deployment, reg, pred);

@@ -237,22 +237,33 @@ static void emit_alerts(struct afd_control *c, struct afd_dep_control *e,
 }
 
 static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
-                        struct afd_deployment *d,
                         const struct afd_recommendation *rec, int64_t now)
 {
     struct afd_alert_input in;
     struct afd_alert_events evs;
-    double ms[AFD_REGIME_COUNT];
+    struct afd_solve_input si;
+    double best, at, devices;
     char why[AFD_ERR_LEN];
 
-    if (!rec->valid || !afd_deployment_observed_stage_ms(d, ms))
+    if (!rec->valid)
         return;
+    /* The model's own view, not the measured bottleneck: at the optimum the
+     * measured stages tie by design, so an argmax of them flaps on noise. */
+    afd_solve_input_init(&si, &rec->profile, rec->batch, rec->theta);
+    si.ffn_instances = rec->ffn_instances;
     memset(&in, 0, sizeof(in));
-    in.attention_ms = ms[AFD_REGIME_ATTENTION];
-    in.comm_ms = ms[AFD_REGIME_COMMUNICATION];
-    in.ffn_ms = ms[AFD_REGIME_FFN];
+    in.r_star = rec->solution.r_star;
     in.ratio = (double)rec->attention_instances / rec->ffn_instances;
+    in.sizing = afd_sizing_regime(&si, in.r_star);
     in.predicted = rec->current_regime;
+    afd_balanced_band(&si, in.r_star, c->cfg->alerting.rules.margin,
+                      &in.band_lo, &in.band_hi);
+    best = afd_throughput_at(&si, in.r_star);
+    at = afd_throughput_at(&si, in.ratio);
+    devices = rec->attention_instances + rec->ffn_instances;
+    in.loss = best > 0 ? fmax(0, 1 - at / best) : 0;
+    in.lost_per_device = fmax(0, best - at) * 1000; /* tokens/ms -> /s */
+    in.lost_tokens_per_s = in.lost_per_device * devices;
     if (afd_alert_eval(e->alerts, &in, now, &evs, why) == AFD_OK)
         emit_alerts(c, e, &evs);
 }
@@ -274,7 +285,7 @@ int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,
         e->r_star = rec->solution.has_barrier ? rec->solution.r_star_barrier
                                               : rec->solution.r_star;
     step_policy(c, e, rec, now_ms);
-    eval_alerts(c, e, d, rec, now_ms);
+    eval_alerts(c, e, rec, now_ms);
     return AFD_OK;
 }
 
