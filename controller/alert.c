@@ -91,6 +91,21 @@ const char *afd_alert_name(enum afd_alert_kind k)
     return "AfdUnknown";
 }
 
+const char *afd_alert_runbook(enum afd_alert_kind k)
+{
+    switch (k) {
+    case AFD_ALERT_SIZING_CHANGED:
+        return "re-plan capacity: the binding term changed, so the hardware "
+               "mix to buy changed (check a model, batch or interconnect "
+               "change)";
+    case AFD_ALERT_OFF_BALANCE:
+        return "scale Attention to the recommended x: check the scaler is "
+               "not stuck, advisory mode is intended and min/max bounds "
+               "allow it";
+    }
+    return "";
+}
+
 const char *afd_alert_state_name(enum afd_alert_state s)
 {
     switch (s) {
