@@ -91,6 +91,11 @@ const char *afd_alert_name(enum afd_alert_kind k)
     return "AfdUnknown";
 }
 
+const char *afd_alert_severity(enum afd_alert_kind k)
+{
+    return k == AFD_ALERT_OFF_BALANCE ? "critical" : "warning";
+}
+
 const char *afd_alert_runbook(enum afd_alert_kind k)
 {
     switch (k) {

@@ -185,6 +185,8 @@ struct afd_alert_status {
 
 /* "AfdSizingRegimeChanged", "AfdOutsideBalancedBand". */
 const char *afd_alert_name(enum afd_alert_kind k);
+/* "warning" (sizing changed: plan) or "critical" (throughput lost now). */
+const char *afd_alert_severity(enum afd_alert_kind k);
 /* One-line runbook action per kind (static string). */
 const char *afd_alert_runbook(enum afd_alert_kind k);
 /* "ok", "pending", "firing", "resolving". */

@@ -391,7 +391,7 @@ static json_t *alert_labels(const struct afd_alertmanager_config *cfg,
     /* Lost throughput now pages; a changed sizing regime is a planning
      * matter at the configured severity. */
     bad |= set_str(l, "severity", ev->kind == AFD_ALERT_OFF_BALANCE
-                                      ? "critical"
+                                      ? afd_alert_severity(ev->kind)
                                       : cfg->severity);
     for (i = 0; i < cfg->n_labels; i++)
         bad |= set_str(l, cfg->labels[i].name, cfg->labels[i].value);

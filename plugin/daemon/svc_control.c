@@ -67,6 +67,13 @@ static void fill_alert(Afd__Sizer__V1__RegimeAlert *m,
     m->explanation = (char *)ev->explanation;
     m->start_ms = ev->start_ms;
     m->end_ms = ev->end_ms;
+    m->severity = (char *)afd_alert_severity(ev->kind);
+    m->runbook = (char *)afd_alert_runbook(ev->kind);
+    m->band_lo = ev->band_lo;
+    m->band_hi = ev->band_hi;
+    m->loss = ev->loss;
+    m->tokens_per_s_lost_per_device = ev->lost_per_device;
+    m->tokens_per_s_lost = ev->lost_tokens_per_s;
 }
 
 struct send_ctx {
