@@ -38,6 +38,8 @@ struct afd_alerts {
     enum afd_regime stable;   /* last stable observed regime */
     enum afd_regime observed; /* latest sizing regime */
     enum afd_position position; /* latest operating position */
+    bool has_ratio;             /* last_ratio is set */
+    double last_ratio;          /* x / y at the previous evaluation */
     struct machine m[AFD_ALERT_KIND_COUNT];
     uint64_t invalid_inputs;
 };
@@ -52,6 +54,7 @@ void afd_alert_config_init(struct afd_alert_config *cfg)
     assert(cfg);
     cfg->debounce_ms = 60000; /* several telemetry windows */
     cfg->resolve_ms = 300000; /* do not resolve on one good window */
+    cfg->act_ms = 0;          /* the daemon sets it from its policy */
     cfg->margin = 0.05;       /* balanced: within 5% of the best f */
 }
 
@@ -71,7 +74,8 @@ int afd_alert_config_check(const struct afd_alert_config *cfg, char *err)
     if (!cfg)
         return afd_err(err, AFD_EINVAL, "alert config is null");
     if ((rc = check_duration("debounce_ms", cfg->debounce_ms, err)) ||
-        (rc = check_duration("resolve_ms", cfg->resolve_ms, err)))
+        (rc = check_duration("resolve_ms", cfg->resolve_ms, err)) ||
+        (rc = check_duration("act_ms", cfg->act_ms, err)))
         return rc;
     if (!isfinite(cfg->margin) || cfg->margin < 0 || cfg->margin >= 1)
         return afd_err(err, AFD_EINVAL,
@@ -167,7 +171,7 @@ void afd_alert_free(struct afd_alerts *a)
  * so the caller can still resolve the old alert before raising a new one.
  */
 static int machine_step(struct machine *m, const struct afd_alert_config *c,
-                        bool active, int key, int64_t now)
+                        int64_t debounce, bool active, int key, int64_t now)
 {
     bool same = m->firing && active && key == m->fire_key;
     int ev = 0;
@@ -200,7 +204,7 @@ static int machine_step(struct machine *m, const struct afd_alert_config *c,
         m->pend_since = now;
         m->counters.pending++;
     }
-    if (now - m->pend_since >= c->debounce_ms) {
+    if (now - m->pend_since >= debounce) {
         if (m->firing)
             ev |= SM_SUPERSEDE;
         m->pending = false;
@@ -285,7 +289,8 @@ static void eval_changed(struct afd_alerts *a, const struct afd_alert_input *in,
     struct afd_alert_event *e;
     int ev;
 
-    ev = machine_step(m, &a->cfg, obs != a->stable, (int)obs, now);
+    ev = machine_step(m, &a->cfg, a->cfg.debounce_ms, obs != a->stable,
+                      (int)obs, now);
     if (ev & SM_SUPERSEDE)
         emit_resolved(m, now, out, true,
                       "superseded: the optimum is now set by the %s term",
@@ -308,7 +313,8 @@ static void eval_changed(struct afd_alerts *a, const struct afd_alert_input *in,
     /* The new regime is now the stable one, so the alert is clear from
      * this instant and resolves after resolve_ms (a notification). */
     a->stable = obs;
-    if (machine_step(m, &a->cfg, false, (int)obs, now) & SM_RESOLVE)
+    if (machine_step(m, &a->cfg, a->cfg.debounce_ms, false, (int)obs, now) &
+        SM_RESOLVE)
         emit_resolved(m, now, out, false,
                       "the %s term sets the optimum (resolve_ms is 0)",
                       afd_regime_name(obs));
@@ -335,7 +341,17 @@ static void eval_off_balance(struct afd_alerts *a,
     a->position = under ? AFD_POSITION_UNDER
                   : over ? AFD_POSITION_OVER
                          : AFD_POSITION_BALANCED;
-    ev = machine_step(m, &a->cfg, under || over, key, now);
+    /* A step toward the band is the controller acting: wait again. */
+    if (m->pending && a->has_ratio &&
+        ((under && in->ratio > a->last_ratio) ||
+         (over && in->ratio < a->last_ratio)))
+        m->pend_since = now;
+    a->has_ratio = true;
+    a->last_ratio = in->ratio;
+    ev = machine_step(m, &a->cfg,
+                      a->cfg.act_ms > a->cfg.debounce_ms ? a->cfg.act_ms
+                                                         : a->cfg.debounce_ms,
+                      under || over, key, now);
     if (ev & SM_SUPERSEDE)
         emit_resolved(m, now, out, true, "superseded: now %s",
                       position_name(key));

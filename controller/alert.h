@@ -25,9 +25,12 @@
  *       becomes the stable one, so it resolves once that held for
  *       resolve_ms: a notification that stays up at least resolve_ms.
  *   AfdOutsideBalancedBand (critical) - the ratio has been outside the band
- *       for debounce_ms, longer than the controller needs to act (scaling
- *       stuck, advisory mode, bounds reached); carries the throughput lost
- *       (fraction, tokens/s per device, tokens/s in all). Key: under/over.
+ *       with no move toward it for max(debounce_ms, act_ms), longer than
+ *       the controller needs to act (scaling stuck, advisory mode, bounds
+ *       reached): a step toward the band restarts the pending timer, so a
+ *       controller that is converging raises nothing. Carries the
+ *       throughput lost (fraction, tokens/s per device, tokens/s in all).
+ *       Key: under/over.
  *
  * The machine of each kind, evaluated with `active` (condition holds) and a
  * key (changed: the observed regime; mismatch: the pair observed,
@@ -104,12 +107,15 @@ enum afd_alert_action {
 struct afd_alert_config {
     int64_t debounce_ms; /* ms a condition must hold to raise, >= 0 */
     int64_t resolve_ms;  /* ms it must stay clear to resolve, >= 0 */
+    int64_t act_ms;      /* ms the controller needs to act (the daemon sets
+                            dwell + ack timeout + cooldown of its policy;
+                            not read from the config file), >= 0 */
     double margin;       /* fraction in [0, 1): the balanced band is where
                             the model's throughput is within this fraction
                             of the best (f(r) >= (1 - margin) f(r*)) */
 };
 
-/* Defaults: debounce 60 s, resolve 300 s, margin 0.05. */
+/* Defaults: debounce 60 s, resolve 300 s, act 0, margin 0.05. */
 void afd_alert_config_init(struct afd_alert_config *cfg);
 
 /* AFD_EINVAL naming the bad field, e.g.

@@ -455,3 +455,29 @@ void afd_balanced_band(const struct afd_solve_input *in, double r_star,
               ? in->max_ratio
               : band_edge(in, r_star, in->max_ratio, target, false);
 }
+
+int afd_balanced_band_barrier(const struct afd_solve_input *in, int x_star,
+                              double loss, double *lo, double *hi, char *err)
+{
+    int xmax = (int)fmin(in->max_ratio * in->ffn_instances, INT_MAX / 2);
+    double best, thr;
+    int rc, x;
+
+    if ((rc = afd_barrier_at(in, x_star, NULL, &best, err)))
+        return rc;
+    /* Integer x: f is unimodal in x (model.md sec. 5), so walk outwards
+     * until the throughput falls below the target. */
+    for (x = x_star; x > 1; x--) {
+        afd_barrier_at(in, x - 1, NULL, &thr, NULL);
+        if (thr < (1 - loss) * best)
+            break;
+    }
+    *lo = (double)x / in->ffn_instances;
+    for (x = x_star; x < xmax; x++) {
+        afd_barrier_at(in, x + 1, NULL, &thr, NULL);
+        if (thr < (1 - loss) * best)
+            break;
+    }
+    *hi = (double)x / in->ffn_instances;
+    return AFD_OK;
+}

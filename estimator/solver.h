@@ -143,6 +143,15 @@ enum afd_regime afd_sizing_regime(const struct afd_solve_input *in,
  */
 void afd_balanced_band(const struct afd_solve_input *in, double r_star,
                        double loss, double *lo, double *hi);
+/*
+ * The same band in the barrier model over integer x (what the controller
+ * targets when sigma or a load spread is known): [lo, hi] as ratios x/y,
+ * the outermost x next to x_star whose barrier throughput is >= (1 - loss)
+ * times that at x_star. AFD_EINVAL (afd_barrier_at's message) without a
+ * spread.
+ */
+int afd_balanced_band_barrier(const struct afd_solve_input *in, int x_star,
+                              double loss, double *lo, double *hi, char *err);
 
 /*
  * Barrier model at x Attention instances (x >= 1): expected step time (ms)

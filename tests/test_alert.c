@@ -27,6 +27,7 @@ static struct afd_alert_config base_cfg(void)
 {
     struct afd_alert_config c;
 
+    afd_alert_config_init(&c);
     c.debounce_ms = 60000;
     c.resolve_ms = 300000;
     c.margin = 0.05;
@@ -395,7 +396,7 @@ static void test_alert_eval_changed_superseded(void **state)
 /* ensure zero debounce and resolve raise and resolve in one evaluation */
 static void test_alert_eval_changed_zero_periods(void **state)
 {
-    struct afd_alert_config c = {0, 0, 0.05};
+    struct afd_alert_config c = {.debounce_ms = 0, .resolve_ms = 0, .margin = 0.05};
     struct afd_alerts *a = make(state, &c);
     struct afd_alert_events ev;
 

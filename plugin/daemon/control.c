@@ -130,6 +130,20 @@ int afd_control_eval_interval_ms(const struct afd_control *c)
                : 1000;
 }
 
+/* The alerts of d: the off-balance alert waits as long as the policy needs
+ * to decide, actuate (at worst the ack timeout) and cool down. */
+static struct afd_alerts *new_alerts(struct afd_control *c,
+                                     struct afd_deployment *d, char *why)
+{
+    const struct afd_policy_config *p = &c->cfg->controller.policy;
+    struct afd_alert_config ac = c->cfg->alerting.rules;
+
+    ac.act_ms = p->dwell_ms + p->ack_timeout_ms + p->cooldown_ms;
+    if (ac.act_ms > AFD_ALERT_DURATION_MAX)
+        ac.act_ms = AFD_ALERT_DURATION_MAX;
+    return afd_alert_new(afd_deployment_name(d), &ac, why);
+}
+
 /* The state of d, created on first use; NULL when out of memory. */
 static struct afd_dep_control *state(struct afd_control *c, struct afd_deployment *d)
 {
@@ -142,7 +156,7 @@ static struct afd_dep_control *state(struct afd_control *c, struct afd_deploymen
     if (!e)
         return NULL;
     e->policy = afd_policy_new(afd_deployment_name(d), &c->cfg->controller.policy, why);
-    e->alerts = afd_alert_new(afd_deployment_name(d), &c->cfg->alerting.rules, why);
+    e->alerts = new_alerts(c, d, why);
     if (!e->policy || !e->alerts) {
         afd_policy_free(e->policy);
         afd_alert_free(e->alerts);
@@ -256,10 +270,24 @@ static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
     in.ratio = (double)rec->attention_instances / rec->ffn_instances;
     in.sizing = afd_sizing_regime(&si, in.r_star);
     in.predicted = rec->current_regime;
-    afd_balanced_band(&si, in.r_star, c->cfg->alerting.rules.margin,
-                      &in.band_lo, &in.band_hi);
-    best = afd_throughput_at(&si, in.r_star);
-    at = afd_throughput_at(&si, in.ratio);
+    best = rec->throughput_target;
+    at = rec->throughput_current;
+    if (rec->solution.has_barrier) {
+        /* The controller aims at the barrier-aware x: the band must be
+         * around the same target, in the same model. */
+        si.has_sigma = rec->has_sigma;
+        si.sigma = rec->sigma;
+        si.has_load_spread = rec->spread_measured;
+        si.load_spread = rec->load_spread;
+        in.r_star = rec->solution.r_star_barrier;
+        if (afd_balanced_band_barrier(
+                &si, rec->solution.attention_instances_barrier,
+                c->cfg->alerting.rules.margin, &in.band_lo, &in.band_hi, why))
+            return;
+    } else {
+        afd_balanced_band(&si, in.r_star, c->cfg->alerting.rules.margin,
+                          &in.band_lo, &in.band_hi);
+    }
     devices = rec->attention_instances + rec->ffn_instances;
     in.loss = best > 0 ? fmax(0, 1 - at / best) : 0;
     in.lost_per_device = fmax(0, best - at) * 1000; /* tokens/ms -> /s */
