@@ -416,10 +416,12 @@ enum afd_regime afd_sizing_regime(const struct afd_solve_input *in,
     afd_stage_times_at(in, r_star, &st);
     /* Relative tolerance: at a crossing the two lines agree to rounding. */
     tol = 1e-9 * st.step;
-    if (st.step - st.attention <= tol)
-        return AFD_REGIME_ATTENTION;
+    /* Communication first: where the interconnect binds, it is what sets
+     * r* (r_C, or an aggregate comm line meeting the Attention floor). */
     if (st.step - st.comm <= tol)
         return AFD_REGIME_COMMUNICATION;
+    if (st.step - st.attention <= tol)
+        return AFD_REGIME_ATTENTION;
     return AFD_REGIME_FFN;
 }
 

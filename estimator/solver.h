@@ -128,9 +128,10 @@ void afd_idle_ratios_at(const struct afd_solve_input *in, double r,
 
 /*
  * Sizing regime: the term that binds the optimum r_star (model.md sec. 4):
- * attention when the Attention line sets tau(r_star) (r_A, the attention
- * balance), else communication (r_C), else ffn (r_peak, the FFN piece's own
- * stationary point). Unlike afd_regime_at it names the term that placed
+ * communication when the comm line sets tau(r_star) (r_C, or an aggregate
+ * comm line meeting the Attention floor), else attention (r_A, the
+ * attention balance), else ffn (r_peak, the FFN piece's own stationary
+ * point). Unlike afd_regime_at it names the term that placed
  * r_star, so it changes only when workload or hardware do.
  */
 enum afd_regime afd_sizing_regime(const struct afd_solve_input *in,
