@@ -38,6 +38,7 @@ struct afd_alerts {
     enum afd_regime stable;   /* last stable observed regime */
     enum afd_regime observed; /* latest sizing regime */
     enum afd_position position; /* latest operating position */
+    int64_t first_ms;           /* ms, the first accepted evaluation */
     bool has_ratio;             /* last_ratio is set */
     double last_ratio;          /* x / y at the previous evaluation */
     struct machine m[AFD_ALERT_KIND_COUNT];
@@ -54,6 +55,7 @@ void afd_alert_config_init(struct afd_alert_config *cfg)
     assert(cfg);
     cfg->debounce_ms = 60000; /* several telemetry windows */
     cfg->resolve_ms = 300000; /* do not resolve on one good window */
+    cfg->warmup_ms = 0;       /* the daemon sets it */
     cfg->act_ms = 0;          /* the daemon sets it from its policy */
     cfg->margin = 0.05;       /* balanced: within 5% of the best f */
 }
@@ -75,7 +77,8 @@ int afd_alert_config_check(const struct afd_alert_config *cfg, char *err)
         return afd_err(err, AFD_EINVAL, "alert config is null");
     if ((rc = check_duration("debounce_ms", cfg->debounce_ms, err)) ||
         (rc = check_duration("resolve_ms", cfg->resolve_ms, err)) ||
-        (rc = check_duration("act_ms", cfg->act_ms, err)))
+        (rc = check_duration("act_ms", cfg->act_ms, err)) ||
+        (rc = check_duration("warmup_ms", cfg->warmup_ms, err)))
         return rc;
     if (!isfinite(cfg->margin) || cfg->margin < 0 || cfg->margin >= 1)
         return afd_err(err, AFD_EINVAL,
@@ -442,8 +445,10 @@ int afd_alert_eval(struct afd_alerts *a, const struct afd_alert_input *in,
     if (!a->has_stable) {
         /* Nothing to compare with yet: the first regime is the baseline. */
         a->has_stable = true;
-        a->stable = in->sizing;
+        a->first_ms = now_ms;
     }
+    if (now_ms - a->first_ms < a->cfg.warmup_ms || a->first_ms == now_ms)
+        a->stable = in->sizing; /* still learning: no alert */
     stable_before = a->stable;
     eval_changed(a, in, now_ms, out);
     eval_off_balance(a, in, stable_before, now_ms, out);

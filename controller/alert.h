@@ -107,6 +107,11 @@ enum afd_alert_action {
 struct afd_alert_config {
     int64_t debounce_ms; /* ms a condition must hold to raise, >= 0 */
     int64_t resolve_ms;  /* ms it must stay clear to resolve, >= 0 */
+    int64_t warmup_ms;   /* ms from the first evaluation during which the
+                            sizing regime is learned silently (the daemon
+                            sets 2 * debounce_ms: its calibration starts
+                            from the prior and moves most at first; not
+                            read from the config file), >= 0 */
     int64_t act_ms;      /* ms the controller needs to act (the daemon sets
                             dwell + ack timeout + cooldown of its policy;
                             not read from the config file), >= 0 */
@@ -115,7 +120,7 @@ struct afd_alert_config {
                             of the best (f(r) >= (1 - margin) f(r*)) */
 };
 
-/* Defaults: debounce 60 s, resolve 300 s, act 0, margin 0.05. */
+/* Defaults: debounce 60 s, resolve 300 s, warmup 0, act 0, margin 0.05. */
 void afd_alert_config_init(struct afd_alert_config *cfg);
 
 /* AFD_EINVAL naming the bad field, e.g.

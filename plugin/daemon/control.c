@@ -138,6 +138,7 @@ static struct afd_alerts *new_alerts(struct afd_control *c,
     const struct afd_policy_config *p = &c->cfg->controller.policy;
     struct afd_alert_config ac = c->cfg->alerting.rules;
 
+    ac.warmup_ms = 2 * ac.debounce_ms;
     ac.act_ms = p->dwell_ms + p->ack_timeout_ms + p->cooldown_ms;
     if (ac.act_ms > AFD_ALERT_DURATION_MAX)
         ac.act_ms = AFD_ALERT_DURATION_MAX;
