@@ -73,7 +73,7 @@ struct demo {
     struct demo_flags f;
     char self[PATH_MAX], sim[PATH_MAX], scenario[PATH_MAX];
     char work[PATH_MAX];
-    char profile[AFD_DEMO_NAME_LEN];
+    json_t *prior; /* the scenario's "prior" (owned), NULL: daemon default */
     bool work_made;
     char grpc_addr[256], http_addr[256];
     struct afd_demo_child daemon;
@@ -254,7 +254,13 @@ static int locate(struct demo *d, char *err)
     return AFD_OK;
 }
 
-/* Reads the scenario's seed (unless --seed) and profile name. */
+/*
+ * Reads the scenario's seed (unless --seed) and what the daemon is told
+ * about the hardware: the scenario's "prior" (a built-in name or a profile
+ * object), else nothing (the daemon's own default profile). Never the
+ * simulated "hardware": adaptation, not prior knowledge, must carry the
+ * closed loop (integration/sim/scenario.h).
+ */
 static int read_scenario(struct demo *d, char *err)
 {
     json_error_t jerr;
@@ -275,9 +281,10 @@ static int read_scenario(struct demo *d, char *err)
         d->f.seed = json_is_integer(v) && json_integer_value(v) >= 0
                         ? (long)json_integer_value(v)
                         : 1;
-    v = json_object_get(root, "profile");
-    snprintf(d->profile, sizeof(d->profile), "%s",
-             json_is_string(v) ? json_string_value(v) : "");
+    v = json_object_get(root, "prior");
+    d->prior = v && (json_is_string(v) || json_is_object(v))
+                   ? json_deep_copy(v)
+                   : NULL;
     json_decref(root);
     return AFD_OK;
 }
@@ -310,8 +317,8 @@ static int write_config(struct demo *d, const char *path, char *err)
     int rc;
 
     dep = json_pack("{s:f}", "workload_half_life", s->workload_half_life);
-    if (dep && *d->profile)
-        json_object_set_new(dep, "profile", json_string(d->profile));
+    if (dep && d->prior)
+        json_object_set(dep, "profile", d->prior);
     /* Durations in the file are seconds (plugin/daemon/config.h). */
     cfg = json_pack(
         "{s:s, s:s, s:f, s:o, s:{s:s, s:I, s:f, s:f, s:f, s:I, s:f, s:f, "
@@ -685,6 +692,7 @@ int afd_cmd_demo(int argc, char **argv)
     for (k = 0; k < N_SIMS; k++)
         afd_demo_child_release(&d->sims[k]);
     afd_demo_report_release(&d->report);
+    json_decref(d->prior);
     free(d);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
