@@ -100,7 +100,8 @@ int afd_run_segment(const struct afd_scenario *s, size_t phase, long x,
 {
     const struct afd_scenario_phase *ph = &s->phases[phase];
     struct afd_fleet_phase fp = {&ph->gen, ph->batch, ph->ffn,
-                                 afd_scenario_phase_seed(s->seed, phase)};
+                                 afd_scenario_phase_seed(s->seed, phase),
+                                 afd_scenario_phase_start_s(s, phase)};
     struct afd_fleet *f = afd_fleet_new(&s->profile, x, ph->batch, err);
     struct afd_sim_step_info info;
     struct afd_fleet_totals t;
@@ -109,6 +110,7 @@ int afd_run_segment(const struct afd_scenario *s, size_t phase, long x,
 
     if (!f)
         return x < 1 ? AFD_EINVAL : AFD_ENOMEM;
+    afd_fleet_set_hardware(f, &s->hw);
     rc = afd_fleet_set_phase(f, &fp, err);
     if (!rc)
         rc = afd_fleet_start(f, x, err);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "estimator/base/error.h"
+#include "estimator/solver.h"
 #include "plugin/io/json_field.h"
 #include "plugin/io/profile_json.h"
 #include "integration/sim/rng.h"
@@ -18,6 +19,9 @@ static const char *const top_keys[] = {"name",
                                        "description",
                                        "seed",
                                        "profile",
+                                       "hardware",
+                                       "prior",
+                                       "actuation",
                                        "batch",
                                        "ffn_instances",
                                        "initial_attention_instances",
@@ -173,10 +177,10 @@ static int parse_phase(const json_t *o, size_t i, long def_batch, long def_ffn,
     return phase_workload(ph, base_dir, label, i, err);
 }
 
-static int parse_profile(const json_t *root, const char *label,
+/* A built-in name or a profile object (v may be NULL: the default). */
+static int profile_value(const json_t *v, const char *label, const char *what,
                          struct afd_profile *out, char *err)
 {
-    json_t *v = json_object_get(root, "profile");
     const struct afd_profile *b;
     char sub[AFD_ERR_LEN];
 
@@ -185,17 +189,123 @@ static int parse_profile(const json_t *root, const char *label,
         b = afd_profile_builtin(name);
         if (!b)
             return afd_err(err, AFD_ENOTFOUND,
-                           "%s: profile: unknown built-in profile '%s'", label,
-                           name);
+                           "%s: %s: unknown built-in profile '%s'", label,
+                           what, name);
         *out = *b;
         return AFD_OK;
     }
     if (!json_is_object(v))
         return afd_err(err, AFD_EINVAL,
-                       "%s: profile: must be a built-in name or an object",
-                       label);
+                       "%s: %s: must be a built-in name or an object", label,
+                       what);
     if (afd_profile_from_json(v, out, sub))
-        return afd_err(err, AFD_EINVAL, "%s: %s", label, sub);
+        return afd_err(err, AFD_EINVAL, "%s: %s: %s", label, what, sub);
+    return AFD_OK;
+}
+
+static const char *const hw_keys[] = {"profile", "noise_cv", "drift", NULL};
+static const char *const drift_keys[] = {"at_s", "stage", "factor", NULL};
+static const char *const act_keys[] = {"scale_out_delay_s",
+                                       "scale_in_delay_s", NULL};
+
+static int parse_drift(const json_t *a, const char *label,
+                       struct afd_fleet_hw *hw, char *err)
+{
+    char w[AFD_SCENARIO_PATH_LEN + 64], stage[32];
+    size_t i;
+    int rc, k;
+
+    if (!json_is_array(a) || json_array_size(a) > AFD_FLEET_MAX_DRIFT)
+        return afd_err(err, AFD_EINVAL,
+                       "%s: hardware.drift: must be an array of at most %d "
+                       "events",
+                       label, AFD_FLEET_MAX_DRIFT);
+    for (i = 0; i < json_array_size(a); i++) {
+        const json_t *e = json_array_get(a, i);
+        struct afd_fleet_drift *d = &hw->drift[i];
+
+        snprintf(w, sizeof(w), "%s: hardware.drift[%zu]", label, i);
+        if (!json_is_object(e))
+            return afd_err(err, AFD_EINVAL, "%s: must be an object", w);
+        stage[0] = '\0';
+        if ((rc = afd_jf_keys(e, w, drift_keys, err)) ||
+            (rc = afd_jf_number(e, w, "at_s", AFD_JF_REQUIRED, 0,
+                                AFD_SCENARIO_MAX_DURATION_S * 64, &d->at_s,
+                                err)) ||
+            (rc = afd_jf_string(e, w, "stage", AFD_JF_REQUIRED, stage,
+                                sizeof(stage), err)) ||
+            (rc = afd_jf_number(e, w, "factor", AFD_JF_REQUIRED, 0.01, 100,
+                                &d->factor, err)))
+            return rc;
+        for (k = 0; k < AFD_REGIME_COUNT; k++)
+            if (!strcmp(stage, afd_regime_name((enum afd_regime)k)))
+                break;
+        if (k == AFD_REGIME_COUNT)
+            return afd_err(err, AFD_EINVAL,
+                           "%s.stage: must be attention, communication or "
+                           "ffn, got '%s'",
+                           w, stage);
+        d->stage = k; /* enum afd_regime and enum afd_sim_stage agree */
+    }
+    hw->n_drift = json_array_size(a);
+    return AFD_OK;
+}
+
+/*
+ * "hardware" (the simulated truth: profile, noise, drift), its deprecated
+ * alias "profile", "prior" (checked only: the daemon's, demo.h) and
+ * "actuation" (delays).
+ */
+static int parse_hardware(const json_t *root, const char *label,
+                          struct afd_scenario *s, char *err)
+{
+    const json_t *hw = json_object_get(root, "hardware");
+    const json_t *old = json_object_get(root, "profile");
+    const json_t *act = json_object_get(root, "actuation");
+    char w[AFD_SCENARIO_PATH_LEN + 64];
+    struct afd_profile prior;
+    int rc;
+
+    s->scale_out_delay_s = -1;
+    s->scale_in_delay_s = -1;
+    if (hw && old)
+        return afd_err(err, AFD_EINVAL,
+                       "%s: profile: give the simulated hardware once, as "
+                       "hardware.profile",
+                       label);
+    if (!hw && (rc = profile_value(old, label, "profile", &s->profile, err)))
+        return rc;
+    if (hw) {
+        snprintf(w, sizeof(w), "%s: hardware", label);
+        if (!json_is_object(hw))
+            return afd_err(err, AFD_EINVAL, "%s: must be an object", w);
+        if ((rc = afd_jf_keys(hw, w, hw_keys, err)) ||
+            (rc = profile_value(json_object_get(hw, "profile"), label,
+                                "hardware.profile", &s->profile, err)) ||
+            (rc = afd_jf_number(hw, w, "noise_cv", 0, 0, 1, &s->hw.noise_cv,
+                                err)))
+            return rc;
+        s->hw.noise_seed = afd_rng_mix(s->seed ^ 0x6877ULL);
+        if (json_object_get(hw, "drift") &&
+            (rc = parse_drift(json_object_get(hw, "drift"), label, &s->hw,
+                              err)))
+            return rc;
+    }
+    if (json_object_get(root, "prior") &&
+        (rc = profile_value(json_object_get(root, "prior"), label, "prior",
+                            &prior, err)))
+        return rc;
+    if (act) {
+        snprintf(w, sizeof(w), "%s: actuation", label);
+        if (!json_is_object(act))
+            return afd_err(err, AFD_EINVAL, "%s: must be an object", w);
+        if ((rc = afd_jf_keys(act, w, act_keys, err)) ||
+            (rc = afd_jf_number(act, w, "scale_out_delay_s", 0, 0, 86400,
+                                &s->scale_out_delay_s, err)) ||
+            (rc = afd_jf_number(act, w, "scale_in_delay_s", 0, 0, 86400,
+                                &s->scale_in_delay_s, err)))
+            return rc;
+    }
     return AFD_OK;
 }
 
@@ -217,8 +327,7 @@ static int parse_top(const json_t *root, const char *label,
         (rc = get_long(root, "ffn_instances", 1, AFD_SCENARIO_MAX_FFN, ffn,
                        label, "", err)) ||
         (rc = get_long(root, "initial_attention_instances", 1, 1000000,
-                       &s->initial_attention, label, "", err)) ||
-        (rc = parse_profile(root, label, &s->profile, err)))
+                       &s->initial_attention, label, "", err)))
         return rc;
     v = json_object_get(root, "seed");
     if (v) {
@@ -227,6 +336,8 @@ static int parse_top(const json_t *root, const char *label,
                            label);
         s->seed = (uint64_t)json_integer_value(v);
     }
+    if ((rc = parse_hardware(root, label, s, err)))
+        return rc;
     v = json_object_get(root, "phases");
     if (!v)
         return afd_err(err, AFD_EINVAL, "%s: phases: missing", label);
@@ -321,6 +432,16 @@ void afd_scenario_release(struct afd_scenario *s)
 uint64_t afd_scenario_phase_seed(uint64_t seed, size_t phase)
 {
     return afd_rng_mix(seed ^ afd_rng_mix(0x5ce7a210ULL + (uint64_t)phase));
+}
+
+double afd_scenario_phase_start_s(const struct afd_scenario *s, size_t i)
+{
+    double t = 0;
+    size_t k;
+
+    for (k = 0; k < i && k < s->n_phases; k++)
+        t += s->phases[k].duration_s;
+    return t;
 }
 
 double afd_scenario_duration_s(const struct afd_scenario *s)
