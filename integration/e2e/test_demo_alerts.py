@@ -36,7 +36,8 @@ def trace_path(name, scen_dir, traces_dir):
 
 def expected_terms(bin_dir, scen, scen_dir, traces_dir, tmp):
     """The term binding r* in each phase, from the closed form."""
-    prof = scen.get("profile", "paper-v1-fit")
+    prof = scen.get("hardware", {}).get("profile",
+                                        scen.get("profile", "paper-v1-fit"))
     if isinstance(prof, dict):
         path = os.path.join(tmp, "profile.json")
         with open(path, "w") as f:
