@@ -33,10 +33,10 @@ struct machine {
 struct afd_alerts {
     char deployment[AFD_DEPLOYMENT_LEN];
     struct afd_alert_config cfg;
-    int64_t last_now;         /* latest accepted now_ms */
-    bool has_stable;          /* stable and observed are set */
-    enum afd_regime stable;   /* last stable observed regime */
-    enum afd_regime observed; /* latest sizing regime */
+    int64_t last_now;           /* latest accepted now_ms */
+    bool has_stable;            /* stable and observed are set */
+    enum afd_regime stable;     /* last stable observed regime */
+    enum afd_regime observed;   /* latest sizing regime */
     enum afd_position position; /* latest operating position */
     int64_t first_ms;           /* ms, the first accepted evaluation */
     bool has_ratio;             /* last_ratio is set */
@@ -336,12 +336,12 @@ static void eval_off_balance(struct afd_alerts *a,
                              struct afd_alert_events *out)
 {
     struct machine *m = &a->m[AFD_ALERT_OFF_BALANCE];
-    bool under = in->ratio < in->band_lo, over = in->ratio > in->band_hi;
+    bool under = in->ratio<in->band_lo, over = in->ratio> in->band_hi;
     int key = over ? 1 : 0;
     struct afd_alert_event *e;
     int ev;
 
-    a->position = under ? AFD_POSITION_UNDER
+    a->position = under  ? AFD_POSITION_UNDER
                   : over ? AFD_POSITION_OVER
                          : AFD_POSITION_BALANCED;
     /* A step toward the band is the controller acting: wait again. */

@@ -143,9 +143,9 @@ struct afd_alert_event {
     enum afd_alert_action action;
     const char *alertname; /* static string, see enum afd_alert_kind */
     char deployment[AFD_DEPLOYMENT_LEN];
-    enum afd_regime regime;   /* changed: the new sizing regime; off
-                                 balance: attention (under) or ffn (over) */
-    enum afd_regime previous; /* stable sizing regime before it */
+    enum afd_regime regime;           /* changed: the new sizing regime; off
+                                         balance: attention (under) or ffn (over) */
+    enum afd_regime previous;         /* stable sizing regime before it */
     enum afd_regime predicted;        /* predicted at the ratio when raised */
     double ratio;                     /* x / y when raised */
     double r_star, band_lo, band_hi;  /* optimum and band when raised */
@@ -186,9 +186,9 @@ struct afd_alert_kind_status {
 };
 
 struct afd_alert_status {
-    bool has_stable;          /* at least one evaluation accepted */
-    enum afd_regime stable;   /* last stable sizing regime */
-    enum afd_regime observed; /* latest sizing regime */
+    bool has_stable;            /* at least one evaluation accepted */
+    enum afd_regime stable;     /* last stable sizing regime */
+    enum afd_regime observed;   /* latest sizing regime */
     enum afd_position position; /* latest operating position */
     struct afd_alert_kind_status kind[AFD_ALERT_KIND_COUNT];
     uint64_t invalid_inputs; /* evaluations rejected with AFD_EINVAL */

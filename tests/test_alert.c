@@ -91,7 +91,8 @@ static size_t eval(struct afd_alerts *a, enum afd_regime obs,
 
 /* Evaluates every `every` ms over [from, to] (both included): no events. */
 static void quiet(struct afd_alerts *a, enum afd_regime obs,
-                  enum afd_position pred, int64_t from, int64_t to, int64_t every)
+                  enum afd_position pred, int64_t from, int64_t to,
+                  int64_t every)
 {
     struct afd_alert_events ev;
     int64_t t;
@@ -161,9 +162,9 @@ static void test_balanced_band_edges(void **state)
     assert_true(lo < s.r_star && s.r_star < hi);
     assert_true(fabs(afd_throughput_at(&in, lo) / best - 0.95) < 1e-9);
     assert_true(fabs(afd_throughput_at(&in, hi) / best - 0.95) < 1e-9);
-    /* Below r_A tau = t_A is flat and f ~ r/(r+1), so lo/(lo+1) is 0.95 of it at r_star. */
-    assert_true(fabs(lo / (lo + 1) - 0.95 * s.r_star / (s.r_star + 1)) <
-                1e-9);
+    /* Below r_A tau = t_A is flat and f ~ r/(r+1), so lo/(lo+1) is 0.95 of it
+     * at r_star. */
+    assert_true(fabs(lo / (lo + 1) - 0.95 * s.r_star / (s.r_star + 1)) < 1e-9);
     afd_balanced_band(&in, s.r_star, 0, &lo, &hi);
     assert_true(fabs(lo - s.r_star) < 1e-6 && fabs(hi - s.r_star) < 1e-6);
 }
@@ -396,7 +397,8 @@ static void test_alert_eval_changed_superseded(void **state)
 /* ensure zero debounce and resolve raise and resolve in one evaluation */
 static void test_alert_eval_changed_zero_periods(void **state)
 {
-    struct afd_alert_config c = {.debounce_ms = 0, .resolve_ms = 0, .margin = 0.05};
+    struct afd_alert_config c = {
+        .debounce_ms = 0, .resolve_ms = 0, .margin = 0.05};
     struct afd_alerts *a = make(state, &c);
     struct afd_alert_events ev;
 

@@ -1,7 +1,7 @@
 /*
  * test_alertmanager_payload.c - the pure half of plugin/daemon/alertmanager.h
- * (plugin/daemon/alertmanager_payload.c): RFC 3339 times, config and event checks,
- * the url split and the exact v2 request body.
+ * (plugin/daemon/alertmanager_payload.c): RFC 3339 times, config and event
+ * checks, the url split and the exact v2 request body.
  */
 #include "tests/afd_test.h"
 
@@ -217,8 +217,8 @@ static void test_alert_check_invalid(void **state)
     a = raised("prod", AFD_REGIME_FFN);
     a.ev.alertname = "AfdOutsideBalancedBand";
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
-    afd_assert_contains(err,
-                        "'alertname' must be 'AfdSizingRegimeChanged' for kind 0");
+    afd_assert_contains(
+        err, "'alertname' must be 'AfdSizingRegimeChanged' for kind 0");
     a = raised("", AFD_REGIME_FFN);
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
     afd_assert_contains(err, "'deployment' must be non-empty utf-8");
@@ -329,8 +329,8 @@ static void test_payload_mismatch_unknown_r_star(void **state)
     labels = json_object_get(json_array_get(body, 0), "labels");
     an = json_object_get(json_array_get(body, 0), "annotations");
     assert_int_equal(json_object_size(labels), 4);
-    assert_string_equal(
-        json_string_value(json_object_get(labels, "severity")), "critical");
+    assert_string_equal(json_string_value(json_object_get(labels, "severity")),
+                        "critical");
     assert_null(json_object_get(an, "r_star"));
     assert_string_equal(json_string_value(json_object_get(an, "summary")),
                         "prod: ratio 4 outside the balanced band [6, 10], "

@@ -1,6 +1,6 @@
 /*
- * alertmanager_payload.c - the pure half of plugin/daemon/alertmanager.h: config
- * checks, the url split, event checks, RFC 3339 times and the v2 request
+ * alertmanager_payload.c - the pure half of plugin/daemon/alertmanager.h:
+ * config checks, the url split, event checks, RFC 3339 times and the v2 request
  * body. No I/O, no clock, no state.
  */
 #include "plugin/daemon/alertmanager.h"
@@ -390,9 +390,10 @@ static json_t *alert_labels(const struct afd_alertmanager_config *cfg,
     bad |= set_str(l, "regime", afd_regime_name(ev->regime));
     /* Lost throughput now pages; a changed sizing regime is a planning
      * matter at the configured severity. */
-    bad |= set_str(l, "severity", ev->kind == AFD_ALERT_OFF_BALANCE
-                                      ? afd_alert_severity(ev->kind)
-                                      : cfg->severity);
+    bad |=
+        set_str(l, "severity",
+                ev->kind == AFD_ALERT_OFF_BALANCE ? afd_alert_severity(ev->kind)
+                                                  : cfg->severity);
     for (i = 0; i < cfg->n_labels; i++)
         bad |= set_str(l, cfg->labels[i].name, cfg->labels[i].value);
     if (bad) {
@@ -441,8 +442,7 @@ static json_t *alert_annotations(const struct afd_alertmanager_alert *a)
         bad |= set_num(an, "band_lo", ev->band_lo);
         bad |= set_num(an, "band_hi", ev->band_hi);
         bad |= set_num(an, "throughput_lost_fraction", ev->loss);
-        bad |= set_num(an, "tokens_per_s_lost_per_device",
-                       ev->lost_per_device);
+        bad |= set_num(an, "tokens_per_s_lost_per_device", ev->lost_per_device);
         bad |= set_num(an, "tokens_per_s_lost", ev->lost_tokens_per_s);
     }
     bad |= set_str(an, "previous_regime", prev);
