@@ -2,7 +2,7 @@
  * am_probe.c - drives plugin/alertmanager on a libevent loop from commands
  * on stdin, for the real-Alertmanager test (integration/e2e/
  * test_alertmanager.py). One reply line per command, flushed:
- *   raise DEPLOY REGIME   post a RAISED AfdRegimeChanged  -> "ok raise"
+ *   raise DEPLOY REGIME   post a RAISED AfdSizingRegimeChanged  -> "ok raise"
  *   resolve DEPLOY        post its RESOLVED               -> "ok resolve"
  *   wait-delivered MS     wait until nothing is pending   -> "delivered" or
  *                         "timeout", then a stats line

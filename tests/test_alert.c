@@ -594,6 +594,66 @@ static void test_alert_eval_both_kinds_ordered(void **state)
     assert_true(ev.ev[1].start_ms == 1000);
 }
 
+/* Ratio r with the band [6, 10] around r* 8, sizing attention. */
+static size_t eval_ratio(struct afd_alerts *a, double r, int64_t now,
+                         struct afd_alert_events *ev)
+{
+    struct afd_alert_input in = input(ATT, BAL);
+
+    in.ratio = r;
+    assert_int_equal(afd_alert_eval(a, &in, now, ev, NULL), AFD_OK);
+    return ev->n;
+}
+
+/* ensure the off-balance alert waits act_ms when it exceeds the debounce,
+ * and a step toward the band (the controller acting) restarts the wait */
+static void test_alert_off_balance_waits_for_controller(void **state)
+{
+    struct afd_alert_config c = base_cfg();
+    struct afd_alerts *a;
+    struct afd_alert_events ev;
+    int64_t t;
+
+    c.act_ms = 120000;
+    a = make(state, &c);
+    /* Converging: 20 -> 11 one step every 100 s, never raised. */
+    for (t = 0; t <= 900000; t += 1000)
+        if (eval_ratio(a, 20 - (double)(t / 100000), t, &ev))
+            fail_msg("raised at %lld while converging", (long long)t);
+    assert_int_equal(status(a).position, AFD_POSITION_OVER);
+    /* Stuck at 11 since t = 900000: raised at 1020000, not 1 s before. */
+    for (t = 901000; t < 1020000; t += 1000)
+        assert_int_equal(eval_ratio(a, 11, t, &ev), 0);
+    assert_int_equal(eval_ratio(a, 11, 1020000, &ev), 1);
+    assert_int_equal(ev.ev[0].kind, MISMATCH);
+    assert_true(ev.ev[0].start_ms == 900000);
+    /* Back inside: resolved resolve_ms (300 s) later. */
+    for (t = 1021000; t < 1321000; t += 1000)
+        assert_int_equal(eval_ratio(a, 9, t, &ev), 0);
+    assert_int_equal(eval_ratio(a, 9, 1321000, &ev), 1);
+    assert_int_equal(ev.ev[0].action, AFD_ALERT_RESOLVED);
+    assert_int_equal(status(a).position, AFD_POSITION_BALANCED);
+}
+
+/* ensure a sizing change within warmup_ms of the first evaluation is
+ * learned silently, and one after it raises */
+static void test_alert_sizing_warmup_is_silent(void **state)
+{
+    struct afd_alert_config c = base_cfg();
+    struct afd_alerts *a;
+    struct afd_alert_events ev;
+
+    c.warmup_ms = 120000;
+    a = make(state, &c);
+    quiet(a, FFN, BAL, 0, 9000, 1000);
+    quiet(a, COMM, BAL, 10000, 300000, 1000); /* changed at 10 s: learned */
+    assert_int_equal(status(a).stable, COMM);
+    quiet(a, ATT, BAL, 301000, 360000, 1000);
+    assert_int_equal(eval(a, ATT, BAL, 361000, &ev), 1);
+    assert_int_equal(ev.ev[0].kind, CHANGED);
+    assert_int_equal(ev.ev[0].previous, COMM);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +669,8 @@ int main(void)
         T(test_alert_eval_changed_superseded),
         T(test_alert_eval_changed_zero_periods),
         T(test_alert_balanced_noise_raises_nothing),
+        T(test_alert_off_balance_waits_for_controller),
+        T(test_alert_sizing_warmup_is_silent),
         T(test_alert_eval_mismatch_raises_after_debounce),
         T(test_alert_eval_mismatch_resolves_after_period),
         T(test_alert_eval_mismatch_short_clear_keeps_firing),
