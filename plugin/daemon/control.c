@@ -146,7 +146,8 @@ static struct afd_alerts *new_alerts(struct afd_control *c,
 }
 
 /* The state of d, created on first use; NULL when out of memory. */
-static struct afd_dep_control *state(struct afd_control *c, struct afd_deployment *d)
+static struct afd_dep_control *state(struct afd_control *c,
+                                     struct afd_deployment *d)
 {
     struct afd_dep_control *e = afd_deployment_control(d);
     char why[AFD_ERR_LEN];
@@ -156,7 +157,8 @@ static struct afd_dep_control *state(struct afd_control *c, struct afd_deploymen
     e = calloc(1, sizeof(*e));
     if (!e)
         return NULL;
-    e->policy = afd_policy_new(afd_deployment_name(d), &c->cfg->controller.policy, why);
+    e->policy =
+        afd_policy_new(afd_deployment_name(d), &c->cfg->controller.policy, why);
     e->alerts = new_alerts(c, d, why);
     if (!e->policy || !e->alerts) {
         afd_policy_free(e->policy);
@@ -183,7 +185,8 @@ int64_t afd_control_now_ms(struct afd_control *c, struct afd_deployment *d,
     return e && wall_ms < e->last_now ? e->last_now : wall_ms;
 }
 
-static void remember(struct afd_dep_control *e, const struct afd_control_command *cc)
+static void remember(struct afd_dep_control *e,
+                     const struct afd_control_command *cc)
 {
     e->hist[e->head] = *cc;
     e->head = (e->head + 1) % AFD_CONTROL_HISTORY;
