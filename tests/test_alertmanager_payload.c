@@ -1,7 +1,7 @@
 /*
  * test_alertmanager_payload.c - the pure half of plugin/daemon/alertmanager.h
- * (plugin/daemon/alertmanager_payload.c): RFC 3339 times, config and event checks,
- * the url split and the exact v2 request body.
+ * (plugin/daemon/alertmanager_payload.c): RFC 3339 times, config and event
+ * checks, the url split and the exact v2 request body.
  */
 #include "tests/afd_test.h"
 

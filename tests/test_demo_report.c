@@ -177,7 +177,8 @@ static void test_afd_demo_report_add_mistyped_field(void **state)
         patched(closed_loop_json, "\"t_s\": 110", "\"t_s\": \"110\"");
 
     assert_int_equal(afd_demo_report_add(r, bad, strlen(bad), err), AFD_EPARSE);
-    assert_non_null(strstr(err, "commands[1].t_s: must be a number, got a string"));
+    assert_non_null(
+        strstr(err, "commands[1].t_s: must be a number, got a string"));
 }
 
 /* ensure add rejects a negative throughput with the value quoted */

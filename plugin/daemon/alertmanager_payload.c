@@ -1,6 +1,6 @@
 /*
- * alertmanager_payload.c - the pure half of plugin/daemon/alertmanager.h: config
- * checks, the url split, event checks, RFC 3339 times and the v2 request
+ * alertmanager_payload.c - the pure half of plugin/daemon/alertmanager.h:
+ * config checks, the url split, event checks, RFC 3339 times and the v2 request
  * body. No I/O, no clock, no state.
  */
 #include "plugin/daemon/alertmanager.h"

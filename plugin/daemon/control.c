@@ -131,7 +131,8 @@ int afd_control_eval_interval_ms(const struct afd_control *c)
 }
 
 /* The state of d, created on first use; NULL when out of memory. */
-static struct afd_dep_control *state(struct afd_control *c, struct afd_deployment *d)
+static struct afd_dep_control *state(struct afd_control *c,
+                                     struct afd_deployment *d)
 {
     struct afd_dep_control *e = afd_deployment_control(d);
     char why[AFD_ERR_LEN];
@@ -141,8 +142,10 @@ static struct afd_dep_control *state(struct afd_control *c, struct afd_deploymen
     e = calloc(1, sizeof(*e));
     if (!e)
         return NULL;
-    e->policy = afd_policy_new(afd_deployment_name(d), &c->cfg->controller.policy, why);
-    e->alerts = afd_alert_new(afd_deployment_name(d), &c->cfg->alerting.rules, why);
+    e->policy =
+        afd_policy_new(afd_deployment_name(d), &c->cfg->controller.policy, why);
+    e->alerts =
+        afd_alert_new(afd_deployment_name(d), &c->cfg->alerting.rules, why);
     if (!e->policy || !e->alerts) {
         afd_policy_free(e->policy);
         afd_alert_free(e->alerts);
@@ -168,7 +171,8 @@ int64_t afd_control_now_ms(struct afd_control *c, struct afd_deployment *d,
     return e && wall_ms < e->last_now ? e->last_now : wall_ms;
 }
 
-static void remember(struct afd_dep_control *e, const struct afd_control_command *cc)
+static void remember(struct afd_dep_control *e,
+                     const struct afd_control_command *cc)
 {
     e->hist[e->head] = *cc;
     e->head = (e->head + 1) % AFD_CONTROL_HISTORY;

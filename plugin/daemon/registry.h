@@ -14,12 +14,13 @@
  * and a restart within the liveness window must find them still live.
  *
  * Documented choices: telemetry bounds and the request
- * count before theta comes from requests are in plugin/daemon/registry_internal.h
- * (AFD_MAX_TOKENS 1e12, AFD_MAX_STAGE_MS 1e7, AFD_MAX_BATCH 1e6,
- * AFD_MIN_REQUESTS_FOR_THETA 50); y is 1 until an FFN instance reports;
- * recompute (and tick) expire unseen instances first; observed stage means
- * are EWMAs with weight 1/64 per sample (AFD_STAGE_EWMA_ALPHA). Private
- * structures and snapshot helpers: plugin/daemon/registry_internal.h.
+ * count before theta comes from requests are in
+ * plugin/daemon/registry_internal.h (AFD_MAX_TOKENS 1e12, AFD_MAX_STAGE_MS 1e7,
+ * AFD_MAX_BATCH 1e6, AFD_MIN_REQUESTS_FOR_THETA 50); y is 1 until an FFN
+ * instance reports; recompute (and tick) expire unseen instances first;
+ * observed stage means are EWMAs with weight 1/64 per sample
+ * (AFD_STAGE_EWMA_ALPHA). Private structures and snapshot helpers:
+ * plugin/daemon/registry_internal.h.
  *
  * Threading: one owner. Every function is called from the daemon's event
  * loop thread only (gRPC handlers hand their decoded messages to the loop).

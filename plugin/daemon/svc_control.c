@@ -93,8 +93,7 @@ void afd_svc_control_command(struct afd_svc_env *env,
     fill_command(&m, cc);
     s.deployment = cc->cmd.deployment;
     s.msg = &m.base;
-    afd_grpc_server_foreach(env->grpc, PATH_WATCH_COMMANDS, send_one,
-                            &s);
+    afd_grpc_server_foreach(env->grpc, PATH_WATCH_COMMANDS, send_one, &s);
 }
 
 void afd_svc_control_alert(struct afd_svc_env *env,
@@ -106,8 +105,7 @@ void afd_svc_control_alert(struct afd_svc_env *env,
     fill_alert(&m, ev, r_star);
     s.deployment = ev->deployment;
     s.msg = &m.base;
-    afd_grpc_server_foreach(env->grpc, PATH_WATCH_ALERTS, send_one,
-                            &s);
+    afd_grpc_server_foreach(env->grpc, PATH_WATCH_ALERTS, send_one, &s);
 }
 
 /*
@@ -237,8 +235,9 @@ static void ack_command(struct afd_grpc_call *call, const ProtobufCMessage *msg,
     if (!d)
         return;
     err[0] = '\0';
-    rc = afd_control_ack(afd_svc_env(ctx)->ctl, d, req->command_id,
-                         req->success, req->detail, afd_svc_env(ctx)->now_ms(), err);
+    rc =
+        afd_control_ack(afd_svc_env(ctx)->ctl, d, req->command_id, req->success,
+                        req->detail, afd_svc_env(ctx)->now_ms(), err);
     out.accepted = rc == AFD_OK;
     out.message = rc == AFD_OK ? "" : err;
     afd_grpc_reply(call, &out.base);
