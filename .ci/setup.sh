@@ -12,7 +12,7 @@ PACKAGES=(
     libevent-dev libjansson-dev libcmocka-dev
     libprotobuf-c-dev protobuf-c-compiler libgrpc-dev
     python3 python3-grpcio python3-grpc-tools python3-protobuf python3-yaml
-    prometheus prometheus-alertmanager openssl valgrind iproute2
+    prometheus prometheus-alertmanager openssl valgrind iproute2 chromium
 )
 
 missing=()

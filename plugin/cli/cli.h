@@ -19,6 +19,7 @@
 int afd_cmd_solve(int argc, char **argv);
 int afd_cmd_theta(int argc, char **argv);
 int afd_cmd_serve(int argc, char **argv);
+int afd_cmd_profile(int argc, char **argv);
 /* afd_cmd_demo: plugin/demo/demo.h */
 
 #endif

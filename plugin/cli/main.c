@@ -17,6 +17,8 @@ static const struct afd_subcommand subcommands[] = {
      "optimal Attention/FFN ratio and bottleneck for a profile and workload"},
     {"theta", afd_cmd_theta,
      "workload statistics theta and sigma of a request trace"},
+    {"profile", afd_cmd_profile,
+     "list, show or fit (from measured stage times) hardware profiles"},
     {"serve", afd_cmd_serve,
      "run the daemon: telemetry in, recommendations out (gRPC, HTTP)"},
     {"demo", afd_cmd_demo,

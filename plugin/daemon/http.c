@@ -1,5 +1,6 @@
 /*
- * http.c - /metrics, /healthz and /readyz on libevent's evhttp (http.h).
+ * http.c - /metrics, /healthz, /readyz and the page (/, /d/NAME) on
+ * libevent's evhttp (http.h).
  *
  * One catch-all callback routes by path, as libevent's sample/http-server.c;
  * every request ends in exactly one reply: 400 for an unparsable URI, 405
@@ -23,6 +24,7 @@
 #include "estimator/base/error.h"
 #include "plugin/daemon/config.h"
 #include "plugin/daemon/metrics.h"
+#include "plugin/daemon/page.h"
 
 /* Requests are tiny GETs: bound what a client may send and how long. */
 #define HTTP_MAX_HEADERS_BYTES 16384
@@ -65,6 +67,39 @@ static void serve_metrics(struct afd_http *h, struct evhttp_request *req)
     evbuffer_free(b);
 }
 
+/* GET / and /d/NAME (NAME percent-decoded): the operator's page. */
+static void serve_page(struct afd_http *h, struct evhttp_request *req,
+                       const char *name_enc)
+{
+    struct evbuffer *b = evbuffer_new();
+    char *name = name_enc ? evhttp_uridecode(name_enc, 0, NULL) : NULL;
+    int rc;
+
+    if (!b || (name_enc && !name)) {
+        if (b)
+            evbuffer_free(b);
+        free(name);
+        evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+        return;
+    }
+    rc = afd_page_render(&h->src, name, b);
+    free(name);
+    if (rc == AFD_ENOTFOUND) {
+        evbuffer_free(b);
+        reply_text(req, HTTP_NOTFOUND, "Not Found", "no such deployment\n");
+        return;
+    }
+    if (rc != AFD_OK) {
+        evbuffer_free(b);
+        evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+        return;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/html; charset=utf-8");
+    evhttp_send_reply(req, HTTP_OK, "OK", b);
+    evbuffer_free(b);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct afd_http *h = arg;
@@ -84,6 +119,10 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     if (!strcmp(path, "/metrics"))
         serve_metrics(h, req);
+    else if (!strcmp(path, "/"))
+        serve_page(h, req, NULL);
+    else if (!strncmp(path, "/d/", 3) && path[3])
+        serve_page(h, req, path + 3);
     else if (!strcmp(path, "/healthz"))
         reply_text(req, HTTP_OK, "OK", "ok\n");
     else if (!strcmp(path, "/readyz"))

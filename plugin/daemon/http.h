@@ -2,7 +2,8 @@
  * http.h - the daemon's HTTP side on libevent's evhttp: GET /metrics
  * (Prometheus text format 0.0.4), /healthz (200 while the loop runs) and
  * /readyz (200 once the daemon has finished starting, restored its snapshot
- * and bound gRPC; 503 before and while draining). Anything else is 404;
+ * and bound gRPC; 503 before and while draining), the operator's page at
+ * / and /d/NAME (plugin/daemon/page.h). Anything else is 404;
  * methods other than GET/HEAD are 405.
  *
  * Runs on the loop thread; reads what it shows (a struct afd_metrics_src,
