@@ -227,6 +227,15 @@ static void w_coef_calibrated(struct render *r, struct afd_deployment *d)
             REC(d)->calib.calibrated[i] ? 1 : 0);
 }
 
+static void w_coef_ci(struct render *r, struct afd_deployment *d)
+{
+    int i;
+
+    for (i = 0; i < AFD_COEF_COUNT; i++)
+        num(r, NAME(d), "coef", afd_coef_name((enum afd_coef)i),
+            REC(d)->calib.ci[i]);
+}
+
 static void w_observed(struct render *r, struct afd_deployment *d)
 {
     double ms[AFD_REGIME_COUNT];
@@ -497,6 +506,10 @@ static const struct family families[] = {
     {"afd_coefficient_calibrated", "gauge",
      "1 when the coefficient was learned from telemetry, 0 for the prior",
      w_coef_calibrated},
+    {"afd_coefficient_ci_half_width", "gauge",
+     "95% confidence half-width of the coefficient (model units); at least "
+     "the value itself while not identifiable from the loads seen",
+     w_coef_ci},
     {"afd_observed_stage_seconds", "gauge",
      "Running mean (EWMA) of measured stage times", w_observed},
     {"afd_calibration_samples_total", "counter",

@@ -129,6 +129,7 @@ static void get_recommendation(struct afd_grpc_call *call,
         coef[i].value = rec->calib.value[i];
         coef[i].prior = rec->calib.prior[i];
         coef[i].calibrated = rec->calib.calibrated[i];
+        coef[i].ci_half_width = rec->calib.ci[i];
         coef_ptrs[i] = &coef[i];
     }
     out.n_coefficients = AFD_COEF_COUNT;
