@@ -14,12 +14,13 @@
  * and a restart within the liveness window must find them still live.
  *
  * Documented choices: telemetry bounds and the request
- * count before theta comes from requests are in plugin/daemon/registry_internal.h
- * (AFD_MAX_TOKENS 1e12, AFD_MAX_STAGE_MS 1e7, AFD_MAX_BATCH 1e6,
- * AFD_MIN_REQUESTS_FOR_THETA 50); y is 1 until an FFN instance reports;
- * recompute (and tick) expire unseen instances first; observed stage means
- * are EWMAs with weight 1/64 per sample (AFD_STAGE_EWMA_ALPHA). Private
- * structures and snapshot helpers: plugin/daemon/registry_internal.h.
+ * count before theta comes from requests are in
+ * plugin/daemon/registry_internal.h (AFD_MAX_TOKENS 1e12, AFD_MAX_STAGE_MS 1e7,
+ * AFD_MAX_BATCH 1e6, AFD_MIN_REQUESTS_FOR_THETA 50); y is 1 until an FFN
+ * instance reports; recompute (and tick) expire unseen instances first;
+ * observed stage means are EWMAs with weight 1/64 per sample
+ * (AFD_STAGE_EWMA_ALPHA). Private structures and snapshot helpers:
+ * plugin/daemon/registry_internal.h.
  *
  * Threading: one owner. Every function is called from the daemon's event
  * loop thread only (gRPC handlers hand their decoded messages to the loop).
@@ -34,6 +35,7 @@
 #include <stdint.h>
 
 #include "estimator/calib.h"
+#include "estimator/shift.h"
 #include "estimator/solver.h"
 #include "estimator/workload.h"
 #include "plugin/daemon/config.h"
@@ -90,6 +92,10 @@ struct afd_recommendation {
     int64_t computed_ms;        /* when it was computed (daemon clock) */
     struct afd_profile profile; /* the (calibrated) profile used */
     struct afd_calib_report calib;
+    uint64_t shifts;           /* workload shifts detected from steps */
+    int64_t last_shift_ms;     /* telemetry clock of the last one; 0 none */
+    int last_shift_direction;  /* +1 load/time up, -1 down, 0 none */
+    const char *last_shift_on; /* signal that fired, "" none */
     enum afd_theta_source theta_source;
     double theta; /* tokens */
     double sigma; /* tokens; has_sigma false if unknown */

@@ -138,6 +138,10 @@ static void get_recommendation(struct afd_grpc_call *call,
         samples[i] = rec->calib.samples[i];
     out.n_calibration_samples = 3;
     out.calibration_samples = samples;
+    out.shifts_detected = rec->shifts;
+    out.last_shift_ms = rec->last_shift_ms;
+    out.last_shift_signal = (char *)rec->last_shift_on;
+    out.last_shift_direction = rec->last_shift_direction;
     if (rec->valid) {
         out.r_star = rec->solution.r_star;
         out.has_barrier = rec->solution.has_barrier;
