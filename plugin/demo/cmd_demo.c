@@ -42,6 +42,7 @@
 #include "plugin/demo/demo.h"
 #include "plugin/demo/demo_proc.h"
 #include "plugin/demo/demo_report.h"
+#include "plugin/demo/family.h"
 #include "plugin/sys/os.h"
 
 #ifndef AFD_DEMO_SOURCE_ROOT
@@ -62,11 +63,11 @@ static void on_signal(int sig)
 }
 
 struct demo_flags {
-    const char *scenario, *svg, *keep_logs;
+    const char *scenario, *svg, *keep_logs, *csv;
     long seed; /* -1: the scenario's */
     long jobs;
     double timeout_s;
-    bool json, no_svg;
+    bool json, no_svg, family, quick;
 };
 
 struct demo {
@@ -141,7 +142,15 @@ static void usage(FILE *out)
             "  --keep-logs DIR  work in DIR (config, logs, raw results) and\n"
             "                   keep it\n"
             "  --jobs N         afd-sim runs at once (default 2)\n"
-            "  --timeout S      give up after S wall seconds (default 600)\n",
+            "  --timeout S      give up after S wall seconds (default 600)\n"
+            "  --family         instead: the scenario's day on 10 generated\n"
+            "                   hardware profiles the daemon is not told\n"
+            "                   about (plugin/demo/family.h); a table of\n"
+            "                   efficiency against the oracle and the best\n"
+            "                   static ratio, commands and settle time per\n"
+            "                   shift (--json: JSON)\n"
+            "  --quick          with --family: 3 runs (CI)\n"
+            "  --csv PATH       with --family: also write the table as CSV\n",
             SCENARIO_REL, DEFAULT_SVG);
 }
 
@@ -168,15 +177,24 @@ static int parse_flags(int argc, char **argv, struct demo_flags *f)
         } else if (!strcmp(a, "--no-svg")) {
             f->no_svg = true;
             takes = false;
+        } else if (!strcmp(a, "--family")) {
+            f->family = true;
+            takes = false;
+        } else if (!strcmp(a, "--quick")) {
+            f->quick = true;
+            takes = false;
         } else if (!v && (!strcmp(a, "--scenario") || !strcmp(a, "--seed") ||
                           !strcmp(a, "--svg") || !strcmp(a, "--keep-logs") ||
-                          !strcmp(a, "--jobs") || !strcmp(a, "--timeout"))) {
+                          !strcmp(a, "--jobs") || !strcmp(a, "--timeout") ||
+                          !strcmp(a, "--csv"))) {
             fprintf(stderr, "afd-sizer demo: %s needs a value\n", a);
             return AFD_EXIT_USAGE;
         } else if (!strcmp(a, "--scenario")) {
             f->scenario = v;
         } else if (!strcmp(a, "--svg")) {
             f->svg = v;
+        } else if (!strcmp(a, "--csv")) {
+            f->csv = v;
         } else if (!strcmp(a, "--keep-logs")) {
             f->keep_logs = v;
         } else if (!strcmp(a, "--seed")) {
@@ -203,6 +221,10 @@ static int parse_flags(int argc, char **argv, struct demo_flags *f)
             return AFD_EXIT_USAGE;
         }
         i += takes;
+    }
+    if ((f->quick || f->csv) && !f->family) {
+        fprintf(stderr, "afd-sizer demo: --quick and --csv go with --family\n");
+        return AFD_EXIT_USAGE;
     }
     return -1;
 }
@@ -653,6 +675,21 @@ int afd_cmd_demo(int argc, char **argv)
     }
     rc = parse_flags(argc, argv, &d->f);
     if (rc >= 0) {
+        free(d);
+        return rc;
+    }
+    if (d->f.family) {
+        struct afd_family_options fo = {d->self, NULL, d->f.quick, d->f.json,
+                                        d->f.csv, d->f.timeout_s};
+
+        rc = locate(d, err);
+        if (rc) {
+            fprintf(stderr, "afd-sizer demo: %s\n", err);
+            free(d);
+            return AFD_EXIT_USAGE;
+        }
+        fo.scenario = d->scenario;
+        rc = afd_demo_family(&fo);
         free(d);
         return rc;
     }
