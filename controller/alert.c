@@ -33,10 +33,14 @@ struct machine {
 struct afd_alerts {
     char deployment[AFD_DEPLOYMENT_LEN];
     struct afd_alert_config cfg;
-    int64_t last_now;         /* latest accepted now_ms */
-    bool has_stable;          /* stable and observed are set */
-    enum afd_regime stable;   /* last stable observed regime */
-    enum afd_regime observed; /* latest observed regime */
+    int64_t last_now;           /* latest accepted now_ms */
+    bool has_stable;            /* stable and observed are set */
+    enum afd_regime stable;     /* last stable observed regime */
+    enum afd_regime observed;   /* latest sizing regime */
+    enum afd_position position; /* latest operating position */
+    int64_t first_ms;           /* ms, the first accepted evaluation */
+    bool has_ratio;             /* last_ratio is set */
+    double last_ratio;          /* x / y at the previous evaluation */
     struct machine m[AFD_ALERT_KIND_COUNT];
     uint64_t invalid_inputs;
 };
@@ -51,7 +55,9 @@ void afd_alert_config_init(struct afd_alert_config *cfg)
     assert(cfg);
     cfg->debounce_ms = 60000; /* several telemetry windows */
     cfg->resolve_ms = 300000; /* do not resolve on one good window */
-    cfg->margin = 0.05;       /* above the noise of a mean step time */
+    cfg->warmup_ms = 0;       /* the daemon sets it */
+    cfg->act_ms = 0;          /* the daemon sets it from its policy */
+    cfg->margin = 0.05;       /* balanced: within 5% of the best f */
 }
 
 static int check_duration(const char *name, int64_t v, char *err)
@@ -70,11 +76,13 @@ int afd_alert_config_check(const struct afd_alert_config *cfg, char *err)
     if (!cfg)
         return afd_err(err, AFD_EINVAL, "alert config is null");
     if ((rc = check_duration("debounce_ms", cfg->debounce_ms, err)) ||
-        (rc = check_duration("resolve_ms", cfg->resolve_ms, err)))
+        (rc = check_duration("resolve_ms", cfg->resolve_ms, err)) ||
+        (rc = check_duration("act_ms", cfg->act_ms, err)) ||
+        (rc = check_duration("warmup_ms", cfg->warmup_ms, err)))
         return rc;
-    if (!isfinite(cfg->margin) || cfg->margin < 0 || cfg->margin > 1)
+    if (!isfinite(cfg->margin) || cfg->margin < 0 || cfg->margin >= 1)
         return afd_err(err, AFD_EINVAL,
-                       "alert field 'margin' must be in [0, 1], got %g",
+                       "alert field 'margin' must be in [0, 1), got %g",
                        cfg->margin);
     return AFD_OK;
 }
@@ -82,12 +90,32 @@ int afd_alert_config_check(const struct afd_alert_config *cfg, char *err)
 const char *afd_alert_name(enum afd_alert_kind k)
 {
     switch (k) {
-    case AFD_ALERT_REGIME_CHANGED:
-        return "AfdRegimeChanged";
-    case AFD_ALERT_REGIME_MISMATCH:
-        return "AfdRegimeMismatch";
+    case AFD_ALERT_SIZING_CHANGED:
+        return "AfdSizingRegimeChanged";
+    case AFD_ALERT_OFF_BALANCE:
+        return "AfdOutsideBalancedBand";
     }
     return "AfdUnknown";
+}
+
+const char *afd_alert_severity(enum afd_alert_kind k)
+{
+    return k == AFD_ALERT_OFF_BALANCE ? "critical" : "warning";
+}
+
+const char *afd_alert_runbook(enum afd_alert_kind k)
+{
+    switch (k) {
+    case AFD_ALERT_SIZING_CHANGED:
+        return "re-plan capacity: the binding term changed, so the hardware "
+               "mix to buy changed (check a model, batch or interconnect "
+               "change)";
+    case AFD_ALERT_OFF_BALANCE:
+        return "scale Attention to the recommended x: check the scaler is "
+               "not stuck, advisory mode is intended and min/max bounds "
+               "allow it";
+    }
+    return "";
 }
 
 const char *afd_alert_state_name(enum afd_alert_state s)
@@ -103,33 +131,6 @@ const char *afd_alert_state_name(enum afd_alert_state s)
         return "resolving";
     }
     return "unknown";
-}
-
-static bool stage_ok(double ms)
-{
-    return isfinite(ms) && ms >= 0;
-}
-
-int afd_regime_observed(double attention_ms, double comm_ms, double ffn_ms,
-                        enum afd_regime *out, char *err)
-{
-    assert(out);
-    if (!stage_ok(attention_ms) || !stage_ok(comm_ms) || !stage_ok(ffn_ms))
-        return afd_err(err, AFD_EINVAL,
-                       "measured stage times must be finite and >= 0, got "
-                       "attention %g ms, communication %g ms, ffn %g ms",
-                       attention_ms, comm_ms, ffn_ms);
-    if (attention_ms == 0 && comm_ms == 0 && ffn_ms == 0)
-        return afd_err(err, AFD_EINVAL,
-                       "measured stage times are all 0: no step was measured");
-    /* >= keeps the earlier stage on a tie: attention, then communication. */
-    if (attention_ms >= comm_ms && attention_ms >= ffn_ms)
-        *out = AFD_REGIME_ATTENTION;
-    else if (comm_ms >= ffn_ms)
-        *out = AFD_REGIME_COMMUNICATION;
-    else
-        *out = AFD_REGIME_FFN;
-    return AFD_OK;
 }
 
 struct afd_alerts *afd_alert_new(const char *deployment,
@@ -173,7 +174,7 @@ void afd_alert_free(struct afd_alerts *a)
  * so the caller can still resolve the old alert before raising a new one.
  */
 static int machine_step(struct machine *m, const struct afd_alert_config *c,
-                        bool active, int key, int64_t now)
+                        int64_t debounce, bool active, int key, int64_t now)
 {
     bool same = m->firing && active && key == m->fire_key;
     int ev = 0;
@@ -206,7 +207,7 @@ static int machine_step(struct machine *m, const struct afd_alert_config *c,
         m->pend_since = now;
         m->counters.pending++;
     }
-    if (now - m->pend_since >= c->debounce_ms) {
+    if (now - m->pend_since >= debounce) {
         if (m->firing)
             ev |= SM_SUPERSEDE;
         m->pending = false;
@@ -263,10 +264,16 @@ static struct afd_alert_event *raise_alert(struct afd_alerts *a,
     e->action = AFD_ALERT_RAISED;
     e->alertname = afd_alert_name(k);
     memcpy(e->deployment, a->deployment, sizeof(e->deployment));
-    e->regime = a->observed;
+    e->regime = in->sizing;
     e->previous = previous;
     e->predicted = in->predicted;
     e->ratio = in->ratio;
+    e->r_star = in->r_star;
+    e->band_lo = in->band_lo;
+    e->band_hi = in->band_hi;
+    e->loss = in->loss;
+    e->lost_per_device = in->lost_per_device;
+    e->lost_tokens_per_s = in->lost_tokens_per_s;
     e->start_ms = m->pend_since;
     m->counters.raised++;
     return e;
@@ -280,70 +287,94 @@ static double seconds(int64_t ms)
 static void eval_changed(struct afd_alerts *a, const struct afd_alert_input *in,
                          int64_t now, struct afd_alert_events *out)
 {
-    struct machine *m = &a->m[AFD_ALERT_REGIME_CHANGED];
-    enum afd_regime obs = a->observed;
+    struct machine *m = &a->m[AFD_ALERT_SIZING_CHANGED];
+    enum afd_regime obs = in->sizing;
     struct afd_alert_event *e;
     int ev;
 
-    ev = machine_step(m, &a->cfg, obs != a->stable, (int)obs, now);
+    ev = machine_step(m, &a->cfg, a->cfg.debounce_ms, obs != a->stable,
+                      (int)obs, now);
     if (ev & SM_SUPERSEDE)
         emit_resolved(m, now, out, true,
-                      "superseded: the bottleneck moved again, to %s",
+                      "superseded: the optimum is now set by the %s term",
                       afd_regime_name(obs));
     if (ev & SM_RESOLVE)
         emit_resolved(m, now, out, false,
-                      "%s-bound has held for %g s since the move from %s",
+                      "the %s term has set the optimum for %g s since the "
+                      "move from %s",
                       afd_regime_name(a->stable), seconds(now - m->clear_since),
                       afd_regime_name(m->active.previous));
     if (!(ev & SM_RAISE))
         return;
-    e = raise_alert(a, AFD_ALERT_REGIME_CHANGED, in, a->stable);
+    e = raise_alert(a, AFD_ALERT_SIZING_CHANGED, in, a->stable);
     snprintf(e->explanation, sizeof(e->explanation),
-             "bottleneck moved from %s to %s at ratio %.2f for %g s: "
-             "measured attention %.2f ms, communication %.2f ms, ffn %.2f ms",
-             afd_regime_name(a->stable), afd_regime_name(obs), in->ratio,
-             seconds(now - e->start_ms), in->attention_ms, in->comm_ms,
-             in->ffn_ms);
+             "the optimum r* = %.2f is now set by the %s term (was %s) for "
+             "%g s: what to buy changed; re-plan the Attention/FFN mix",
+             in->r_star, afd_regime_name(obs), afd_regime_name(a->stable),
+             seconds(now - e->start_ms));
     *next_event(out) = *e;
     /* The new regime is now the stable one, so the alert is clear from
      * this instant and resolves after resolve_ms (a notification). */
     a->stable = obs;
-    if (machine_step(m, &a->cfg, false, (int)obs, now) & SM_RESOLVE)
+    if (machine_step(m, &a->cfg, a->cfg.debounce_ms, false, (int)obs, now) &
+        SM_RESOLVE)
         emit_resolved(m, now, out, false,
-                      "%s-bound is the stable regime (resolve_ms is 0)",
+                      "the %s term sets the optimum (resolve_ms is 0)",
                       afd_regime_name(obs));
 }
 
-static void eval_mismatch(struct afd_alerts *a,
-                          const struct afd_alert_input *in,
-                          enum afd_regime stable_before, int64_t now,
-                          struct afd_alert_events *out)
+/* Position key: 0 under-provisioned (attention-bound side), 1 over. */
+static const char *position_name(int key)
 {
-    struct machine *m = &a->m[AFD_ALERT_REGIME_MISMATCH];
-    enum afd_regime obs = a->observed;
+    return key ? "over-provisioned (ffn-bound side)"
+               : "under-provisioned (attention-bound side)";
+}
+
+static void eval_off_balance(struct afd_alerts *a,
+                             const struct afd_alert_input *in,
+                             enum afd_regime stable_before, int64_t now,
+                             struct afd_alert_events *out)
+{
+    struct machine *m = &a->m[AFD_ALERT_OFF_BALANCE];
+    bool under = in->ratio<in->band_lo, over = in->ratio> in->band_hi;
+    int key = over ? 1 : 0;
     struct afd_alert_event *e;
-    int key = (int)obs * AFD_REGIME_COUNT + (int)in->predicted;
     int ev;
 
-    ev = machine_step(m, &a->cfg, obs != in->predicted, key, now);
+    a->position = under  ? AFD_POSITION_UNDER
+                  : over ? AFD_POSITION_OVER
+                         : AFD_POSITION_BALANCED;
+    /* A step toward the band is the controller acting: wait again. */
+    if (m->pending && a->has_ratio &&
+        ((under && in->ratio > a->last_ratio) ||
+         (over && in->ratio < a->last_ratio)))
+        m->pend_since = now;
+    a->has_ratio = true;
+    a->last_ratio = in->ratio;
+    ev = machine_step(m, &a->cfg,
+                      a->cfg.act_ms > a->cfg.debounce_ms ? a->cfg.act_ms
+                                                         : a->cfg.debounce_ms,
+                      under || over, key, now);
     if (ev & SM_SUPERSEDE)
-        emit_resolved(m, now, out, true,
-                      "superseded: now observed %s-bound, predicted %s-bound",
-                      afd_regime_name(obs), afd_regime_name(in->predicted));
+        emit_resolved(m, now, out, true, "superseded: now %s",
+                      position_name(key));
     if (ev & SM_RESOLVE)
         emit_resolved(m, now, out, false,
-                      "observed %s-bound has matched the model for %g s",
-                      afd_regime_name(obs), seconds(now - m->clear_since));
+                      "ratio %.2f has been inside the balanced band "
+                      "[%.2f, %.2f] for %g s",
+                      in->ratio, in->band_lo, in->band_hi,
+                      seconds(now - m->clear_since));
     if (!(ev & SM_RAISE))
         return;
-    e = raise_alert(a, AFD_ALERT_REGIME_MISMATCH, in, stable_before);
+    e = raise_alert(a, AFD_ALERT_OFF_BALANCE, in, stable_before);
+    e->regime = over ? AFD_REGIME_FFN : AFD_REGIME_ATTENTION;
     snprintf(e->explanation, sizeof(e->explanation),
-             "observed %s-bound for %g s (attention %.2f ms, communication "
-             "%.2f ms, ffn %.2f ms) but the model predicts %s-bound at ratio "
-             "%.2f: profile or workload drift",
-             afd_regime_name(obs), seconds(now - e->start_ms), in->attention_ms,
-             in->comm_ms, in->ffn_ms, afd_regime_name(in->predicted),
-             in->ratio);
+             "%s for %g s: ratio %.2f outside the balanced band [%.2f, "
+             "%.2f] (r* %.2f), losing %.1f%% = %.1f tokens/s per device, "
+             "%.0f tokens/s in all; check scaling, advisory mode, bounds",
+             position_name(key), seconds(now - e->start_ms), in->ratio,
+             in->band_lo, in->band_hi, in->r_star, 100 * in->loss,
+             in->lost_per_device, in->lost_tokens_per_s);
     *next_event(out) = *e;
 }
 
@@ -360,67 +391,67 @@ static int check_now(struct afd_alerts *a, int64_t now_ms, char *err)
     return AFD_OK;
 }
 
-static double stage_ms(const struct afd_alert_input *in, enum afd_regime r)
+static bool regime_ok(enum afd_regime r)
 {
-    return r == AFD_REGIME_ATTENTION       ? in->attention_ms
-           : r == AFD_REGIME_COMMUNICATION ? in->comm_ms
-                                           : in->ffn_ms;
+    return (int)r >= 0 && (int)r < AFD_REGIME_COUNT;
 }
 
-/* Hysteresis: the observed regime moves only when the new largest stage
- * beats the previously observed one by more than the margin. */
-static enum afd_regime sticky_regime(const struct afd_alerts *a,
-                                     const struct afd_alert_input *in,
-                                     enum afd_regime raw)
+static int check_input(const struct afd_alert_input *in, char *err)
 {
-    if (!a->has_stable || raw == a->observed)
-        return raw;
-    if (stage_ms(in, raw) > stage_ms(in, a->observed) * (1 + a->cfg.margin))
-        return raw;
-    return a->observed;
+    if (!in)
+        return afd_err(err, AFD_EINVAL, "alert input is null");
+    if (!regime_ok(in->sizing) || !regime_ok(in->predicted))
+        return afd_err(err, AFD_EINVAL,
+                       "alert input 'sizing' and 'predicted' must be 0..%d, "
+                       "got %d and %d",
+                       AFD_REGIME_COUNT - 1, (int)in->sizing,
+                       (int)in->predicted);
+    if (!isfinite(in->ratio) || in->ratio <= 0 || !isfinite(in->r_star) ||
+        in->r_star <= 0)
+        return afd_err(err, AFD_EINVAL,
+                       "alert input 'ratio' and 'r_star' must be finite and "
+                       "> 0, got %g and %g",
+                       in->ratio, in->r_star);
+    if (!isfinite(in->band_lo) || !isfinite(in->band_hi) ||
+        !(in->band_lo <= in->r_star && in->r_star <= in->band_hi))
+        return afd_err(err, AFD_EINVAL,
+                       "alert input band [%g, %g] must be finite and hold "
+                       "r_star %g",
+                       in->band_lo, in->band_hi, in->r_star);
+    if (!isfinite(in->loss) || !isfinite(in->lost_per_device) ||
+        !isfinite(in->lost_tokens_per_s))
+        return afd_err(err, AFD_EINVAL,
+                       "alert input losses must be finite, got %g, %g, %g",
+                       in->loss, in->lost_per_device, in->lost_tokens_per_s);
+    return AFD_OK;
 }
 
 int afd_alert_eval(struct afd_alerts *a, const struct afd_alert_input *in,
                    int64_t now_ms, struct afd_alert_events *out, char *err)
 {
-    enum afd_regime obs, stable_before;
+    enum afd_regime stable_before;
     int rc;
 
     assert(a && out);
     out->n = 0;
     if ((rc = check_now(a, now_ms, err)))
         return rc;
-    if (!in) {
-        a->invalid_inputs++;
-        return afd_err(err, AFD_EINVAL, "alert input is null");
-    }
-    if ((rc = afd_regime_observed(in->attention_ms, in->comm_ms, in->ffn_ms,
-                                  &obs, err))) {
+    if ((rc = check_input(in, err))) {
         a->invalid_inputs++;
         return rc;
     }
-    if ((int)in->predicted < 0 || (int)in->predicted >= AFD_REGIME_COUNT) {
-        a->invalid_inputs++;
-        return afd_err(err, AFD_EINVAL,
-                       "alert input 'predicted' must be 0..%d, got %d",
-                       AFD_REGIME_COUNT - 1, (int)in->predicted);
-    }
-    if (!isfinite(in->ratio) || in->ratio <= 0) {
-        a->invalid_inputs++;
-        return afd_err(err, AFD_EINVAL,
-                       "alert input 'ratio' must be finite and > 0, got %g",
-                       in->ratio);
-    }
     a->last_now = now_ms;
-    a->observed = sticky_regime(a, in, obs);
+    a->observed = in->sizing;
     if (!a->has_stable) {
         /* Nothing to compare with yet: the first regime is the baseline. */
         a->has_stable = true;
-        a->stable = obs;
+        a->first_ms = now_ms;
     }
+    if (now_ms - a->first_ms < a->cfg.warmup_ms || a->first_ms == now_ms)
+        a->stable = in->sizing; /* still learning: no alert */
     stable_before = a->stable;
     eval_changed(a, in, now_ms, out);
-    eval_mismatch(a, in, stable_before, now_ms, out);
+    eval_off_balance(a, in, stable_before, now_ms, out);
     return AFD_OK;
 }
 
@@ -458,6 +489,7 @@ void afd_alert_status(const struct afd_alerts *a, struct afd_alert_status *out)
     out->has_stable = a->has_stable;
     out->stable = a->stable;
     out->observed = a->observed;
+    out->position = a->position;
     out->invalid_inputs = a->invalid_inputs;
     for (k = 0; k < AFD_ALERT_KIND_COUNT; k++) {
         m = &a->m[k];

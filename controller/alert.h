@@ -6,24 +6,31 @@
  * forwards the events (to Alertmanager: raised = startsAt, resolved =
  * endsAt) - this module does no I/O.
  *
- * Observed regime: the caller passes the measured mean stage times and
- * afd_regime_observed() picks the largest (the stage that sets the step
- * time); afd_alert_eval keeps the previously observed regime until another
- * stage is larger than it by more than cfg.margin. On an exact tie attention
- * wins over communication over ffn, as in solver.h (the flatter stage in r
- * wins). Passing times instead of a regime lets the explanations quote the
- * measurements.
+ * Regimes as the model defines them (model.md sec. 4), computed by the
+ * caller with estimator/solver.h and passed in:
+ *   sizing regime    - the term that binds the optimum r* (attention balance
+ *       r_A, communication r_C, or the FFN peak r_peak; afd_sizing_regime).
+ *       A property of workload + hardware: noise in stage times cannot
+ *       move it, only a real change can.
+ *   operating position - the current ratio against the balanced band
+ *       [band_lo, band_hi] (afd_balanced_band: f(r) >= (1 - margin) f(r*)):
+ *       balanced inside, under-provisioned below (attention-bound side),
+ *       over-provisioned above (ffn-bound side). A balanced deployment
+ *       raises nothing, however noisy its measured stage times.
  *
- * Two alert kinds (design decision: both, one machine each):
- *   AfdRegimeChanged  - the observed bottleneck differs from the last stable
- *       observed regime: the bottleneck moved, which operators want to be
- *       told. The first evaluation sets the stable regime silently. When the
- *       alert raises, the new regime becomes the stable one, so the alert
- *       resolves once the new regime has held for resolve_ms: it is a
- *       notification that stays up at least resolve_ms.
- *   AfdRegimeMismatch - the observed regime differs from the one the model
- *       predicts at the current ratio: model or profile drift. It stays up
- *       while they differ and resolves resolve_ms after they agree.
+ * Two alert kinds, one machine each:
+ *   AfdSizingRegimeChanged (warning) - the term binding r* differs from the
+ *       last stable one: what to buy has changed. The first evaluation sets
+ *       the stable regime silently. When the alert raises, the new regime
+ *       becomes the stable one, so it resolves once that held for
+ *       resolve_ms: a notification that stays up at least resolve_ms.
+ *   AfdOutsideBalancedBand (critical) - the ratio has been outside the band
+ *       with no move toward it for max(debounce_ms, act_ms), longer than
+ *       the controller needs to act (scaling stuck, advisory mode, bounds
+ *       reached): a step toward the band restarts the pending timer, so a
+ *       controller that is converging raises nothing. Carries the
+ *       throughput lost (fraction, tokens/s per device, tokens/s in all).
+ *       Key: under/over.
  *
  * The machine of each kind, evaluated with `active` (condition holds) and a
  * key (changed: the observed regime; mismatch: the pair observed,
@@ -48,9 +55,10 @@
  * Time: now_ms only, one monotonic clock, 0 <= now_ms <= AFD_ALERT_TIME_MAX,
  * never decreasing (AFD_EINVAL otherwise, no state change).
  *
- * Typical use, once per telemetry window: fill attention_ms / comm_ms /
- * ffn_ms from the measured stage means, predicted = afd_regime_at(input,
- * x / y), ratio = x / y; afd_alert_eval(); post each event (RAISED with
+ * Typical use, once per recompute: sizing = afd_sizing_regime(input, r*),
+ * band from afd_balanced_band(input, r*, cfg.margin), predicted =
+ * afd_regime_at(input, x / y), ratio = x / y, losses from
+ * afd_throughput_at; afd_alert_eval(); post each event (RAISED with
  * startsAt = start_ms, RESOLVED with endsAt = end_ms; labels alertname,
  * deployment, regime). Re-sending active alerts is the caller's job
  * (afd_alert_status() lists them).
@@ -73,8 +81,14 @@
 #define AFD_ALERT_DURATION_MAX 604800000 /* ms, one week */
 
 enum afd_alert_kind {
-    AFD_ALERT_REGIME_CHANGED = 0,  /* alertname "AfdRegimeChanged" */
-    AFD_ALERT_REGIME_MISMATCH = 1, /* alertname "AfdRegimeMismatch" */
+    AFD_ALERT_SIZING_CHANGED = 0, /* alertname "AfdSizingRegimeChanged" */
+    AFD_ALERT_OFF_BALANCE = 1,    /* alertname "AfdOutsideBalancedBand" */
+};
+
+enum afd_position {
+    AFD_POSITION_BALANCED = 0, /* ratio inside the balanced band */
+    AFD_POSITION_UNDER = 1,    /* below it: attention-bound, add Attention */
+    AFD_POSITION_OVER = 2,     /* above it: ffn-bound, remove Attention */
 };
 #define AFD_ALERT_KIND_COUNT 2
 
@@ -93,14 +107,20 @@ enum afd_alert_action {
 struct afd_alert_config {
     int64_t debounce_ms; /* ms a condition must hold to raise, >= 0 */
     int64_t resolve_ms;  /* ms it must stay clear to resolve, >= 0 */
-    double margin;       /* fraction in [0, 1]: another stage must exceed the
-                            currently observed one by this much to become
-                            the observed regime (hysteresis: at the optimum
-                            the two stages are equal by design and a bare
-                            argmax would flap) */
+    int64_t warmup_ms;   /* ms from the first evaluation during which the
+                            sizing regime is learned silently (the daemon
+                            sets 2 * debounce_ms: its calibration starts
+                            from the prior and moves most at first; not
+                            read from the config file), >= 0 */
+    int64_t act_ms;      /* ms the controller needs to act (the daemon sets
+                            dwell + ack timeout + cooldown of its policy;
+                            not read from the config file), >= 0 */
+    double margin;       /* fraction in [0, 1): the balanced band is where
+                            the model's throughput is within this fraction
+                            of the best (f(r) >= (1 - margin) f(r*)) */
 };
 
-/* Defaults: debounce 60 s, resolve 300 s, margin 0.05. */
+/* Defaults: debounce 60 s, resolve 300 s, warmup 0, act 0, margin 0.05. */
 void afd_alert_config_init(struct afd_alert_config *cfg);
 
 /* AFD_EINVAL naming the bad field, e.g.
@@ -108,29 +128,30 @@ void afd_alert_config_init(struct afd_alert_config *cfg);
 int afd_alert_config_check(const struct afd_alert_config *cfg, char *err);
 
 struct afd_alert_input {
-    double attention_ms;       /* measured mean Attention stage time, ms */
-    double comm_ms;            /* measured mean communication time, ms */
-    double ffn_ms;             /* measured mean FFN stage time, ms */
+    enum afd_regime sizing;    /* term binding r* (afd_sizing_regime) */
     enum afd_regime predicted; /* model's regime at the current ratio */
     double ratio;              /* current x / y, finite, > 0 */
+    double r_star;             /* optimum ratio, finite, > 0 */
+    double band_lo, band_hi;   /* balanced band, band_lo <= r_star <= hi */
+    double loss;               /* 1 - f(ratio)/f(r*), fraction */
+    double lost_per_device;    /* tokens/s per device lost at ratio */
+    double lost_tokens_per_s;  /* tokens/s lost by the whole deployment */
 };
-
-/*
- * The regime set by the largest stage time (ties as in the header block).
- * Times must be finite and >= 0, not all 0: AFD_EINVAL otherwise.
- */
-int afd_regime_observed(double attention_ms, double comm_ms, double ffn_ms,
-                        enum afd_regime *out, char *err);
 
 struct afd_alert_event {
     enum afd_alert_kind kind;
     enum afd_alert_action action;
     const char *alertname; /* static string, see enum afd_alert_kind */
     char deployment[AFD_DEPLOYMENT_LEN];
-    enum afd_regime regime;           /* observed regime the alert is about */
-    enum afd_regime previous;         /* stable observed regime before it */
+    enum afd_regime regime;           /* changed: the new sizing regime; off
+                                         balance: attention (under) or ffn (over) */
+    enum afd_regime previous;         /* stable sizing regime before it */
     enum afd_regime predicted;        /* predicted at the ratio when raised */
     double ratio;                     /* x / y when raised */
+    double r_star, band_lo, band_hi;  /* optimum and band when raised */
+    double loss;                      /* fraction of f(r*) lost */
+    double lost_per_device;           /* tokens/s per device */
+    double lost_tokens_per_s;         /* tokens/s, whole deployment */
     char explanation[AFD_REASON_LEN]; /* one line; differs on resolve */
     int64_t start_ms; /* ms, when the condition was first seen */
     int64_t end_ms;   /* ms, resolution time; 0 for RAISED */
@@ -165,15 +186,20 @@ struct afd_alert_kind_status {
 };
 
 struct afd_alert_status {
-    bool has_stable;          /* at least one evaluation accepted */
-    enum afd_regime stable;   /* last stable observed regime */
-    enum afd_regime observed; /* latest observed regime */
+    bool has_stable;            /* at least one evaluation accepted */
+    enum afd_regime stable;     /* last stable sizing regime */
+    enum afd_regime observed;   /* latest sizing regime */
+    enum afd_position position; /* latest operating position */
     struct afd_alert_kind_status kind[AFD_ALERT_KIND_COUNT];
     uint64_t invalid_inputs; /* evaluations rejected with AFD_EINVAL */
 };
 
-/* "AfdRegimeChanged", "AfdRegimeMismatch". */
+/* "AfdSizingRegimeChanged", "AfdOutsideBalancedBand". */
 const char *afd_alert_name(enum afd_alert_kind k);
+/* "warning" (sizing changed: plan) or "critical" (throughput lost now). */
+const char *afd_alert_severity(enum afd_alert_kind k);
+/* One-line runbook action per kind (static string). */
+const char *afd_alert_runbook(enum afd_alert_kind k);
 /* "ok", "pending", "firing", "resolving". */
 const char *afd_alert_state_name(enum afd_alert_state s);
 

@@ -15,9 +15,9 @@
 
 #include <stddef.h>
 
-#define AFD_PROFILE_NAME_LEN 64
+#define AFD_PROFILE_NAME_LEN       64
 #define AFD_PROFILE_PROVENANCE_LEN 256
-#define AFD_DEFAULT_PROFILE "paper-v1-fit"
+#define AFD_DEFAULT_PROFILE        "paper-v1-fit"
 
 enum afd_comm_mode {
     AFD_COMM_PER_INSTANCE = 0, /* t_C depends on B (paper v1) */
@@ -26,13 +26,14 @@ enum afd_comm_mode {
 
 struct afd_profile {
     char name[AFD_PROFILE_NAME_LEN];
-    char provenance[AFD_PROFILE_PROVENANCE_LEN]; /* where the numbers came from */
-    double aA;                   /* ms per token of Attention load */
-    double bA;                   /* ms, Attention fixed cost per step */
-    double aC;                   /* ms per token communicated */
-    double bC;                   /* ms, communication fixed cost per step */
-    double aF;                   /* ms per token through the FFN */
-    double bF;                   /* ms, FFN fixed cost per step */
+    char provenance[AFD_PROFILE_PROVENANCE_LEN]; /* where the numbers came from
+                                                  */
+    double aA; /* ms per token of Attention load */
+    double bA; /* ms, Attention fixed cost per step */
+    double aC; /* ms per token communicated */
+    double bC; /* ms, communication fixed cost per step */
+    double aF; /* ms per token through the FFN */
+    double bF; /* ms, FFN fixed cost per step */
     enum afd_comm_mode comm_mode;
 };
 
@@ -54,7 +55,8 @@ const struct afd_profile *afd_profile_builtin_at(size_t i);
  */
 int afd_profile_validate(const struct afd_profile *p, char *err);
 
-/* "per_instance" / "aggregate" <-> enum. Parse returns AFD_EINVAL if unknown. */
+/* "per_instance" / "aggregate" <-> enum. Parse returns AFD_EINVAL if unknown.
+ */
 const char *afd_comm_mode_name(enum afd_comm_mode mode);
 int afd_comm_mode_parse(const char *s, enum afd_comm_mode *out, char *err);
 

@@ -406,3 +406,80 @@ int afd_solve(const struct afd_solve_input *in, struct afd_solution *out,
     afd_solver_barrier_optimum(in, out);
     return AFD_OK;
 }
+
+enum afd_regime afd_sizing_regime(const struct afd_solve_input *in,
+                                  double r_star)
+{
+    struct afd_stage_times st;
+    double tol;
+
+    afd_stage_times_at(in, r_star, &st);
+    /* Relative tolerance: at a crossing the two lines agree to rounding. */
+    tol = 1e-9 * st.step;
+    /* Communication first: where the interconnect binds, it is what sets
+     * r* (r_C, or an aggregate comm line meeting the Attention floor). */
+    if (st.step - st.comm <= tol)
+        return AFD_REGIME_COMMUNICATION;
+    if (st.step - st.attention <= tol)
+        return AFD_REGIME_ATTENTION;
+    return AFD_REGIME_FFN;
+}
+
+/* The r in [lo, hi] where f crosses target, f(lo) and f(hi) on either side. */
+static double band_edge(const struct afd_solve_input *in, double lo, double hi,
+                        double target, bool rising)
+{
+    int i;
+
+    for (i = 0; i < 80; i++) {
+        double mid = 0.5 * (lo + hi);
+        bool above = afd_throughput_at(in, mid) >= target;
+
+        if (above == rising)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return rising ? hi : lo;
+}
+
+void afd_balanced_band(const struct afd_solve_input *in, double r_star,
+                       double loss, double *lo, double *hi)
+{
+    double best = afd_throughput_at(in, r_star);
+    double target = (1 - loss) * best;
+    double tiny = r_star * 1e-9;
+
+    *lo = afd_throughput_at(in, tiny) >= target
+              ? tiny
+              : band_edge(in, tiny, r_star, target, true);
+    *hi = afd_throughput_at(in, in->max_ratio) >= target
+              ? in->max_ratio
+              : band_edge(in, r_star, in->max_ratio, target, false);
+}
+
+int afd_balanced_band_barrier(const struct afd_solve_input *in, int x_star,
+                              double loss, double *lo, double *hi, char *err)
+{
+    int xmax = (int)fmin(in->max_ratio * in->ffn_instances, INT_MAX / 2);
+    double best, thr;
+    int rc, x;
+
+    if ((rc = afd_barrier_at(in, x_star, NULL, &best, err)))
+        return rc;
+    /* Integer x: f is unimodal in x (model.md sec. 5), so walk outwards
+     * until the throughput falls below the target. */
+    for (x = x_star; x > 1; x--) {
+        afd_barrier_at(in, x - 1, NULL, &thr, NULL);
+        if (thr < (1 - loss) * best)
+            break;
+    }
+    *lo = (double)x / in->ffn_instances;
+    for (x = x_star; x < xmax; x++) {
+        afd_barrier_at(in, x + 1, NULL, &thr, NULL);
+        if (thr < (1 - loss) * best)
+            break;
+    }
+    *hi = (double)x / in->ffn_instances;
+    return AFD_OK;
+}

@@ -127,6 +127,34 @@ void afd_idle_ratios_at(const struct afd_solve_input *in, double r,
                         double eta[AFD_REGIME_COUNT]);
 
 /*
+ * Sizing regime: the term that binds the optimum r_star (model.md sec. 4):
+ * communication when the comm line sets tau(r_star) (r_C, or an aggregate
+ * comm line meeting the Attention floor), else attention (r_A, the
+ * attention balance), else ffn (r_peak, the FFN piece's own stationary
+ * point). Unlike afd_regime_at it names the term that placed
+ * r_star, so it changes only when workload or hardware do.
+ */
+enum afd_regime afd_sizing_regime(const struct afd_solve_input *in,
+                                  double r_star);
+/*
+ * Balanced band around r_star: the ratios [lo, hi] (lo <= r_star <= hi)
+ * where the mean-field f(r) >= (1 - loss) * f(r_star), loss in [0, 1),
+ * found by bisection (f rises before r_star and falls after it); clipped to
+ * (0, max_ratio]. Pure, no allocation.
+ */
+void afd_balanced_band(const struct afd_solve_input *in, double r_star,
+                       double loss, double *lo, double *hi);
+/*
+ * The same band in the barrier model over integer x (what the controller
+ * targets when sigma or a load spread is known): [lo, hi] as ratios x/y,
+ * the outermost x next to x_star whose barrier throughput is >= (1 - loss)
+ * times that at x_star. AFD_EINVAL (afd_barrier_at's message) without a
+ * spread.
+ */
+int afd_balanced_band_barrier(const struct afd_solve_input *in, int x_star,
+                              double loss, double *lo, double *hi, char *err);
+
+/*
  * Barrier model at x Attention instances (x >= 1): expected step time (ms)
  * and throughput per device. Requires sigma or load_spread; AFD_EINVAL
  * otherwise.

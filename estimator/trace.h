@@ -30,11 +30,12 @@ enum afd_trace_format {
 
 struct afd_trace {
     enum afd_trace_format format;
-    size_t n;                   /* valid requests */
-    double *prompt;             /* n prompt lengths, tokens */
-    double *decode;             /* n decode lengths, tokens (>= 1) */
-    size_t malformed;           /* data lines skipped */
-    size_t first_bad_line;      /* 1-based line number of the first skip, 0 if none */
+    size_t n;         /* valid requests */
+    double *prompt;   /* n prompt lengths, tokens */
+    double *decode;   /* n decode lengths, tokens (>= 1) */
+    size_t malformed; /* data lines skipped */
+    size_t
+        first_bad_line; /* 1-based line number of the first skip, 0 if none */
     char first_bad_reason[AFD_ERR_LEN]; /* why it was skipped */
 };
 

@@ -2,7 +2,7 @@
  * am_probe.c - drives plugin/alertmanager on a libevent loop from commands
  * on stdin, for the real-Alertmanager test (integration/e2e/
  * test_alertmanager.py). One reply line per command, flushed:
- *   raise DEPLOY REGIME   post a RAISED AfdRegimeChanged  -> "ok raise"
+ *   raise DEPLOY REGIME   post a RAISED AfdSizingRegimeChanged  -> "ok raise"
  *   resolve DEPLOY        post its RESOLVED               -> "ok resolve"
  *   wait-delivered MS     wait until nothing is pending   -> "delivered" or
  *                         "timeout", then a stats line
@@ -72,7 +72,7 @@ static void cmd_raise(struct probe *p, const char *dep, const char *reg)
         printf("error more than %d raised alerts\n", MAX_RAISED);
         return;
     }
-    ev.kind = AFD_ALERT_REGIME_CHANGED;
+    ev.kind = AFD_ALERT_SIZING_CHANGED;
     ev.action = AFD_ALERT_RAISED;
     ev.alertname = afd_alert_name(ev.kind);
     snprintf(ev.deployment, sizeof(ev.deployment), "%s", dep);

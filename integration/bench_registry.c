@@ -87,7 +87,8 @@ static int time_snapshot(int n_deps, int n_inst, double *enc, double *med,
     double ms[REPEATS], t0;
     int d, i, r, rc = 0;
 
-    snprintf(dir, sizeof(dir), "%s/afd-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    snprintf(dir, sizeof(dir), "%s/afd-bench-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir))
         return -1;
     snprintf(path, sizeof(path), "%s/afd.snap", dir);

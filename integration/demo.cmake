@@ -9,3 +9,14 @@ if(TARGET afd-sim AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/scenarios/smoke.json)
                    ${CMAKE_CURRENT_SOURCE_DIR}/scenarios/smoke.json)
   set_tests_properties(e2e_demo PROPERTIES LABELS "e2e;demo" TIMEOUT 600)
 endif()
+
+# Issue 11 acceptance on every scenario: alerts only at workload shifts, at
+# most one raise per name per phase, sizing-regime alerts exactly where the
+# term binding r* changes (e2e/test_demo_alerts.py).
+if(TARGET afd-sim AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/scenarios/default.json)
+  add_test(NAME e2e_demo_alerts
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_demo_alerts.py
+                   ${CMAKE_BINARY_DIR}/bin ${CMAKE_CURRENT_SOURCE_DIR}/scenarios
+                   ${CMAKE_SOURCE_DIR}/../shared/traces)
+  set_tests_properties(e2e_demo_alerts PROPERTIES LABELS "e2e;demo" TIMEOUT 900)
+endif()

@@ -27,9 +27,9 @@ static inline struct afd_alertmanager_alert raised(const char *dep,
     struct afd_alertmanager_alert a;
 
     memset(&a, 0, sizeof(a));
-    a.ev.kind = AFD_ALERT_REGIME_CHANGED;
+    a.ev.kind = AFD_ALERT_SIZING_CHANGED;
     a.ev.action = AFD_ALERT_RAISED;
-    a.ev.alertname = "AfdRegimeChanged";
+    a.ev.alertname = "AfdSizingRegimeChanged";
     snprintf(a.ev.deployment, sizeof(a.ev.deployment), "%s", dep);
     a.ev.regime = reg;
     a.ev.previous = AFD_REGIME_ATTENTION;

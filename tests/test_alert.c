@@ -11,17 +11,23 @@
 
 #include "controller/alert.h"
 #include "estimator/base/error.h"
+#include "estimator/profile.h"
+#include "estimator/solver.h"
 
 #define ATT      AFD_REGIME_ATTENTION
 #define COMM     AFD_REGIME_COMMUNICATION
 #define FFN      AFD_REGIME_FFN
-#define CHANGED  AFD_ALERT_REGIME_CHANGED
-#define MISMATCH AFD_ALERT_REGIME_MISMATCH
+#define CHANGED  AFD_ALERT_SIZING_CHANGED
+#define MISMATCH AFD_ALERT_OFF_BALANCE
+#define BAL      AFD_POSITION_BALANCED
+#define UNDER    AFD_POSITION_UNDER
+#define OVER     AFD_POSITION_OVER
 
 static struct afd_alert_config base_cfg(void)
 {
     struct afd_alert_config c;
 
+    afd_alert_config_init(&c);
     c.debounce_ms = 60000;
     c.resolve_ms = 300000;
     c.margin = 0.05;
@@ -51,21 +57,28 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Measured times whose largest stage is `obs`, predicted regime `pred`. */
-static struct afd_alert_input input(enum afd_regime obs, enum afd_regime pred)
+/* Sizing regime `sizing`; r* 8 with the band [6, 10]; the ratio inside it
+ * (balanced), below it (under, 4) or above it (over, 14). */
+static struct afd_alert_input input(enum afd_regime sizing,
+                                    enum afd_position pos)
 {
     struct afd_alert_input in;
 
-    in.attention_ms = obs == ATT ? 10.0 : 4.0;
-    in.comm_ms = obs == COMM ? 10.0 : 2.0;
-    in.ffn_ms = obs == FFN ? 10.0 : 6.0;
-    in.predicted = pred;
-    in.ratio = 8.0;
+    memset(&in, 0, sizeof(in));
+    in.sizing = sizing;
+    in.r_star = 8.0;
+    in.band_lo = 6.0;
+    in.band_hi = 10.0;
+    in.ratio = pos == BAL ? 8.0 : pos == UNDER ? 4.0 : 14.0;
+    in.predicted = pos == UNDER ? ATT : pos == OVER ? FFN : sizing;
+    in.loss = pos == BAL ? 0 : 0.125;
+    in.lost_per_device = pos == BAL ? 0 : 50.0;
+    in.lost_tokens_per_s = in.lost_per_device * 15;
     return in;
 }
 
 static size_t eval(struct afd_alerts *a, enum afd_regime obs,
-                   enum afd_regime pred, int64_t now,
+                   enum afd_position pred, int64_t now,
                    struct afd_alert_events *ev)
 {
     struct afd_alert_input in = input(obs, pred);
@@ -78,7 +91,8 @@ static size_t eval(struct afd_alerts *a, enum afd_regime obs,
 
 /* Evaluates every `every` ms over [from, to] (both included): no events. */
 static void quiet(struct afd_alerts *a, enum afd_regime obs,
-                  enum afd_regime pred, int64_t from, int64_t to, int64_t every)
+                  enum afd_position pred, int64_t from, int64_t to,
+                  int64_t every)
 {
     struct afd_alert_events ev;
     int64_t t;
@@ -99,45 +113,116 @@ static struct afd_alert_status status(struct afd_alerts *a)
     return s;
 }
 
-/* ensure regime_observed picks the largest stage time */
-static void test_regime_observed_picks_largest(void **state)
+/* Paper profile at batch B, theta 600 (model.md sec. 2). */
+static struct afd_solve_input paper(struct afd_profile *p, double batch)
 {
-    enum afd_regime r;
+    struct afd_solve_input in;
 
-    assert_int_equal(afd_regime_observed(9.3, 1.0, 5.0, &r, NULL), AFD_OK);
-    assert_int_equal(r, ATT);
-    assert_int_equal(afd_regime_observed(2.0, 3.5, 3.4, &r, NULL), AFD_OK);
-    assert_int_equal(r, COMM);
-    assert_int_equal(afd_regime_observed(2.0, 3.5, 12.5, &r, NULL), AFD_OK);
-    assert_int_equal(r, FFN);
+    afd_test_paper_profile(p);
+    afd_solve_input_init(&in, p, batch, 600);
+    return in;
 }
 
-/* ensure exact ties go to attention, then communication, as in solver.h */
-static void test_regime_observed_ties(void **state)
+/* ensure the sizing regime names the closed-form term that sets r* */
+static void test_sizing_regime_matches_closed_form(void **state)
 {
-    enum afd_regime r;
+    struct afd_profile p;
+    struct afd_solve_input in;
+    struct afd_solution s;
 
-    afd_regime_observed(5.0, 1.0, 5.0, &r, NULL);
-    assert_int_equal(r, ATT);
-    afd_regime_observed(5.0, 5.0, 5.0, &r, NULL);
-    assert_int_equal(r, ATT);
-    afd_regime_observed(1.0, 5.0, 5.0, &r, NULL);
-    assert_int_equal(r, COMM);
+    (void)state;
+    in = paper(&p, 256); /* r_A = 9.3 > r_peak = 2.95 > r_C */
+    assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
+    assert_true(fabs(s.r_star - s.r_A) < 1e-9 * s.r_A);
+    assert_int_equal(afd_sizing_regime(&in, s.r_star), ATT);
+    in = paper(&p, 64); /* r* = 5.9 is the FFN peak sqrt(bF/(aF*B)) */
+    assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
+    assert_true(fabs(s.r_star - s.r_peak) < 1e-9 * s.r_peak);
+    assert_true(s.r_peak > s.r_A && s.r_peak > s.r_C);
+    assert_int_equal(afd_sizing_regime(&in, s.r_star), FFN);
+    in = paper(&p, 256);
+    p.bC = 30; /* a slow interconnect: t_C = 30.256 ms > t_A */
+    assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
+    assert_true(fabs(s.r_star - s.r_C) < 1e-9 * s.r_C);
+    assert_int_equal(afd_sizing_regime(&in, s.r_star), COMM);
 }
 
-/* ensure regime_observed rejects NaN, negative and all-zero times */
-static void test_regime_observed_rejects_bad_times(void **state)
+/* ensure the balanced band's edges lose exactly the margin and hold r* */
+static void test_balanced_band_edges(void **state)
 {
-    enum afd_regime r;
-    char err[AFD_ERR_LEN] = "";
+    struct afd_profile p;
+    struct afd_solve_input in = paper(&p, 256);
+    struct afd_solution s;
+    double lo, hi, best;
 
-    assert_int_equal(afd_regime_observed(NAN, 1, 1, &r, err), AFD_EINVAL);
-    assert_non_null(strstr(err, "finite and >= 0, got attention nan ms"));
-    assert_int_equal(afd_regime_observed(1, -2, 1, &r, err), AFD_EINVAL);
-    assert_non_null(strstr(err, "communication -2 ms"));
-    assert_int_equal(afd_regime_observed(0, 0, 0, &r, err), AFD_EINVAL);
-    assert_string_equal(err, "measured stage times are all 0: no step was "
-                             "measured");
+    (void)state;
+    assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
+    best = afd_throughput_at(&in, s.r_star);
+    afd_balanced_band(&in, s.r_star, 0.05, &lo, &hi);
+    assert_true(lo < s.r_star && s.r_star < hi);
+    assert_true(fabs(afd_throughput_at(&in, lo) / best - 0.95) < 1e-9);
+    assert_true(fabs(afd_throughput_at(&in, hi) / best - 0.95) < 1e-9);
+    /* Below r_A tau = t_A is flat and f ~ r/(r+1), so lo/(lo+1) is 0.95 of it
+     * at r_star. */
+    assert_true(fabs(lo / (lo + 1) - 0.95 * s.r_star / (s.r_star + 1)) < 1e-9);
+    afd_balanced_band(&in, s.r_star, 0, &lo, &hi);
+    assert_true(fabs(lo - s.r_star) < 1e-6 && fabs(hi - s.r_star) < 1e-6);
+}
+
+/* Standard normal draw (Box-Muller on the seeded test generator). */
+static double normal(void)
+{
+    double u = afd_test_rng_uniform(1e-12, 1), v = afd_test_rng_uniform(0, 1);
+
+    return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+}
+
+/*
+ * ensure a balanced deployment raises nothing over 10,000 evaluations with
+ * stage-time noise of cv 10%: every window the model is rebuilt from stage
+ * lines scaled by independent N(1, 0.1) factors (attention, ffn), with no
+ * averaging across windows - harsher than a calibration would be.
+ */
+static void test_alert_balanced_noise_raises_nothing(void **state)
+{
+    struct afd_alert_config c = base_cfg();
+    struct afd_alerts *a = make(state, &c);
+    struct afd_profile truth, p;
+    struct afd_solve_input in = paper(&truth, 256);
+    struct afd_alert_events ev;
+    struct afd_solution s;
+    int i, outside = 0, sizing_moves = 0;
+
+    afd_test_rng_seed(11);
+    for (i = 0; i < 10000; i++) {
+        double g = 1 + 0.1 * normal(), h = 1 + 0.1 * normal();
+        struct afd_alert_input ai;
+
+        p = truth;
+        p.aA *= g;
+        p.bA *= g;
+        p.aF *= h;
+        p.bF *= h;
+        in.profile = &p;
+        assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
+        memset(&ai, 0, sizeof(ai));
+        ai.r_star = s.r_star;
+        ai.ratio = 9; /* the integer optimum of the true model */
+        ai.sizing = afd_sizing_regime(&in, s.r_star);
+        ai.predicted = afd_regime_at(&in, ai.ratio);
+        afd_balanced_band(&in, s.r_star, c.margin, &ai.band_lo, &ai.band_hi);
+        ai.loss = 1 - afd_throughput_at(&in, 9) / s.throughput_per_device;
+        outside += ai.ratio < ai.band_lo || ai.ratio > ai.band_hi;
+        sizing_moves += ai.sizing != ATT;
+        assert_int_equal(afd_alert_eval(a, &ai, (int64_t)i * 1000, &ev, NULL),
+                         AFD_OK);
+        if (ev.n)
+            fail_msg("%s raised at evaluation %d", ev.ev[0].alertname, i);
+    }
+    /* The noise is real: single windows do leave the band. */
+    assert_true(outside > 0);
+    assert_true(status(a).kind[MISMATCH].counters.flaps > 0);
+    (void)sizing_moves;
 }
 
 /* ensure config_check names the bad field and defaults are valid */
@@ -153,7 +238,7 @@ static void test_alert_config_check_names_field(void **state)
     assert_int_equal(afd_alert_config_check(&c, err), AFD_OK);
     c.margin = 1.5;
     assert_int_equal(afd_alert_config_check(&c, err), AFD_EINVAL);
-    assert_string_equal(err, "alert field 'margin' must be in [0, 1], got 1.5");
+    assert_string_equal(err, "alert field 'margin' must be in [0, 1), got 1.5");
     c.margin = 0.05;
     c.debounce_ms = -1;
     assert_int_equal(afd_alert_config_check(&c, err), AFD_EINVAL);
@@ -178,7 +263,7 @@ static void test_alert_eval_first_sets_baseline(void **state)
     struct afd_alert_events ev;
     struct afd_alert_status s;
 
-    assert_int_equal(eval(a, FFN, FFN, 0, &ev), 0);
+    assert_int_equal(eval(a, FFN, BAL, 0, &ev), 0);
     s = status(a);
     assert_true(s.has_stable);
     assert_int_equal(s.stable, FFN);
@@ -193,12 +278,12 @@ static void test_alert_eval_flap_raises_nothing(void **state)
     struct afd_alerts *a = make(state, &c);
     struct afd_alert_status s;
 
-    quiet(a, ATT, ATT, 0, 0, 1000);
-    quiet(a, FFN, ATT, 1000, 60999, 1000); /* 59999 ms, 1 short */
+    quiet(a, ATT, BAL, 0, 0, 1000);
+    quiet(a, FFN, OVER, 1000, 60999, 1000); /* 59999 ms, 1 short */
     s = status(a);
     assert_string_equal(s.kind[CHANGED].state_name, "pending");
     assert_true(s.kind[CHANGED].pending_since == 1000);
-    quiet(a, ATT, ATT, 61000, 600000, 1000);
+    quiet(a, ATT, BAL, 61000, 600000, 1000);
     s = status(a);
     assert_int_equal(s.stable, ATT);
     assert_true(s.kind[CHANGED].counters.pending == 1);
@@ -216,13 +301,13 @@ static void test_alert_eval_changed_raises_after_debounce(void **state)
     struct afd_alert_events ev;
     struct afd_alert_event *e;
 
-    quiet(a, ATT, ATT, 0, 9000, 1000);
-    quiet(a, FFN, FFN, 10000, 69999, 1000);
-    assert_int_equal(eval(a, FFN, FFN, 70000, &ev), 1);
+    quiet(a, ATT, BAL, 0, 9000, 1000);
+    quiet(a, FFN, BAL, 10000, 69999, 1000);
+    assert_int_equal(eval(a, FFN, BAL, 70000, &ev), 1);
     e = &ev.ev[0];
     assert_int_equal(e->kind, CHANGED);
     assert_int_equal(e->action, AFD_ALERT_RAISED);
-    assert_string_equal(e->alertname, "AfdRegimeChanged");
+    assert_string_equal(e->alertname, "AfdSizingRegimeChanged");
     assert_string_equal(e->deployment, "llama-70b");
     assert_int_equal(e->regime, FFN);
     assert_int_equal(e->previous, ATT);
@@ -231,9 +316,9 @@ static void test_alert_eval_changed_raises_after_debounce(void **state)
     assert_true(e->start_ms == 10000);
     assert_true(e->end_ms == 0);
     assert_string_equal(e->explanation,
-                        "bottleneck moved from attention to ffn at ratio "
-                        "8.00 for 60 s: measured attention 4.00 ms, "
-                        "communication 2.00 ms, ffn 10.00 ms");
+                        "the optimum r* = 8.00 is now set by the ffn term "
+                        "(was attention) for 60 s: what to buy changed; "
+                        "re-plan the Attention/FFN mix");
     assert_int_equal(status(a).stable, FFN);
 }
 
@@ -245,21 +330,21 @@ static void test_alert_eval_changed_resolves_after_period(void **state)
     struct afd_alert_events ev;
     struct afd_alert_event *e;
 
-    quiet(a, ATT, ATT, 0, 0, 1000);
-    quiet(a, FFN, FFN, 10000, 69999, 1000);
-    assert_int_equal(eval(a, FFN, FFN, 70000, &ev), 1);
+    quiet(a, ATT, BAL, 0, 0, 1000);
+    quiet(a, FFN, BAL, 10000, 69999, 1000);
+    assert_int_equal(eval(a, FFN, BAL, 70000, &ev), 1);
     assert_string_equal(status(a).kind[CHANGED].state_name, "resolving");
-    quiet(a, FFN, FFN, 71000, 369999, 1000);
-    assert_int_equal(eval(a, FFN, FFN, 370000, &ev), 1);
+    quiet(a, FFN, BAL, 71000, 369999, 1000);
+    assert_int_equal(eval(a, FFN, BAL, 370000, &ev), 1);
     e = &ev.ev[0];
     assert_int_equal(e->action, AFD_ALERT_RESOLVED);
-    assert_string_equal(e->alertname, "AfdRegimeChanged");
+    assert_string_equal(e->alertname, "AfdSizingRegimeChanged");
     assert_int_equal(e->regime, FFN);
     assert_int_equal(e->previous, ATT);
     assert_true(e->start_ms == 10000);
     assert_true(e->end_ms == 370000);
-    assert_string_equal(e->explanation, "ffn-bound has held for 300 s since "
-                                        "the move from attention");
+    assert_string_equal(e->explanation, "the ffn term has set the optimum for "
+                                        "300 s since the move from attention");
     assert_string_equal(status(a).kind[CHANGED].state_name, "ok");
 }
 
@@ -271,13 +356,13 @@ static void test_alert_eval_changed_flip_back_delays_resolve(void **state)
     struct afd_alert_events ev;
     struct afd_alert_status s;
 
-    quiet(a, ATT, ATT, 0, 0, 1000);
-    quiet(a, FFN, FFN, 10000, 69999, 1000);
-    assert_int_equal(eval(a, FFN, FFN, 70000, &ev), 1);
-    quiet(a, ATT, ATT, 100000, 100000, 1000); /* back for one window */
+    quiet(a, ATT, BAL, 0, 0, 1000);
+    quiet(a, FFN, BAL, 10000, 69999, 1000);
+    assert_int_equal(eval(a, FFN, BAL, 70000, &ev), 1);
+    quiet(a, ATT, BAL, 100000, 100000, 1000); /* back for one window */
     assert_string_equal(status(a).kind[CHANGED].state_name, "firing");
-    quiet(a, FFN, FFN, 110000, 409999, 1000);
-    assert_int_equal(eval(a, FFN, FFN, 410000, &ev), 1);
+    quiet(a, FFN, BAL, 110000, 409999, 1000);
+    assert_int_equal(eval(a, FFN, BAL, 410000, &ev), 1);
     assert_int_equal(ev.ev[0].action, AFD_ALERT_RESOLVED);
     s = status(a);
     assert_true(s.kind[CHANGED].counters.flaps == 1);
@@ -291,17 +376,17 @@ static void test_alert_eval_changed_superseded(void **state)
     struct afd_alerts *a = make(state, &c);
     struct afd_alert_events ev;
 
-    quiet(a, ATT, ATT, 0, 0, 1000);
-    quiet(a, FFN, FFN, 10000, 69999, 1000);
-    assert_int_equal(eval(a, FFN, FFN, 70000, &ev), 1);
-    quiet(a, COMM, COMM, 100000, 159999, 1000);
-    assert_int_equal(eval(a, COMM, COMM, 160000, &ev), 2);
+    quiet(a, ATT, BAL, 0, 0, 1000);
+    quiet(a, FFN, BAL, 10000, 69999, 1000);
+    assert_int_equal(eval(a, FFN, BAL, 70000, &ev), 1);
+    quiet(a, COMM, BAL, 100000, 159999, 1000);
+    assert_int_equal(eval(a, COMM, BAL, 160000, &ev), 2);
     assert_int_equal(ev.ev[0].action, AFD_ALERT_RESOLVED);
     assert_int_equal(ev.ev[0].regime, FFN);
     assert_true(ev.ev[0].end_ms == 160000);
     assert_string_equal(ev.ev[0].explanation,
-                        "superseded: the bottleneck moved again, to "
-                        "communication");
+                        "superseded: the optimum is now set by the "
+                        "communication term");
     assert_int_equal(ev.ev[1].action, AFD_ALERT_RAISED);
     assert_int_equal(ev.ev[1].regime, COMM);
     assert_int_equal(ev.ev[1].previous, FFN);
@@ -312,17 +397,18 @@ static void test_alert_eval_changed_superseded(void **state)
 /* ensure zero debounce and resolve raise and resolve in one evaluation */
 static void test_alert_eval_changed_zero_periods(void **state)
 {
-    struct afd_alert_config c = {0, 0, 0.05};
+    struct afd_alert_config c = {
+        .debounce_ms = 0, .resolve_ms = 0, .margin = 0.05};
     struct afd_alerts *a = make(state, &c);
     struct afd_alert_events ev;
 
-    quiet(a, ATT, ATT, 0, 0, 1000);
-    assert_int_equal(eval(a, FFN, FFN, 1000, &ev), 2);
+    quiet(a, ATT, BAL, 0, 0, 1000);
+    assert_int_equal(eval(a, FFN, BAL, 1000, &ev), 2);
     assert_int_equal(ev.ev[0].action, AFD_ALERT_RAISED);
     assert_int_equal(ev.ev[1].action, AFD_ALERT_RESOLVED);
     assert_true(ev.ev[1].start_ms == 1000);
     assert_true(ev.ev[1].end_ms == 1000);
-    quiet(a, FFN, FFN, 2000, 2000, 1000);
+    quiet(a, FFN, BAL, 2000, 2000, 1000);
 }
 
 /* ensure a mismatch raises after the debounce, not 1 ms before */
@@ -333,21 +419,23 @@ static void test_alert_eval_mismatch_raises_after_debounce(void **state)
     struct afd_alert_events ev;
     struct afd_alert_event *e;
 
-    quiet(a, ATT, FFN, 0, 59999, 1000);
-    assert_int_equal(eval(a, ATT, FFN, 60000, &ev), 1);
+    quiet(a, ATT, OVER, 0, 59999, 1000);
+    assert_int_equal(eval(a, ATT, OVER, 60000, &ev), 1);
     e = &ev.ev[0];
     assert_int_equal(e->kind, MISMATCH);
     assert_int_equal(e->action, AFD_ALERT_RAISED);
-    assert_string_equal(e->alertname, "AfdRegimeMismatch");
-    assert_int_equal(e->regime, ATT);
+    assert_string_equal(e->alertname, "AfdOutsideBalancedBand");
+    assert_int_equal(e->regime, FFN);
     assert_int_equal(e->predicted, FFN);
     assert_int_equal(e->previous, ATT);
     assert_true(e->start_ms == 0);
     assert_string_equal(e->explanation,
-                        "observed attention-bound for 60 s (attention 10.00 "
-                        "ms, communication 2.00 ms, ffn 6.00 ms) but the "
-                        "model predicts ffn-bound at ratio 8.00: profile or "
-                        "workload drift");
+                        "over-provisioned (ffn-bound side) for 60 s: ratio "
+                        "14.00 outside the balanced band [6.00, 10.00] (r* "
+                        "8.00), losing 12.5% = 50.0 tokens/s per device, 750 "
+                        "tokens/s in all; check scaling, advisory mode, "
+                        "bounds");
+    assert_true(e->lost_tokens_per_s == 750 && e->loss == 0.125);
     assert_string_equal(status(a).kind[MISMATCH].state_name, "firing");
 }
 
@@ -358,18 +446,19 @@ static void test_alert_eval_mismatch_resolves_after_period(void **state)
     struct afd_alerts *a = make(state, &c);
     struct afd_alert_events ev;
 
-    quiet(a, ATT, FFN, 0, 59999, 1000);
-    assert_int_equal(eval(a, ATT, FFN, 60000, &ev), 1);
-    quiet(a, ATT, FFN, 61000, 99000, 1000);
-    quiet(a, ATT, ATT, 100000, 399999, 1000);
+    quiet(a, ATT, OVER, 0, 59999, 1000);
+    assert_int_equal(eval(a, ATT, OVER, 60000, &ev), 1);
+    quiet(a, ATT, OVER, 61000, 99000, 1000);
+    quiet(a, ATT, BAL, 100000, 399999, 1000);
     assert_string_equal(status(a).kind[MISMATCH].state_name, "resolving");
-    assert_int_equal(eval(a, ATT, ATT, 400000, &ev), 1);
+    assert_int_equal(eval(a, ATT, BAL, 400000, &ev), 1);
     assert_int_equal(ev.ev[0].action, AFD_ALERT_RESOLVED);
     assert_int_equal(ev.ev[0].kind, MISMATCH);
     assert_true(ev.ev[0].start_ms == 0);
     assert_true(ev.ev[0].end_ms == 400000);
-    assert_string_equal(ev.ev[0].explanation, "observed attention-bound has "
-                                              "matched the model for 300 s");
+    assert_string_equal(ev.ev[0].explanation,
+                        "ratio 8.00 has been inside the balanced band [6.00, "
+                        "10.00] for 300 s");
 }
 
 /* ensure a clear spell shorter than resolve_ms keeps the alert firing */
@@ -379,13 +468,13 @@ static void test_alert_eval_mismatch_short_clear_keeps_firing(void **state)
     struct afd_alerts *a = make(state, &c);
     struct afd_alert_events ev;
 
-    quiet(a, ATT, FFN, 0, 59999, 1000);
-    assert_int_equal(eval(a, ATT, FFN, 60000, &ev), 1);
-    quiet(a, ATT, ATT, 100000, 399000, 1000); /* 299 s clear */
-    quiet(a, ATT, FFN, 399500, 399500, 1000);
+    quiet(a, ATT, OVER, 0, 59999, 1000);
+    assert_int_equal(eval(a, ATT, OVER, 60000, &ev), 1);
+    quiet(a, ATT, BAL, 100000, 399000, 1000); /* 299 s clear */
+    quiet(a, ATT, OVER, 399500, 399500, 1000);
     assert_string_equal(status(a).kind[MISMATCH].state_name, "firing");
-    quiet(a, ATT, ATT, 400000, 699999, 1000);
-    assert_int_equal(eval(a, ATT, ATT, 700000, &ev), 1);
+    quiet(a, ATT, BAL, 400000, 699999, 1000);
+    assert_int_equal(eval(a, ATT, BAL, 700000, &ev), 1);
     assert_int_equal(ev.ev[0].action, AFD_ALERT_RESOLVED);
     assert_true(status(a).kind[MISMATCH].counters.raised == 1);
 }
@@ -398,12 +487,12 @@ static void test_alert_eval_mismatch_reraises(void **state)
     struct afd_alert_events ev;
     struct afd_alert_status s;
 
-    quiet(a, ATT, FFN, 0, 59999, 1000);
-    assert_int_equal(eval(a, ATT, FFN, 60000, &ev), 1);
-    quiet(a, ATT, ATT, 61000, 360999, 1000);
-    assert_int_equal(eval(a, ATT, ATT, 361000, &ev), 1); /* resolved */
-    quiet(a, ATT, FFN, 500000, 559999, 1000);
-    assert_int_equal(eval(a, ATT, FFN, 560000, &ev), 1);
+    quiet(a, ATT, OVER, 0, 59999, 1000);
+    assert_int_equal(eval(a, ATT, OVER, 60000, &ev), 1);
+    quiet(a, ATT, BAL, 61000, 360999, 1000);
+    assert_int_equal(eval(a, ATT, BAL, 361000, &ev), 1); /* resolved */
+    quiet(a, ATT, OVER, 500000, 559999, 1000);
+    assert_int_equal(eval(a, ATT, OVER, 560000, &ev), 1);
     assert_int_equal(ev.ev[0].action, AFD_ALERT_RAISED);
     assert_true(ev.ev[0].start_ms == 500000);
     s = status(a);
@@ -414,24 +503,24 @@ static void test_alert_eval_mismatch_reraises(void **state)
     assert_true(s.kind[CHANGED].counters.pending == 0);
 }
 
-/* ensure a changed predicted regime is a new mismatch that supersedes */
+/* ensure moving from over- to under-provisioned supersedes the alert */
 static void test_alert_eval_mismatch_new_pair_supersedes(void **state)
 {
     struct afd_alert_config c = base_cfg();
     struct afd_alerts *a = make(state, &c);
     struct afd_alert_events ev;
 
-    quiet(a, ATT, FFN, 0, 59999, 1000);
-    assert_int_equal(eval(a, ATT, FFN, 60000, &ev), 1);
-    quiet(a, ATT, COMM, 70000, 129999, 1000);
-    assert_int_equal(eval(a, ATT, COMM, 130000, &ev), 2);
+    quiet(a, ATT, OVER, 0, 59999, 1000);
+    assert_int_equal(eval(a, ATT, OVER, 60000, &ev), 1);
+    quiet(a, ATT, UNDER, 70000, 129999, 1000);
+    assert_int_equal(eval(a, ATT, UNDER, 130000, &ev), 2);
     assert_int_equal(ev.ev[0].action, AFD_ALERT_RESOLVED);
     assert_int_equal(ev.ev[0].predicted, FFN);
-    assert_string_equal(ev.ev[0].explanation, "superseded: now observed "
-                                              "attention-bound, predicted "
-                                              "communication-bound");
+    assert_string_equal(ev.ev[0].explanation,
+                        "superseded: now under-provisioned (attention-bound "
+                        "side)");
     assert_int_equal(ev.ev[1].action, AFD_ALERT_RAISED);
-    assert_int_equal(ev.ev[1].predicted, COMM);
+    assert_int_equal(ev.ev[1].regime, ATT);
     assert_true(ev.ev[1].start_ms == 70000);
 }
 
@@ -440,29 +529,29 @@ static void test_alert_eval_rejects_bad_input(void **state)
 {
     struct afd_alert_config c = base_cfg();
     struct afd_alerts *a = make(state, &c);
-    struct afd_alert_input in = input(ATT, FFN);
+    struct afd_alert_input in = input(ATT, OVER);
     struct afd_alert_events ev;
     char err[AFD_ERR_LEN] = "";
 
-    quiet(a, ATT, FFN, 0, 30000, 1000);
-    in.ffn_ms = -1;
+    quiet(a, ATT, OVER, 0, 30000, 1000);
+    in.band_hi = 7; /* below r* 8 */
     assert_int_equal(afd_alert_eval(a, &in, 40000, &ev, err), AFD_EINVAL);
     assert_int_equal(ev.n, 0);
-    assert_non_null(strstr(err, "ffn -1 ms"));
-    in = input(ATT, FFN);
+    assert_non_null(strstr(err, "band [6, 7] must be finite and hold"));
+    in = input(ATT, OVER);
     in.predicted = (enum afd_regime)5;
     assert_int_equal(afd_alert_eval(a, &in, 40000, &ev, err), AFD_EINVAL);
     assert_non_null(strstr(err, "'predicted'"));
-    in = input(ATT, FFN);
+    in = input(ATT, OVER);
     in.ratio = 0;
     assert_int_equal(afd_alert_eval(a, &in, 40000, &ev, err), AFD_EINVAL);
     assert_non_null(strstr(err, "'ratio'"));
-    in = input(ATT, FFN);
+    in = input(ATT, OVER);
     assert_int_equal(afd_alert_eval(a, &in, 29999, &ev, err), AFD_EINVAL);
     assert_non_null(strstr(err, "never decreasing), got 29999"));
     assert_true(status(a).invalid_inputs == 4);
     assert_true(status(a).kind[MISMATCH].pending_since == 0);
-    assert_int_equal(eval(a, ATT, FFN, 60000, &ev), 1);
+    assert_int_equal(eval(a, ATT, OVER, 60000, &ev), 1);
 }
 
 /* ensure clear resolves a firing alert and drops a pending one */
@@ -473,9 +562,9 @@ static void test_alert_clear_resolves_firing(void **state)
     struct afd_alert_events ev;
     struct afd_alert_status s;
 
-    quiet(a, ATT, FFN, 0, 59999, 1000);
-    assert_int_equal(eval(a, ATT, FFN, 60000, &ev), 1);
-    quiet(a, FFN, FFN, 61000, 61000, 1000); /* changed pending */
+    quiet(a, ATT, OVER, 0, 59999, 1000);
+    assert_int_equal(eval(a, ATT, OVER, 60000, &ev), 1);
+    quiet(a, FFN, BAL, 61000, 61000, 1000); /* changed pending */
     assert_int_equal(afd_alert_clear(a, 62000, &ev, NULL), AFD_OK);
     assert_int_equal(ev.n, 1);
     assert_int_equal(ev.ev[0].kind, MISMATCH);
@@ -494,9 +583,9 @@ static void test_alert_eval_both_kinds_ordered(void **state)
     struct afd_alerts *a = make(state, &c);
     struct afd_alert_events ev;
 
-    quiet(a, ATT, ATT, 0, 0, 1000);
-    quiet(a, FFN, ATT, 1000, 60999, 1000);
-    assert_int_equal(eval(a, FFN, ATT, 61000, &ev), 2);
+    quiet(a, ATT, BAL, 0, 0, 1000);
+    quiet(a, FFN, OVER, 1000, 60999, 1000);
+    assert_int_equal(eval(a, FFN, OVER, 61000, &ev), 2);
     assert_int_equal(ev.ev[0].kind, CHANGED);
     assert_int_equal(ev.ev[1].kind, MISMATCH);
     assert_int_equal(ev.ev[1].regime, FFN);
@@ -505,38 +594,71 @@ static void test_alert_eval_both_kinds_ordered(void **state)
     assert_true(ev.ev[1].start_ms == 1000);
 }
 
-/* ensure a stage within the margin of the observed one does not move it */
-static void test_alert_eval_margin_holds_observed(void **state)
+/* Ratio r with the band [6, 10] around r* 8, sizing attention. */
+static size_t eval_ratio(struct afd_alerts *a, double r, int64_t now,
+                         struct afd_alert_events *ev)
 {
-    struct afd_alert_config c = {0, 0, 0.05};
-    struct afd_alerts *a = make(state, &c);
-    struct afd_alert_input in = input(ATT, ATT);
-    struct afd_alert_events ev;
-    char err[AFD_ERR_LEN] = "";
+    struct afd_alert_input in = input(ATT, BAL);
 
-    assert_int_equal(afd_alert_eval(a, &in, 1000, &ev, err), AFD_OK);
-    in.attention_ms = 10.0;
-    in.ffn_ms = 10.4; /* 4% above attention: inside the 5% margin */
-    assert_int_equal(afd_alert_eval(a, &in, 2000, &ev, err), AFD_OK);
-    assert_int_equal(ev.n, 0);
-    assert_int_equal(status(a).observed, ATT);
-    in.ffn_ms = 10.6; /* 6% above: the bottleneck moved */
-    assert_int_equal(afd_alert_eval(a, &in, 3000, &ev, err), AFD_OK);
-    assert_int_equal(status(a).observed, FFN);
-    assert_true(ev.n >= 1);
-    assert_int_equal(ev.ev[0].action, AFD_ALERT_RAISED);
-    assert_int_equal(ev.ev[0].regime, FFN);
-    in.attention_ms = 10.9; /* back within 5% of ffn 10.6: stays ffn */
-    assert_int_equal(afd_alert_eval(a, &in, 4000, &ev, err), AFD_OK);
-    assert_int_equal(status(a).observed, FFN);
+    in.ratio = r;
+    assert_int_equal(afd_alert_eval(a, &in, now, ev, NULL), AFD_OK);
+    return ev->n;
+}
+
+/* ensure the off-balance alert waits act_ms when it exceeds the debounce,
+ * and a step toward the band (the controller acting) restarts the wait */
+static void test_alert_off_balance_waits_for_controller(void **state)
+{
+    struct afd_alert_config c = base_cfg();
+    struct afd_alerts *a;
+    struct afd_alert_events ev;
+    int64_t t;
+
+    c.act_ms = 120000;
+    a = make(state, &c);
+    /* Converging: 20 -> 11 one step every 100 s, never raised. */
+    for (t = 0; t <= 900000; t += 1000)
+        if (eval_ratio(a, 20 - (double)(t / 100000), t, &ev))
+            fail_msg("raised at %lld while converging", (long long)t);
+    assert_int_equal(status(a).position, AFD_POSITION_OVER);
+    /* Stuck at 11 since t = 900000: raised at 1020000, not 1 s before. */
+    for (t = 901000; t < 1020000; t += 1000)
+        assert_int_equal(eval_ratio(a, 11, t, &ev), 0);
+    assert_int_equal(eval_ratio(a, 11, 1020000, &ev), 1);
+    assert_int_equal(ev.ev[0].kind, MISMATCH);
+    assert_true(ev.ev[0].start_ms == 900000);
+    /* Back inside: resolved resolve_ms (300 s) later. */
+    for (t = 1021000; t < 1321000; t += 1000)
+        assert_int_equal(eval_ratio(a, 9, t, &ev), 0);
+    assert_int_equal(eval_ratio(a, 9, 1321000, &ev), 1);
+    assert_int_equal(ev.ev[0].action, AFD_ALERT_RESOLVED);
+    assert_int_equal(status(a).position, AFD_POSITION_BALANCED);
+}
+
+/* ensure a sizing change within warmup_ms of the first evaluation is
+ * learned silently, and one after it raises */
+static void test_alert_sizing_warmup_is_silent(void **state)
+{
+    struct afd_alert_config c = base_cfg();
+    struct afd_alerts *a;
+    struct afd_alert_events ev;
+
+    c.warmup_ms = 120000;
+    a = make(state, &c);
+    quiet(a, FFN, BAL, 0, 9000, 1000);
+    quiet(a, COMM, BAL, 10000, 300000, 1000); /* changed at 10 s: learned */
+    assert_int_equal(status(a).stable, COMM);
+    quiet(a, ATT, BAL, 301000, 360000, 1000);
+    assert_int_equal(eval(a, ATT, BAL, 361000, &ev), 1);
+    assert_int_equal(ev.ev[0].kind, CHANGED);
+    assert_int_equal(ev.ev[0].previous, COMM);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_regime_observed_picks_largest),
-        cmocka_unit_test(test_regime_observed_ties),
-        cmocka_unit_test(test_regime_observed_rejects_bad_times),
+        cmocka_unit_test(test_sizing_regime_matches_closed_form),
+        cmocka_unit_test(test_balanced_band_edges),
         cmocka_unit_test(test_alert_config_check_names_field),
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
         T(test_alert_eval_first_sets_baseline),
@@ -546,7 +668,9 @@ int main(void)
         T(test_alert_eval_changed_flip_back_delays_resolve),
         T(test_alert_eval_changed_superseded),
         T(test_alert_eval_changed_zero_periods),
-        T(test_alert_eval_margin_holds_observed),
+        T(test_alert_balanced_noise_raises_nothing),
+        T(test_alert_off_balance_waits_for_controller),
+        T(test_alert_sizing_warmup_is_silent),
         T(test_alert_eval_mismatch_raises_after_debounce),
         T(test_alert_eval_mismatch_resolves_after_period),
         T(test_alert_eval_mismatch_short_clear_keeps_firing),

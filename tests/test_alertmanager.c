@@ -293,7 +293,7 @@ static void test_post_firing_table_full(void **state)
     assert_int_equal(afd_alertmanager_post(s->am, &a.ev, a.r_star, err),
                      AFD_ENOMEM);
     afd_assert_contains(err, "firing table is full (2 alerts), "
-                             "'AfdRegimeChanged' for 'c' not sent");
+                             "'AfdSizingRegimeChanged' for 'c' not sent");
     afd_alertmanager_stats(s->am, &st);
     assert_true(st.active == 2 && st.posted == 2);
     a.ev.regime = (enum afd_regime)9;

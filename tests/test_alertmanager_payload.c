@@ -1,7 +1,7 @@
 /*
  * test_alertmanager_payload.c - the pure half of plugin/daemon/alertmanager.h
- * (plugin/daemon/alertmanager_payload.c): RFC 3339 times, config and event checks,
- * the url split and the exact v2 request body.
+ * (plugin/daemon/alertmanager_payload.c): RFC 3339 times, config and event
+ * checks, the url split and the exact v2 request body.
  */
 #include "tests/afd_test.h"
 
@@ -215,10 +215,10 @@ static void test_alert_check_invalid(void **state)
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
     afd_assert_contains(err, "regime 7");
     a = raised("prod", AFD_REGIME_FFN);
-    a.ev.alertname = "AfdRegimeMismatch";
+    a.ev.alertname = "AfdOutsideBalancedBand";
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
-    afd_assert_contains(err,
-                        "'alertname' must be 'AfdRegimeChanged' for kind 0");
+    afd_assert_contains(
+        err, "'alertname' must be 'AfdSizingRegimeChanged' for kind 0");
     a = raised("", AFD_REGIME_FFN);
     assert_int_equal(afd_alertmanager_alert_check(&a, err), AFD_EINVAL);
     afd_assert_contains(err, "'deployment' must be non-empty utf-8");
@@ -271,16 +271,18 @@ static void test_payload_raised_exact(void **state)
     assert_non_null(body);
     assert_json_equal(
         body,
-        "[{\"labels\": {\"alertname\": \"AfdRegimeChanged\", \"deployment\": "
-        "\"prod\", \"regime\": \"ffn\", \"severity\": \"warning\", \"team\": "
-        "\"serving\"},"
-        " \"annotations\": {\"summary\": \"prod: bottleneck moved from "
-        "attention to ffn\", \"explanation\": \"ffn stage 12 ms > attention "
-        "9 ms\", \"description\": \"deployment prod: observed regime ffn "
-        "(previously attention), predicted ffn at the current ratio x/y = "
-        "1.25; recommended r* = 0.8\", \"r_star\": \"0.8\", "
-        "\"current_ratio\": \"1.25\", \"previous_regime\": \"attention\", "
-        "\"predicted_regime\": \"ffn\"},"
+        "[{\"labels\": {\"alertname\": \"AfdSizingRegimeChanged\", "
+        "\"deployment\": \"prod\", \"regime\": \"ffn\", \"severity\": "
+        "\"warning\", \"team\": \"serving\"},"
+        " \"annotations\": {\"summary\": \"prod: the optimum is now set by "
+        "the ffn term (was attention)\", \"runbook\": \"re-plan capacity: "
+        "the binding term changed, so the hardware mix to buy changed (check "
+        "a model, batch or interconnect change)\", \"explanation\": \"ffn "
+        "stage 12 ms > attention 9 ms\", \"description\": \"deployment prod: "
+        "regime ffn (previously attention), the model's regime at the "
+        "current ratio x/y = 1.25 is ffn; recommended r* = 0.8\", "
+        "\"r_star\": \"0.8\", \"current_ratio\": \"1.25\", "
+        "\"previous_regime\": \"attention\", \"predicted_regime\": \"ffn\"},"
         " \"startsAt\": \"2023-11-14T22:13:20.123Z\","
         " \"endsAt\": \"2023-11-14T22:17:21.000Z\","
         " \"generatorURL\": \"http://afd:9464/metrics\"}]");
@@ -304,8 +306,8 @@ static void test_payload_resolved_ends_at_end(void **state)
     json_decref(body);
 }
 
-/* ensure payload labels the prediction and omits r_star when the alert is
- * a mismatch with r* unknown */
+/* ensure the off-balance alert pages (critical), carries the band and the
+ * lost throughput, and omits r_star when r* is unknown */
 static void test_payload_mismatch_unknown_r_star(void **state)
 {
     struct afd_alertmanager_config cfg;
@@ -313,20 +315,31 @@ static void test_payload_mismatch_unknown_r_star(void **state)
     json_t *body, *labels, *an;
 
     base_cfg(&cfg, "http://am:9093");
-    a.ev.kind = AFD_ALERT_REGIME_MISMATCH;
-    a.ev.alertname = "AfdRegimeMismatch";
+    a.ev.kind = AFD_ALERT_OFF_BALANCE;
+    a.ev.alertname = "AfdOutsideBalancedBand";
     a.r_star = NAN;
+    a.ev.ratio = 4;
+    a.ev.band_lo = 6;
+    a.ev.band_hi = 10;
+    a.ev.loss = 0.125;
+    a.ev.lost_per_device = 50;
+    a.ev.lost_tokens_per_s = 750;
     body = afd_alertmanager_payload(&cfg, &a, 1, T0, NULL);
     assert_non_null(body);
     labels = json_object_get(json_array_get(body, 0), "labels");
     an = json_object_get(json_array_get(body, 0), "annotations");
-    assert_int_equal(json_object_size(labels), 5);
-    assert_string_equal(
-        json_string_value(json_object_get(labels, "predicted_regime")), "ffn");
+    assert_int_equal(json_object_size(labels), 4);
+    assert_string_equal(json_string_value(json_object_get(labels, "severity")),
+                        "critical");
     assert_null(json_object_get(an, "r_star"));
     assert_string_equal(json_string_value(json_object_get(an, "summary")),
-                        "prod: observed regime attention, the model predicts "
-                        "ffn");
+                        "prod: ratio 4 outside the balanced band [6, 10], "
+                        "12.5% throughput lost");
+    assert_string_equal(
+        json_string_value(json_object_get(an, "tokens_per_s_lost")), "750");
+    assert_string_equal(
+        json_string_value(json_object_get(an, "tokens_per_s_lost_per_device")),
+        "50");
     json_decref(body);
 }
 

@@ -111,8 +111,7 @@ static void test_config_load_alerting_maps_fields(void **state)
         AFD_OK);
     assert_int_equal(f->cfg.alerting.rules.debounce_ms, 2000);
     assert_int_equal(f->cfg.alerting.rules.resolve_ms, 3500);
-    assert_string_equal(f->cfg.alerting.am.url,
-                        "http://127.0.0.1:9093");
+    assert_string_equal(f->cfg.alerting.am.url, "http://127.0.0.1:9093");
     assert_string_equal(f->cfg.alerting.am.generator_url, "http://afd/");
     assert_string_equal(f->cfg.alerting.am.severity, "page");
     assert_int_equal(f->cfg.alerting.am.resend_interval_ms, 500);

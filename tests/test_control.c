@@ -493,8 +493,8 @@ static size_t count_alerts(const struct fixture *f, enum afd_alert_kind k,
     return n;
 }
 
-/* ensure a moved bottleneck raises AfdRegimeChanged after the debounce and
- * resolves it after the resolve time */
+/* ensure a change of the term binding r* raises AfdSizingRegimeChanged after
+ * the debounce and resolves it after the resolve time */
 static void test_control_alerts_regime_change_raise_and_resolve(void **state)
 {
     struct fixture *f = *state;
@@ -502,44 +502,48 @@ static void test_control_alerts_regime_change_raise_and_resolve(void **state)
     int64_t t = 0;
     int i;
 
-    /* Communication-bound (comm 10 ms > attention 2 ms): stable, silent. */
+    /* Attention 2 ms is far below the FFN line: the FFN peak sets r* (the
+     * three samples barely move the calibration): the silent baseline. */
     feed(f, 3, LOAD_100, t, 2.0, 10.0);
     assert_int_equal(afd_control_evaluate(f->ctl, dep(f), t), AFD_OK);
     assert_int_equal(
-        count_alerts(f, AFD_ALERT_REGIME_CHANGED, AFD_ALERT_RAISED), 0);
-    /* Attention-bound: 40 samples of 40 ms move the EWMA (1/64) past 10. */
+        count_alerts(f, AFD_ALERT_SIZING_CHANGED, AFD_ALERT_RAISED), 0);
+    /* Warm-up is 2 * debounce = 2000 ms: the baseline is learned silently. */
+    assert_int_equal(afd_control_evaluate(f->ctl, dep(f), 2000), AFD_OK);
+    t = 2000;
+    /* 40 samples of 40 ms lift the attention line: r_A now sets r*. */
     for (i = 0; i < 40; i++)
         feed(f, 1, LOAD_100, t, 40.0, 10.0);
-    t = 1000;
+    t = 3000;
     assert_int_equal(afd_control_evaluate(f->ctl, dep(f), t), AFD_OK);
     assert_int_equal(
-        count_alerts(f, AFD_ALERT_REGIME_CHANGED, AFD_ALERT_RAISED),
+        count_alerts(f, AFD_ALERT_SIZING_CHANGED, AFD_ALERT_RAISED),
         0); /* pending: debounce 1000 */
-    t = 2000;
+    t = 4000;
     assert_int_equal(afd_control_evaluate(f->ctl, dep(f), t), AFD_OK);
     assert_int_equal(
-        count_alerts(f, AFD_ALERT_REGIME_CHANGED, AFD_ALERT_RAISED), 1);
+        count_alerts(f, AFD_ALERT_SIZING_CHANGED, AFD_ALERT_RAISED), 1);
     for (i = 0; i < (int)f->n_alerts; i++)
-        if (f->alerts[i].kind == AFD_ALERT_REGIME_CHANGED) {
+        if (f->alerts[i].kind == AFD_ALERT_SIZING_CHANGED) {
             assert_int_equal(f->alerts[i].regime, AFD_REGIME_ATTENTION);
-            assert_int_equal(f->alerts[i].previous, AFD_REGIME_COMMUNICATION);
-            assert_int_equal(f->alerts[i].start_ms, 1000);
+            assert_int_equal(f->alerts[i].previous, AFD_REGIME_FFN);
+            assert_int_equal(f->alerts[i].start_ms, 3000);
             assert_string_equal(f->alerts[i].deployment, DEP);
         }
     assert_true(afd_control_status(f->ctl, dep(f), &st));
-    assert_true(st.alerts.kind[AFD_ALERT_REGIME_CHANGED].firing);
-    /* The raise made attention the stable regime: clear from 2000, so
-     * resolved at 2000 + resolve 2000 = 4000, not before. */
-    assert_int_equal(afd_control_evaluate(f->ctl, dep(f), 3000), AFD_OK);
+    assert_true(st.alerts.kind[AFD_ALERT_SIZING_CHANGED].firing);
+    /* The raise made attention the stable regime: clear from 4000, so
+     * resolved at 4000 + resolve 2000 = 6000, not before. */
+    assert_int_equal(afd_control_evaluate(f->ctl, dep(f), 5000), AFD_OK);
     assert_int_equal(
-        count_alerts(f, AFD_ALERT_REGIME_CHANGED, AFD_ALERT_RESOLVED), 0);
-    assert_int_equal(afd_control_evaluate(f->ctl, dep(f), 4000), AFD_OK);
+        count_alerts(f, AFD_ALERT_SIZING_CHANGED, AFD_ALERT_RESOLVED), 0);
+    assert_int_equal(afd_control_evaluate(f->ctl, dep(f), 6000), AFD_OK);
     assert_int_equal(
-        count_alerts(f, AFD_ALERT_REGIME_CHANGED, AFD_ALERT_RESOLVED), 1);
+        count_alerts(f, AFD_ALERT_SIZING_CHANGED, AFD_ALERT_RESOLVED), 1);
     for (i = 0; i < (int)f->n_alerts; i++)
-        if (f->alerts[i].kind == AFD_ALERT_REGIME_CHANGED &&
+        if (f->alerts[i].kind == AFD_ALERT_SIZING_CHANGED &&
             f->alerts[i].action == AFD_ALERT_RESOLVED)
-            assert_int_equal(f->alerts[i].end_ms, 4000);
+            assert_int_equal(f->alerts[i].end_ms, 6000);
 }
 
 int main(void)

@@ -45,7 +45,7 @@ static const char closed_loop_json[] =
     "  {\"t_s\": 110, \"id\": 2, \"from\": 9, \"to\": 12,"
     "   \"regime\": \"attention\", \"reason\": \"workload shift\"}],"
     " \"alerts\": ["
-    "  {\"t_s\": 105, \"alertname\": \"AfdRegimeChanged\","
+    "  {\"t_s\": 105, \"alertname\": \"AfdSizingRegimeChanged\","
     "   \"action\": \"raised\", \"regime\": \"attention\","
     "   \"explanation\": \"attention became the slowest stage\"}]}";
 
@@ -151,7 +151,7 @@ static void test_afd_demo_report_add_parses_closed_loop(void **state)
     assert_int_equal(p->commands[1].id, 2);
     assert_int_equal(p->commands[1].to, 12);
     assert_int_equal(p->n_alerts, 1);
-    assert_string_equal(p->alerts[0].alertname, "AfdRegimeChanged");
+    assert_string_equal(p->alerts[0].alertname, "AfdSizingRegimeChanged");
 }
 
 /* ensure add names the policy and field path when a number is missing */
@@ -177,7 +177,8 @@ static void test_afd_demo_report_add_mistyped_field(void **state)
         patched(closed_loop_json, "\"t_s\": 110", "\"t_s\": \"110\"");
 
     assert_int_equal(afd_demo_report_add(r, bad, strlen(bad), err), AFD_EPARSE);
-    assert_non_null(strstr(err, "commands[1].t_s: must be a number, got a string"));
+    assert_non_null(
+        strstr(err, "commands[1].t_s: must be a number, got a string"));
 }
 
 /* ensure add rejects a negative throughput with the value quoted */
@@ -407,7 +408,7 @@ static void test_afd_demo_report_print_timeline(void **state)
     t = printed(r);
     a = strstr(t, "12.0 s  command #1: attention 8 -> 9 (ffn)");
     b = strstr(t, "100.0 s  phase p2 'chat & code <long>' starts");
-    c = strstr(t, "105.0 s  alert AfdRegimeChanged raised (attention)");
+    c = strstr(t, "105.0 s  alert AfdSizingRegimeChanged raised (attention)");
     d = strstr(t, "110.0 s  command #2: attention 9 -> 12 (attention)");
     assert_non_null(a);
     assert_non_null(b);

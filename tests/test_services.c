@@ -2,9 +2,9 @@
  * test_services.c - the daemon's gRPC services (plugin/daemon/services.h)
  * driven in-process without a daemon: a registry, the controller glue and
  * a configuration make the environment, the gRPC layer serves the method
- * tables (telemetry, sizer, KEDA, health, control) on 127.0.0.1:0, and the project's own client (plugin/rpc/
- * grpc_client.h) calls them from a second thread while this thread runs
- * the loop, as the daemon's loop would.
+ * tables (telemetry, sizer, KEDA, health, control) on 127.0.0.1:0, and the
+ * project's own client (plugin/rpc/ grpc_client.h) calls them from a second
+ * thread while this thread runs the loop, as the daemon's loop would.
  *
  * Workload (paper-v1-fit, y = 1, B = 256): every Attention instance
  * reports a load of 600 * B, so theta = 600 from live loads, whose optimum
@@ -100,8 +100,8 @@ static int call(struct fixture *f, const char *method,
                 const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
                 char *err)
 {
-    struct call c = {.f = f, .method = method, .reqs = reqs, .n = n,
-                     .desc = desc};
+    struct call c = {
+        .f = f, .method = method, .reqs = reqs, .n = n, .desc = desc};
     pthread_t t;
 
     assert_int_equal(pthread_create(&t, NULL, call_thread, &c), 0);
@@ -120,7 +120,8 @@ static int call(struct fixture *f, const char *method,
 static int report(struct fixture *f, const char *dep,
                   Afd__Sizer__V1__ReportSummary **out)
 {
-    Afd__Sizer__V1__TelemetryBatch batch = AFD__SIZER__V1__TELEMETRY_BATCH__INIT;
+    Afd__Sizer__V1__TelemetryBatch batch =
+        AFD__SIZER__V1__TELEMETRY_BATCH__INIT;
     Afd__Sizer__V1__StepSample steps[X + 1], *ptrs[X + 1];
     const ProtobufCMessage *reqs[1] = {&batch.base};
     char ids[X + 1][8];
@@ -157,7 +158,8 @@ static int get_rec(struct fixture *f, const char *dep,
     const ProtobufCMessage *reqs[1] = {&req.base};
 
     req.deployment = (char *)dep;
-    return call(f, GET_REC, reqs, 1, &afd__sizer__v1__recommendation__descriptor,
+    return call(f, GET_REC, reqs, 1,
+                &afd__sizer__v1__recommendation__descriptor,
                 (ProtobufCMessage **)out, err);
 }
 
@@ -474,8 +476,7 @@ static void test_control_ack_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_telemetry_report, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_telemetry_report, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sizer_reads_do_not_recompute,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_sizer_unknown_deployment, setup,

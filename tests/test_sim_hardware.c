@@ -129,7 +129,7 @@ static int parse(const char *text, struct afd_scenario *s, char *err)
 }
 
 #define PHASES                                                                 \
-    "\"phases\": [{\"name\": \"a\", \"duration_s\": 10, "                       \
+    "\"phases\": [{\"name\": \"a\", \"duration_s\": 10, "                      \
     "\"workload\": \"fixed:prompt=1,decode=2\"}]"
 
 static void test_scenario_hardware_prior_actuation(void **state)
@@ -157,10 +157,10 @@ static void test_scenario_hardware_prior_actuation(void **state)
     afd_scenario_release(&s);
 
     /* The deprecated alias still works; delays are then not given. */
-    assert_int_equal(parse("{\"name\": \"n\", \"profile\": \"paper-v1-fit\", "
-                           PHASES "}",
-                           &s, err),
-                     AFD_OK);
+    assert_int_equal(
+        parse("{\"name\": \"n\", \"profile\": \"paper-v1-fit\", " PHASES "}",
+              &s, err),
+        AFD_OK);
     assert_true(s.scale_out_delay_s < 0 && s.scale_in_delay_s < 0);
     assert_int_equal(s.hw.n_drift, 0);
     afd_scenario_release(&s);
@@ -187,14 +187,14 @@ static void test_scenario_hardware_errors(void **state)
                            &s, err),
                      AFD_EINVAL);
     afd_assert_contains(err, "t.json: hardware.noise_cv: must be finite and");
-    assert_int_equal(parse("{\"name\": \"n\", \"prior\": \"h900\", " PHASES "}",
-                           &s, err),
-                     AFD_ENOTFOUND);
+    assert_int_equal(
+        parse("{\"name\": \"n\", \"prior\": \"h900\", " PHASES "}", &s, err),
+        AFD_ENOTFOUND);
     afd_assert_contains(err, "prior: unknown built-in profile 'h900'");
-    assert_int_equal(parse("{\"name\": \"n\", \"actuation\": {\"delay\": 1}, "
-                           PHASES "}",
-                           &s, err),
-                     AFD_EINVAL);
+    assert_int_equal(
+        parse("{\"name\": \"n\", \"actuation\": {\"delay\": 1}, " PHASES "}",
+              &s, err),
+        AFD_EINVAL);
     afd_assert_contains(err, "actuation.delay: unknown field");
 }
 

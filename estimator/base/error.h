@@ -14,14 +14,14 @@
 #define AFD_ERR_LEN 256
 
 #define AFD_OK        0  /* success */
-#define AFD_EINVAL   -1  /* an argument or input value is invalid */
-#define AFD_EPARSE   -2  /* text (JSON, CSV, flags) could not be parsed */
-#define AFD_ENOMEM   -3  /* allocation failed or a configured bound is full */
-#define AFD_ERANGE   -4  /* no answer inside the requested range */
-#define AFD_EIO      -5  /* a file or socket operation failed (plugin only) */
+#define AFD_EINVAL    -1 /* an argument or input value is invalid */
+#define AFD_EPARSE    -2 /* text (JSON, CSV, flags) could not be parsed */
+#define AFD_ENOMEM    -3 /* allocation failed or a configured bound is full */
+#define AFD_ERANGE    -4 /* no answer inside the requested range */
+#define AFD_EIO       -5 /* a file or socket operation failed (plugin only) */
 #define AFD_ENOTFOUND -6 /* a named thing (profile, deployment) is unknown */
-#define AFD_EEMPTY   -7  /* not enough data yet to answer */
-#define AFD_ESTATE   -8  /* call not valid in the object's current state */
+#define AFD_EEMPTY    -7 /* not enough data yet to answer */
+#define AFD_ESTATE    -8 /* call not valid in the object's current state */
 
 /* Returns a constant one-line meaning of `code`; never NULL. */
 const char *afd_strerror(int code);

@@ -3,7 +3,8 @@
  * fields. The whole string must be the number: "12x", "", "nan" and values
  * out of range are errors, never silently truncated.
  *
- * Pure (libc only), thread-safe. Part of the base floor: every layer may use it.
+ * Pure (libc only), thread-safe. Part of the base floor: every layer may use
+ * it.
  */
 #ifndef AFD_NUM_H
 #define AFD_NUM_H

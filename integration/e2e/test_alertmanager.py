@@ -131,7 +131,7 @@ def scenario(bin_dir, tmp):
         a = find(am.active_alerts(), "prod")
         check(a is not None, "GET /api/v2/alerts lists the alert")
         a = a or {"labels": {}, "annotations": {}}
-        check(a["labels"] == {"alertname": "AfdRegimeChanged",
+        check(a["labels"] == {"alertname": "AfdSizingRegimeChanged",
                               "deployment": "prod", "regime": "ffn",
                               "severity": "warning"},
               "labels are alertname, deployment, regime, severity: %s"
@@ -142,8 +142,10 @@ def scenario(bin_dir, tmp):
         check(an.get("explanation") ==
               "bottleneck moved from attention to ffn (probe)",
               "annotation explanation is the one-line explanation")
-        check(an.get("summary") == "prod: bottleneck moved from attention "
-              "to ffn" and "description" in an, "summary and description")
+        check(an.get("summary") == "prod: the optimum is now set by the ffn "
+              "term (was attention)" and "description" in an and
+              an.get("runbook", "").startswith("re-plan capacity"),
+              "summary, runbook and description")
         t = am.amtool_alerts()
         ta = find(t, "prod")
         check(ta is not None and ta["labels"]["regime"] == "ffn" and

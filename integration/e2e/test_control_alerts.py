@@ -11,14 +11,15 @@ Unix-epoch ms in the past, as Alertmanager expects.
 
 Three Attention instances report 10 steps per simulated second with
 measured stage times:
-  1. communication-bound (attention 2 ms, comm 10 ms), then attention-bound
-     (attention 40 ms): AfdRegimeChanged raised (attention, previously
+  1. comm 10 ms above attention 2 ms: the calibrated comm floor sets r*
+     (r_C); then attention 40 ms: the attention balance r_A sets it, so
+     AfdSizingRegimeChanged is raised (attention, previously
      communication) on the WatchAlerts stream after the 2 s debounce, and
      it shows in GET /api/v2/alerts with its labels and annotations; a
      watcher connecting then gets it first;
   2. the new regime holds: the alert is resolved on the stream after the
      3 s resolve time and leaves Alertmanager's active alerts;
-  3. Alertmanager stopped; the regime moves back to communication: the
+  3. Alertmanager stopped; r_C binds again (attention back to 2 ms): the
      alert is raised on the stream, the daemon keeps answering
      GetRecommendation and counts delivery failures on /metrics;
      Alertmanager restarted on the same port: the alert arrives.
@@ -67,7 +68,7 @@ class AlertWatcher(common.StreamReader):
             pb.WatchAlertsRequest(deployment=deployment)))
 
     def next_changed(self, timeout):
-        """The next AfdRegimeChanged event (others skipped), or None."""
+        """The next AfdSizingRegimeChanged event (others skipped), or None."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -79,7 +80,7 @@ class AlertWatcher(common.StreamReader):
                 return None
             if isinstance(m, Exception):
                 return m
-            if m.alertname == "AfdRegimeChanged":
+            if m.alertname == "AfdSizingRegimeChanged":
                 return m
 
     def close(self):
@@ -139,7 +140,7 @@ def scenario(c, daemon, stubs, am):
         if raised is not None:
             break
     ok = isinstance(raised, pb.RegimeAlert)
-    c.check("AfdRegimeChanged raised on the stream", ok, repr(raised))
+    c.check("AfdSizingRegimeChanged raised on the stream", ok, repr(raised))
     if not ok:
         return
     c.check("raised: attention, previously communication, start on the "
@@ -149,11 +150,11 @@ def scenario(c, daemon, stubs, am):
             raised.previous_regime == "communication" and
             T0 <= raised.start_ms <= T0 + sec * 1000 and raised.end_ms == 0,
             str(raised))
-    # Debounce 2 s: pending seen at the first attention-bound evaluation
-    # (window 5, evaluated at T0+6000), raised 2 s later (window 7).
-    c.check("raised after the 2 s debounce (window 7)", sec - 1 == 7,
-            "window %d" % (sec - 1))
-    got = wait_for(lambda: am.active("AfdRegimeChanged"), WAIT)
+    # The calibrated attention line crosses the comm floor within a window
+    # or two of the 40 ms samples (window 5 or 6), the debounce adds 2 s.
+    c.check("raised after the 2 s debounce (window 7 or 8)",
+            7 <= sec - 1 <= 8, "window %d" % (sec - 1))
+    got = wait_for(lambda: am.active("AfdSizingRegimeChanged"), WAIT)
     c.check("Alertmanager shows the alert", bool(got))
     if got:
         a = got[0]
@@ -177,17 +178,19 @@ def scenario(c, daemon, stubs, am):
         resolved = w.next_changed(0.5)
         if resolved is not None:
             break
-    c.check("AfdRegimeChanged resolved on the stream",
+    c.check("AfdSizingRegimeChanged resolved on the stream",
             isinstance(resolved, pb.RegimeAlert) and
             resolved.action == "resolved" and
             resolved.end_ms >= raised.start_ms + 3000, repr(resolved))
-    gone = wait_for(lambda: not am.active("AfdRegimeChanged"), WAIT)
+    gone = wait_for(lambda: not am.active("AfdSizingRegimeChanged"), WAIT)
     c.check("the alert leaves Alertmanager's active alerts", gone)
 
     # 3. Alertmanager down: the daemon keeps serving, then delivers.
     am.stop()
     again = None
-    for _ in range(10):
+    # The calibration forgets slowly (0.999 per sample): it takes a few
+    # hundred 2 ms samples to bring the attention line back under comm.
+    for _ in range(60):
         send(2.0, 10.0)
         again = w.next_changed(0.5)
         if again is not None:
@@ -204,14 +207,14 @@ def scenario(c, daemon, stubs, am):
     c.check("delivery failures counted on /metrics", fails)
     c.check("afd_alerts_firing shows the alert",
             metric(daemon, "afd_alerts_firing",
-                   'alertname="AfdRegimeChanged"') == 1)
+                   'alertname="AfdSizingRegimeChanged"') == 1)
     c.check("afd_regime_transitions_total counts 2 raised, 1 resolved",
             metric(daemon, "afd_regime_transitions_total",
-                   'alertname="AfdRegimeChanged",kind="raised"') == 2 and
+                   'alertname="AfdSizingRegimeChanged",kind="raised"') == 2 and
             metric(daemon, "afd_regime_transitions_total",
-                   'alertname="AfdRegimeChanged",kind="resolved"') == 1)
+                   'alertname="AfdSizingRegimeChanged",kind="resolved"') == 1)
     c.check("alertmanager restarts on the same port", am.start())
-    got = wait_for(lambda: [a for a in am.active("AfdRegimeChanged")
+    got = wait_for(lambda: [a for a in am.active("AfdSizingRegimeChanged")
                             if a["labels"].get("regime") == "communication"],
                    WAIT)
     c.check("the alert arrives once Alertmanager is back", bool(got))

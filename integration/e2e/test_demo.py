@@ -35,6 +35,27 @@ POLICIES = ["closed_loop", "static_first_phase", "best_static", "oracle"]
 RUN_TIMEOUT = 300
 
 
+def alert_precision(scenario, alerts):
+    """Raises that break issue 11's acceptance: in the last 80% of a phase
+    (steady state), or a second raise of one alert name in one phase."""
+    bad, t0, seen = [], 0.0, set()
+    bounds = []
+    for p in scenario["phases"]:
+        bounds.append((t0, t0 + p["duration_s"]))
+        t0 += p["duration_s"]
+    for a in alerts:
+        if a.get("action") != "raised":
+            continue
+        for i, (lo, hi) in enumerate(bounds):
+            if lo <= a["t_s"] < hi:
+                if a["t_s"] >= lo + 0.2 * (hi - lo):
+                    bad.append(("steady state", a))
+                if (i, a["alertname"]) in seen:
+                    bad.append(("second raise", a))
+                seen.add((i, a["alertname"]))
+    return bad
+
+
 def become_subreaper():
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
@@ -189,7 +210,8 @@ def check_shape(c, obj, scenario_obj, seed, svg):
     c.check("json: svg names the file written", obj.get("svg") == svg)
     # smoke.json: chat, then long prompts at t = first phase's duration;
     # the best x moves up (6 -> 30 at batch 64), so every command after the
-    # shift scales Attention up, and the bottleneck moves to attention
+    # shift scales Attention up, and the term binding r* moves from the
+    # FFN peak (r* = 5.9 at batch 64, theta 600) to attention balance
     shift = scenario_obj["phases"][0]["duration_s"]
     after = [k for k in obj.get("commands", []) if k.get("t_s", 0) >= shift]
     c.check("closed loop: scale-up command(s) after the shift",
@@ -197,10 +219,13 @@ def check_shape(c, obj, scenario_obj, seed, svg):
             repr(after)[:500])
     raised = [a for a in obj.get("alerts", [])
               if a.get("t_s", 0) >= shift and a.get("action") == "raised" and
-              a.get("alertname") == "AfdRegimeChanged"]
-    c.check("closed loop: regime alert to attention after the shift",
-            any(a.get("regime") == "attention" for a in raised),
+              a.get("alertname") == "AfdSizingRegimeChanged"]
+    c.check("closed loop: sizing regime alert to attention after the shift",
+            len(raised) == 1 and raised[0].get("regime") == "attention",
             repr(obj.get("alerts"))[:500])
+    bad = alert_precision(scenario_obj, obj.get("alerts", []))
+    c.check("alerts: none in the last 80% of a phase, one raise per name "
+            "per phase at most", not bad, repr(bad)[:500])
     try:
         root = ET.parse(svg).getroot()
         ok = root.tag == "{http://www.w3.org/2000/svg}svg"

@@ -121,9 +121,8 @@ static int add_samples(struct live *l, const struct afd_sim_step_info *info,
             m->role = AFD__SIZER__V1__ROLE__ROLE_ATTENTION;
             m->batch_size = (double)b;
             m->token_load = (double)load[j];
-            m->attention_ms =
-                afd_fleet_stage_scale(l->f, AFD_SIM_ATTENTION) *
-                afd_profile_t_attention(p, (double)load[j]);
+            m->attention_ms = afd_fleet_stage_scale(l->f, AFD_SIM_ATTENTION) *
+                              afd_profile_t_attention(p, (double)load[j]);
         } else {
             m->instance_id = l->ffn_id[j - x];
             m->role = AFD__SIZER__V1__ROLE__ROLE_FFN;

@@ -629,10 +629,11 @@ static json_t *phase_json(const struct afd_scenario *s,
     json_t *j = json_object();
 
     json_object_set_new(j, AFD_RUN_NAME, json_string(s->phases[p].name));
-    json_object_set_new(j, AFD_RUN_DURATION_S, json_real(s->phases[p].duration_s));
-    json_object_set_new(j, AFD_RUN_WORKLOAD, json_string(s->phases[p].workload));
-    json_object_set_new(j, AFD_RUN_TPUT,
-                        num_or_null(o->tokens / o->device_ms));
+    json_object_set_new(j, AFD_RUN_DURATION_S,
+                        json_real(s->phases[p].duration_s));
+    json_object_set_new(j, AFD_RUN_WORKLOAD,
+                        json_string(s->phases[p].workload));
+    json_object_set_new(j, AFD_RUN_TPUT, num_or_null(o->tokens / o->device_ms));
     json_object_set_new(j, AFD_RUN_X_MEAN,
                         num_or_null(o->attention_ms / o->time_ms));
     json_object_set_new(j, AFD_RUN_FFN, json_integer(s->phases[p].ffn));
@@ -658,8 +659,7 @@ static json_t *timeline_json(const struct afd_run_result *r)
         json_t *j = json_object();
         json_object_set_new(j, AFD_RUN_T_S, json_real(t->t_s));
         json_object_set_new(j, AFD_RUN_PHASE, json_integer(t->phase));
-        json_object_set_new(j, AFD_RUN_X,
-                            json_integer(t->attention));
+        json_object_set_new(j, AFD_RUN_X, json_integer(t->attention));
         json_object_set_new(j, AFD_RUN_FFN, json_integer(t->ffn));
         json_object_set_new(j, AFD_RUN_TPUT,
                             num_or_null(t->throughput_per_device));
@@ -685,7 +685,8 @@ static json_t *events_json(const struct afd_run_result *r, bool alerts)
         json_object_set_new(j, AFD_RUN_ID, json_integer((json_int_t)c->id));
         json_object_set_new(j, AFD_RUN_FROM, json_integer(c->from));
         json_object_set_new(j, AFD_RUN_TO, json_integer(c->to));
-        json_object_set_new(j, AFD_RUN_APPLIED_T_S, num_or_null(c->applied_t_s));
+        json_object_set_new(j, AFD_RUN_APPLIED_T_S,
+                            num_or_null(c->applied_t_s));
         json_object_set_new(j, AFD_RUN_REGIME, json_string(c->regime));
         json_object_set_new(j, AFD_RUN_REASON, json_string(c->reason));
         json_array_append_new(a, j);
@@ -697,7 +698,8 @@ static json_t *events_json(const struct afd_run_result *r, bool alerts)
         json_object_set_new(j, AFD_RUN_ALERTNAME, json_string(e->alertname));
         json_object_set_new(j, AFD_RUN_ACTION, json_string(e->action));
         json_object_set_new(j, AFD_RUN_REGIME, json_string(e->regime));
-        json_object_set_new(j, AFD_RUN_EXPLANATION, json_string(e->explanation));
+        json_object_set_new(j, AFD_RUN_EXPLANATION,
+                            json_string(e->explanation));
         json_array_append_new(a, j);
     }
     return a;
@@ -713,8 +715,7 @@ json_t *afd_run_result_json(const struct afd_scenario *s,
                         json_string(afd_run_policy_name(r->policy)));
     json_object_set_new(j, AFD_RUN_SCENARIO, json_string(s->name));
     json_object_set_new(j, AFD_RUN_SEED, json_integer((json_int_t)r->seed));
-    json_object_set_new(j, AFD_RUN_TPUT,
-                        num_or_null(afd_run_throughput(s, r)));
+    json_object_set_new(j, AFD_RUN_TPUT, num_or_null(afd_run_throughput(s, r)));
     json_object_set_new(j, AFD_RUN_TPUT_POOLED,
                         num_or_null(afd_run_throughput_pooled(r)));
     json_object_set_new(j, AFD_RUN_STATIC_X,

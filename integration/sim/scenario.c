@@ -15,18 +15,13 @@
 #include "plugin/io/profile_json.h"
 #include "integration/sim/rng.h"
 
-static const char *const top_keys[] = {"name",
-                                       "description",
-                                       "seed",
-                                       "profile",
-                                       "hardware",
-                                       "prior",
-                                       "actuation",
-                                       "batch",
-                                       "ffn_instances",
-                                       "initial_attention_instances",
-                                       "phases",
-                                       NULL};
+static const char *const top_keys[] = {
+    "name",          "description",
+    "seed",          "profile",
+    "hardware",      "prior",
+    "actuation",     "batch",
+    "ffn_instances", "initial_attention_instances",
+    "phases",        NULL};
 static const char *const phase_keys[] = {"name",  "duration_s",    "workload",
                                          "batch", "ffn_instances", NULL};
 
@@ -189,8 +184,8 @@ static int profile_value(const json_t *v, const char *label, const char *what,
         b = afd_profile_builtin(name);
         if (!b)
             return afd_err(err, AFD_ENOTFOUND,
-                           "%s: %s: unknown built-in profile '%s'", label,
-                           what, name);
+                           "%s: %s: unknown built-in profile '%s'", label, what,
+                           name);
         *out = *b;
         return AFD_OK;
     }
@@ -205,8 +200,8 @@ static int profile_value(const json_t *v, const char *label, const char *what,
 
 static const char *const hw_keys[] = {"profile", "noise_cv", "drift", NULL};
 static const char *const drift_keys[] = {"at_s", "stage", "factor", NULL};
-static const char *const act_keys[] = {"scale_out_delay_s",
-                                       "scale_in_delay_s", NULL};
+static const char *const act_keys[] = {"scale_out_delay_s", "scale_in_delay_s",
+                                       NULL};
 
 static int parse_drift(const json_t *a, const char *label,
                        struct afd_fleet_hw *hw, char *err)
@@ -287,8 +282,8 @@ static int parse_hardware(const json_t *root, const char *label,
             return rc;
         s->hw.noise_seed = afd_rng_mix(s->seed ^ 0x6877ULL);
         if (json_object_get(hw, "drift") &&
-            (rc = parse_drift(json_object_get(hw, "drift"), label, &s->hw,
-                              err)))
+            (rc =
+                 parse_drift(json_object_get(hw, "drift"), label, &s->hw, err)))
             return rc;
     }
     if (json_object_get(root, "prior") &&

@@ -90,7 +90,7 @@ struct afd_scenario {
     char description[AFD_SCENARIO_TEXT_LEN];
     char path[AFD_SCENARIO_PATH_LEN]; /* the file, as given */
     uint64_t seed;
-    long initial_attention; /* 0 = static-first-phase's x */
+    long initial_attention;     /* 0 = static-first-phase's x */
     struct afd_profile profile; /* the simulated hardware's profile */
     struct afd_fleet_hw hw;     /* its drift and noise */
     double scale_out_delay_s;   /* < 0: not given (the runner's default) */

@@ -50,8 +50,6 @@ static bool same_alert(const struct afd_alert_event *a,
                        const struct afd_alert_event *b)
 {
     return a->kind == b->kind && a->regime == b->regime &&
-           (a->kind != AFD_ALERT_REGIME_MISMATCH ||
-            a->predicted == b->predicted) &&
            !strcmp(a->alertname, b->alertname) &&
            !strcmp(a->deployment, b->deployment);
 }

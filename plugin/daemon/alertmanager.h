@@ -8,9 +8,9 @@
  * retry timer and the delivery counters.
  *
  * Alert identity is its label set, as in Alertmanager: alertname,
- * deployment, regime, and for AfdRegimeMismatch also predicted_regime (the
- * alert.h key of that kind); severity and the static extra labels are the
- * same on every alert. The queue holds at most one delivery per identity:
+ * deployment, regime (the alert.h key of both kinds); severity depends on
+ * the alertname only and the static extra labels are the same on every
+ * alert. The queue holds at most one delivery per identity:
  * a newer event replaces a queued older one in place (only the latest state
  * matters to Alertmanager).
  *

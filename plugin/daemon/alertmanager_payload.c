@@ -1,6 +1,6 @@
 /*
- * alertmanager_payload.c - the pure half of plugin/daemon/alertmanager.h: config
- * checks, the url split, event checks, RFC 3339 times and the v2 request
+ * alertmanager_payload.c - the pure half of plugin/daemon/alertmanager.h:
+ * config checks, the url split, event checks, RFC 3339 times and the v2 request
  * body. No I/O, no clock, no state.
  */
 #include "plugin/daemon/alertmanager.h"
@@ -388,10 +388,12 @@ static json_t *alert_labels(const struct afd_alertmanager_config *cfg,
     bad |= set_str(l, "alertname", ev->alertname);
     bad |= set_str(l, "deployment", ev->deployment);
     bad |= set_str(l, "regime", afd_regime_name(ev->regime));
-    /* The mismatch alert's key in alert.h includes the prediction. */
-    if (ev->kind == AFD_ALERT_REGIME_MISMATCH)
-        bad |= set_str(l, "predicted_regime", afd_regime_name(ev->predicted));
-    bad |= set_str(l, "severity", cfg->severity);
+    /* Lost throughput now pages; a changed sizing regime is a planning
+     * matter at the configured severity. */
+    bad |=
+        set_str(l, "severity",
+                ev->kind == AFD_ALERT_OFF_BALANCE ? afd_alert_severity(ev->kind)
+                                                  : cfg->severity);
     for (i = 0; i < cfg->n_labels; i++)
         bad |= set_str(l, cfg->labels[i].name, cfg->labels[i].value);
     if (bad) {
@@ -413,25 +415,36 @@ static json_t *alert_annotations(const struct afd_alertmanager_alert *a)
 
     if (bad)
         return NULL;
-    if (ev->kind == AFD_ALERT_REGIME_MISMATCH)
+    if (ev->kind == AFD_ALERT_OFF_BALANCE)
         snprintf(buf, sizeof(buf),
-                 "%s: observed regime %s, the model predicts %s",
-                 ev->deployment, reg, pred);
+                 "%s: ratio %.3g outside the balanced band [%.3g, %.3g], "
+                 "%.1f%% throughput lost",
+                 ev->deployment, ev->ratio, ev->band_lo, ev->band_hi,
+                 100 * ev->loss);
     else
-        snprintf(buf, sizeof(buf), "%s: bottleneck moved from %s to %s",
-                 ev->deployment, prev, reg);
+        snprintf(buf, sizeof(buf),
+                 "%s: the optimum is now set by the %s term (was %s)",
+                 ev->deployment, reg, prev);
     bad |= set_str(an, "summary", buf);
+    bad |= set_str(an, "runbook", afd_alert_runbook(ev->kind));
     bad |= set_str(an, "explanation", ev->explanation);
     if (!isnan(a->r_star)) {
         snprintf(rs, sizeof(rs), "; recommended r* = %.6g", a->r_star);
         bad |= set_num(an, "r_star", a->r_star);
     }
     snprintf(buf, sizeof(buf),
-             "deployment %s: observed regime %s (previously %s), predicted "
-             "%s at the current ratio x/y = %.6g%s",
-             ev->deployment, reg, prev, pred, ev->ratio, rs);
+             "deployment %s: regime %s (previously %s), the model's regime "
+             "at the current ratio x/y = %.6g is %s%s",
+             ev->deployment, reg, prev, ev->ratio, pred, rs);
     bad |= set_str(an, "description", buf);
     bad |= set_num(an, "current_ratio", ev->ratio);
+    if (ev->kind == AFD_ALERT_OFF_BALANCE) {
+        bad |= set_num(an, "band_lo", ev->band_lo);
+        bad |= set_num(an, "band_hi", ev->band_hi);
+        bad |= set_num(an, "throughput_lost_fraction", ev->loss);
+        bad |= set_num(an, "tokens_per_s_lost_per_device", ev->lost_per_device);
+        bad |= set_num(an, "tokens_per_s_lost", ev->lost_tokens_per_s);
+    }
     bad |= set_str(an, "previous_regime", prev);
     bad |= set_str(an, "predicted_regime", pred);
     if (bad) {

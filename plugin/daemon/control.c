@@ -130,8 +130,24 @@ int afd_control_eval_interval_ms(const struct afd_control *c)
                : 1000;
 }
 
+/* The alerts of d: the off-balance alert waits as long as the policy needs
+ * to decide, actuate (at worst the ack timeout) and cool down. */
+static struct afd_alerts *new_alerts(struct afd_control *c,
+                                     struct afd_deployment *d, char *why)
+{
+    const struct afd_policy_config *p = &c->cfg->controller.policy;
+    struct afd_alert_config ac = c->cfg->alerting.rules;
+
+    ac.warmup_ms = 2 * ac.debounce_ms;
+    ac.act_ms = p->dwell_ms + p->ack_timeout_ms + p->cooldown_ms;
+    if (ac.act_ms > AFD_ALERT_DURATION_MAX)
+        ac.act_ms = AFD_ALERT_DURATION_MAX;
+    return afd_alert_new(afd_deployment_name(d), &ac, why);
+}
+
 /* The state of d, created on first use; NULL when out of memory. */
-static struct afd_dep_control *state(struct afd_control *c, struct afd_deployment *d)
+static struct afd_dep_control *state(struct afd_control *c,
+                                     struct afd_deployment *d)
 {
     struct afd_dep_control *e = afd_deployment_control(d);
     char why[AFD_ERR_LEN];
@@ -141,8 +157,9 @@ static struct afd_dep_control *state(struct afd_control *c, struct afd_deploymen
     e = calloc(1, sizeof(*e));
     if (!e)
         return NULL;
-    e->policy = afd_policy_new(afd_deployment_name(d), &c->cfg->controller.policy, why);
-    e->alerts = afd_alert_new(afd_deployment_name(d), &c->cfg->alerting.rules, why);
+    e->policy =
+        afd_policy_new(afd_deployment_name(d), &c->cfg->controller.policy, why);
+    e->alerts = new_alerts(c, d, why);
     if (!e->policy || !e->alerts) {
         afd_policy_free(e->policy);
         afd_alert_free(e->alerts);
@@ -168,7 +185,8 @@ int64_t afd_control_now_ms(struct afd_control *c, struct afd_deployment *d,
     return e && wall_ms < e->last_now ? e->last_now : wall_ms;
 }
 
-static void remember(struct afd_dep_control *e, const struct afd_control_command *cc)
+static void remember(struct afd_dep_control *e,
+                     const struct afd_control_command *cc)
 {
     e->hist[e->head] = *cc;
     e->head = (e->head + 1) % AFD_CONTROL_HISTORY;
@@ -237,22 +255,47 @@ static void emit_alerts(struct afd_control *c, struct afd_dep_control *e,
 }
 
 static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
-                        struct afd_deployment *d,
                         const struct afd_recommendation *rec, int64_t now)
 {
     struct afd_alert_input in;
     struct afd_alert_events evs;
-    double ms[AFD_REGIME_COUNT];
+    struct afd_solve_input si;
+    double best, at, devices;
     char why[AFD_ERR_LEN];
 
-    if (!rec->valid || !afd_deployment_observed_stage_ms(d, ms))
+    if (!rec->valid)
         return;
+    /* The model's own view, not the measured bottleneck: at the optimum the
+     * measured stages tie by design, so an argmax of them flaps on noise. */
+    afd_solve_input_init(&si, &rec->profile, rec->batch, rec->theta);
+    si.ffn_instances = rec->ffn_instances;
     memset(&in, 0, sizeof(in));
-    in.attention_ms = ms[AFD_REGIME_ATTENTION];
-    in.comm_ms = ms[AFD_REGIME_COMMUNICATION];
-    in.ffn_ms = ms[AFD_REGIME_FFN];
+    in.r_star = rec->solution.r_star;
     in.ratio = (double)rec->attention_instances / rec->ffn_instances;
+    in.sizing = afd_sizing_regime(&si, in.r_star);
     in.predicted = rec->current_regime;
+    best = rec->throughput_target;
+    at = rec->throughput_current;
+    if (rec->solution.has_barrier) {
+        /* The controller aims at the barrier-aware x: the band must be
+         * around the same target, in the same model. */
+        si.has_sigma = rec->has_sigma;
+        si.sigma = rec->sigma;
+        si.has_load_spread = rec->spread_measured;
+        si.load_spread = rec->load_spread;
+        in.r_star = rec->solution.r_star_barrier;
+        if (afd_balanced_band_barrier(
+                &si, rec->solution.attention_instances_barrier,
+                c->cfg->alerting.rules.margin, &in.band_lo, &in.band_hi, why))
+            return;
+    } else {
+        afd_balanced_band(&si, in.r_star, c->cfg->alerting.rules.margin,
+                          &in.band_lo, &in.band_hi);
+    }
+    devices = rec->attention_instances + rec->ffn_instances;
+    in.loss = best > 0 ? fmax(0, 1 - at / best) : 0;
+    in.lost_per_device = fmax(0, best - at) * 1000; /* tokens/ms -> /s */
+    in.lost_tokens_per_s = in.lost_per_device * devices;
     if (afd_alert_eval(e->alerts, &in, now, &evs, why) == AFD_OK)
         emit_alerts(c, e, &evs);
 }
@@ -274,7 +317,7 @@ int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,
         e->r_star = rec->solution.has_barrier ? rec->solution.r_star_barrier
                                               : rec->solution.r_star;
     step_policy(c, e, rec, now_ms);
-    eval_alerts(c, e, d, rec, now_ms);
+    eval_alerts(c, e, rec, now_ms);
     return AFD_OK;
 }
 

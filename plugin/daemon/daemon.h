@@ -13,8 +13,8 @@
  *     afd-sizer: grpc listening on HOST:PORT
  *     afd-sizer: http listening on HOST:PORT
  *     afd-sizer: ready
- * and mark /readyz ready. The TLS files and token (plugin/daemon/security.h) are
- * loaded and checked first, with the listen addresses: a bad one is a
+ * and mark /readyz ready. The TLS files and token (plugin/daemon/security.h)
+ * are loaded and checked first, with the listen addresses: a bad one is a
  * configuration error before anything is bound.
  *
  * SIGTERM/SIGINT: /readyz goes 503, Health/Watch streams get NOT_SERVING,
@@ -33,10 +33,10 @@
  * clock: every min(recompute_interval_ms, controller.eval_interval_ms),
  * policies and alerts evaluated every eval_interval_ms) or, with the
  * telemetry clock, afd_control_evaluate inside ingest at each boundary;
- * and once when a snapshot is restored. Reads (GetRecommendation, KEDA, /metrics) return the stored
- * recommendation and change nothing. Decisions go to the WatchCommands /
- * WatchAlerts streams and, when alerting.am.url is set, alert
- * events to Alertmanager (alertmanager.h, on this loop).
+ * and once when a snapshot is restored. Reads (GetRecommendation, KEDA,
+ * /metrics) return the stored recommendation and change nothing. Decisions go
+ * to the WatchCommands / WatchAlerts streams and, when alerting.am.url is set,
+ * alert events to Alertmanager (alertmanager.h, on this loop).
  *
  * Threading: everything here runs on the thread calling afd_daemon_run;
  * gRPC's completion thread only hands events over (grpc_server.h).

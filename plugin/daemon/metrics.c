@@ -459,6 +459,33 @@ static void w_firing(struct render *r, struct afd_deployment *d)
                    st.alerts.kind[k].firing ? "1" : "0");
 }
 
+/* The alerts' own view (alert.h): the term binding r* and the position of
+ * the ratio against the balanced band, once evaluated. */
+static void w_sizing_regime(struct render *r, struct afd_deployment *d)
+{
+    struct afd_control_status st;
+    int i;
+
+    if (!ctl_status(r, d, &st) || !st.alerts.has_stable)
+        return;
+    for (i = 0; i < AFD_REGIME_COUNT; i++)
+        num(r, NAME(d), "regime", afd_regime_name((enum afd_regime)i),
+            st.alerts.observed == (enum afd_regime)i ? 1 : 0);
+}
+
+static void w_position(struct render *r, struct afd_deployment *d)
+{
+    static const char *const names[] = {"balanced", "under", "over"};
+    struct afd_control_status st;
+    int i;
+
+    if (!ctl_status(r, d, &st) || !st.alerts.has_stable)
+        return;
+    for (i = 0; i < 3; i++)
+        num(r, NAME(d), "position", names[i],
+            (int)st.alerts.position == i ? 1 : 0);
+}
+
 typedef void (*writer_fn)(struct render *r, struct afd_deployment *d);
 
 struct family {
@@ -566,6 +593,14 @@ static const struct family families[] = {
      w_transitions},
     {"afd_alerts_firing", "gauge", "1 while the regime alert is firing",
      w_firing},
+    {"afd_sizing_regime", "gauge",
+     "1 for the term binding the optimum r* (attention = r_A, communication "
+     "= r_C, ffn = r_peak)",
+     w_sizing_regime},
+    {"afd_operating_position", "gauge",
+     "1 for the position of x/y against the balanced band (balanced, under, "
+     "over)",
+     w_position},
 };
 
 static void header(struct render *r, const char *name, const char *type,

@@ -226,8 +226,7 @@ static int write_atomic(const char *path, const uint8_t *buf, size_t n,
 }
 
 /* Packs env around the packed body: the file's bytes in *out (malloc'd). */
-static int pack_file(PB(Snapshot) * snap, uint8_t **out, size_t *len,
-                     char *err)
+static int pack_file(PB(Snapshot) * snap, uint8_t **out, size_t *len, char *err)
 {
     PB(SnapshotFile) env = AFD__SIZER__SNAPSHOT__V1__SNAPSHOT_FILE__INIT;
     size_t n = afd__sizer__snapshot__v1__snapshot__get_packed_size(snap);

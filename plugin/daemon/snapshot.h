@@ -32,8 +32,7 @@ int afd_snapshot_write(const char *path, const uint8_t *buf, size_t len,
                        char *err);
 
 /* Encode and write, on the registry's thread (tests, the final save). */
-int afd_snapshot_save(struct afd_registry *reg, const char *path,
-                      char *err);
+int afd_snapshot_save(struct afd_registry *reg, const char *path, char *err);
 
 /*
  * Restores into reg (deployments are created as needed, even if
@@ -43,7 +42,6 @@ int afd_snapshot_save(struct afd_registry *reg, const char *path,
  * keep the file aside (the daemon renames it to path.corrupt) and start
  * fresh.
  */
-int afd_snapshot_restore(struct afd_registry *reg, const char *path,
-                         char *err);
+int afd_snapshot_restore(struct afd_registry *reg, const char *path, char *err);
 
 #endif

@@ -67,8 +67,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-struct afd_snapshot_writer *afd_snapshot_writer_new(const char *path,
-                                                    char *err)
+struct afd_snapshot_writer *afd_snapshot_writer_new(const char *path, char *err)
 {
     struct afd_snapshot_writer *w = calloc(1, sizeof(*w));
 

@@ -32,10 +32,10 @@
 struct afd_snapshot_writer;
 
 struct afd_snapshot_writer_stats {
-    uint64_t written;  /* writes completed */
-    uint64_t failed;   /* writes that failed (old file kept) */
-    uint64_t skipped;  /* submits while a write was in flight */
-    bool busy;         /* a write is in flight now */
+    uint64_t written;     /* writes completed */
+    uint64_t failed;      /* writes that failed (old file kept) */
+    uint64_t skipped;     /* submits while a write was in flight */
+    bool busy;            /* a write is in flight now */
     char last_error[256]; /* "" when the latest write succeeded */
 };
 

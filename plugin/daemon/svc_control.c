@@ -67,6 +67,13 @@ static void fill_alert(Afd__Sizer__V1__RegimeAlert *m,
     m->explanation = (char *)ev->explanation;
     m->start_ms = ev->start_ms;
     m->end_ms = ev->end_ms;
+    m->severity = (char *)afd_alert_severity(ev->kind);
+    m->runbook = (char *)afd_alert_runbook(ev->kind);
+    m->band_lo = ev->band_lo;
+    m->band_hi = ev->band_hi;
+    m->loss = ev->loss;
+    m->tokens_per_s_lost_per_device = ev->lost_per_device;
+    m->tokens_per_s_lost = ev->lost_tokens_per_s;
 }
 
 struct send_ctx {
@@ -93,8 +100,7 @@ void afd_svc_control_command(struct afd_svc_env *env,
     fill_command(&m, cc);
     s.deployment = cc->cmd.deployment;
     s.msg = &m.base;
-    afd_grpc_server_foreach(env->grpc, PATH_WATCH_COMMANDS, send_one,
-                            &s);
+    afd_grpc_server_foreach(env->grpc, PATH_WATCH_COMMANDS, send_one, &s);
 }
 
 void afd_svc_control_alert(struct afd_svc_env *env,
@@ -106,8 +112,7 @@ void afd_svc_control_alert(struct afd_svc_env *env,
     fill_alert(&m, ev, r_star);
     s.deployment = ev->deployment;
     s.msg = &m.base;
-    afd_grpc_server_foreach(env->grpc, PATH_WATCH_ALERTS, send_one,
-                            &s);
+    afd_grpc_server_foreach(env->grpc, PATH_WATCH_ALERTS, send_one, &s);
 }
 
 /*
@@ -237,8 +242,9 @@ static void ack_command(struct afd_grpc_call *call, const ProtobufCMessage *msg,
     if (!d)
         return;
     err[0] = '\0';
-    rc = afd_control_ack(afd_svc_env(ctx)->ctl, d, req->command_id,
-                         req->success, req->detail, afd_svc_env(ctx)->now_ms(), err);
+    rc =
+        afd_control_ack(afd_svc_env(ctx)->ctl, d, req->command_id, req->success,
+                        req->detail, afd_svc_env(ctx)->now_ms(), err);
     out.accepted = rc == AFD_OK;
     out.message = rc == AFD_OK ? "" : err;
     afd_grpc_reply(call, &out.base);

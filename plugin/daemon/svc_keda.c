@@ -151,8 +151,7 @@ static void tick_one(struct afd_grpc_call *call, void *arg)
 
 void afd_svc_keda_tick(struct afd_svc_env *env)
 {
-    afd_grpc_server_foreach(env->grpc, PATH_STREAM_IS_ACTIVE, tick_one,
-                            env);
+    afd_grpc_server_foreach(env->grpc, PATH_STREAM_IS_ACTIVE, tick_one, env);
 }
 
 static void get_metric_spec(struct afd_grpc_call *call,

@@ -13,8 +13,8 @@
  * (items are applied as they come, not at the end).
  *
  * With the telemetry clock each accepted step may trigger a controller
- * evaluation inside afd_deployment_add_step (plugin/daemon/control.h), so by the
- * time the summary is sent every decision those items caused was made and
+ * evaluation inside afd_deployment_add_step (plugin/daemon/control.h), so by
+ * the time the summary is sent every decision those items caused was made and
  * already queued to the WatchCommands streams; the summary carries the
  * latest command id and the clock of the last batch's deployment.
  */
@@ -192,7 +192,8 @@ static void report_end(struct afd_grpc_call *call, void *ctx)
 
         if (d) {
             sum.last_command_id = afd_control_last_command_id(ctl, d);
-            sum.clock_ms = afd_control_now_ms(ctl, d, afd_svc_env(ctx)->now_ms());
+            sum.clock_ms =
+                afd_control_now_ms(ctl, d, afd_svc_env(ctx)->now_ms());
         }
     }
     afd_grpc_reply(call, &sum.base);

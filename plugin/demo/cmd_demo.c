@@ -304,9 +304,8 @@ static int read_scenario(struct demo *d, char *err)
                         ? (long)json_integer_value(v)
                         : 1;
     v = json_object_get(root, "prior");
-    d->prior = v && (json_is_string(v) || json_is_object(v))
-                   ? json_deep_copy(v)
-                   : NULL;
+    d->prior = v && (json_is_string(v) || json_is_object(v)) ? json_deep_copy(v)
+                                                             : NULL;
     json_decref(root);
     return AFD_OK;
 }
@@ -679,8 +678,8 @@ int afd_cmd_demo(int argc, char **argv)
         return rc;
     }
     if (d->f.family) {
-        struct afd_family_options fo = {d->self, NULL, d->f.quick, d->f.json,
-                                        d->f.csv, d->f.timeout_s};
+        struct afd_family_options fo = {d->self,   NULL,     d->f.quick,
+                                        d->f.json, d->f.csv, d->f.timeout_s};
 
         rc = locate(d, err);
         if (rc) {

@@ -89,10 +89,10 @@ static int num(const struct rd *rd, json_t *o, const char *key, bool required,
     char w[160];
 
     *out = NAN;
-    return parsed(afd_jf_number(
-        o, loc(rd, w, sizeof(w)), key,
-        AFD_JF_NULL_ABSENT | (required ? AFD_JF_REQUIRED : 0), -HUGE_VAL,
-        HUGE_VAL, out, rd->err));
+    return parsed(
+        afd_jf_number(o, loc(rd, w, sizeof(w)), key,
+                      AFD_JF_NULL_ABSENT | (required ? AFD_JF_REQUIRED : 0),
+                      -HUGE_VAL, HUGE_VAL, out, rd->err));
 }
 
 /* A finite number >= 0 that must be there. */
@@ -137,15 +137,13 @@ static int parse_phase(struct rd *rd, json_t *o, struct afd_demo_phase *ph)
         return bad(rd, "", "must be an object");
     if ((rc = str(rd, o, AFD_RUN_NAME, ph->name, sizeof(ph->name))) ||
         (rc = num_req(rd, o, AFD_RUN_DURATION_S, &ph->duration_s)) ||
-        (rc = num_req(rd, o, AFD_RUN_TPUT,
-                      &ph->throughput_per_device)) ||
+        (rc = num_req(rd, o, AFD_RUN_TPUT, &ph->throughput_per_device)) ||
         (rc = num(rd, o, AFD_RUN_X_MEAN, false,
                   &ph->attention_instances_mean)) ||
         (rc = count(rd, o, AFD_RUN_FFN, &y)) ||
         (rc = num(rd, o, AFD_RUN_BATCH, false, &ph->batch)) ||
         (rc = num(rd, o, AFD_RUN_SETTLE_S, false, &ph->settle_time_s)) ||
-        (rc = num(rd, o, AFD_RUN_STATIC_X, false,
-                  &ph->static_attention)))
+        (rc = num(rd, o, AFD_RUN_STATIC_X, false, &ph->static_attention)))
         return rc;
     ph->ffn_instances = (int)y;
     return AFD_OK;
@@ -162,8 +160,7 @@ static int parse_point(struct rd *rd, json_t *o, void *item)
     if ((rc = num(rd, o, AFD_RUN_T_S, true, &pt->t_s)) ||
         (rc = count(rd, o, AFD_RUN_X, &x)) ||
         (rc = count(rd, o, AFD_RUN_FFN, &y)) ||
-        (rc = num(rd, o, AFD_RUN_TPUT, false,
-                  &pt->throughput_per_device)) ||
+        (rc = num(rd, o, AFD_RUN_TPUT, false, &pt->throughput_per_device)) ||
         (rc = num(rd, o, AFD_RUN_R_STAR, false, &pt->r_star)) ||
         (rc = num(rd, o, AFD_RUN_R_STAR_BARRIER, false, &pt->r_star_barrier)) ||
         (rc = str(rd, o, AFD_RUN_REGIME, pt->regime, sizeof(pt->regime))))
@@ -184,7 +181,8 @@ static int parse_command(struct rd *rd, json_t *o, void *item)
     if (!json_is_object(o))
         return bad(rd, "", "must be an object");
     if ((rc = num(rd, o, AFD_RUN_T_S, true, &c->t_s)) ||
-        (rc = count(rd, o, AFD_RUN_ID, &id)) || (rc = count(rd, o, AFD_RUN_FROM, &from)) ||
+        (rc = count(rd, o, AFD_RUN_ID, &id)) ||
+        (rc = count(rd, o, AFD_RUN_FROM, &from)) ||
         (rc = count(rd, o, AFD_RUN_TO, &to)) ||
         (rc = str(rd, o, AFD_RUN_REGIME, c->regime, sizeof(c->regime))) ||
         (rc = str(rd, o, AFD_RUN_REASON, c->reason, sizeof(c->reason))))
@@ -203,11 +201,12 @@ static int parse_alert(struct rd *rd, json_t *o, void *item)
     if (!json_is_object(o))
         return bad(rd, "", "must be an object");
     if ((rc = num(rd, o, AFD_RUN_T_S, true, &a->t_s)) ||
-        (rc = str(rd, o, AFD_RUN_ALERTNAME, a->alertname, sizeof(a->alertname))) ||
+        (rc = str(rd, o, AFD_RUN_ALERTNAME, a->alertname,
+                  sizeof(a->alertname))) ||
         (rc = str(rd, o, AFD_RUN_ACTION, a->action, sizeof(a->action))) ||
         (rc = str(rd, o, AFD_RUN_REGIME, a->regime, sizeof(a->regime))) ||
-        (rc =
-             str(rd, o, AFD_RUN_EXPLANATION, a->explanation, sizeof(a->explanation))))
+        (rc = str(rd, o, AFD_RUN_EXPLANATION, a->explanation,
+                  sizeof(a->explanation))))
         return rc;
     return AFD_OK;
 }
@@ -304,10 +303,10 @@ static int parse_policy(struct rd *rd, json_t *root, struct afd_demo_policy *p)
     long seed;
     int rc;
 
-    if ((rc = str(rd, root, AFD_RUN_SCENARIO, p->scenario, sizeof(p->scenario))) ||
+    if ((rc = str(rd, root, AFD_RUN_SCENARIO, p->scenario,
+                  sizeof(p->scenario))) ||
         (rc = count(rd, root, AFD_RUN_SEED, &seed)) ||
-        (rc = num_req(rd, root, AFD_RUN_TPUT,
-                      &p->throughput_per_device)) ||
+        (rc = num_req(rd, root, AFD_RUN_TPUT, &p->throughput_per_device)) ||
         (rc = count(rd, root, AFD_RUN_SCALE_COMMANDS, &p->scale_commands)) ||
         (rc = parse_phases(rd, root, p)))
         return rc;
@@ -318,8 +317,8 @@ static int parse_policy(struct rd *rd, json_t *root, struct afd_demo_policy *p)
         (rc = parse_array(rd, root, AFD_RUN_COMMANDS, sizeof(*p->commands),
                           parse_command, (void **)&p->commands,
                           &p->n_commands)) ||
-        (rc = parse_array(rd, root, AFD_RUN_ALERTS, sizeof(*p->alerts), parse_alert,
-                          (void **)&p->alerts, &p->n_alerts)))
+        (rc = parse_array(rd, root, AFD_RUN_ALERTS, sizeof(*p->alerts),
+                          parse_alert, (void **)&p->alerts, &p->n_alerts)))
         return rc;
     return AFD_OK;
 }

@@ -137,8 +137,9 @@ static void shade(FILE *f, const struct afd_demo_policy *cl,
 }
 
 /*
- * The measured bottleneck as a strip under the top panel: each raised
- * AfdRegimeChanged alert sets it from its time on (blank before the first).
+ * The sizing regime (the term binding r*) as a strip under the top panel:
+ * each raised AfdSizingRegimeChanged alert sets it from its time on (blank
+ * before the first).
  */
 static void observed_strip(FILE *f, const struct afd_demo_policy *cl,
                            const struct scale *x, double total)
@@ -148,14 +149,14 @@ static void observed_strip(FILE *f, const struct afd_demo_policy *cl,
     size_t i;
 
     fprintf(f,
-            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">measured "
-            "bottleneck (regime alerts)</text>\n",
+            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">sizing "
+            "regime: term binding r* (regime alerts)</text>\n",
             ML + 4, STRIP_Y0 + STRIP_H + 11);
     for (i = 0; i <= cl->n_alerts; i++) {
         const struct afd_demo_alert *a =
             i < cl->n_alerts ? &cl->alerts[i] : NULL;
         double t = a ? fmin(fmax(a->t_s, 0), total) : total;
-        if (a && (strcmp(a->alertname, "AfdRegimeChanged") ||
+        if (a && (strcmp(a->alertname, "AfdSizingRegimeChanged") ||
                   strcmp(a->action, "raised") || !regime_fill(a->regime)))
             continue;
         if (fill && t > t0)

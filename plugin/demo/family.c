@@ -104,9 +104,9 @@ static int write_scenario(const json_t *base, const struct run_result *r,
     }
     json_object_set_new(s, "hardware", hw);
     if (r->spec.scale_out_s >= 0)
-        json_object_set_new(s, "actuation",
-                            json_pack("{s:f}", "scale_out_delay_s",
-                                      r->spec.scale_out_s));
+        json_object_set_new(
+            s, "actuation",
+            json_pack("{s:f}", "scale_out_delay_s", r->spec.scale_out_s));
     json_object_set_new(s, "name", json_string(r->hw.name));
     rc = json_dump_file(s, path, JSON_INDENT(1));
     json_decref(s);
@@ -285,7 +285,8 @@ static void print_table(FILE *out, const struct run_result *r, size_t n,
         fprintf(out, "%-3s %-48s %9s %10s %10s %13s\n", "run", "hardware",
                 "vs oracle", "vs static", "cmds/shift", "settle s/shift");
     for (i = 0; i < n; i++) {
-        double vo = r[i].closed / r[i].oracle, vs = r[i].closed / r[i].best_static - 1;
+        double vo = r[i].closed / r[i].oracle,
+               vs = r[i].closed / r[i].best_static - 1;
 
         describe(&r[i], d, sizeof(d));
         worst_o = fmin(worst_o, vo);
@@ -294,12 +295,12 @@ static void print_table(FILE *out, const struct run_result *r, size_t n,
         sum_s += vs;
         if (csv)
             fprintf(out, "%zu,%s,%.4f,%.4f,%.2f,%.1f,%.1f,%d\n", i, d, vo, vs,
-                    r[i].cmds_per_shift, r[i].settle_mean_s,
-                    r[i].settle_max_s, r[i].never_settled);
+                    r[i].cmds_per_shift, r[i].settle_mean_s, r[i].settle_max_s,
+                    r[i].never_settled);
         else
-            fprintf(out, "%-3zu %-48s %8.1f%% %+9.1f%% %10.2f %8.0f%s\n", i,
-                    d, 100 * vo, 100 * vs, r[i].cmds_per_shift,
-                    r[i].settle_mean_s, r[i].never_settled ? " (+never)" : "");
+            fprintf(out, "%-3zu %-48s %8.1f%% %+9.1f%% %10.2f %8.0f%s\n", i, d,
+                    100 * vo, 100 * vs, r[i].cmds_per_shift, r[i].settle_mean_s,
+                    r[i].never_settled ? " (+never)" : "");
     }
     if (!csv && n)
         fprintf(out,
@@ -336,8 +337,9 @@ static int run_all(const struct afd_family_options *o, struct run_result *res,
     trace_dir_for(o->scenario);
     for (i = 0; i < n && !rc; i++) {
         struct afd_demo_child c;
-        char *argv[] = {(char *)o->self, "demo", "--scenario", path,
-                        "--json",        "--no-svg", "--timeout", tmo, NULL};
+        char *argv[] = {
+            (char *)o->self, "demo",      "--scenario", path, "--json",
+            "--no-svg",      "--timeout", tmo,          NULL};
 
         res[i].spec = all[o->quick ? quick[i] : (int)i];
         hardware(res[i].spec.hw, &res[i].hw);
@@ -385,18 +387,17 @@ int afd_demo_family(const struct afd_family_options *o)
 
             describe(&res[i], d, sizeof(d));
             json_array_append_new(
-                a, json_pack("{s:i, s:s, s:o, s:f, s:f, s:f, s:f, s:f, s:i}",
-                             "run", (int)i, "hardware", d, "profile",
-                             profile_json(&res[i].hw), "vs_oracle",
-                             res[i].closed / res[i].oracle, "vs_best_static",
-                             res[i].closed / res[i].best_static - 1,
-                             "commands_per_shift", res[i].cmds_per_shift,
-                             "settle_mean_s",
-                             isfinite(res[i].settle_mean_s)
-                                 ? res[i].settle_mean_s
-                                 : -1,
-                             "settle_max_s", res[i].settle_max_s,
-                             "shifts_not_settled", res[i].never_settled));
+                a,
+                json_pack(
+                    "{s:i, s:s, s:o, s:f, s:f, s:f, s:f, s:f, s:i}", "run",
+                    (int)i, "hardware", d, "profile", profile_json(&res[i].hw),
+                    "vs_oracle", res[i].closed / res[i].oracle,
+                    "vs_best_static", res[i].closed / res[i].best_static - 1,
+                    "commands_per_shift", res[i].cmds_per_shift,
+                    "settle_mean_s",
+                    isfinite(res[i].settle_mean_s) ? res[i].settle_mean_s : -1,
+                    "settle_max_s", res[i].settle_max_s, "shifts_not_settled",
+                    res[i].never_settled));
         }
         json_dumpf(a, stdout, JSON_INDENT(2));
         fputc('\n', stdout);

@@ -57,8 +57,8 @@ static int get_coef(const json_t *obj, const struct coef_field *f,
                     struct afd_profile *out, char *err)
 {
     double x;
-    int rc = afd_jf_number(obj, "profile", f->key, AFD_JF_REQUIRED, 0,
-                           HUGE_VAL, &x, err);
+    int rc = afd_jf_number(obj, "profile", f->key, AFD_JF_REQUIRED, 0, HUGE_VAL,
+                           &x, err);
 
     if (rc)
         return rc;

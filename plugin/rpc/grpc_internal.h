@@ -107,7 +107,7 @@ struct afd_grpc_server {
     struct event *wake;   /* activated by the completion thread */
     struct event *resume; /* zero-delay timer: the rest of a backlog */
     struct event *grace;
-    pthread_mutex_t lock; /* guards hi, lo and wake_pending only */
+    pthread_mutex_t lock;   /* guards hi, lo and wake_pending only */
     struct afd_owner owner; /* the loop thread (that started the server) */
     struct handoff_list hi, lo;
     bool wake_pending; /* wake or resume will run on_wake */

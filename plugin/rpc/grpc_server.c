@@ -562,7 +562,8 @@ afd_grpc_server_start(struct event_base *base,
     srv->ctx = ctx;
     srv->max_queue = cfg->max_stream_queue;
     srv->on_unauthenticated = cfg->on_unauthenticated;
-    srv->shutdown_tag = (struct afd_grpc_tag){.kind = TAG_SHUTDOWN, .call = NULL};
+    srv->shutdown_tag =
+        (struct afd_grpc_tag){.kind = TAG_SHUTDOWN, .call = NULL};
     srv->handles = calloc(n_methods ? n_methods : 1, sizeof(*srv->handles));
     srv->wake = event_new(base, -1, 0, on_wake, srv);
     srv->resume = evtimer_new(base, on_wake, srv);

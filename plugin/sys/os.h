@@ -17,9 +17,9 @@
 #include <stdint.h>
 
 /* Exit status of every afd-* program. */
-#define AFD_EXIT_OK 0
+#define AFD_EXIT_OK      0
 #define AFD_EXIT_FAILURE 1 /* runtime failure: I/O, a peer, our environment */
-#define AFD_EXIT_USAGE 2   /* bad usage or bad input; the message says which */
+#define AFD_EXIT_USAGE   2 /* bad usage or bad input; the message says which */
 
 /* Room for a "HOST:PORT" listen or peer address, NUL included. */
 #define AFD_ADDR_LEN 256
