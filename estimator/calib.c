@@ -89,6 +89,10 @@
 #define SLOPE_FLOOR_REL   1e-6 /* aA, aF floor as a fraction of the prior */
 #define SCALE_DEFAULT_EXP 10   /* s = 1024 tokens when the slope prior is 0 */
 #define SCALE_MAX_EXP     40   /* s <= 2^40 tokens: far beyond any batch */
+#define CI_Z              1.96 /* two-sided 95% normal quantile */
+#define CI_MIN_WEIGHT     3.0  /* samples (forgetting-weighted) for sigma */
+#define IDENT_EXCITATION  1e-6 /* 1 - rho^2 of the data; ~1e-13 at one load */
+#define IDENT_REL         0.1  /* data-only 95% half-width / |value| */
 
 enum stage_id { STAGE_ATTENTION = 0, STAGE_COMM, STAGE_FFN };
 
@@ -103,6 +107,8 @@ struct calib_stage {
     double inv_s; /* 1/s, exact */
     double th[2];
     double p[3];
+    double rs; /* forgetting-weighted sum of e^2/(1 + u'P-u), ms^2 */
+    double rw; /* forgetting-weighted sample count behind rs */
     uint64_t n;
 };
 
@@ -210,6 +216,8 @@ static void reset_stages(struct afd_calib *c)
         st->p[0] = c->p0;
         st->p[1] = 0;
         st->p[2] = c->p0;
+        st->rs = 0;
+        st->rw = 0;
         st->n = 0;
     }
 }
@@ -256,7 +264,8 @@ static int stage_update(const struct afd_calib *c, struct calib_stage *st,
 {
     const double lam = c->cfg.forgetting, k = c->forget;
     const double z = x * st->inv_s;
-    double d, inv_f, m0, m1, m2, dm, g0, g1, inv_m, r, th0, th1, q0, q1, q2;
+    double d, inv_f, m0, m1, m2, dm, g0, g1, inv_m, e, r, th0, th1, q0, q1, q2,
+        rs;
 
     /* Forget toward the prior information. d < 0 only by rounding. */
     d = fmax(0.0, st->p[0] * st->p[2] - st->p[1] * st->p[1]);
@@ -270,7 +279,11 @@ static int stage_update(const struct afd_calib *c, struct calib_stage *st,
     g0 = m0 * z + m1;
     g1 = m1 * z + m2;
     inv_m = 1.0 / (1.0 + z * g0 + g1);
-    r = (y - (st->th[0] * z + st->th[1])) * inv_m;
+    e = y - (st->th[0] * z + st->th[1]);
+    r = e * inv_m;
+    /* The innovation e has variance sigma^2 (1 + u'P-u), so e*r estimates
+     * sigma^2 without the parameter uncertainty's share. */
+    rs = lam * st->rs + e * r;
     th0 = st->th[0] + g0 * r;
     th1 = st->th[1] + g1 * r;
     q0 = (m0 + dm) * inv_m;
@@ -278,8 +291,10 @@ static int stage_update(const struct afd_calib *c, struct calib_stage *st,
     q2 = (m2 + z * z * dm) * inv_m;
 
     if (!isfinite(th0) || !isfinite(th1) || !isfinite(q0) || !isfinite(q1) ||
-        !isfinite(q2) || !(q0 > 0) || !(q2 > 0))
+        !isfinite(q2) || !(q0 > 0) || !(q2 > 0) || !isfinite(rs))
         return AFD_ERANGE;
+    st->rs = rs;
+    st->rw = lam * st->rw + 1.0;
     st->th[0] = th0;
     st->th[1] = th1;
     st->p[0] = q0;
@@ -336,6 +351,60 @@ static double report_slope(const struct afd_calib *c, int i, double prior_a)
     return a > floor ? a : floor;
 }
 
+/*
+ * 95% half-widths and identifiability of stage i's pair (see calib.h).
+ * sigma^2 = rs / (rw - 2) (three samples at least, else the prior alone
+ * speaks: +-|prior|, nothing identified). Posterior half-width: z sqrt(
+ * sigma^2 P_ii), or the data-only one once excited. Identified: the data alone
+ * pin the coefficient. The data's information is exactly R - R0 (forgetting
+ * keeps R = R0 + a weighted sum of u u'), so its excitation is 1 - rho^2 =
+ * det(Rd) / (Rd00 Rd11), 0 at a single load, and the data-only variance is
+ * sigma^2 Rd_jj / det(Rd).
+ */
+static void ci_pair(const struct afd_calib *c, int i,
+                    struct afd_calib_report *out)
+{
+    const struct calib_stage *st = &c->st[i];
+    const double w = c->cfg.prior_weight;
+    double s2, dp, r00, r01, r11, dd, rel0, rel1, v0, v1;
+
+    out->sigma_ms[i] = -1;
+    out->excitation[i] = 0;
+    if (st->rw < CI_MIN_WEIGHT) {
+        out->ci[2 * i] = fabs(out->prior[2 * i]);
+        out->ci[2 * i + 1] = fabs(out->prior[2 * i + 1]);
+        return;
+    }
+    s2 = fmax(0.0, st->rs / (st->rw - 2.0));
+    out->sigma_ms[i] = sqrt(s2);
+    /* Unexcited: sigma^2 P, widened to +-100% by afd_calib_report. */
+    out->ci[2 * i] = CI_Z * sqrt(s2 * st->p[0]) * st->inv_s;
+    out->ci[2 * i + 1] = CI_Z * sqrt(s2 * st->p[2]);
+    dp = st->p[0] * st->p[2] - st->p[1] * st->p[1];
+    if (!(dp > 0))
+        return;
+    r00 = st->p[2] / dp - w;
+    r11 = st->p[0] / dp - w;
+    r01 = -st->p[1] / dp;
+    dd = r00 * r11 - r01 * r01;
+    if (!(r00 > 0 && r11 > 0 && dd > 0))
+        return;
+    out->excitation[i] = dd / (r00 * r11);
+    if (out->excitation[i] < IDENT_EXCITATION)
+        return;
+    v0 = fabs(st->th[0]);
+    v1 = fabs(st->th[1]);
+    rel0 = CI_Z * sqrt(s2 * r11 / dd);
+    rel1 = CI_Z * sqrt(s2 * r00 / dd);
+    /* The mean forgets the prior (random walk) while R keeps R0, so once
+     * excited the data-only covariance is the honest one (conservative:
+     * forgetting weights make the true variance smaller still). */
+    out->ci[2 * i] = rel0 * st->inv_s;
+    out->ci[2 * i + 1] = rel1;
+    out->identified[2 * i] = v0 > 0 && rel0 < IDENT_REL * v0;
+    out->identified[2 * i + 1] = v1 > 0 && rel1 < IDENT_REL * v1;
+}
+
 void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out)
 {
     int i;
@@ -355,7 +424,14 @@ void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out)
         out->calibrated[2 * i] = st->p[0] < lim;
         out->calibrated[2 * i + 1] = st->p[2] < lim;
         out->samples[i] = st->n;
+        ci_pair(c, i, out);
     }
+    /* A coefficient the data have not separated from its partner is known
+     * no better than the prior: +-100% at least, whatever sigma says. */
+    for (i = 0; i < AFD_COEF_COUNT; i++)
+        if (!out->identified[i])
+            out->ci[i] = fmax(out->ci[i],
+                              fmax(fabs(out->prior[i]), fabs(out->value[i])));
 }
 
 void afd_calib_profile(const struct afd_calib *c, struct afd_profile *out)
@@ -409,6 +485,8 @@ void afd_calib_export(const struct afd_calib *c, struct afd_calib_state *out)
         o->prior_cov[1] = 0;
         o->prior_cov[2] = 0;
         o->prior_cov[3] = c->p0;
+        o->resid[0] = st->rs;
+        o->resid[1] = st->rw;
         o->samples = st->n;
     }
 }
@@ -438,6 +516,12 @@ static int check_stage(const struct afd_calib *tmp, int i,
                        "calibration state: %s covariance [%g %g; %g %g] is "
                        "not symmetric positive semidefinite",
                        stage_names[i], v[0], v[1], v[2], v[3]);
+    if (!(isfinite(in->resid[0]) && in->resid[0] >= 0 &&
+          isfinite(in->resid[1]) && in->resid[1] >= 0))
+        return afd_err(err, AFD_EINVAL,
+                       "calibration state: %s residual statistics (%g, %g) "
+                       "must be finite and >= 0",
+                       stage_names[i], in->resid[0], in->resid[1]);
     if (p0[0] != tmp->p0 * st->inv_s * st->inv_s || p0[1] != 0 || p0[2] != 0 ||
         p0[3] != tmp->p0)
         return afd_err(err, AFD_EINVAL,
@@ -473,6 +557,8 @@ int afd_calib_import(struct afd_calib *c, const struct afd_calib_state *in,
         st->p[0] = o->cov[0] * st->s * st->s;
         st->p[1] = o->cov[1] * st->s;
         st->p[2] = o->cov[3];
+        st->rs = o->resid[0];
+        st->rw = o->resid[1];
         st->n = o->samples;
     }
     *c = tmp;

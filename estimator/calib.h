@@ -9,19 +9,21 @@
  * Each fit starts at the configured profile (the prior) with a prior
  * covariance worth `prior_weight` pseudo-samples placed at +-s tokens, s being
  * the stage's characteristic load (the power of two nearest b/a; calib.c
- * gives the exact rule). Forgetting pulls the information back toward the
- * prior's, never below it, so the covariance never exceeds the prior's (no
- * windup when the data stop moving). Identifiability: at a fixed ratio the
- * FFN sees an almost constant n, so only a*n + b is learned, not a and b
- * apart. A coefficient counts as calibrated only when its posterior variance
- * has fallen below `calibrated_ratio` times its prior variance; with all data
- * at one load and a ratio <= 0.5 at most one of the pair can pass (which one
- * depends on the load against s), the other is reported as prior. Reported
- * values are the fit's mean for every coefficient, calibrated or not: an
- * uncalibrated one may have moved from its prior value, because the fit makes
- * a*x + b match the data at the loads observed. Values are clamped to
- * at least 0, aA and aF to at least 1e-6 times their prior, so the profile
- * stays valid for the solver.
+ * gives the exact rule). Each stage also tracks its residual variance, so
+ * the report gives every coefficient a 95% confidence half-width (RLS
+ * covariance scaled by that variance). Forgetting pulls the information back
+ * toward the prior's, never below it, so the covariance never exceeds the
+ * prior's (no windup when the data stop moving). Identifiability: at a fixed
+ * ratio the FFN sees an almost constant n, so only a*n + b is learned, not a
+ * and b apart. A coefficient counts as calibrated only when its posterior
+ * variance has fallen below `calibrated_ratio` times its prior variance; with
+ * all data at one load and a ratio <= 0.5 at most one of the pair can pass
+ * (which one depends on the load against s), the other is reported as prior.
+ * Reported values are the fit's mean for every coefficient, calibrated or not:
+ * an uncalibrated one may have moved from its prior value, because the fit
+ * makes a*x + b match the data at the loads observed. Values are clamped to at
+ * least 0, aA and aF to at least 1e-6 times their prior, so the profile stays
+ * valid for the solver.
  *
  * Ownership: afd_calib_new / afd_calib_free (NULL ok). Updates never allocate.
  * One owner; not thread-safe.
@@ -83,6 +85,24 @@ struct afd_calib_report {
     double prior[AFD_COEF_COUNT];    /* the configured profile's value */
     bool calibrated[AFD_COEF_COUNT]; /* learned from data, not the prior */
     uint64_t samples[3];             /* per stage: attention, comm, ffn */
+    /* 95% half-width of each coefficient, same units as value:
+     * 1.96 * sqrt(sigma^2 * P_ii), P the RLS covariance and sigma^2 the
+     * stage's residual variance (forgetting-weighted innovations, so model
+     * misfit widens it too); once the load has varied, the data-only
+     * covariance sigma^2 (R - R0)^-1 instead, because forgetting lets the
+     * mean drop the prior while R keeps R0's information. Before three samples,
+     * and for any coefficient not identified (below), at least max(|prior|,
+     * |value|)
+     * (+-100%): the data have not separated it from its partner. */
+    double ci[AFD_COEF_COUNT];
+    double sigma_ms[3]; /* per stage residual std deviation, -1 unknown */
+    /* Identified: the data alone (prior excluded) pin the coefficient to a
+     * 95% half-width under 10% of its value, which needs the stage's load to
+     * have varied (excitation = 1 - rho^2 of the data's information,
+     * 0 when every sample came at one load, > 1e-6 required). Independent
+     * of the prior, unlike `calibrated`. */
+    bool identified[AFD_COEF_COUNT];
+    double excitation[3];
 };
 
 void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out);
@@ -99,6 +119,7 @@ struct afd_calib_stage_state {
     double coef[2];      /* slope, intercept */
     double cov[4];       /* row-major 2x2 covariance */
     double prior_cov[4]; /* the prior covariance, for the calibrated test */
+    double resid[2];     /* residual sum (ms^2) and its weight; 0 0 = none */
     uint64_t samples;
 };
 struct afd_calib_state {

@@ -162,6 +162,10 @@ static void test_metrics_render_valid_recommendation(void **state)
     expect_line(f->text, "afd_theta_tokens{deployment=\"prod\"} 109.375");
     expect_line(f->text, "afd_coefficient_calibrated{deployment=\"prod\","
                          "coef=\"bF\"} 0");
+    /* No FFN samples: the prior alone speaks, +-|prior bF| = 5 ms. */
+    expect_line(f->text, "afd_coefficient_ci_half_width{deployment=\"prod\","
+                         "coef=\"bF\"} 5");
+    expect_line(f->text, "afd_workload_shifts_total{deployment=\"prod\"} 0");
 }
 
 /* ensure an invalid recommendation exports no r* but says it is invalid */

@@ -227,6 +227,20 @@ static void w_coef_calibrated(struct render *r, struct afd_deployment *d)
             REC(d)->calib.calibrated[i] ? 1 : 0);
 }
 
+static void w_coef_ci(struct render *r, struct afd_deployment *d)
+{
+    int i;
+
+    for (i = 0; i < AFD_COEF_COUNT; i++)
+        num(r, NAME(d), "coef", afd_coef_name((enum afd_coef)i),
+            REC(d)->calib.ci[i]);
+}
+
+static void w_shifts(struct render *r, struct afd_deployment *d)
+{
+    cnt(r, NAME(d), NULL, NULL, REC(d)->shifts);
+}
+
 static void w_observed(struct render *r, struct afd_deployment *d)
 {
     double ms[AFD_REGIME_COUNT];
@@ -524,6 +538,14 @@ static const struct family families[] = {
     {"afd_coefficient_calibrated", "gauge",
      "1 when the coefficient was learned from telemetry, 0 for the prior",
      w_coef_calibrated},
+    {"afd_coefficient_ci_half_width", "gauge",
+     "95% confidence half-width of the coefficient (model units); at least "
+     "the value itself while not identifiable from the loads seen",
+     w_coef_ci},
+    {"afd_workload_shifts_total", "counter",
+     "Workload shifts detected from step samples (CUSUM on token loads and "
+     "stage times)",
+     w_shifts},
     {"afd_observed_stage_seconds", "gauge",
      "Running mean (EWMA) of measured stage times", w_observed},
     {"afd_calibration_samples_total", "counter",
@@ -622,8 +644,7 @@ static void snapshot_metrics(struct render *r, struct afd_snapshot_writer *w)
 }
 
 /* Delivery counters of the Alertmanager module, when one is configured. */
-static void alertmanager_metrics(struct render *r,
-                                 struct afd_alertmanager *am)
+static void alertmanager_metrics(struct render *r, struct afd_alertmanager *am)
 {
     struct afd_alertmanager_stats s;
     size_t i;
@@ -662,8 +683,7 @@ static void alertmanager_metrics(struct render *r,
     cnt(r, NULL, NULL, NULL, s.pending);
 }
 
-int afd_metrics_render(const struct afd_metrics_src *src,
-                       struct evbuffer *out)
+int afd_metrics_render(const struct afd_metrics_src *src, struct evbuffer *out)
 {
     struct render r = {out, AFD_OK, NULL, src->ctl};
     struct afd_registry *reg = src->reg;

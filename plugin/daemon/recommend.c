@@ -164,6 +164,7 @@ afd_deployment_recompute(struct afd_deployment *d, int64_t now_ms)
     rec->computed_ms = now_ms;
     afd_calib_profile(d->calib, &rec->profile);
     afd_calib_report(d->calib, &rec->calib);
+    afd_deployment_shift_report(d, rec);
     rec->attention_instances = afd_deployment_current_x(d);
     rec->ffn_instances = afd_deployment_current_y(d);
     if (gather(d, &v))

@@ -72,6 +72,7 @@ static void rec_reset(struct afd_deployment *d)
     snprintf(d->rec.why_not, sizeof(d->rec.why_not), "not computed yet");
     afd_calib_profile(d->calib, &d->rec.profile);
     afd_calib_report(d->calib, &d->rec.calib);
+    afd_deployment_shift_report(d, &d->rec);
 }
 
 static struct afd_deployment *deployment_new(struct afd_registry *reg,
@@ -93,6 +94,8 @@ static struct afd_deployment *deployment_new(struct afd_registry *reg,
         goto fail;
     d->calib = afd_calib_new(&d->cfg.profile, &d->cfg.calib, err);
     if (!d->calib)
+        goto fail;
+    if (afd_shift_init(&d->shift, NULL, err) < 0)
         goto fail;
     rec_reset(d);
     return d;
@@ -397,9 +400,26 @@ int afd_deployment_current_y(const struct afd_deployment *d)
  * (aggregate) with r the current x/y; an FFN instance's own comm time uses
  * the tokens it received. Values were validated, so calib cannot fail.
  */
-static void feed(struct afd_deployment *d, const struct afd_step_sample *s)
+static void feed(struct afd_deployment *d, const struct afd_step_sample *s,
+                 int64_t now_ms)
 {
+    const double t = (double)now_ms / 1000;
     double n;
+
+    /* Shift detection sees the step signals a workload change moves first
+     * (finished requests lag it); samples were validated, so no error. */
+    if (s->role == AFD_ROLE_ATTENTION) {
+        afd_shift_add(&d->shift, AFD_SHIFT_ON_LOAD, t, s->token_load, NULL);
+        if (s->attention_ms > 0)
+            afd_shift_add(&d->shift, AFD_SHIFT_ON_ATTENTION, t, s->attention_ms,
+                          NULL);
+    } else {
+        if (s->ffn_tokens > 0)
+            afd_shift_add(&d->shift, AFD_SHIFT_ON_FFN_TOKENS, t, s->ffn_tokens,
+                          NULL);
+        if (s->ffn_ms > 0)
+            afd_shift_add(&d->shift, AFD_SHIFT_ON_FFN, t, s->ffn_ms, NULL);
+    }
 
     if (s->role == AFD_ROLE_ATTENTION && s->attention_ms > 0) {
         afd_calib_add_attention(d->calib, s->token_load, s->attention_ms, NULL);
@@ -525,7 +545,7 @@ enum afd_reject_reason afd_deployment_add_step(struct afd_registry *reg,
         d->counters.rejected[r]++;
         return r;
     }
-    feed(d, s);
+    feed(d, s, now_ms);
     d->counters.steps_accepted++;
     d->clock_ms = now_ms > d->clock_ms ? now_ms : d->clock_ms;
     if (reg->eval_fn &&
@@ -550,6 +570,19 @@ void afd_registry_set_telemetry_clock(struct afd_registry *reg,
 bool afd_registry_telemetry_clock(const struct afd_registry *reg)
 {
     return reg->eval_fn != NULL;
+}
+
+void afd_deployment_shift_report(const struct afd_deployment *d,
+                                 struct afd_recommendation *rec)
+{
+    static const char *const on[AFD_SHIFT_CHANNELS] = {
+        "token_load", "attention_ms", "ffn_tokens", "ffn_ms"};
+    const struct afd_shift *s = &d->shift;
+
+    rec->shifts = s->shifts;
+    rec->last_shift_ms = s->shifts ? (int64_t)llround(s->last_t * 1000) : 0;
+    rec->last_shift_direction = s->last_direction;
+    rec->last_shift_on = s->last_channel >= 0 ? on[s->last_channel] : "";
 }
 
 int64_t afd_deployment_clock_ms(const struct afd_deployment *d)

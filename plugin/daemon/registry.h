@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "estimator/calib.h"
+#include "estimator/shift.h"
 #include "estimator/solver.h"
 #include "estimator/workload.h"
 #include "plugin/daemon/config.h"
@@ -91,6 +92,10 @@ struct afd_recommendation {
     int64_t computed_ms;        /* when it was computed (daemon clock) */
     struct afd_profile profile; /* the (calibrated) profile used */
     struct afd_calib_report calib;
+    uint64_t shifts;           /* workload shifts detected from steps */
+    int64_t last_shift_ms;     /* telemetry clock of the last one; 0 none */
+    int last_shift_direction;  /* +1 load/time up, -1 down, 0 none */
+    const char *last_shift_on; /* signal that fired, "" none */
     enum afd_theta_source theta_source;
     double theta; /* tokens */
     double sigma; /* tokens; has_sigma false if unknown */

@@ -52,12 +52,25 @@ struct afd_instance {
     char id[AFD_NAME_LEN];
 };
 
+/* Shift-detector channels (estimator/shift.h), named in reports. */
+enum {
+    AFD_SHIFT_ON_LOAD = 0,   /* an Attention instance's token load */
+    AFD_SHIFT_ON_ATTENTION,  /* attention stage time, ms */
+    AFD_SHIFT_ON_FFN_TOKENS, /* tokens reaching an FFN instance */
+    AFD_SHIFT_ON_FFN,        /* ffn stage time, ms */
+};
+
+/* Copies the shift detector's state into rec (recommend.c). */
+void afd_deployment_shift_report(const struct afd_deployment *d,
+                                 struct afd_recommendation *rec);
+
 struct afd_deployment {
     struct afd_registry *reg;
     struct afd_deployment_config cfg;
     uint64_t hash;
     struct afd_workload *workload;
     struct afd_calib *calib;
+    struct afd_shift shift;     /* workload shifts from step samples */
     struct afd_instance *slots; /* power-of-two table */
     size_t n_slots;
     size_t n_instances;

@@ -98,6 +98,8 @@ static void fill_calib(struct dep_out *o, const struct afd_calib_state *s)
         o->st[i].cov = o->cov[i];
         o->st[i].n_prior_cov = 4;
         o->st[i].prior_cov = o->pcov[i];
+        o->st[i].resid_sum = s->stage[i].resid[0];
+        o->st[i].resid_weight = s->stage[i].resid[1];
         o->st[i].samples = s->stage[i].samples;
         o->stp[i] = &o->st[i];
     }
@@ -371,6 +373,8 @@ static int read_calib(const PB(CalibState) * m, struct afd_calib_state *cs,
         memcpy(cs->stage[i].cov, st->cov, sizeof(cs->stage[i].cov));
         memcpy(cs->stage[i].prior_cov, st->prior_cov,
                sizeof(cs->stage[i].prior_cov));
+        cs->stage[i].resid[0] = st->resid_sum;
+        cs->stage[i].resid[1] = st->resid_weight;
         cs->stage[i].samples = st->samples;
     }
     return AFD_OK;

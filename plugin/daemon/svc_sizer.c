@@ -129,6 +129,7 @@ static void get_recommendation(struct afd_grpc_call *call,
         coef[i].value = rec->calib.value[i];
         coef[i].prior = rec->calib.prior[i];
         coef[i].calibrated = rec->calib.calibrated[i];
+        coef[i].ci_half_width = rec->calib.ci[i];
         coef_ptrs[i] = &coef[i];
     }
     out.n_coefficients = AFD_COEF_COUNT;
@@ -137,6 +138,10 @@ static void get_recommendation(struct afd_grpc_call *call,
         samples[i] = rec->calib.samples[i];
     out.n_calibration_samples = 3;
     out.calibration_samples = samples;
+    out.shifts_detected = rec->shifts;
+    out.last_shift_ms = rec->last_shift_ms;
+    out.last_shift_signal = (char *)rec->last_shift_on;
+    out.last_shift_direction = rec->last_shift_direction;
     if (rec->valid) {
         out.r_star = rec->solution.r_star;
         out.has_barrier = rec->solution.has_barrier;
