@@ -29,7 +29,7 @@ class Planner:
         self.pb, self.pbg = pb, pbg
         self.token = token
         self.heartbeat_timeout = heartbeat_timeout
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.active = {}      # plugin_id -> (RegisterRequest, last beat)
         self.registers = []   # every RegisterRequest, in order
         self.rejects = []     # reject reasons sent
