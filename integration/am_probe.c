@@ -43,14 +43,6 @@ struct probe {
     struct afd_alert_event raised[MAX_RAISED];
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void print_stats(struct probe *p)
 {
     struct afd_alertmanager_stats st;
@@ -91,7 +83,7 @@ static void cmd_raise(struct probe *p, const char *dep, const char *reg)
     snprintf(ev.explanation, sizeof(ev.explanation),
              "bottleneck moved from %s to %s (probe)",
              afd_regime_name(ev.previous), afd_regime_name(ev.regime));
-    ev.start_ms = wall_ms();
+    ev.start_ms = afd_clock_wall_ms();
     if (afd_alertmanager_post(p->am, &ev, 2.25, err)) {
         printf("error %s\n", err);
         return;
@@ -113,7 +105,7 @@ static void cmd_resolve(struct probe *p, const char *dep)
         return;
     }
     p->raised[i].action = AFD_ALERT_RESOLVED;
-    p->raised[i].end_ms = wall_ms();
+    p->raised[i].end_ms = afd_clock_wall_ms();
     snprintf(p->raised[i].explanation, sizeof(p->raised[i].explanation),
              "regime %s held, alert resolved (probe)",
              afd_regime_name(p->raised[i].regime));

@@ -26,6 +26,7 @@
 #include "estimator/solver.h"
 #include "estimator/trace.h"
 #include "estimator/workload.h"
+#include "plugin/sys/os.h"
 
 #define REPEATS  5
 #define N_INPUTS 4096 /* power of two: cheap index masking */
@@ -39,14 +40,6 @@ struct counts {
     long solve_barrier;
     long trace;
 };
-
-static double now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -89,11 +82,11 @@ static int bench_workload(long n, const double *prompt, const double *decode,
         fprintf(stderr, "bench: %s\n", err);
         return -1;
     }
-    t0 = now_ns();
+    t0 = (double)afd_clock_mono_ns();
     for (i = 0; i < n; i++)
         rc |= afd_workload_add(w, prompt[i & (N_INPUTS - 1)],
                                decode[i & (N_INPUTS - 1)], NULL);
-    *ns = (now_ns() - t0) / (double)n;
+    *ns = ((double)afd_clock_mono_ns() - t0) / (double)n;
     if (afd_workload_stats(w, &st, NULL) == AFD_OK)
         sink = st.theta + rc;
     afd_workload_free(w);
@@ -118,7 +111,7 @@ static int bench_calib(long n, const double *prompt, double *ns)
         return -1;
     }
     /* Calls cycle through the three stages; n counts calls. */
-    t0 = now_ns();
+    t0 = (double)afd_clock_mono_ns();
     for (i = 0; i < n; i++) {
         x = 100 + prompt[i & (N_INPUTS - 1)];
         switch (i % 3) {
@@ -134,7 +127,7 @@ static int bench_calib(long n, const double *prompt, double *ns)
             break;
         }
     }
-    *ns = (now_ns() - t0) / (double)n;
+    *ns = ((double)afd_clock_mono_ns() - t0) / (double)n;
     afd_calib_report(c, &rep);
     sink = rep.value[AFD_COEF_AA] + rc;
     afd_calib_free(c);
@@ -153,7 +146,7 @@ static int bench_solve(long n, int barrier, double *us)
     afd_solve_input_init(&in, p, 256, 600);
     in.max_ratio = 1024;
     in.has_sigma = barrier != 0;
-    t0 = now_ns();
+    t0 = (double)afd_clock_mono_ns();
     for (i = 0; i < n; i++) {
         /* A different theta and sigma per call, as a live daemon sees. */
         in.theta = 600 + (double)(i & 63);
@@ -164,7 +157,7 @@ static int bench_solve(long n, int barrier, double *us)
         }
         acc += sol.r_star + sol.r_star_barrier;
     }
-    *us = (now_ns() - t0) / (double)n / 1e3;
+    *us = ((double)afd_clock_mono_ns() - t0) / (double)n / 1e3;
     sink = acc;
     return 0;
 }
@@ -193,7 +186,7 @@ static int bench_trace(long n, const char *text, size_t len, double *ms)
 {
     struct afd_trace t;
     char err[AFD_ERR_LEN];
-    double t0 = now_ns();
+    double t0 = (double)afd_clock_mono_ns();
     long i;
 
     for (i = 0; i < n; i++) {
@@ -204,7 +197,7 @@ static int bench_trace(long n, const char *text, size_t len, double *ms)
         sink = (double)t.n;
         afd_trace_release(&t);
     }
-    *ms = (now_ns() - t0) / (double)n / 1e6;
+    *ms = ((double)afd_clock_mono_ns() - t0) / (double)n / 1e6;
     return 0;
 }
 

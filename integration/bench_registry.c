@@ -9,6 +9,14 @@
  *     registry_steps_per_s        1e9 / registry_add_step_ns
  *     registry_tick_us            afd_registry_tick (expiry + recompute with
  *                                 the barrier solve) of one deployment
+ *     snapshot_encode_ms          afd_snapshot_encode of a full registry
+ *                                 (256 deployments x 40 instances): what a
+ *                                 periodic snapshot costs the loop thread
+ *     snapshot_save_ms            afd_snapshot_save of the same (on the
+ *     snapshot_save_max_ms        file system of $TMPDIR or /tmp): encode,
+ *                                 write, fsync, rename; the write part runs
+ *                                 on the snapshot writer's thread
+ *                                 (plugin/daemon/snapshot_writer.h)
  * with 1000 Attention instances round-robin in one deployment (the tick
  * with --instances). Each figure is the median of five repetitions.
  * --smoke runs tiny counts (CI checks the program runs, not the timings).
@@ -17,20 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "estimator/base/error.h"
 #include "plugin/daemon/registry.h"
+#include "plugin/daemon/snapshot.h"
+#include "plugin/sys/os.h"
 
 #define REPEATS 5
 #define N_IDS   1000
-
-static double now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -56,7 +59,7 @@ static double time_steps(struct afd_registry *reg, char ids[][16], long n,
     memset(&s, 0, sizeof(s));
     s.role = AFD_ROLE_ATTENTION;
     s.batch_size = 256;
-    t0 = now_ns();
+    t0 = (double)afd_clock_mono_ns();
     for (i = 0; i < n; i++) {
         s.instance_id = ids[i % N_IDS];
         s.token_load = 60000 + (double)(i & 4095) * 16;
@@ -68,7 +71,75 @@ static double time_steps(struct afd_registry *reg, char ids[][16], long n,
             exit(1);
         }
     }
-    return (now_ns() - t0) / (double)n;
+    return ((double)afd_clock_mono_ns() - t0) / (double)n;
+}
+
+/* Median and max ms of afd_snapshot_save over REPEATS saves of a registry
+ * of n_deps deployments with n_inst Attention instances each. */
+static int time_snapshot(int n_deps, int n_inst, double *enc, double *med,
+                         double *max)
+{
+    struct afd_step_sample s;
+    struct afd_config cfg;
+    struct afd_registry *reg;
+    char dir[256], path[300], name[32], id[32], err[AFD_ERR_LEN];
+    const char *tmp = getenv("TMPDIR");
+    double ms[REPEATS], t0;
+    int d, i, r, rc = 0;
+
+    snprintf(dir, sizeof(dir), "%s/afd-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(path, sizeof(path), "%s/afd.snap", dir);
+    afd_config_default(&cfg);
+    reg = afd_registry_new(&cfg, err);
+    if (!reg)
+        return -1;
+    memset(&s, 0, sizeof(s));
+    s.role = AFD_ROLE_ATTENTION;
+    s.batch_size = 256;
+    s.attention_ms = 5;
+    s.comm_ms = 0.6;
+    for (d = 0; d < n_deps; d++) {
+        snprintf(name, sizeof(name), "dep-%03d", d);
+        for (i = 0; i < n_inst; i++) {
+            snprintf(id, sizeof(id), "attn-%03d", i);
+            s.instance_id = id;
+            s.token_load = 60000 + 100.0 * i;
+            afd_registry_add_step(reg, name, &s, 1000, NULL);
+        }
+        for (i = 0; i < 50; i++)
+            afd_registry_add_request(reg, name, 100 + i, 1 + i * 3, NULL);
+    }
+    afd_registry_tick(reg, 2000);
+    for (r = 0; r < REPEATS && !rc; r++) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+
+        t0 = (double)afd_clock_mono_ns();
+        rc = afd_snapshot_encode(reg, &buf, &len, err);
+        ms[r] = ((double)afd_clock_mono_ns() - t0) / 1e6;
+        free(buf);
+    }
+    qsort(ms, REPEATS, sizeof(ms[0]), cmp_double);
+    *enc = ms[REPEATS / 2];
+    for (r = 0; r < REPEATS && !rc; r++) {
+        t0 = (double)afd_clock_mono_ns();
+        rc = afd_snapshot_save(reg, path, err);
+        ms[r] = ((double)afd_clock_mono_ns() - t0) / 1e6;
+    }
+    if (rc)
+        fprintf(stderr, "bench-registry: snapshot: %s\n", err);
+    unlink(path);
+    rmdir(dir);
+    afd_registry_free(reg);
+    afd_config_release(&cfg);
+    if (rc)
+        return -1;
+    qsort(ms, REPEATS, sizeof(ms[0]), cmp_double);
+    *med = ms[REPEATS / 2];
+    *max = ms[REPEATS - 1];
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -96,9 +167,9 @@ int main(int argc, char **argv)
     for (r = 0; r < REPEATS; r++) {
         step[r] = time_steps(reg, ids, n, 1);
         bare[r] = time_steps(reg, ids, n, 0);
-        t0 = now_ns();
+        t0 = (double)afd_clock_mono_ns();
         afd_registry_tick(reg, 2000);
-        tick[r] = (now_ns() - t0) / 1e3;
+        tick[r] = ((double)afd_clock_mono_ns() - t0) / 1e3;
     }
     printf("registry_add_step_ns %.1f\n", median(step));
     printf("registry_add_step_bare_ns %.1f\n", median(bare));
@@ -111,5 +182,10 @@ int main(int argc, char **argv)
     }
     afd_registry_free(reg);
     afd_config_release(&cfg);
+    if (time_snapshot(smoke ? 8 : 256, 40, &tick[1], &t0, &tick[0]))
+        return 1;
+    printf("snapshot_encode_ms %.2f\n", tick[1]);
+    printf("snapshot_save_ms %.2f\n", t0);
+    printf("snapshot_save_max_ms %.2f\n", tick[0]);
     return 0;
 }

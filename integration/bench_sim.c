@@ -18,14 +18,7 @@
 #include "estimator/workload.h"
 #include "integration/sim/engine.h"
 #include "integration/sim/gen.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "plugin/sys/os.h"
 
 static int bench(const struct afd_profile *p, const struct afd_gen *g,
                  unsigned long long steps, int with_stats)
@@ -51,13 +44,13 @@ static int bench(const struct afd_profile *p, const struct afd_gen *g,
         }
         c.drawn = w;
     }
-    t0 = now_s();
+    t0 = afd_clock_mono_s();
     if (afd_sim_run(&c, &r, err)) {
         fprintf(stderr, "bench-sim: %s\n", err);
         afd_workload_free(w);
         return 1;
     }
-    dt = now_s() - t0;
+    dt = afd_clock_mono_s() - t0;
     slot_steps = 16.0 * 256.0 * (double)(c.steps + c.warmup);
     printf("bench-sim: %-22s B=256 r=16 steps=%llu wall=%.3f s  "
            "%.3g slot-steps/s  (throughput %.4f tok/ms/dev, %llu finished)\n",

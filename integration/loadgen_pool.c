@@ -21,6 +21,7 @@
 #include "estimator/base/error.h"
 #include "integration/loadgen.h"
 #include "proto/afd_sizer.pb-c.h"
+#include "plugin/sys/os.h"
 
 /* A pool holds its range twice; ms per decode step (step counters). */
 #define LG_POOL_ROUNDS 2
@@ -30,10 +31,7 @@
 
 double afd_lg_now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return afd_clock_mono_s();
 }
 
 double afd_lg_wall_ms(void)

@@ -48,19 +48,19 @@ static void test_config_default_controller_matches_modules(void **state)
     afd_alert_config_init(&a);
     assert_string_equal(f->cfg.controller.clock, "wall");
     assert_int_equal(f->cfg.controller.eval_interval_ms, 1000);
-    assert_true(f->cfg.controller.gain_threshold == p.gain_threshold);
-    assert_int_equal(f->cfg.controller.dwell_ms, p.dwell_ms);
-    assert_int_equal(f->cfg.controller.cooldown_ms, p.cooldown_ms);
-    assert_int_equal(f->cfg.controller.min_attention, p.min_attention);
-    assert_int_equal(f->cfg.controller.max_attention, p.max_attention);
-    assert_int_equal(f->cfg.controller.max_step, p.max_step);
-    assert_int_equal(f->cfg.controller.ack_timeout_ms, p.ack_timeout_ms);
-    assert_int_equal(f->cfg.controller.backoff_ms, p.backoff_ms);
-    assert_false(f->cfg.controller.advisory);
-    assert_int_equal(f->cfg.alerting.debounce_ms, a.debounce_ms);
-    assert_int_equal(f->cfg.alerting.resolve_ms, a.resolve_ms);
-    assert_string_equal(f->cfg.alerting.alertmanager_url, "");
-    assert_string_equal(f->cfg.alerting.severity, "warning");
+    assert_true(f->cfg.controller.policy.gain_threshold == p.gain_threshold);
+    assert_int_equal(f->cfg.controller.policy.dwell_ms, p.dwell_ms);
+    assert_int_equal(f->cfg.controller.policy.cooldown_ms, p.cooldown_ms);
+    assert_int_equal(f->cfg.controller.policy.min_attention, p.min_attention);
+    assert_int_equal(f->cfg.controller.policy.max_attention, p.max_attention);
+    assert_int_equal(f->cfg.controller.policy.max_step, p.max_step);
+    assert_int_equal(f->cfg.controller.policy.ack_timeout_ms, p.ack_timeout_ms);
+    assert_int_equal(f->cfg.controller.policy.backoff_ms, p.backoff_ms);
+    assert_false(f->cfg.controller.policy.advisory);
+    assert_int_equal(f->cfg.alerting.rules.debounce_ms, a.debounce_ms);
+    assert_int_equal(f->cfg.alerting.rules.resolve_ms, a.resolve_ms);
+    assert_string_equal(f->cfg.alerting.am.url, "");
+    assert_string_equal(f->cfg.alerting.am.severity, "warning");
 }
 
 /* ensure every controller field is read, durations in seconds -> ms */
@@ -82,15 +82,15 @@ static void test_config_load_controller_maps_fields(void **state)
         AFD_OK);
     assert_string_equal(f->cfg.controller.clock, "telemetry");
     assert_int_equal(f->cfg.controller.eval_interval_ms, 250);
-    assert_true(f->cfg.controller.gain_threshold == 0.05);
-    assert_int_equal(f->cfg.controller.dwell_ms, 2500);
-    assert_int_equal(f->cfg.controller.cooldown_ms, 30000);
-    assert_int_equal(f->cfg.controller.min_attention, 2);
-    assert_int_equal(f->cfg.controller.max_attention, 40);
-    assert_int_equal(f->cfg.controller.max_step, 3);
-    assert_int_equal(f->cfg.controller.ack_timeout_ms, 500);
-    assert_true(f->cfg.controller.advisory);
-    assert_int_equal(f->cfg.controller.backoff_ms, 7000);
+    assert_true(f->cfg.controller.policy.gain_threshold == 0.05);
+    assert_int_equal(f->cfg.controller.policy.dwell_ms, 2500);
+    assert_int_equal(f->cfg.controller.policy.cooldown_ms, 30000);
+    assert_int_equal(f->cfg.controller.policy.min_attention, 2);
+    assert_int_equal(f->cfg.controller.policy.max_attention, 40);
+    assert_int_equal(f->cfg.controller.policy.max_step, 3);
+    assert_int_equal(f->cfg.controller.policy.ack_timeout_ms, 500);
+    assert_true(f->cfg.controller.policy.advisory);
+    assert_int_equal(f->cfg.controller.policy.backoff_ms, 7000);
 }
 
 /* ensure every alerting field is read, durations in seconds -> ms */
@@ -109,18 +109,18 @@ static void test_config_load_alerting_maps_fields(void **state)
              "\"max_queue\": 100, \"max_batch\": 10}}",
              err),
         AFD_OK);
-    assert_int_equal(f->cfg.alerting.debounce_ms, 2000);
-    assert_int_equal(f->cfg.alerting.resolve_ms, 3500);
-    assert_string_equal(f->cfg.alerting.alertmanager_url,
+    assert_int_equal(f->cfg.alerting.rules.debounce_ms, 2000);
+    assert_int_equal(f->cfg.alerting.rules.resolve_ms, 3500);
+    assert_string_equal(f->cfg.alerting.am.url,
                         "http://127.0.0.1:9093");
-    assert_string_equal(f->cfg.alerting.generator_url, "http://afd/");
-    assert_string_equal(f->cfg.alerting.severity, "page");
-    assert_int_equal(f->cfg.alerting.resend_interval_ms, 500);
-    assert_int_equal(f->cfg.alerting.timeout_ms, 4000);
-    assert_int_equal(f->cfg.alerting.backoff_initial_ms, 100);
-    assert_int_equal(f->cfg.alerting.backoff_max_ms, 400);
-    assert_int_equal(f->cfg.alerting.max_queue, 100);
-    assert_int_equal(f->cfg.alerting.max_batch, 10);
+    assert_string_equal(f->cfg.alerting.am.generator_url, "http://afd/");
+    assert_string_equal(f->cfg.alerting.am.severity, "page");
+    assert_int_equal(f->cfg.alerting.am.resend_interval_ms, 500);
+    assert_int_equal(f->cfg.alerting.am.timeout_ms, 4000);
+    assert_int_equal(f->cfg.alerting.am.backoff_initial_ms, 100);
+    assert_int_equal(f->cfg.alerting.am.backoff_max_ms, 400);
+    assert_int_equal(f->cfg.alerting.am.max_queue, 100);
+    assert_int_equal(f->cfg.alerting.am.max_batch, 10);
 }
 
 /* ensure "controller.alerts" is the same section as "alerting" */
@@ -134,8 +134,8 @@ static void test_config_load_controller_alerts_alias(void **state)
                           "\"resolve_s\": 4}}}",
                           err),
                      AFD_OK);
-    assert_int_equal(f->cfg.alerting.debounce_ms, 1000);
-    assert_int_equal(f->cfg.alerting.resolve_ms, 4000);
+    assert_int_equal(f->cfg.alerting.rules.debounce_ms, 1000);
+    assert_int_equal(f->cfg.alerting.rules.resolve_ms, 4000);
 }
 
 /* ensure an unknown clock is refused naming controller.clock */

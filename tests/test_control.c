@@ -57,17 +57,17 @@ static void config(struct afd_config *cfg, const char *clock, bool advisory)
     afd_config_default(cfg);
     snprintf(cfg->controller.clock, sizeof(cfg->controller.clock), "%s", clock);
     cfg->controller.eval_interval_ms = 1000;
-    cfg->controller.gain_threshold = 0.02;
-    cfg->controller.dwell_ms = 2000;
-    cfg->controller.cooldown_ms = 30000;
-    cfg->controller.min_attention = 1;
-    cfg->controller.max_attention = 64;
-    cfg->controller.max_step = 16;
-    cfg->controller.ack_timeout_ms = 10000;
-    cfg->controller.advisory = advisory;
-    cfg->controller.backoff_ms = 5000;
-    cfg->alerting.debounce_ms = 1000;
-    cfg->alerting.resolve_ms = 2000;
+    cfg->controller.policy.gain_threshold = 0.02;
+    cfg->controller.policy.dwell_ms = 2000;
+    cfg->controller.policy.cooldown_ms = 30000;
+    cfg->controller.policy.min_attention = 1;
+    cfg->controller.policy.max_attention = 64;
+    cfg->controller.policy.max_step = 16;
+    cfg->controller.policy.ack_timeout_ms = 10000;
+    cfg->controller.policy.advisory = advisory;
+    cfg->controller.policy.backoff_ms = 5000;
+    cfg->alerting.rules.debounce_ms = 1000;
+    cfg->alerting.rules.resolve_ms = 2000;
 }
 
 static void start(struct fixture *f)

@@ -44,7 +44,7 @@ static int setup(void **state)
     f->base = event_base_new();
     assert_non_null(f->reg);
     assert_non_null(f->base);
-    f->http = afd_http_start(f->base, "127.0.0.1:0", &(struct afd_metrics_src){f->reg, NULL, NULL, NULL}, f->bound, err);
+    f->http = afd_http_start(f->base, "127.0.0.1:0", &(struct afd_metrics_src){.reg = f->reg}, f->bound, err);
     if (!f->http)
         fail_msg("afd_http_start: %s", err);
     colon = strrchr(f->bound, ':');
@@ -173,7 +173,7 @@ static void test_http_start_bad_address(void **state)
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
-        assert_null(afd_http_start(f->base, bad[i], &(struct afd_metrics_src){f->reg, NULL, NULL, NULL}, NULL, err));
+        assert_null(afd_http_start(f->base, bad[i], &(struct afd_metrics_src){.reg = f->reg}, NULL, err));
         if (!strstr(err, bad[i]))
             fail_msg("'%s': message '%s' does not quote it", bad[i], err);
     }
@@ -185,7 +185,7 @@ static void test_http_start_port_in_use(void **state)
     struct fixture *f = *state;
     char err[AFD_ERR_LEN] = "";
 
-    assert_null(afd_http_start(f->base, f->bound, &(struct afd_metrics_src){f->reg, NULL, NULL, NULL}, NULL, err));
+    assert_null(afd_http_start(f->base, f->bound, &(struct afd_metrics_src){.reg = f->reg}, NULL, err));
     assert_non_null(strstr(err, f->bound));
     assert_non_null(strstr(err, "cannot listen"));
 }

@@ -63,7 +63,7 @@ static int setup(void **state)
     afd_registry_add_request(f->reg, "ghost", 1, 2, NULL);
     afd_registry_tick(f->reg, 0);
     assert_non_null(b);
-    assert_int_equal(afd_metrics_render(&(struct afd_metrics_src){f->reg, NULL, NULL, NULL}, b), AFD_OK);
+    assert_int_equal(afd_metrics_render(&(struct afd_metrics_src){.reg = f->reg}, b), AFD_OK);
     n = evbuffer_get_length(b);
     f->text = malloc(n + 1);
     evbuffer_remove(b, f->text, n);

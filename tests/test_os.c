@@ -1,10 +1,11 @@
 /*
- * test_util.c - the bounded whole-file reader afd_read_file (plugin/sys/os.h):
- * contents and length, and each failure's code with a message starting with
- * the path.
+ * test_os.c - plugin/sys/os.h: the bounded whole-file reader (contents and
+ * length, each failure's code with a message starting with the path), the
+ * owner-thread check and the clocks.
  */
 #include "tests/afd_test.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,44 @@ static void test_afd_read_file_over_max(void **state)
                       ": larger than 5 bytes");
 }
 
+static void *check_owner(void *arg)
+{
+    return afd_owner_is_current(arg) ? (void *)1 : NULL;
+}
+
+/* An owner accepts its own thread only once claimed; any thread before. */
+static void test_owner_thread(void **state)
+{
+    struct afd_owner o = {0};
+    pthread_t t;
+    void *ok = NULL;
+
+    assert_true(afd_owner_is_current(&o));
+    assert_int_equal(pthread_create(&t, NULL, check_owner, &o), 0);
+    pthread_join(t, &ok);
+    assert_non_null(ok);
+    afd_owner_claim(&o);
+    assert_true(afd_owner_is_current(&o));
+    assert_int_equal(pthread_create(&t, NULL, check_owner, &o), 0);
+    pthread_join(t, &ok);
+    assert_null(ok);
+}
+
+/* The monotonic clocks agree with each other and never go back. */
+static void test_clocks(void **state)
+{
+    int64_t ns0 = afd_clock_mono_ns(), ms = afd_clock_mono_ms();
+    double s = afd_clock_mono_s();
+    int64_t ns1 = afd_clock_mono_ns();
+
+    assert_true(ns1 >= ns0);
+    assert_true(ms >= ns0 / 1000000 && ms <= ns1 / 1000000);
+    assert_true(s * 1e9 >= (double)ns0 - 1e3 && s * 1e9 <= (double)ns1 + 1e3);
+    /* After 2020-01-01 and before 2100-01-01, in ms. */
+    assert_true(afd_clock_wall_ms() > 1577836800000LL);
+    assert_true(afd_clock_wall_ms() < 4102444800000LL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -82,6 +121,8 @@ int main(void)
         cmocka_unit_test(test_afd_read_file_directory),
         cmocka_unit_test(test_afd_read_file_empty),
         cmocka_unit_test(test_afd_read_file_over_max),
+        cmocka_unit_test(test_owner_thread),
+        cmocka_unit_test(test_clocks),
     };
 
     return cmocka_run_group_tests(tests, afd_test_tmpdir_setup,

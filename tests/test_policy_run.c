@@ -66,13 +66,13 @@ static void test_afd_fleet_resize_tokens_exact(void **state)
                      AFD_OK);
     f = afd_fleet_new(paper(), 8, 16, err);
     assert_non_null(f);
-    struct afd_fleet_phase ph = {&g1, 8, 1, 11};
+    struct afd_fleet_phase ph = {&g1, 8, 1, 11, 0};
     assert_int_equal(afd_fleet_set_phase(f, &ph, err), AFD_OK);
     assert_int_equal(afd_fleet_start(f, 3, err), AFD_OK);
     check_audit(f, "start");
     for (k = 0; k < sizeof(xs) / sizeof(xs[0]); k++) {
         struct afd_fleet_phase q = {k % 2 ? &g2 : &g1, bs[k], 1 + (long)k % 2,
-                                    100 + k};
+                                    100 + k, 0};
         assert_int_equal(afd_fleet_set_phase(f, &q, err), AFD_OK);
         snprintf(when, sizeof(when), "phase %zu", k);
         check_audit(f, when);
@@ -106,7 +106,7 @@ static void test_afd_fleet_hand_back_resumes(void **state)
                      AFD_OK);
     f = afd_fleet_new(paper(), 2, 1, err);
     assert_non_null(f);
-    struct afd_fleet_phase ph = {&g, 1, 1, 5};
+    struct afd_fleet_phase ph = {&g, 1, 1, 5, 0};
     assert_int_equal(afd_fleet_set_phase(f, &ph, err), AFD_OK);
     assert_int_equal(afd_fleet_start(f, 2, err), AFD_OK);
     l0 = afd_fleet_loads(f)[0];
@@ -150,7 +150,7 @@ static void test_afd_fleet_step_accounting(void **state)
                      AFD_OK);
     f = afd_fleet_new(p, 4, 8, err);
     assert_non_null(f);
-    struct afd_fleet_phase ph = {&g, 8, 1, 1};
+    struct afd_fleet_phase ph = {&g, 8, 1, 1, 0};
     assert_int_equal(afd_fleet_set_phase(f, &ph, err), AFD_OK);
     assert_int_equal(afd_fleet_start(f, 4, err), AFD_OK);
     for (s = 0; s < 50; s++) {
@@ -181,7 +181,7 @@ static void test_afd_fleet_bad_input(void **state)
     f = afd_fleet_new(paper(), 4, 8, err);
     assert_non_null(f);
     assert_int_equal(afd_fleet_resize(f, 2, err), AFD_ESTATE);
-    struct afd_fleet_phase ph = {&g, 9, 1, 1};
+    struct afd_fleet_phase ph = {&g, 9, 1, 1, 0};
     assert_int_equal(afd_fleet_set_phase(f, &ph, err), AFD_EINVAL);
     assert_non_null(strstr(err, "batch must be in 1..8, got 9"));
     ph.batch = 8;

@@ -2,7 +2,7 @@
  * test_services.c - the daemon's gRPC services (plugin/daemon/services.h)
  * driven in-process without a daemon: a registry, the controller glue and
  * a configuration make the environment, the gRPC layer serves the method
- * tables on 127.0.0.1:0, and the project's own client (plugin/rpc/
+ * tables (telemetry, sizer, KEDA, health, control) on 127.0.0.1:0, and the project's own client (plugin/rpc/
  * grpc_client.h) calls them from a second thread while this thread runs
  * the loop, as the daemon's loop would.
  *
@@ -29,6 +29,7 @@
 #include "plugin/rpc/grpc_server.h"
 #include "plugin/sys/os.h"
 #include "proto/afd_sizer.pb-c.h"
+#include "proto/grpc/health/v1/health.pb-c.h"
 #include "proto/keda/externalscaler.pb-c.h"
 
 #define DEP       "llama"
@@ -42,6 +43,8 @@
 #define IS_ACT  "/externalscaler.ExternalScaler/IsActive"
 #define SPEC    "/externalscaler.ExternalScaler/GetMetricSpec"
 #define METRICS "/externalscaler.ExternalScaler/GetMetrics"
+#define HEALTH  "/grpc.health.v1.Health/Check"
+#define ACK     "/afd.sizer.v1.Sizer/AckCommand"
 
 struct fixture {
     struct afd_config cfg;
@@ -229,6 +232,8 @@ static int setup(void **state)
     add_methods(f, afd_svc_telemetry_methods);
     add_methods(f, afd_svc_sizer_methods);
     add_methods(f, afd_svc_keda_methods);
+    add_methods(f, afd_svc_health_methods);
+    add_methods(f, afd_svc_control_methods);
     f->env.reg = f->reg;
     f->env.ctl = f->ctl;
     f->env.cfg = &f->cfg;
@@ -392,6 +397,80 @@ static void test_keda_serves_current_count(void **state)
                      AFD_ENOTFOUND);
 }
 
+/* Health: SERVING for served names, NOT_FOUND otherwise; the env's
+ * draining flag (what the daemon sets on SIGTERM) turns it NOT_SERVING. */
+static void test_health_check(void **state)
+{
+    struct fixture *f = *state;
+    Grpc__Health__V1__HealthCheckRequest req =
+        GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    Grpc__Health__V1__HealthCheckResponse *r = NULL;
+    const ProtobufCMessage *reqs[1] = {&req.base};
+    char err[AFD_ERR_LEN];
+
+    req.service = "afd.sizer.v1.Sizer";
+    assert_int_equal(call(f, HEALTH, reqs, 1,
+                          &grpc__health__v1__health_check_response__descriptor,
+                          (ProtobufCMessage **)&r, err),
+                     AFD_OK);
+    assert_int_equal(
+        r->status,
+        GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+    free_msg(r);
+    f->env.draining = true;
+    assert_int_equal(call(f, HEALTH, reqs, 1,
+                          &grpc__health__v1__health_check_response__descriptor,
+                          (ProtobufCMessage **)&r, err),
+                     AFD_OK);
+    assert_int_equal(
+        r->status,
+        GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING);
+    free_msg(r);
+    req.service = "no.such.Service";
+    assert_int_equal(call(f, HEALTH, reqs, 1,
+                          &grpc__health__v1__health_check_response__descriptor,
+                          (ProtobufCMessage **)&r, err),
+                     AFD_ENOTFOUND);
+    afd_assert_contains(err, "unknown service 'no.such.Service'");
+}
+
+/* AckCommand: id 0 is refused; an id never issued is not accepted and
+ * says so; an unknown deployment is NOT_FOUND. */
+static void test_control_ack_errors(void **state)
+{
+    struct fixture *f = *state;
+    Afd__Sizer__V1__ReportSummary *s = NULL;
+    Afd__Sizer__V1__AckCommandRequest req =
+        AFD__SIZER__V1__ACK_COMMAND_REQUEST__INIT;
+    Afd__Sizer__V1__AckCommandResponse *r = NULL;
+    const ProtobufCMessage *reqs[1] = {&req.base};
+    char err[AFD_ERR_LEN];
+
+    assert_int_equal(report(f, DEP, &s), AFD_OK);
+    free_msg(s);
+    req.deployment = DEP;
+    req.command_id = 0;
+    assert_int_equal(call(f, ACK, reqs, 1,
+                          &afd__sizer__v1__ack_command_response__descriptor,
+                          (ProtobufCMessage **)&r, err),
+                     AFD_EINVAL);
+    afd_assert_contains(err, "command_id must be > 0");
+    req.command_id = 7;
+    req.success = true;
+    assert_int_equal(call(f, ACK, reqs, 1,
+                          &afd__sizer__v1__ack_command_response__descriptor,
+                          (ProtobufCMessage **)&r, err),
+                     AFD_OK);
+    assert_false(r->accepted);
+    afd_assert_contains(r->message, "never issued command 7");
+    free_msg(r);
+    req.deployment = "ghost";
+    assert_int_equal(call(f, ACK, reqs, 1,
+                          &afd__sizer__v1__ack_command_response__descriptor,
+                          (ProtobufCMessage **)&r, err),
+                     AFD_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +481,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sizer_unknown_deployment, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_keda_serves_current_count, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_health_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_control_ack_errors, setup,
                                         teardown),
     };
 

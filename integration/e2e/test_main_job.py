@@ -3,7 +3,7 @@
 first quick-start command runs it: `afd-sizer demo` (daemon and simulated
 deployment as separate processes over gRPC).
 
-Checks (issue 6 acceptance): the closed loop reaches at least 95% of the
+Checks: the closed loop reaches at least 95% of the
 per-phase oracle's overall throughput per device and beats the first-phase
 static ratio clearly; the same seed gives the same table; the whole demo runs
 in under two minutes (wall time is printed; asserted only in the plain build,

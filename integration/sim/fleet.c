@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "estimator/base/error.h"
 
 #define CAL_BITS 12
@@ -47,6 +49,11 @@ struct afd_fleet {
     afd_fleet_finish_fn on_finish;
     void *on_finish_ctx;
     bool started;
+    struct afd_fleet_hw hw;
+    struct afd_rng noise;
+    double start_s;  /* scenario time of the phase start */
+    double phase_ms; /* simulated ms since the phase start */
+    double scale[3]; /* this step's drift x noise per stage */
 };
 
 static void cal_insert(struct afd_fleet *f, int32_t i)
@@ -227,6 +234,8 @@ int afd_fleet_set_phase(struct afd_fleet *f, const struct afd_fleet_phase *ph,
     for (j = 0; j < f->cap_x; j++)
         afd_rng_seed(&f->rng[j], ph->seed, (uint64_t)j);
     f->y = ph->ffn;
+    f->start_s = ph->start_s;
+    f->phase_ms = 0;
     rebatch(f, ph->batch);
     stage_constants(f);
     return AFD_OK;
@@ -306,29 +315,66 @@ static void advance(struct afd_fleet *f)
     }
 }
 
+/* Drift in force at the current scenario time, times this step's noise. */
+static void hw_scale(struct afd_fleet *f)
+{
+    double t_s = f->start_s + f->phase_ms / 1000.0, s2;
+    size_t i;
+    int k;
+
+    for (k = 0; k < 3; k++)
+        f->scale[k] = 1.0;
+    for (i = 0; i < f->hw.n_drift; i++)
+        if (t_s >= f->hw.drift[i].at_s)
+            f->scale[f->hw.drift[i].stage] *= f->hw.drift[i].factor;
+    if (f->hw.noise_cv > 0) {
+        s2 = log1p(f->hw.noise_cv * f->hw.noise_cv);
+        for (k = 0; k < 3; k++)
+            f->scale[k] *=
+                exp(-0.5 * s2 + sqrt(s2) * afd_rng_normal(&f->noise));
+    }
+}
+
+void afd_fleet_set_hardware(struct afd_fleet *f, const struct afd_fleet_hw *hw)
+{
+    f->hw = *hw;
+    if (f->hw.n_drift > AFD_FLEET_MAX_DRIFT)
+        f->hw.n_drift = AFD_FLEET_MAX_DRIFT;
+    afd_rng_seed(&f->noise, hw->noise_seed, 0x6e6f697365ULL /* "noise" */);
+}
+
+double afd_fleet_stage_scale(const struct afd_fleet *f, int stage)
+{
+    return stage >= 0 && stage < 3 ? f->scale[stage] : 1.0;
+}
+
 void afd_fleet_step(struct afd_fleet *f, struct afd_sim_step_info *info)
 {
     const struct afd_profile *p = f->profile;
+    double t_comm, t_ffn;
     int64_t tmax;
     long j;
 
     assert(f->started);
+    hw_scale(f);
     tmax = f->load[0];
     for (j = 1; j < f->x; j++)
         tmax = f->load[j] > tmax ? f->load[j] : tmax;
-    info->t_attention = afd_profile_t_attention(p, (double)tmax);
-    info->t_comm = f->t_comm;
-    info->t_ffn = f->t_ffn;
-    if (info->t_attention >= info->t_comm && info->t_attention >= f->t_ffn) {
+    info->t_attention =
+        f->scale[AFD_SIM_ATTENTION] * afd_profile_t_attention(p, (double)tmax);
+    info->t_comm = t_comm = f->scale[AFD_SIM_COMM] * f->t_comm;
+    info->t_ffn = t_ffn = f->scale[AFD_SIM_FFN] * f->t_ffn;
+    if (info->t_attention >= t_comm && info->t_attention >= t_ffn) {
         info->bound = AFD_SIM_ATTENTION;
         info->step = info->t_attention;
-    } else if (f->t_comm >= f->t_ffn) {
+    } else if (t_comm >= t_ffn) {
         info->bound = AFD_SIM_COMM;
-        info->step = f->t_comm;
+        info->step = t_comm;
     } else {
         info->bound = AFD_SIM_FFN;
-        info->step = f->t_ffn;
+        info->step = t_ffn;
     }
+    f->phase_ms += info->step;
     f->tot.steps++;
     f->tot.tokens += (double)f->x * (double)f->b;
     f->tot.time_ms += info->step;

@@ -47,6 +47,28 @@ struct afd_fleet_phase {
     long batch;                /* B, slots per Attention instance, >= 1 */
     long ffn;                  /* y, FFN instances, >= 1 */
     uint64_t seed;             /* instance j draws from stream j */
+    double start_s;            /* scenario time at the phase start (drift) */
+};
+
+/*
+ * The simulated hardware beyond its profile (afd_fleet_set_hardware):
+ * from scenario time at_s on, a stage's times are multiplied by factor
+ * (drift events compound); every step each stage's time is multiplied by
+ * an independent lognormal factor of mean 1 and coefficient of variation
+ * noise_cv (0 = none; seeded by noise_seed, so runs repeat). Stages:
+ * AFD_SIM_ATTENTION, AFD_SIM_COMM, AFD_SIM_FFN (engine.h).
+ */
+#define AFD_FLEET_MAX_DRIFT 16
+struct afd_fleet_drift {
+    double at_s;
+    int stage;
+    double factor; /* > 0 */
+};
+struct afd_fleet_hw {
+    double noise_cv; /* >= 0 */
+    uint64_t noise_seed;
+    size_t n_drift;
+    struct afd_fleet_drift drift[AFD_FLEET_MAX_DRIFT];
 };
 
 /* Called for every request that finishes (its full prompt and decode). */
@@ -114,6 +136,13 @@ void afd_fleet_step(struct afd_fleet *f, struct afd_sim_step_info *info);
 
 void afd_fleet_on_finish(struct afd_fleet *f, afd_fleet_finish_fn fn,
                          void *ctx);
+
+/* Drift and noise as above (copied); a zeroed hw is the bare profile. */
+void afd_fleet_set_hardware(struct afd_fleet *f, const struct afd_fleet_hw *hw);
+
+/* The multiplier of stage's times at this step, drift times noise: what
+ * the telemetry of this step reports on top of the profile. */
+double afd_fleet_stage_scale(const struct afd_fleet *f, int stage);
 
 long afd_fleet_attention(const struct afd_fleet *f);
 long afd_fleet_ffn(const struct afd_fleet *f);

@@ -121,7 +121,9 @@ static int add_samples(struct live *l, const struct afd_sim_step_info *info,
             m->role = AFD__SIZER__V1__ROLE__ROLE_ATTENTION;
             m->batch_size = (double)b;
             m->token_load = (double)load[j];
-            m->attention_ms = afd_profile_t_attention(p, (double)load[j]);
+            m->attention_ms =
+                afd_fleet_stage_scale(l->f, AFD_SIM_ATTENTION) *
+                afd_profile_t_attention(p, (double)load[j]);
         } else {
             m->instance_id = l->ffn_id[j - x];
             m->role = AFD__SIZER__V1__ROLE__ROLE_FFN;
@@ -251,7 +253,8 @@ static int simulate_window(struct live *l, double end_ms, char *err)
             const struct afd_scenario_phase *ph = &s->phases[l->phase + 1];
             struct afd_fleet_phase fp = {
                 &ph->gen, ph->batch, ph->ffn,
-                afd_scenario_phase_seed(s->seed, l->phase + 1)};
+                afd_scenario_phase_seed(s->seed, l->phase + 1),
+                afd_scenario_phase_start_s(s, l->phase + 1)};
             rc = add_point(l, false, err); /* the old phase's last point */
             if (rc)
                 return rc;
@@ -346,6 +349,15 @@ out:
     return rc;
 }
 
+/* Simulated s from a command to its resize: the scenario's delay for the
+ * direction when it gives one, else --actuation-delay. */
+static double delay_s(const struct live *l, long from, long to)
+{
+    double d = to > from ? l->s->scale_out_delay_s : l->s->scale_in_delay_s;
+
+    return d >= 0 ? d : l->o->actuation_delay_s;
+}
+
 static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
                         char *err)
 {
@@ -401,7 +413,7 @@ static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
     memset(p, 0, sizeof(*p));
     p->id = c->id;
     p->target = c->target_attention_instances;
-    p->due_ms = ev.t_s * 1000.0 + l->o->actuation_delay_s * 1000.0;
+    p->due_ms = ev.t_s * 1000.0 + delay_s(l, ev.from, ev.to) * 1000.0;
     p->event = l->out->n_commands - 1;
     if (!l->o->quiet)
         fprintf(stderr, "afd-sim: t = %.0f s: command %llu: %ld -> %ld (%s)\n",
@@ -542,7 +554,7 @@ static int live_setup(struct live *l, char *err)
         AFD__SIZER__V1__WATCH_ALERTS_REQUEST__INIT;
     struct afd_fleet_phase fp = {&s->phases[0].gen, s->phases[0].batch,
                                  s->phases[0].ffn,
-                                 afd_scenario_phase_seed(s->seed, 0)};
+                                 afd_scenario_phase_seed(s->seed, 0), 0};
     struct afd_phase_theory th;
     long bmax = 1, x0 = s->initial_attention, j;
     size_t p;
@@ -571,6 +583,7 @@ static int live_setup(struct live *l, char *err)
     l->f = afd_fleet_new(&s->profile, l->o->max_attention, bmax, err);
     if (!l->f)
         return AFD_ENOMEM;
+    afd_fleet_set_hardware(l->f, &s->hw);
     if ((rc = afd_fleet_set_phase(l->f, &fp, err)) ||
         (rc = afd_fleet_start(
              l->f, x0 > l->o->max_attention ? l->o->max_attention : x0, err)))

@@ -2,7 +2,7 @@
  * live.h - the closed loop: the scenario's deployment (fleet.h) driven by
  * a running afd-sizer daemon over gRPC (plugin/rpc/grpc_client.h).
  *
- * Lock-step protocol (/tmp/wave3.md, the daemon's controller clock set to
+ * Lock-step protocol (the daemon's controller clock set to
  * "telemetry"): for each window of simulated time the run
  *   1. simulates the window's steps, applying every due command at the
  *      first step at or after issued_ms + actuation delay (simulated);

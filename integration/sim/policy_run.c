@@ -9,6 +9,7 @@
 #include "estimator/base/error.h"
 #include "estimator/workload.h"
 #include "integration/sim/fleet.h"
+#include "plugin/io/run_schema.h"
 
 #define SETTLE_TAIL   0.10 /* last change in the last 10%: not settled */
 #define THEORY_STREAM (1ULL << 48)
@@ -99,7 +100,8 @@ int afd_run_segment(const struct afd_scenario *s, size_t phase, long x,
 {
     const struct afd_scenario_phase *ph = &s->phases[phase];
     struct afd_fleet_phase fp = {&ph->gen, ph->batch, ph->ffn,
-                                 afd_scenario_phase_seed(s->seed, phase)};
+                                 afd_scenario_phase_seed(s->seed, phase),
+                                 afd_scenario_phase_start_s(s, phase)};
     struct afd_fleet *f = afd_fleet_new(&s->profile, x, ph->batch, err);
     struct afd_sim_step_info info;
     struct afd_fleet_totals t;
@@ -108,6 +110,7 @@ int afd_run_segment(const struct afd_scenario *s, size_t phase, long x,
 
     if (!f)
         return x < 1 ? AFD_EINVAL : AFD_ENOMEM;
+    afd_fleet_set_hardware(f, &s->hw);
     rc = afd_fleet_set_phase(f, &fp, err);
     if (!rc)
         rc = afd_fleet_start(f, x, err);
@@ -625,23 +628,23 @@ static json_t *phase_json(const struct afd_scenario *s,
     const struct afd_phase_outcome *o = &r->phase[p];
     json_t *j = json_object();
 
-    json_object_set_new(j, "name", json_string(s->phases[p].name));
-    json_object_set_new(j, "duration_s", json_real(s->phases[p].duration_s));
-    json_object_set_new(j, "workload", json_string(s->phases[p].workload));
-    json_object_set_new(j, "throughput_per_device",
+    json_object_set_new(j, AFD_RUN_NAME, json_string(s->phases[p].name));
+    json_object_set_new(j, AFD_RUN_DURATION_S, json_real(s->phases[p].duration_s));
+    json_object_set_new(j, AFD_RUN_WORKLOAD, json_string(s->phases[p].workload));
+    json_object_set_new(j, AFD_RUN_TPUT,
                         num_or_null(o->tokens / o->device_ms));
-    json_object_set_new(j, "attention_instances_mean",
+    json_object_set_new(j, AFD_RUN_X_MEAN,
                         num_or_null(o->attention_ms / o->time_ms));
-    json_object_set_new(j, "ffn_instances", json_integer(s->phases[p].ffn));
-    json_object_set_new(j, "batch", json_integer(s->phases[p].batch));
-    json_object_set_new(j, "settle_time_s",
+    json_object_set_new(j, AFD_RUN_FFN, json_integer(s->phases[p].ffn));
+    json_object_set_new(j, AFD_RUN_BATCH, json_integer(s->phases[p].batch));
+    json_object_set_new(j, AFD_RUN_SETTLE_S,
                         r->policy == AFD_RUN_CLOSED_LOOP && o->has_settle
                             ? json_real(o->settle_s)
                             : json_null());
-    json_object_set_new(j, "static_attention_instances",
+    json_object_set_new(j, AFD_RUN_STATIC_X,
                         o->static_x ? json_integer(o->static_x) : json_null());
-    json_object_set_new(j, "tokens", json_real(o->tokens));
-    json_object_set_new(j, "device_ms", json_real(o->device_ms));
+    json_object_set_new(j, AFD_RUN_TOKENS, json_real(o->tokens));
+    json_object_set_new(j, AFD_RUN_DEVICE_MS, json_real(o->device_ms));
     return j;
 }
 
@@ -653,15 +656,15 @@ static json_t *timeline_json(const struct afd_run_result *r)
     for (i = 0; i < r->n_timeline; i++) {
         const struct afd_timeline_point *t = &r->timeline[i];
         json_t *j = json_object();
-        json_object_set_new(j, "t_s", json_real(t->t_s));
-        json_object_set_new(j, "phase", json_integer(t->phase));
-        json_object_set_new(j, "attention_instances",
+        json_object_set_new(j, AFD_RUN_T_S, json_real(t->t_s));
+        json_object_set_new(j, AFD_RUN_PHASE, json_integer(t->phase));
+        json_object_set_new(j, AFD_RUN_X,
                             json_integer(t->attention));
-        json_object_set_new(j, "ffn_instances", json_integer(t->ffn));
-        json_object_set_new(j, "throughput_per_device",
+        json_object_set_new(j, AFD_RUN_FFN, json_integer(t->ffn));
+        json_object_set_new(j, AFD_RUN_TPUT,
                             num_or_null(t->throughput_per_device));
-        json_object_set_new(j, "r_star", num_or_null(t->r_star));
-        json_object_set_new(j, "r_star_barrier",
+        json_object_set_new(j, AFD_RUN_R_STAR, num_or_null(t->r_star));
+        json_object_set_new(j, AFD_RUN_R_STAR_BARRIER,
                             num_or_null(t->r_star_barrier));
         json_object_set_new(
             j, "regime", t->regime[0] ? json_string(t->regime) : json_null());
@@ -678,23 +681,23 @@ static json_t *events_json(const struct afd_run_result *r, bool alerts)
     for (i = 0; !alerts && i < r->n_commands; i++) {
         const struct afd_command_event *c = &r->commands[i];
         json_t *j = json_object();
-        json_object_set_new(j, "t_s", json_real(c->t_s));
-        json_object_set_new(j, "id", json_integer((json_int_t)c->id));
-        json_object_set_new(j, "from", json_integer(c->from));
-        json_object_set_new(j, "to", json_integer(c->to));
-        json_object_set_new(j, "applied_t_s", num_or_null(c->applied_t_s));
-        json_object_set_new(j, "regime", json_string(c->regime));
-        json_object_set_new(j, "reason", json_string(c->reason));
+        json_object_set_new(j, AFD_RUN_T_S, json_real(c->t_s));
+        json_object_set_new(j, AFD_RUN_ID, json_integer((json_int_t)c->id));
+        json_object_set_new(j, AFD_RUN_FROM, json_integer(c->from));
+        json_object_set_new(j, AFD_RUN_TO, json_integer(c->to));
+        json_object_set_new(j, AFD_RUN_APPLIED_T_S, num_or_null(c->applied_t_s));
+        json_object_set_new(j, AFD_RUN_REGIME, json_string(c->regime));
+        json_object_set_new(j, AFD_RUN_REASON, json_string(c->reason));
         json_array_append_new(a, j);
     }
     for (i = 0; alerts && i < r->n_alerts; i++) {
         const struct afd_alert_event *e = &r->alerts[i];
         json_t *j = json_object();
-        json_object_set_new(j, "t_s", json_real(e->t_s));
-        json_object_set_new(j, "alertname", json_string(e->alertname));
-        json_object_set_new(j, "action", json_string(e->action));
-        json_object_set_new(j, "regime", json_string(e->regime));
-        json_object_set_new(j, "explanation", json_string(e->explanation));
+        json_object_set_new(j, AFD_RUN_T_S, json_real(e->t_s));
+        json_object_set_new(j, AFD_RUN_ALERTNAME, json_string(e->alertname));
+        json_object_set_new(j, AFD_RUN_ACTION, json_string(e->action));
+        json_object_set_new(j, AFD_RUN_REGIME, json_string(e->regime));
+        json_object_set_new(j, AFD_RUN_EXPLANATION, json_string(e->explanation));
         json_array_append_new(a, j);
     }
     return a;
@@ -706,23 +709,23 @@ json_t *afd_run_result_json(const struct afd_scenario *s,
     json_t *j = json_object(), *phases = json_array();
     size_t p;
 
-    json_object_set_new(j, "policy",
+    json_object_set_new(j, AFD_RUN_POLICY,
                         json_string(afd_run_policy_name(r->policy)));
-    json_object_set_new(j, "scenario", json_string(s->name));
-    json_object_set_new(j, "seed", json_integer((json_int_t)r->seed));
-    json_object_set_new(j, "throughput_per_device",
+    json_object_set_new(j, AFD_RUN_SCENARIO, json_string(s->name));
+    json_object_set_new(j, AFD_RUN_SEED, json_integer((json_int_t)r->seed));
+    json_object_set_new(j, AFD_RUN_TPUT,
                         num_or_null(afd_run_throughput(s, r)));
-    json_object_set_new(j, "throughput_per_device_pooled",
+    json_object_set_new(j, AFD_RUN_TPUT_POOLED,
                         num_or_null(afd_run_throughput_pooled(r)));
-    json_object_set_new(j, "static_attention_instances",
+    json_object_set_new(j, AFD_RUN_STATIC_X,
                         r->static_x ? json_integer(r->static_x) : json_null());
     for (p = 0; p < r->n_phases; p++)
         json_array_append_new(phases, phase_json(s, r, p));
-    json_object_set_new(j, "per_phase", phases);
-    json_object_set_new(j, "scale_commands",
+    json_object_set_new(j, AFD_RUN_PER_PHASE, phases);
+    json_object_set_new(j, AFD_RUN_SCALE_COMMANDS,
                         json_integer((json_int_t)r->n_commands));
-    json_object_set_new(j, "timeline", timeline_json(r));
-    json_object_set_new(j, "commands", events_json(r, false));
-    json_object_set_new(j, "alerts", events_json(r, true));
+    json_object_set_new(j, AFD_RUN_TIMELINE, timeline_json(r));
+    json_object_set_new(j, AFD_RUN_COMMANDS, events_json(r, false));
+    json_object_set_new(j, AFD_RUN_ALERTS, events_json(r, true));
     return j;
 }

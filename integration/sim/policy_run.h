@@ -181,7 +181,8 @@ int afd_run_offline(const struct afd_scenario *s, enum afd_run_policy policy,
 /* Fills every phase's settle time from the timeline (closed loop). */
 void afd_run_settle(const struct afd_scenario *s, struct afd_run_result *r);
 
-/* The JSON object of /tmp/wave3.md (caller decrefs). */
+/* The run as JSON, in the schema of plugin/io/run_schema.h (caller
+ * decrefs). */
 json_t *afd_run_result_json(const struct afd_scenario *s,
                             const struct afd_run_result *r);
 

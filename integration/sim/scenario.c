@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "estimator/base/error.h"
+#include "estimator/solver.h"
+#include "plugin/io/json_field.h"
 #include "plugin/io/profile_json.h"
 #include "integration/sim/rng.h"
 
@@ -17,6 +19,9 @@ static const char *const top_keys[] = {"name",
                                        "description",
                                        "seed",
                                        "profile",
+                                       "hardware",
+                                       "prior",
+                                       "actuation",
                                        "batch",
                                        "ffn_instances",
                                        "initial_attention_instances",
@@ -25,73 +30,46 @@ static const char *const top_keys[] = {"name",
 static const char *const phase_keys[] = {"name",  "duration_s",    "workload",
                                          "batch", "ffn_instances", NULL};
 
+/* json_field's location of a field: "label: " or "label: phases[2]". */
+static const char *loc(char *buf, size_t n, const char *label,
+                       const char *where)
+{
+    size_t k;
+
+    snprintf(buf, n, "%s: %s", label, where);
+    k = strlen(buf);
+    if (k && buf[k - 1] == '.') /* "phases[2]." -> "phases[2]" */
+        buf[k - 1] = '\0';
+    return buf;
+}
+
 static int check_keys(const json_t *obj, const char *const *keys,
                       const char *label, const char *where, char *err)
 {
-    const char *k;
-    json_t *v;
-    int i;
+    char w[AFD_SCENARIO_PATH_LEN + 64];
 
-    json_object_foreach((json_t *)obj, k, v)
-    {
-        for (i = 0; keys[i]; i++)
-            if (!strcmp(k, keys[i]))
-                break;
-        if (!keys[i])
-            return afd_err(err, AFD_EINVAL, "%s: %s'%s': unknown key", label,
-                           where, k);
-    }
-    return AFD_OK;
+    return afd_jf_keys(obj, loc(w, sizeof(w), label, where), keys, err);
 }
 
 /* Copies an optional (required when req) non-empty string field. */
 static int get_string(const json_t *obj, const char *key, bool req, char *out,
                       size_t n, const char *label, const char *where, char *err)
 {
-    json_t *v = json_object_get(obj, key);
-    const char *s;
+    char w[AFD_SCENARIO_PATH_LEN + 64];
 
-    if (!v) {
-        if (req)
-            return afd_err(err, AFD_EINVAL, "%s: %s%s: missing", label, where,
-                           key);
-        return AFD_OK;
-    }
-    if (!json_is_string(v) || !json_string_length(v))
-        return afd_err(err, AFD_EINVAL, "%s: %s%s: must be a non-empty string",
-                       label, where, key);
-    s = json_string_value(v);
-    if (strlen(s) >= n)
-        return afd_err(err, AFD_EINVAL, "%s: %s%s: longer than %zu bytes",
-                       label, where, key, n - 1);
-    snprintf(out, n, "%s", s);
-    return AFD_OK;
+    return afd_jf_string(obj, loc(w, sizeof(w), label, where), key,
+                         AFD_JF_NONEMPTY | (req ? AFD_JF_REQUIRED : 0), out, n,
+                         err);
 }
 
 /* An optional integer field in [lo, hi]; *out untouched when absent. */
 static int get_long(const json_t *obj, const char *key, long lo, long hi,
                     long *out, const char *label, const char *where, char *err)
 {
-    json_t *v = json_object_get(obj, key);
-    double d;
+    char w[AFD_SCENARIO_PATH_LEN + 64];
 
-    if (!v)
-        return AFD_OK;
-    d = json_is_integer(v) ? (double)json_integer_value(v)
-        : json_is_real(v)  ? json_real_value(v)
-                           : NAN;
-    if (!(d >= (double)lo && d <= (double)hi) || d != floor(d)) {
-        char got[64];
-        if (json_is_number(v))
-            snprintf(got, sizeof(got), "%g", d);
-        else
-            snprintf(got, sizeof(got), "a non-number");
-        return afd_err(err, AFD_EINVAL,
-                       "%s: %s%s: must be an integer in %ld..%ld, got %s",
-                       label, where, key, lo, hi, got);
-    }
-    *out = (long)d;
-    return AFD_OK;
+    return afd_jf_integer(obj, loc(w, sizeof(w), label, where), key, 0, lo, hi,
+                          out, err);
 }
 
 static bool file_exists(const char *p)
@@ -168,8 +146,7 @@ static int parse_phase(const json_t *o, size_t i, long def_batch, long def_ffn,
                        const char *base_dir, const char *label,
                        struct afd_scenario_phase *ph, char *err)
 {
-    char where[48];
-    json_t *d;
+    char where[48], w[AFD_SCENARIO_PATH_LEN + 64];
     int rc;
 
     snprintf(where, sizeof(where), "phases[%zu].", i);
@@ -188,22 +165,22 @@ static int parse_phase(const json_t *o, size_t i, long def_batch, long def_ffn,
         (rc = get_long(o, "ffn_instances", 1, AFD_SCENARIO_MAX_FFN, &ph->ffn,
                        label, where, err)))
         return rc;
-    d = json_object_get(o, "duration_s");
-    if (!d)
-        return afd_err(err, AFD_EINVAL, "%s: %sduration_s: missing", label,
-                       where);
-    ph->duration_s = json_is_number(d) ? json_number_value(d) : NAN;
-    if (!(ph->duration_s > 0 && ph->duration_s <= AFD_SCENARIO_MAX_DURATION_S))
+    ph->duration_s = 0;
+    if ((rc = afd_jf_number(o, loc(w, sizeof(w), label, where), "duration_s",
+                            AFD_JF_REQUIRED, 0, AFD_SCENARIO_MAX_DURATION_S,
+                            &ph->duration_s, err)))
+        return rc;
+    if (!(ph->duration_s > 0))
         return afd_err(err, AFD_EINVAL,
-                       "%s: %sduration_s: must be a number in (0, %g]", label,
-                       where, AFD_SCENARIO_MAX_DURATION_S);
+                       "%s: %sduration_s: must be a number in (0, %g], got 0",
+                       label, where, AFD_SCENARIO_MAX_DURATION_S);
     return phase_workload(ph, base_dir, label, i, err);
 }
 
-static int parse_profile(const json_t *root, const char *label,
+/* A built-in name or a profile object (v may be NULL: the default). */
+static int profile_value(const json_t *v, const char *label, const char *what,
                          struct afd_profile *out, char *err)
 {
-    json_t *v = json_object_get(root, "profile");
     const struct afd_profile *b;
     char sub[AFD_ERR_LEN];
 
@@ -212,17 +189,123 @@ static int parse_profile(const json_t *root, const char *label,
         b = afd_profile_builtin(name);
         if (!b)
             return afd_err(err, AFD_ENOTFOUND,
-                           "%s: profile: unknown built-in profile '%s'", label,
-                           name);
+                           "%s: %s: unknown built-in profile '%s'", label,
+                           what, name);
         *out = *b;
         return AFD_OK;
     }
     if (!json_is_object(v))
         return afd_err(err, AFD_EINVAL,
-                       "%s: profile: must be a built-in name or an object",
-                       label);
+                       "%s: %s: must be a built-in name or an object", label,
+                       what);
     if (afd_profile_from_json(v, out, sub))
-        return afd_err(err, AFD_EINVAL, "%s: %s", label, sub);
+        return afd_err(err, AFD_EINVAL, "%s: %s: %s", label, what, sub);
+    return AFD_OK;
+}
+
+static const char *const hw_keys[] = {"profile", "noise_cv", "drift", NULL};
+static const char *const drift_keys[] = {"at_s", "stage", "factor", NULL};
+static const char *const act_keys[] = {"scale_out_delay_s",
+                                       "scale_in_delay_s", NULL};
+
+static int parse_drift(const json_t *a, const char *label,
+                       struct afd_fleet_hw *hw, char *err)
+{
+    char w[AFD_SCENARIO_PATH_LEN + 64], stage[32];
+    size_t i;
+    int rc, k;
+
+    if (!json_is_array(a) || json_array_size(a) > AFD_FLEET_MAX_DRIFT)
+        return afd_err(err, AFD_EINVAL,
+                       "%s: hardware.drift: must be an array of at most %d "
+                       "events",
+                       label, AFD_FLEET_MAX_DRIFT);
+    for (i = 0; i < json_array_size(a); i++) {
+        const json_t *e = json_array_get(a, i);
+        struct afd_fleet_drift *d = &hw->drift[i];
+
+        snprintf(w, sizeof(w), "%s: hardware.drift[%zu]", label, i);
+        if (!json_is_object(e))
+            return afd_err(err, AFD_EINVAL, "%s: must be an object", w);
+        stage[0] = '\0';
+        if ((rc = afd_jf_keys(e, w, drift_keys, err)) ||
+            (rc = afd_jf_number(e, w, "at_s", AFD_JF_REQUIRED, 0,
+                                AFD_SCENARIO_MAX_DURATION_S * 64, &d->at_s,
+                                err)) ||
+            (rc = afd_jf_string(e, w, "stage", AFD_JF_REQUIRED, stage,
+                                sizeof(stage), err)) ||
+            (rc = afd_jf_number(e, w, "factor", AFD_JF_REQUIRED, 0.01, 100,
+                                &d->factor, err)))
+            return rc;
+        for (k = 0; k < AFD_REGIME_COUNT; k++)
+            if (!strcmp(stage, afd_regime_name((enum afd_regime)k)))
+                break;
+        if (k == AFD_REGIME_COUNT)
+            return afd_err(err, AFD_EINVAL,
+                           "%s.stage: must be attention, communication or "
+                           "ffn, got '%s'",
+                           w, stage);
+        d->stage = k; /* enum afd_regime and enum afd_sim_stage agree */
+    }
+    hw->n_drift = json_array_size(a);
+    return AFD_OK;
+}
+
+/*
+ * "hardware" (the simulated truth: profile, noise, drift), its deprecated
+ * alias "profile", "prior" (checked only: the daemon's, demo.h) and
+ * "actuation" (delays).
+ */
+static int parse_hardware(const json_t *root, const char *label,
+                          struct afd_scenario *s, char *err)
+{
+    const json_t *hw = json_object_get(root, "hardware");
+    const json_t *old = json_object_get(root, "profile");
+    const json_t *act = json_object_get(root, "actuation");
+    char w[AFD_SCENARIO_PATH_LEN + 64];
+    struct afd_profile prior;
+    int rc;
+
+    s->scale_out_delay_s = -1;
+    s->scale_in_delay_s = -1;
+    if (hw && old)
+        return afd_err(err, AFD_EINVAL,
+                       "%s: profile: give the simulated hardware once, as "
+                       "hardware.profile",
+                       label);
+    if (!hw && (rc = profile_value(old, label, "profile", &s->profile, err)))
+        return rc;
+    if (hw) {
+        snprintf(w, sizeof(w), "%s: hardware", label);
+        if (!json_is_object(hw))
+            return afd_err(err, AFD_EINVAL, "%s: must be an object", w);
+        if ((rc = afd_jf_keys(hw, w, hw_keys, err)) ||
+            (rc = profile_value(json_object_get(hw, "profile"), label,
+                                "hardware.profile", &s->profile, err)) ||
+            (rc = afd_jf_number(hw, w, "noise_cv", 0, 0, 1, &s->hw.noise_cv,
+                                err)))
+            return rc;
+        s->hw.noise_seed = afd_rng_mix(s->seed ^ 0x6877ULL);
+        if (json_object_get(hw, "drift") &&
+            (rc = parse_drift(json_object_get(hw, "drift"), label, &s->hw,
+                              err)))
+            return rc;
+    }
+    if (json_object_get(root, "prior") &&
+        (rc = profile_value(json_object_get(root, "prior"), label, "prior",
+                            &prior, err)))
+        return rc;
+    if (act) {
+        snprintf(w, sizeof(w), "%s: actuation", label);
+        if (!json_is_object(act))
+            return afd_err(err, AFD_EINVAL, "%s: must be an object", w);
+        if ((rc = afd_jf_keys(act, w, act_keys, err)) ||
+            (rc = afd_jf_number(act, w, "scale_out_delay_s", 0, 0, 86400,
+                                &s->scale_out_delay_s, err)) ||
+            (rc = afd_jf_number(act, w, "scale_in_delay_s", 0, 0, 86400,
+                                &s->scale_in_delay_s, err)))
+            return rc;
+    }
     return AFD_OK;
 }
 
@@ -244,8 +327,7 @@ static int parse_top(const json_t *root, const char *label,
         (rc = get_long(root, "ffn_instances", 1, AFD_SCENARIO_MAX_FFN, ffn,
                        label, "", err)) ||
         (rc = get_long(root, "initial_attention_instances", 1, 1000000,
-                       &s->initial_attention, label, "", err)) ||
-        (rc = parse_profile(root, label, &s->profile, err)))
+                       &s->initial_attention, label, "", err)))
         return rc;
     v = json_object_get(root, "seed");
     if (v) {
@@ -254,6 +336,8 @@ static int parse_top(const json_t *root, const char *label,
                            label);
         s->seed = (uint64_t)json_integer_value(v);
     }
+    if ((rc = parse_hardware(root, label, s, err)))
+        return rc;
     v = json_object_get(root, "phases");
     if (!v)
         return afd_err(err, AFD_EINVAL, "%s: phases: missing", label);
@@ -348,6 +432,16 @@ void afd_scenario_release(struct afd_scenario *s)
 uint64_t afd_scenario_phase_seed(uint64_t seed, size_t phase)
 {
     return afd_rng_mix(seed ^ afd_rng_mix(0x5ce7a210ULL + (uint64_t)phase));
+}
+
+double afd_scenario_phase_start_s(const struct afd_scenario *s, size_t i)
+{
+    double t = 0;
+    size_t k;
+
+    for (k = 0; k < i && k < s->n_phases; k++)
+        t += s->phases[k].duration_s;
+    return t;
 }
 
 double afd_scenario_duration_s(const struct afd_scenario *s)

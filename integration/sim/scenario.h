@@ -8,8 +8,27 @@
  *   {"name": "default",                 required, non-empty
  *    "description": "...",              optional
  *    "seed": 1,                         optional, integer >= 0 (default 1)
- *    "profile": "paper-v1-fit",         optional: built-in name or a
- *                                       profile object (profile_json.h)
+ *    "hardware": {                      optional: the SIMULATED TRUTH
+ *      "profile": "paper-v1-fit",       built-in name or a profile object
+ *                                       (profile_json.h); default
+ *                                       paper-v1-fit
+ *      "noise_cv": 0.05,                optional, 0..1: per-step lognormal
+ *                                       noise of every stage (fleet.h)
+ *      "drift": [{"at_s": 1200, "stage": "attention", "factor": 1.25}]},
+ *                                       optional, at most 16: from at_s on
+ *                                       that stage is factor x slower
+ *    "prior": "paper-v1-fit",           optional: what the DAEMON is told
+ *                                       (built-in name or object); absent:
+ *                                       the daemon's own default, never a
+ *                                       copy of hardware (`afd-sizer demo`
+ *                                       reads it; the simulator only checks
+ *                                       it)
+ *    "actuation": {"scale_out_delay_s": 30,   optional, 0..86400 each:
+ *                  "scale_in_delay_s": 5},    simulated s from a command to
+ *                                       the resize, by direction (absent:
+ *                                       afd-sim's --actuation-delay)
+ *    "profile": ...                     deprecated alias of hardware.profile
+ *                                       (not both)
  *    "batch": 256,                      optional default of the phases
  *    "ffn_instances": 1,                optional default of the phases
  *    "initial_attention_instances": 10, optional; default: the
@@ -46,6 +65,7 @@
 #include <jansson.h>
 
 #include "estimator/profile.h"
+#include "integration/sim/fleet.h"
 #include "integration/sim/gen.h"
 
 #define AFD_SCENARIO_MAX_PHASES     64
@@ -71,7 +91,10 @@ struct afd_scenario {
     char path[AFD_SCENARIO_PATH_LEN]; /* the file, as given */
     uint64_t seed;
     long initial_attention; /* 0 = static-first-phase's x */
-    struct afd_profile profile;
+    struct afd_profile profile; /* the simulated hardware's profile */
+    struct afd_fleet_hw hw;     /* its drift and noise */
+    double scale_out_delay_s;   /* < 0: not given (the runner's default) */
+    double scale_in_delay_s;
     size_t n_phases;
     struct afd_scenario_phase *phases; /* owned, n_phases */
 };
@@ -103,6 +126,9 @@ int afd_scenario_find_trace(const char *base_dir, const char *rel, char *out,
 
 /* The seed of phase i's draws. */
 uint64_t afd_scenario_phase_seed(uint64_t seed, size_t phase);
+
+/* Scenario time at the start of phase i, s (the durations before it). */
+double afd_scenario_phase_start_s(const struct afd_scenario *s, size_t i);
 
 /* Sum of the phases' durations, s. */
 double afd_scenario_duration_s(const struct afd_scenario *s);

@@ -18,6 +18,7 @@
 #include <event2/util.h>
 
 #include "estimator/base/error.h"
+#include "plugin/sys/os.h"
 
 #define BODY_SNIPPET_LEN 96 /* bytes of an error reply quoted in last_error */
 
@@ -137,14 +138,6 @@ static void arm_resend(struct afd_alertmanager *am)
         evtimer_add(am->resend_ev, &tv);
     else if (am->n_active == 0)
         evtimer_del(am->resend_ev);
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- delivery ---- */
@@ -279,7 +272,7 @@ static struct evhttp_request *build_request(struct afd_alertmanager *am)
         am->q_len--;
     }
     arr = afd_alertmanager_payload(&am->cfg, am->flight, am->n_flight,
-                                   wall_ms(), am->st.last_error);
+                                   afd_clock_wall_ms(), am->st.last_error);
     if (!arr)
         return NULL;
     body = json_dumps(arr, JSON_COMPACT);

@@ -22,6 +22,7 @@
 #include "estimator/solver.h"
 #include "plugin/daemon/alertmanager.h"
 #include "plugin/io/profile_json.h"
+#include "plugin/io/json_field.h"
 
 /* A config is a few dozen keys and a deployment list; 1 MiB is not one. */
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -32,6 +33,7 @@ enum field_type {
     F_SIZE,    /* size_t in [min, max] */
     F_DOUBLE,  /* double in [min, max], open ends per flags */
     F_SECONDS, /* JSON seconds -> int ms in [min, max] ms */
+    F_SECONDS64, /* JSON seconds -> int64_t ms in [min, max] ms */
     F_BOOL,
     F_OBJECT,      /* nested table over the same base */
     F_PROFILE,     /* built-in name or inline object */
@@ -110,27 +112,27 @@ static const struct field limit_fields[] = {
 
 /* Durations: 0 .. one week (AFD_POLICY_DURATION_MAX), ms after parsing. */
 static const struct field alerting_fields[] = {
-    {"debounce_s", F_SECONDS, ALR(debounce_ms), 0, 0, 604800000, false, false,
+    {"debounce_s", F_SECONDS64, ALR(rules.debounce_ms), 0, 0, 604800000, false, false,
      NULL},
-    {"resolve_s", F_SECONDS, ALR(resolve_ms), 0, 0, 604800000, false, false,
+    {"resolve_s", F_SECONDS64, ALR(rules.resolve_ms), 0, 0, 604800000, false, false,
      NULL},
-    {"margin", F_DOUBLE, ALR(margin), 0, 0, 1, false, false, NULL},
-    {"alertmanager_url", F_STRING, ALR(alertmanager_url), AFD_AM_URL_LEN, 0, 0,
+    {"margin", F_DOUBLE, ALR(rules.margin), 0, 0, 1, false, false, NULL},
+    {"alertmanager_url", F_STRING, ALR(am.url), AFD_AM_URL_LEN, 0, 0,
      false, false, NULL},
-    {"generator_url", F_STRING, ALR(generator_url), AFD_AM_URL_LEN, 0, 0, false,
+    {"generator_url", F_STRING, ALR(am.generator_url), AFD_AM_URL_LEN, 0, 0, false,
      false, NULL},
-    {"severity", F_STRING, ALR(severity), AFD_AM_LABEL_LEN, 1, 0, false, false,
+    {"severity", F_STRING, ALR(am.severity), AFD_AM_LABEL_LEN, 1, 0, false, false,
      NULL},
-    {"resend_interval_s", F_SECONDS, ALR(resend_interval_ms), 0, 1, 86400000,
+    {"resend_interval_s", F_SECONDS64, ALR(am.resend_interval_ms), 0, 1, 86400000,
      false, false, NULL},
-    {"timeout_s", F_SECONDS, ALR(timeout_ms), 0, 1, 86400000, false, false,
+    {"timeout_s", F_SECONDS64, ALR(am.timeout_ms), 0, 1, 86400000, false, false,
      NULL},
-    {"backoff_initial_s", F_SECONDS, ALR(backoff_initial_ms), 0, 1, 86400000,
+    {"backoff_initial_s", F_SECONDS64, ALR(am.backoff_initial_ms), 0, 1, 86400000,
      false, false, NULL},
-    {"backoff_max_s", F_SECONDS, ALR(backoff_max_ms), 0, 1, 86400000, false,
+    {"backoff_max_s", F_SECONDS64, ALR(am.backoff_max_ms), 0, 1, 86400000, false,
      false, NULL},
-    {"max_queue", F_SIZE, ALR(max_queue), 0, 1, 1000000, false, false, NULL},
-    {"max_batch", F_SIZE, ALR(max_batch), 0, 1, 1000000, false, false, NULL},
+    {"max_queue", F_SIZE, ALR(am.max_queue), 0, 1, 1000000, false, false, NULL},
+    {"max_batch", F_SIZE, ALR(am.max_batch), 0, 1, 1000000, false, false, NULL},
     {NULL, 0, 0, 0, 0, 0, false, false, NULL},
 };
 
@@ -138,21 +140,21 @@ static const struct field controller_fields[] = {
     {"clock", F_STRING, CTL(clock), 16, 1, 0, false, false, NULL},
     {"eval_interval_ms", F_INT, CTL(eval_interval_ms), 0, 1, 3600000, false,
      false, NULL},
-    {"gain_threshold", F_DOUBLE, CTL(gain_threshold), 0, 0, 1, false, false,
+    {"gain_threshold", F_DOUBLE, CTL(policy.gain_threshold), 0, 0, 1, false, false,
      NULL},
-    {"dwell_s", F_SECONDS, CTL(dwell_ms), 0, 0, 604800000, false, false, NULL},
-    {"cooldown_s", F_SECONDS, CTL(cooldown_ms), 0, 0, 604800000, false, false,
+    {"dwell_s", F_SECONDS64, CTL(policy.dwell_ms), 0, 0, 604800000, false, false, NULL},
+    {"cooldown_s", F_SECONDS64, CTL(policy.cooldown_ms), 0, 0, 604800000, false, false,
      NULL},
-    {"min_attention_instances", F_INT, CTL(min_attention), 0, 1,
+    {"min_attention_instances", F_INT, CTL(policy.min_attention), 0, 1,
      AFD_POLICY_COUNT_MAX, false, false, NULL},
-    {"max_attention_instances", F_INT, CTL(max_attention), 0, 1,
+    {"max_attention_instances", F_INT, CTL(policy.max_attention), 0, 1,
      AFD_POLICY_COUNT_MAX, false, false, NULL},
-    {"max_step", F_INT, CTL(max_step), 0, 1, AFD_POLICY_COUNT_MAX, false, false,
+    {"max_step", F_INT, CTL(policy.max_step), 0, 1, AFD_POLICY_COUNT_MAX, false, false,
      NULL},
-    {"ack_timeout_s", F_SECONDS, CTL(ack_timeout_ms), 0, 1, 604800000, false,
+    {"ack_timeout_s", F_SECONDS64, CTL(policy.ack_timeout_ms), 0, 1, 604800000, false,
      false, NULL},
-    {"advisory", F_BOOL, CTL(advisory), 0, 0, 0, false, false, NULL},
-    {"backoff_s", F_SECONDS, CTL(backoff_ms), 0, 0, 604800000, false, false,
+    {"advisory", F_BOOL, CTL(policy.advisory), 0, 0, 0, false, false, NULL},
+    {"backoff_s", F_SECONDS64, CTL(policy.backoff_ms), 0, 0, 604800000, false, false,
      NULL},
     {"alerts", F_OBJECT, 0, 0, 0, 0, false, false, alerting_fields},
     {NULL, 0, 0, 0, 0, 0, false, false, NULL},
@@ -239,24 +241,42 @@ static void known_keys(const struct field *t, const char *skip, char *out,
     }
 }
 
-static int parse_number(const struct ctx *c, const json_t *v,
-                        const struct field *f, const char *path, double *out)
+/* json_field's location of obj: "file: path" (see fail). */
+static const char *where_of(const struct ctx *c, const char *path, char *buf,
+                            size_t n)
 {
-    double x;
-    bool lo_ok, hi_ok;
+    if (c->file)
+        snprintf(buf, n, "%s: %s%s", c->file, path, path[0] ? "" : " ");
+    else
+        snprintf(buf, n, "%s", path);
+    return buf;
+}
 
-    if (!json_is_number(v))
-        return fail(c, path, AFD_EINVAL, "must be a number, got %s",
-                    afd_json_type_name(v));
-    x = json_number_value(v);
+/* The number obj[key] (json_field checks type), then the table's range. */
+static int parse_number(const struct ctx *c, const json_t *obj,
+                        const struct field *f, const char *opath,
+                        const char *path, double *out)
+{
+    char w[AFD_PATH_LEN + 160];
+    const json_t *v;
+    double x = 0;
+    bool lo_ok, hi_ok;
+    int rc;
+
+    rc = afd_jf_number(obj, where_of(c, opath, w, sizeof(w)), f->name, 0,
+                       -HUGE_VAL, HUGE_VAL, &x, c->err);
+    if (rc)
+        return rc;
+    v = json_object_get(obj, f->name);
     if ((f->type == F_INT || f->type == F_SIZE) && !json_is_integer(v))
         return fail(c, path, AFD_EINVAL, "must be an integer, got %g", x);
-    if (f->type == F_SECONDS)
+    if (f->type == F_SECONDS || f->type == F_SECONDS64)
         x *= 1000.0;
     lo_ok = f->min_open ? x > f->min : x >= f->min;
     hi_ok = f->max_open ? x < f->max : x <= f->max;
     if (!isfinite(x) || !lo_ok || !hi_ok) {
-        double k = f->type == F_SECONDS ? 1000.0 : 1.0;
+        double k =
+            f->type == F_SECONDS || f->type == F_SECONDS64 ? 1000.0 : 1.0;
 
         return fail(c, path, AFD_EINVAL, "must be in %s%g, %g%s, got %g",
                     f->min_open ? "(" : "[", f->min / k, f->max / k,
@@ -353,42 +373,40 @@ fail:
     return rc;
 }
 
-static int parse_field(const struct ctx *c, const json_t *v,
-                       const struct field *f, void *base, const char *path)
+/*
+ * obj[f->name] (v) into base: leaf types through json_field, objects and
+ * deployments through their tables. opath is obj's path, path the field's.
+ */
+static int parse_field(const struct ctx *c, const json_t *obj,
+                       const json_t *v, const struct field *f, void *base,
+                       const char *opath, const char *path)
 {
     char *p = (char *)base + f->offset;
+    char w[AFD_PATH_LEN + 160];
     double x = 0;
     int rc;
 
     switch (f->type) {
     case F_STRING:
-        if (!json_is_string(v))
-            return fail(c, path, AFD_EINVAL, "must be a string, got %s",
-                        afd_json_type_name(v));
-        if (json_string_length(v) >= f->size ||
-            strlen(json_string_value(v)) != json_string_length(v))
-            return fail(c, path, AFD_EINVAL,
-                        "must be shorter than %zu bytes, without NUL", f->size);
-        if (f->min > 0 && json_string_length(v) == 0)
-            return fail(c, path, AFD_EINVAL, "must not be empty");
-        memcpy(p, json_string_value(v), json_string_length(v) + 1);
-        return AFD_OK;
+        return afd_jf_string(obj, where_of(c, opath, w, sizeof(w)), f->name,
+                             f->min > 0 ? AFD_JF_NONEMPTY : 0, p, f->size,
+                             c->err);
     case F_BOOL:
-        if (!json_is_boolean(v))
-            return fail(c, path, AFD_EINVAL, "must be true or false, got %s",
-                        afd_json_type_name(v));
-        *(bool *)p = json_is_true(v);
-        return AFD_OK;
+        return afd_jf_bool(obj, where_of(c, opath, w, sizeof(w)), f->name, 0,
+                           (bool *)p, c->err);
     case F_INT:
     case F_SECONDS:
+    case F_SECONDS64:
     case F_SIZE:
     case F_DOUBLE:
-        if ((rc = parse_number(c, v, f, path, &x)) < 0)
+        if ((rc = parse_number(c, obj, f, opath, path, &x)) < 0)
             return rc;
         if (f->type == F_SIZE)
             *(size_t *)p = (size_t)x;
         else if (f->type == F_DOUBLE)
             *(double *)p = x;
+        else if (f->type == F_SECONDS64)
+            *(int64_t *)p = (int64_t)llround(x);
         else
             *(int *)p = (int)lround(x);
         return AFD_OK;
@@ -437,7 +455,7 @@ static int parse_table(const struct ctx *c, const json_t *obj,
         if (!v)
             continue;
         join(sub, sizeof(sub), path, f->name);
-        if ((rc = parse_field(c, v, f, base, sub)) < 0)
+        if ((rc = parse_field(c, obj, v, f, base, path, sub)) < 0)
             return rc;
     }
     return AFD_OK;
@@ -456,37 +474,11 @@ static void deployment_default(struct afd_deployment_config *d)
 static void controller_default(struct afd_controller_config *c,
                                struct afd_alerting_config *a)
 {
-    struct afd_policy_config p;
-    struct afd_alert_config al;
-    struct afd_alertmanager_config am;
-
-    afd_policy_config_init(&p);
-    afd_alert_config_init(&al);
-    afd_alertmanager_config_init(&am);
     snprintf(c->clock, sizeof(c->clock), "wall");
     c->eval_interval_ms = 1000;
-    c->gain_threshold = p.gain_threshold;
-    c->dwell_ms = (int)p.dwell_ms;
-    c->cooldown_ms = (int)p.cooldown_ms;
-    c->min_attention = p.min_attention;
-    c->max_attention = p.max_attention;
-    c->max_step = p.max_step;
-    c->ack_timeout_ms = (int)p.ack_timeout_ms;
-    c->advisory = p.advisory;
-    c->backoff_ms = (int)p.backoff_ms;
-    a->debounce_ms = (int)al.debounce_ms;
-    a->resolve_ms = (int)al.resolve_ms;
-    a->margin = al.margin;
-    snprintf(a->alertmanager_url, sizeof(a->alertmanager_url), "%s", am.url);
-    snprintf(a->generator_url, sizeof(a->generator_url), "%s",
-             am.generator_url);
-    snprintf(a->severity, sizeof(a->severity), "%s", am.severity);
-    a->resend_interval_ms = (int)am.resend_interval_ms;
-    a->timeout_ms = (int)am.timeout_ms;
-    a->backoff_initial_ms = (int)am.backoff_initial_ms;
-    a->backoff_max_ms = (int)am.backoff_max_ms;
-    a->max_queue = am.max_queue;
-    a->max_batch = am.max_batch;
+    afd_policy_config_init(&c->policy);
+    afd_alert_config_init(&a->rules);
+    afd_alertmanager_config_init(&a->am);
 }
 
 void afd_config_default(struct afd_config *cfg)
@@ -545,23 +537,24 @@ static int validate_controller(const struct ctx *c,
     if (strcmp(k->clock, "wall") && strcmp(k->clock, "telemetry"))
         return fail(c, "controller.clock", AFD_EINVAL,
                     "must be \"wall\" or \"telemetry\", got '%s'", k->clock);
-    if (k->min_attention > k->max_attention)
+    if (k->policy.min_attention > k->policy.max_attention)
         return fail(c, "controller.max_attention_instances", AFD_EINVAL,
                     "must be >= min_attention_instances (%d), got %d",
-                    k->min_attention, k->max_attention);
-    if (a->backoff_max_ms < a->backoff_initial_ms)
+                    k->policy.min_attention, k->policy.max_attention);
+    if (a->am.backoff_max_ms < a->am.backoff_initial_ms)
         return fail(c, "alerting.backoff_max_s", AFD_EINVAL,
                     "must be >= backoff_initial_s (%g), got %g",
-                    a->backoff_initial_ms / 1000.0, a->backoff_max_ms / 1000.0);
-    if (a->max_batch > a->max_queue)
+                    a->am.backoff_initial_ms / 1000.0,
+                    a->am.backoff_max_ms / 1000.0);
+    if (a->am.max_batch > a->am.max_queue)
         return fail(c, "alerting.max_batch", AFD_EINVAL,
-                    "must be <= max_queue (%zu), got %zu", a->max_queue,
-                    a->max_batch);
-    if (a->alertmanager_url[0] && strncmp(a->alertmanager_url, "http://", 7))
+                    "must be <= max_queue (%zu), got %zu", a->am.max_queue,
+                    a->am.max_batch);
+    if (a->am.url[0] && strncmp(a->am.url, "http://", 7))
         return fail(c, "alerting.alertmanager_url", AFD_EINVAL,
                     "must start with http:// (https is not supported: put a "
                     "TLS proxy on loopback), got '%s'",
-                    a->alertmanager_url);
+                    a->am.url);
     return AFD_OK;
 }
 

@@ -59,8 +59,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "controller/alert.h"
+#include "controller/policy.h"
 #include "estimator/calib.h"
 #include "estimator/profile.h"
+#include "plugin/daemon/alertmanager.h"
 #include "plugin/daemon/config_dynamo.h"
 
 #define AFD_NAME_LEN 128
@@ -94,15 +97,9 @@ struct afd_deployment_config {
 struct afd_controller_config {
     char clock[16]; /* "wall" | "telemetry" */
     int eval_interval_ms;
-    double gain_threshold;
-    int dwell_ms;
-    int cooldown_ms;
-    int min_attention;
-    int max_attention;
-    int max_step;
-    int ack_timeout_ms;
-    bool advisory;
-    int backoff_ms;
+    /* The policy's own settings, read straight into its type: the
+     * controller glue hands it over as it is (one type, no copies). */
+    struct afd_policy_config policy;
 };
 
 /*
@@ -111,18 +108,8 @@ struct afd_controller_config {
  * durations in seconds in the file. alertmanager_url "" = no delivery.
  */
 struct afd_alerting_config {
-    int debounce_ms;
-    int resolve_ms;
-    double margin; /* fraction; see controller/alert.h */
-    char alertmanager_url[256];
-    char generator_url[256];
-    char severity[128];
-    int resend_interval_ms;
-    int timeout_ms;
-    int backoff_initial_ms;
-    int backoff_max_ms;
-    size_t max_queue;
-    size_t max_batch;
+    struct afd_alert_config rules;     /* debounce, resolve, margin */
+    struct afd_alertmanager_config am; /* delivery; am.url "" = none */
 };
 
 /*

@@ -33,8 +33,6 @@ struct afd_dep_control {
 struct afd_control {
     const struct afd_config *cfg;
     struct afd_registry *reg;
-    struct afd_policy_config policy_cfg;
-    struct afd_alert_config alert_cfg;
     bool telemetry;
     int64_t last_eval_wall_ms; /* wall clock: the latest full evaluation */
     bool evaluated;            /* last_eval_wall_ms is set */
@@ -62,22 +60,8 @@ struct afd_control *afd_control_new(const struct afd_config *cfg,
     }
     c->cfg = cfg;
     c->reg = reg;
-    afd_policy_config_init(&c->policy_cfg);
-    c->policy_cfg.gain_threshold = k->gain_threshold;
-    c->policy_cfg.dwell_ms = k->dwell_ms;
-    c->policy_cfg.cooldown_ms = k->cooldown_ms;
-    c->policy_cfg.min_attention = k->min_attention;
-    c->policy_cfg.max_attention = k->max_attention;
-    c->policy_cfg.max_step = k->max_step;
-    c->policy_cfg.ack_timeout_ms = k->ack_timeout_ms;
-    c->policy_cfg.advisory = k->advisory;
-    c->policy_cfg.backoff_ms = k->backoff_ms;
-    afd_alert_config_init(&c->alert_cfg);
-    c->alert_cfg.debounce_ms = cfg->alerting.debounce_ms;
-    c->alert_cfg.resolve_ms = cfg->alerting.resolve_ms;
-    c->alert_cfg.margin = cfg->alerting.margin;
-    if (afd_policy_config_check(&c->policy_cfg, why) ||
-        afd_alert_config_check(&c->alert_cfg, why)) {
+    if (afd_policy_config_check(&k->policy, why) ||
+        afd_alert_config_check(&cfg->alerting.rules, why)) {
         afd_err(err, AFD_EINVAL, "controller: %s", why);
         free(c);
         return NULL;
@@ -136,7 +120,7 @@ bool afd_control_telemetry_clock(const struct afd_control *c)
 
 bool afd_control_advisory(const struct afd_control *c)
 {
-    return c->policy_cfg.advisory;
+    return c->cfg->controller.policy.advisory;
 }
 
 int afd_control_eval_interval_ms(const struct afd_control *c)
@@ -157,8 +141,8 @@ static struct afd_dep_control *state(struct afd_control *c, struct afd_deploymen
     e = calloc(1, sizeof(*e));
     if (!e)
         return NULL;
-    e->policy = afd_policy_new(afd_deployment_name(d), &c->policy_cfg, why);
-    e->alerts = afd_alert_new(afd_deployment_name(d), &c->alert_cfg, why);
+    e->policy = afd_policy_new(afd_deployment_name(d), &c->cfg->controller.policy, why);
+    e->alerts = afd_alert_new(afd_deployment_name(d), &c->cfg->alerting.rules, why);
     if (!e->policy || !e->alerts) {
         afd_policy_free(e->policy);
         afd_alert_free(e->alerts);
@@ -383,7 +367,7 @@ int afd_control_keda_target(struct afd_control *c, struct afd_deployment *d,
     struct afd_control_command cc;
     int current = rec->attention_instances > 0 ? rec->attention_instances : 0;
 
-    if (c->policy_cfg.advisory)
+    if (c->cfg->controller.policy.advisory)
         return rec->valid ? rec->target_attention_instances : current;
     if (afd_control_in_flight(c, d, &cc))
         return cc.cmd.target;

@@ -24,6 +24,7 @@
 #include "plugin/daemon/security.h"
 #include "plugin/daemon/services.h"
 #include "plugin/daemon/snapshot.h"
+#include "plugin/daemon/snapshot_writer.h"
 #include "plugin/sys/os.h"
 
 #define MAX_METHODS 32
@@ -37,6 +38,7 @@ struct afd_daemon {
     struct event *sig_term;
     struct event *sig_int;
     struct event *snapshot;
+    struct afd_snapshot_writer *writer; /* periodic saves, off the loop */
     struct event *tick; /* controller evaluation and KEDA refresh */
     struct afd_control *ctl;
     struct afd_alertmanager *am; /* NULL without alerting.alertmanager_url */
@@ -58,10 +60,13 @@ static struct timeval ms_to_tv(int ms)
     return tv;
 }
 
+/* The final save at shutdown: after the writer's last write, on the loop. */
 static bool save_snapshot(struct afd_daemon *d)
 {
     char err[AFD_ERR_LEN];
 
+    if (d->writer)
+        afd_snapshot_writer_drain(d->writer);
     if (!d->cfg->snapshot_path[0])
         return true;
     if (afd_snapshot_save(d->reg, d->cfg->snapshot_path, err)) {
@@ -102,7 +107,6 @@ static int start_control(struct afd_daemon *d, char *err)
 {
     const struct afd_alerting_config *a = &d->cfg->alerting;
     struct afd_control_sink sink = {sink_command, sink_alert, &d->env};
-    struct afd_alertmanager_config amc;
     struct timeval tv;
     char why[AFD_ERR_LEN];
 
@@ -111,19 +115,8 @@ static int start_control(struct afd_daemon *d, char *err)
         return AFD_EINVAL;
     afd_control_set_sink(d->ctl, &sink);
     d->env.ctl = d->ctl;
-    if (a->alertmanager_url[0]) {
-        afd_alertmanager_config_init(&amc);
-        snprintf(amc.url, sizeof(amc.url), "%s", a->alertmanager_url);
-        snprintf(amc.generator_url, sizeof(amc.generator_url), "%s",
-                 a->generator_url);
-        snprintf(amc.severity, sizeof(amc.severity), "%s", a->severity);
-        amc.resend_interval_ms = a->resend_interval_ms;
-        amc.timeout_ms = a->timeout_ms;
-        amc.backoff_initial_ms = a->backoff_initial_ms;
-        amc.backoff_max_ms = a->backoff_max_ms;
-        amc.max_queue = a->max_queue;
-        amc.max_batch = a->max_batch;
-        d->am = afd_alertmanager_new(d->base, &amc, why);
+    if (a->am.url[0]) {
+        d->am = afd_alertmanager_new(d->base, &a->am, why);
         if (!d->am)
             return afd_err(err, AFD_EINVAL, "alerting: %s", why);
         afd_control_set_alertmanager(d->ctl, d->am);
@@ -137,9 +130,18 @@ static int start_control(struct afd_daemon *d, char *err)
     return AFD_OK;
 }
 
+/* Periodic save: encoded here, written by the writer thread. */
 static void on_snapshot(evutil_socket_t fd, short what, void *arg)
 {
-    save_snapshot(arg);
+    struct afd_daemon *d = arg;
+    char err[AFD_ERR_LEN];
+    int rc;
+
+    if (!d->writer)
+        return;
+    rc = afd_snapshot_writer_submit(d->writer, d->reg, err);
+    if (rc && rc != AFD_ESTATE)
+        fprintf(stderr, "afd-sizer: snapshot not saved: %s\n", err);
 }
 
 static void on_grpc_down(void *arg)
@@ -234,6 +236,9 @@ static int start_timers(struct afd_daemon *d, char *err)
         evsignal_add(d->sig_int, NULL))
         return afd_err(err, AFD_ENOMEM, "cannot set up signals and timers");
     if (d->cfg->snapshot_path[0] && d->cfg->snapshot_interval_ms > 0) {
+        d->writer = afd_snapshot_writer_new(d->cfg->snapshot_path, err);
+        if (!d->writer)
+            return AFD_ENOMEM;
         d->snapshot = event_new(d->base, -1, EV_PERSIST, on_snapshot, d);
         if (!d->snapshot)
             return afd_err(err, AFD_ENOMEM, "cannot set up snapshot timer");
@@ -325,6 +330,7 @@ static int start_servers(struct afd_daemon *d, char *err)
     src.reg = d->reg;
     src.ctl = d->ctl;
     src.am = d->am;
+    src.writer = d->writer;
     d->http =
         afd_http_start(d->base, d->cfg->http_listen, &src, http_addr, err);
     if (!d->http)
@@ -424,6 +430,7 @@ void afd_daemon_free(struct afd_daemon *d)
         event_free(d->sig_int);
     if (d->sig_term)
         event_free(d->sig_term);
+    afd_snapshot_writer_free(d->writer);
     afd_http_free(d->http);
     afd_dynamo_free(d->dynamo); /* Unregister, after the loop ended */
     if (d->dynamo_token)

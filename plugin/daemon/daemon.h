@@ -35,7 +35,7 @@
  * telemetry clock, afd_control_evaluate inside ingest at each boundary;
  * and once when a snapshot is restored. Reads (GetRecommendation, KEDA, /metrics) return the stored
  * recommendation and change nothing. Decisions go to the WatchCommands /
- * WatchAlerts streams and, when alerting.alertmanager_url is set, alert
+ * WatchAlerts streams and, when alerting.am.url is set, alert
  * events to Alertmanager (alertmanager.h, on this loop).
  *
  * Threading: everything here runs on the thread calling afd_daemon_run;

@@ -17,6 +17,7 @@
 #include "estimator/base/error.h"
 #include "plugin/daemon/alertmanager.h"
 #include "plugin/daemon/control.h"
+#include "plugin/daemon/snapshot_writer.h"
 
 /* One sample line; deployment name escaped at most doubles (2*128). */
 #define LINE_MAX_BYTES 1024
@@ -566,6 +567,26 @@ static void orphans(struct render *r, struct afd_registry *reg)
             o[i]);
 }
 
+/* The snapshot writer's counters, when periodic snapshots are on. */
+static void snapshot_metrics(struct render *r, struct afd_snapshot_writer *w)
+{
+    struct afd_snapshot_writer_stats s;
+
+    if (!w)
+        return;
+    afd_snapshot_writer_stats(w, &s);
+    header(r, "afd_snapshot_writes_total", "counter",
+           "Periodic snapshot writes by result (failed: old file kept)");
+    cnt(r, NULL, "result", "ok", s.written);
+    cnt(r, NULL, "result", "failed", s.failed);
+    header(r, "afd_snapshot_skipped_total", "counter",
+           "Periodic snapshots skipped: the previous write was still running");
+    cnt(r, NULL, NULL, NULL, s.skipped);
+    header(r, "afd_snapshot_last_write_ok", "gauge",
+           "1 when the latest snapshot write succeeded (or none failed yet)");
+    cnt(r, NULL, NULL, NULL, s.last_error[0] ? 0 : 1);
+}
+
 /* Delivery counters of the Alertmanager module, when one is configured. */
 static void alertmanager_metrics(struct render *r,
                                  struct afd_alertmanager *am)
@@ -628,6 +649,7 @@ int afd_metrics_render(const struct afd_metrics_src *src,
             orphans(&r, reg);
     }
     alertmanager_metrics(&r, src->am);
+    snapshot_metrics(&r, src->writer);
     afd_dynamo_metrics(src->dynamo, out);
     return r.rc;
 }

@@ -69,6 +69,7 @@
 
 struct afd_control;
 struct afd_alertmanager;
+struct afd_snapshot_writer;
 struct afd_dynamo;
 
 /* What is rendered: the registry, and the controller's and Alertmanager
@@ -77,6 +78,7 @@ struct afd_metrics_src {
     struct afd_registry *reg;
     struct afd_control *ctl;
     struct afd_alertmanager *am;
+    struct afd_snapshot_writer *writer;
     struct afd_dynamo *dynamo; /* plugin/daemon/dynamo.h; may be NULL */
 };
 

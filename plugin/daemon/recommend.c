@@ -157,6 +157,7 @@ afd_deployment_recompute(struct afd_deployment *d, int64_t now_ms)
     struct afd_recommendation *rec = &d->rec;
     struct live_view v;
 
+    AFD_ASSERT_OWNER(&d->reg->owner);
     afd_deployment_expire(d, now_ms);
     live_view(d, &v);
     memset(rec, 0, sizeof(*rec));

@@ -123,6 +123,8 @@ struct afd_registry *afd_registry_new(const struct afd_config *cfg, char *err)
     if (!reg)
         goto oom;
     reg->cfg = cfg;
+    /* Created on the loop thread; every mutation must happen there. */
+    afd_owner_claim(&reg->owner);
     reg->deps = calloc(cfg->max_deployments, sizeof(*reg->deps));
     /* Load factor <= 1/2 at max_deployments: probes stay short. */
     reg->n_index = afd_registry_slots_for(2 * cfg->max_deployments);
@@ -182,6 +184,8 @@ int afd_registry_create(struct afd_registry *reg, const char *name,
 {
     struct afd_deployment *d;
     int rc = afd_deployment_name_check(name, err);
+
+    AFD_ASSERT_OWNER(&reg->owner);
 
     if (rc < 0)
         return rc;
@@ -496,6 +500,8 @@ enum afd_reject_reason afd_deployment_add_step(struct afd_registry *reg,
     struct afd_deployment *d = *dp;
     enum afd_reject_reason r = AFD_REJECT_NONE;
 
+    AFD_ASSERT_OWNER(&reg->owner);
+
     if ((d || (deployment && deployment[0])) &&
         (r = afd_step_sample_check(s, err)) != AFD_REJECT_NONE)
         return reject(reg, d, deployment, r);
@@ -581,6 +587,8 @@ enum afd_reject_reason afd_deployment_add_request(struct afd_registry *reg,
     struct afd_deployment *d = *dp;
     enum afd_reject_reason r = AFD_REJECT_NONE;
 
+    AFD_ASSERT_OWNER(&reg->owner);
+
     if ((d || (deployment && deployment[0])) &&
         (r = afd_request_check(prompt, decode, err)) != AFD_REJECT_NONE)
         return reject(reg, d, deployment, r);
@@ -601,6 +609,8 @@ void afd_registry_count_reject(struct afd_registry *reg, const char *deployment,
 {
     struct afd_deployment *d = deployment ? find(reg, deployment) : NULL;
 
+    AFD_ASSERT_OWNER(&reg->owner);
+
     if ((unsigned)reason >= AFD_REJECT_COUNT)
         reason = AFD_REJECT_MALFORMED;
     if (d)
@@ -618,6 +628,8 @@ void afd_registry_orphan_rejects(const struct afd_registry *reg,
 void afd_registry_tick(struct afd_registry *reg, int64_t now_ms)
 {
     size_t i;
+
+    AFD_ASSERT_OWNER(&reg->owner);
 
     for (i = 0; i < reg->n_deps; i++)
         afd_deployment_recompute(reg->deps[i], now_ms);

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "plugin/daemon/registry.h"
+#include "plugin/sys/os.h"
 
 /* One row of the instance table. */
 struct afd_instance_state {
@@ -81,6 +82,7 @@ struct afd_registry {
     int64_t eval_interval_ms;
     afd_registry_eval_fn eval_fn;
     void *eval_arg;
+    struct afd_owner owner; /* the thread that created it: the loop */
 };
 
 /* 64-bit string hash (odd, never 0); *len gets strlen(s). */

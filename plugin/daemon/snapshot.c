@@ -223,16 +223,16 @@ static int write_atomic(const char *path, const uint8_t *buf, size_t n,
     return AFD_OK;
 }
 
-/* Packs env around the packed body and writes it. */
-static int pack_and_write(PB(Snapshot) * snap, const char *path, char *err)
+/* Packs env around the packed body: the file's bytes in *out (malloc'd). */
+static int pack_file(PB(Snapshot) * snap, uint8_t **out, size_t *len,
+                     char *err)
 {
     PB(SnapshotFile) env = AFD__SIZER__SNAPSHOT__V1__SNAPSHOT_FILE__INIT;
     size_t n = afd__sizer__snapshot__v1__snapshot__get_packed_size(snap);
     uint8_t *body = malloc(n ? n : 1), *file = NULL;
-    int rc = AFD_ENOMEM;
 
     if (!body)
-        goto out;
+        return afd_err(err, AFD_ENOMEM, "out of memory packing a snapshot");
     afd__sizer__snapshot__v1__snapshot__pack(snap, body);
     env.version = SNAPSHOT_VERSION;
     env.body.data = body;
@@ -240,19 +240,18 @@ static int pack_and_write(PB(Snapshot) * snap, const char *path, char *err)
     env.body_hash = fnv1a(body, n);
     n = afd__sizer__snapshot__v1__snapshot_file__get_packed_size(&env);
     file = malloc(n);
-    if (!file)
-        goto out;
-    afd__sizer__snapshot__v1__snapshot_file__pack(&env, file);
-    rc = write_atomic(path, file, n, err);
-out:
-    if (rc == AFD_ENOMEM)
-        afd_err(err, rc, "out of memory packing snapshot '%s'", path);
+    if (file)
+        afd__sizer__snapshot__v1__snapshot_file__pack(&env, file);
     free(body);
-    free(file);
-    return rc;
+    if (!file)
+        return afd_err(err, AFD_ENOMEM, "out of memory packing a snapshot");
+    *out = file;
+    *len = n;
+    return AFD_OK;
 }
 
-int afd_snapshot_save(struct afd_registry *reg, const char *path, char *err)
+int afd_snapshot_encode(struct afd_registry *reg, uint8_t **out, size_t *len,
+                        char *err)
 {
     PB(Snapshot) snap = AFD__SIZER__SNAPSHOT__V1__SNAPSHOT__INIT;
     size_t i, n = afd_registry_count(reg);
@@ -261,9 +260,11 @@ int afd_snapshot_save(struct afd_registry *reg, const char *path, char *err)
     PB(Deployment) **deps = calloc(n ? n : 1, sizeof(*deps));
     int rc = AFD_ENOMEM;
 
+    AFD_ASSERT_OWNER(&reg->owner);
+    i = 0;
     if (!cs || !o || !deps)
         goto out;
-    for (i = 0; i < n; i++) {
+    for (; i < n; i++) {
         if (fill_dep(&o[i], afd_registry_at(reg, i), &cs[i]) < 0)
             goto out;
         deps[i] = &o[i].dep;
@@ -278,13 +279,31 @@ int afd_snapshot_save(struct afd_registry *reg, const char *path, char *err)
         if (t > snap.saved_ms)
             snap.saved_ms = t;
     }
-    rc = pack_and_write(&snap, path, err);
+    rc = pack_file(&snap, out, len, err);
 out:
     if (rc == AFD_ENOMEM && (!cs || !o || !deps || i < n))
-        afd_err(err, rc, "out of memory building snapshot '%s'", path);
+        afd_err(err, rc, "out of memory building a snapshot");
     free_deps(o, n);
     free(deps);
     free(cs);
+    return rc;
+}
+
+int afd_snapshot_write(const char *path, const uint8_t *buf, size_t len,
+                       char *err)
+{
+    return write_atomic(path, buf, len, err);
+}
+
+int afd_snapshot_save(struct afd_registry *reg, const char *path, char *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = afd_snapshot_encode(reg, &buf, &len, err);
+
+    if (rc == AFD_OK)
+        rc = afd_snapshot_write(path, buf, len, err);
+    free(buf);
     return rc;
 }
 

@@ -10,9 +10,28 @@
 #ifndef AFD_SNAPSHOT_H
 #define AFD_SNAPSHOT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "plugin/daemon/registry.h"
 
-/* AFD_EIO on any file error (err names the path and errno text). */
+/*
+ * The snapshot's file bytes (malloc'd into *out, caller frees), on the
+ * registry's thread. AFD_ENOMEM. About 1.3 us per instance row
+ * (bench-registry: 13.5 ms for 256 deployments x 40 instances).
+ */
+int afd_snapshot_encode(struct afd_registry *reg, uint8_t **out, size_t *len,
+                        char *err);
+
+/*
+ * Writes encoded bytes to path atomically as above, from any thread (it
+ * touches no registry). AFD_EIO on any file error (err names the path and
+ * the errno text, e.g. "No space left on device"); the old file is kept.
+ */
+int afd_snapshot_write(const char *path, const uint8_t *buf, size_t len,
+                       char *err);
+
+/* Encode and write, on the registry's thread (tests, the final save). */
 int afd_snapshot_save(struct afd_registry *reg, const char *path,
                       char *err);
 

@@ -18,7 +18,7 @@
  * flight, else the last one acked as done - and the current Attention
  * count before any command, so the HPA moves only when the controller
  * decided (hysteresis, cooldown, bounds, step limit); in advisory mode
- * ("controller.advisory": true) target_attention_instances of a valid
+ * ("controller.policy.advisory": true) target_attention_instances of a valid
  * recommendation, the current count before it is valid (so the HPA holds
  * still). With the telemetry clock the recommendation is the one of the
  * latest evaluation (see svc_sizer.c). When that is unknown too (no Attention

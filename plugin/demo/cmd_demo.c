@@ -42,6 +42,7 @@
 #include "plugin/demo/demo.h"
 #include "plugin/demo/demo_proc.h"
 #include "plugin/demo/demo_report.h"
+#include "plugin/demo/family.h"
 #include "plugin/sys/os.h"
 
 #ifndef AFD_DEMO_SOURCE_ROOT
@@ -62,18 +63,18 @@ static void on_signal(int sig)
 }
 
 struct demo_flags {
-    const char *scenario, *svg, *keep_logs;
+    const char *scenario, *svg, *keep_logs, *csv;
     long seed; /* -1: the scenario's */
     long jobs;
     double timeout_s;
-    bool json, no_svg;
+    bool json, no_svg, family, quick;
 };
 
 struct demo {
     struct demo_flags f;
     char self[PATH_MAX], sim[PATH_MAX], scenario[PATH_MAX];
     char work[PATH_MAX];
-    char profile[AFD_DEMO_NAME_LEN];
+    json_t *prior; /* the scenario's "prior" (owned), NULL: daemon default */
     bool work_made;
     char grpc_addr[256], http_addr[256];
     struct afd_demo_child daemon;
@@ -141,7 +142,15 @@ static void usage(FILE *out)
             "  --keep-logs DIR  work in DIR (config, logs, raw results) and\n"
             "                   keep it\n"
             "  --jobs N         afd-sim runs at once (default 2)\n"
-            "  --timeout S      give up after S wall seconds (default 600)\n",
+            "  --timeout S      give up after S wall seconds (default 600)\n"
+            "  --family         instead: the scenario's day on 10 generated\n"
+            "                   hardware profiles the daemon is not told\n"
+            "                   about (plugin/demo/family.h); a table of\n"
+            "                   efficiency against the oracle and the best\n"
+            "                   static ratio, commands and settle time per\n"
+            "                   shift (--json: JSON)\n"
+            "  --quick          with --family: 3 runs (CI)\n"
+            "  --csv PATH       with --family: also write the table as CSV\n",
             SCENARIO_REL, DEFAULT_SVG);
 }
 
@@ -168,15 +177,24 @@ static int parse_flags(int argc, char **argv, struct demo_flags *f)
         } else if (!strcmp(a, "--no-svg")) {
             f->no_svg = true;
             takes = false;
+        } else if (!strcmp(a, "--family")) {
+            f->family = true;
+            takes = false;
+        } else if (!strcmp(a, "--quick")) {
+            f->quick = true;
+            takes = false;
         } else if (!v && (!strcmp(a, "--scenario") || !strcmp(a, "--seed") ||
                           !strcmp(a, "--svg") || !strcmp(a, "--keep-logs") ||
-                          !strcmp(a, "--jobs") || !strcmp(a, "--timeout"))) {
+                          !strcmp(a, "--jobs") || !strcmp(a, "--timeout") ||
+                          !strcmp(a, "--csv"))) {
             fprintf(stderr, "afd-sizer demo: %s needs a value\n", a);
             return AFD_EXIT_USAGE;
         } else if (!strcmp(a, "--scenario")) {
             f->scenario = v;
         } else if (!strcmp(a, "--svg")) {
             f->svg = v;
+        } else if (!strcmp(a, "--csv")) {
+            f->csv = v;
         } else if (!strcmp(a, "--keep-logs")) {
             f->keep_logs = v;
         } else if (!strcmp(a, "--seed")) {
@@ -203,6 +221,10 @@ static int parse_flags(int argc, char **argv, struct demo_flags *f)
             return AFD_EXIT_USAGE;
         }
         i += takes;
+    }
+    if ((f->quick || f->csv) && !f->family) {
+        fprintf(stderr, "afd-sizer demo: --quick and --csv go with --family\n");
+        return AFD_EXIT_USAGE;
     }
     return -1;
 }
@@ -254,7 +276,13 @@ static int locate(struct demo *d, char *err)
     return AFD_OK;
 }
 
-/* Reads the scenario's seed (unless --seed) and profile name. */
+/*
+ * Reads the scenario's seed (unless --seed) and what the daemon is told
+ * about the hardware: the scenario's "prior" (a built-in name or a profile
+ * object), else nothing (the daemon's own default profile). Never the
+ * simulated "hardware": adaptation, not prior knowledge, must carry the
+ * closed loop (integration/sim/scenario.h).
+ */
 static int read_scenario(struct demo *d, char *err)
 {
     json_error_t jerr;
@@ -275,9 +303,10 @@ static int read_scenario(struct demo *d, char *err)
         d->f.seed = json_is_integer(v) && json_integer_value(v) >= 0
                         ? (long)json_integer_value(v)
                         : 1;
-    v = json_object_get(root, "profile");
-    snprintf(d->profile, sizeof(d->profile), "%s",
-             json_is_string(v) ? json_string_value(v) : "");
+    v = json_object_get(root, "prior");
+    d->prior = v && (json_is_string(v) || json_is_object(v))
+                   ? json_deep_copy(v)
+                   : NULL;
     json_decref(root);
     return AFD_OK;
 }
@@ -310,8 +339,8 @@ static int write_config(struct demo *d, const char *path, char *err)
     int rc;
 
     dep = json_pack("{s:f}", "workload_half_life", s->workload_half_life);
-    if (dep && *d->profile)
-        json_object_set_new(dep, "profile", json_string(d->profile));
+    if (dep && d->prior)
+        json_object_set(dep, "profile", d->prior);
     /* Durations in the file are seconds (plugin/daemon/config.h). */
     cfg = json_pack(
         "{s:s, s:s, s:f, s:o, s:{s:s, s:I, s:f, s:f, s:f, s:I, s:f, s:f, "
@@ -649,6 +678,21 @@ int afd_cmd_demo(int argc, char **argv)
         free(d);
         return rc;
     }
+    if (d->f.family) {
+        struct afd_family_options fo = {d->self, NULL, d->f.quick, d->f.json,
+                                        d->f.csv, d->f.timeout_s};
+
+        rc = locate(d, err);
+        if (rc) {
+            fprintf(stderr, "afd-sizer demo: %s\n", err);
+            free(d);
+            return AFD_EXIT_USAGE;
+        }
+        fo.scenario = d->scenario;
+        rc = afd_demo_family(&fo);
+        free(d);
+        return rc;
+    }
     d->t0 = now_s();
     afd_demo_report_init(&d->report);
     demo_settings(&d->report.settings);
@@ -685,6 +729,7 @@ int afd_cmd_demo(int argc, char **argv)
     for (k = 0; k < N_SIMS; k++)
         afd_demo_child_release(&d->sims[k]);
     afd_demo_report_release(&d->report);
+    json_decref(d->prior);
     free(d);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "estimator/base/error.h"
+#include "plugin/io/json_field.h"
+#include "plugin/io/run_schema.h"
 
 static const char *const policy_names[AFD_DEMO_N_POLICIES] = {
     "closed_loop", "static_first_phase", "best_static", "oracle"};
@@ -66,70 +68,64 @@ static int bad(const struct rd *rd, const char *key, const char *what)
                    rd->policy, rd->where, *rd->where ? "." : "", key, what);
 }
 
-/* A number; absent or null gives NAN unless required. */
+/* The location of rd's object for json_field messages. */
+static const char *loc(const struct rd *rd, char *buf, size_t n)
+{
+    snprintf(buf, n, "afd-sim %s result%s%s", rd->policy,
+             *rd->where ? ": " : "", rd->where);
+    return buf;
+}
+
+/* A result that does not read is a broken afd-sim run: AFD_EPARSE. */
+static int parsed(int rc)
+{
+    return rc == AFD_OK ? AFD_OK : AFD_EPARSE;
+}
+
+/* A finite number; absent or null gives NAN unless required. */
 static int num(const struct rd *rd, json_t *o, const char *key, bool required,
                double *out)
 {
-    json_t *v = json_object_get(o, key);
+    char w[160];
 
     *out = NAN;
-    if (!v || json_is_null(v))
-        return required ? bad(rd, key, "is missing") : AFD_OK;
-    if (!json_is_number(v))
-        return bad(rd, key, "must be a number");
-    *out = json_number_value(v);
-    if (!isfinite(*out))
-        return bad(rd, key, "must be finite");
-    return AFD_OK;
+    return parsed(afd_jf_number(
+        o, loc(rd, w, sizeof(w)), key,
+        AFD_JF_NULL_ABSENT | (required ? AFD_JF_REQUIRED : 0), -HUGE_VAL,
+        HUGE_VAL, out, rd->err));
 }
 
 /* A finite number >= 0 that must be there. */
 static int num_req(const struct rd *rd, json_t *o, const char *key, double *out)
 {
-    int rc = num(rd, o, key, true, out);
+    char w[160];
 
-    if (rc)
-        return rc;
-    if (*out < 0)
-        return afd_err(rd->err, AFD_EINVAL,
-                       "afd-sim %s result: %s%s%s must be >= 0, got %g",
-                       rd->policy, rd->where, *rd->where ? "." : "", key, *out);
-    return AFD_OK;
+    return parsed(afd_jf_number(o, loc(rd, w, sizeof(w)), key,
+                                AFD_JF_REQUIRED | AFD_JF_NULL_ABSENT, 0,
+                                HUGE_VAL, out, rd->err));
 }
 
 /* An integer count; absent or null gives -1. */
 static int count(const struct rd *rd, json_t *o, const char *key, long *out)
 {
-    json_t *v = json_object_get(o, key);
+    char w[160];
 
     *out = -1;
-    if (!v || json_is_null(v))
-        return AFD_OK;
-    if (json_is_integer(v)) {
-        *out = (long)json_integer_value(v);
-        return AFD_OK;
-    }
-    if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
-        fabs(json_real_value(v)) < 1e15) {
-        *out = (long)json_real_value(v);
-        return AFD_OK;
-    }
-    return bad(rd, key, "must be an integer");
+    return parsed(afd_jf_integer(o, loc(rd, w, sizeof(w)), key,
+                                 AFD_JF_NULL_ABSENT, -999999999999999L,
+                                 999999999999999L, out, rd->err));
 }
 
 /* A string copied into dst (truncated); absent or null gives "". */
 static int str(const struct rd *rd, json_t *o, const char *key, char *dst,
                size_t len)
 {
-    json_t *v = json_object_get(o, key);
+    char w[160];
 
     dst[0] = '\0';
-    if (!v || json_is_null(v))
-        return AFD_OK;
-    if (!json_is_string(v))
-        return bad(rd, key, "must be a string");
-    snprintf(dst, len, "%s", json_string_value(v));
-    return AFD_OK;
+    return parsed(afd_jf_string(o, loc(rd, w, sizeof(w)), key,
+                                AFD_JF_NULL_ABSENT | AFD_JF_TRUNCATE, dst, len,
+                                rd->err));
 }
 
 static int parse_phase(struct rd *rd, json_t *o, struct afd_demo_phase *ph)
@@ -139,16 +135,16 @@ static int parse_phase(struct rd *rd, json_t *o, struct afd_demo_phase *ph)
 
     if (!json_is_object(o))
         return bad(rd, "", "must be an object");
-    if ((rc = str(rd, o, "name", ph->name, sizeof(ph->name))) ||
-        (rc = num_req(rd, o, "duration_s", &ph->duration_s)) ||
-        (rc = num_req(rd, o, "throughput_per_device",
+    if ((rc = str(rd, o, AFD_RUN_NAME, ph->name, sizeof(ph->name))) ||
+        (rc = num_req(rd, o, AFD_RUN_DURATION_S, &ph->duration_s)) ||
+        (rc = num_req(rd, o, AFD_RUN_TPUT,
                       &ph->throughput_per_device)) ||
-        (rc = num(rd, o, "attention_instances_mean", false,
+        (rc = num(rd, o, AFD_RUN_X_MEAN, false,
                   &ph->attention_instances_mean)) ||
-        (rc = count(rd, o, "ffn_instances", &y)) ||
-        (rc = num(rd, o, "batch", false, &ph->batch)) ||
-        (rc = num(rd, o, "settle_time_s", false, &ph->settle_time_s)) ||
-        (rc = num(rd, o, "static_attention_instances", false,
+        (rc = count(rd, o, AFD_RUN_FFN, &y)) ||
+        (rc = num(rd, o, AFD_RUN_BATCH, false, &ph->batch)) ||
+        (rc = num(rd, o, AFD_RUN_SETTLE_S, false, &ph->settle_time_s)) ||
+        (rc = num(rd, o, AFD_RUN_STATIC_X, false,
                   &ph->static_attention)))
         return rc;
     ph->ffn_instances = (int)y;
@@ -163,14 +159,14 @@ static int parse_point(struct rd *rd, json_t *o, void *item)
 
     if (!json_is_object(o))
         return bad(rd, "", "must be an object");
-    if ((rc = num(rd, o, "t_s", true, &pt->t_s)) ||
-        (rc = count(rd, o, "attention_instances", &x)) ||
-        (rc = count(rd, o, "ffn_instances", &y)) ||
-        (rc = num(rd, o, "throughput_per_device", false,
+    if ((rc = num(rd, o, AFD_RUN_T_S, true, &pt->t_s)) ||
+        (rc = count(rd, o, AFD_RUN_X, &x)) ||
+        (rc = count(rd, o, AFD_RUN_FFN, &y)) ||
+        (rc = num(rd, o, AFD_RUN_TPUT, false,
                   &pt->throughput_per_device)) ||
-        (rc = num(rd, o, "r_star", false, &pt->r_star)) ||
-        (rc = num(rd, o, "r_star_barrier", false, &pt->r_star_barrier)) ||
-        (rc = str(rd, o, "regime", pt->regime, sizeof(pt->regime))))
+        (rc = num(rd, o, AFD_RUN_R_STAR, false, &pt->r_star)) ||
+        (rc = num(rd, o, AFD_RUN_R_STAR_BARRIER, false, &pt->r_star_barrier)) ||
+        (rc = str(rd, o, AFD_RUN_REGIME, pt->regime, sizeof(pt->regime))))
         return rc;
     pt->attention = (int)x;
     pt->ffn = (int)y;
@@ -187,11 +183,11 @@ static int parse_command(struct rd *rd, json_t *o, void *item)
 
     if (!json_is_object(o))
         return bad(rd, "", "must be an object");
-    if ((rc = num(rd, o, "t_s", true, &c->t_s)) ||
-        (rc = count(rd, o, "id", &id)) || (rc = count(rd, o, "from", &from)) ||
-        (rc = count(rd, o, "to", &to)) ||
-        (rc = str(rd, o, "regime", c->regime, sizeof(c->regime))) ||
-        (rc = str(rd, o, "reason", c->reason, sizeof(c->reason))))
+    if ((rc = num(rd, o, AFD_RUN_T_S, true, &c->t_s)) ||
+        (rc = count(rd, o, AFD_RUN_ID, &id)) || (rc = count(rd, o, AFD_RUN_FROM, &from)) ||
+        (rc = count(rd, o, AFD_RUN_TO, &to)) ||
+        (rc = str(rd, o, AFD_RUN_REGIME, c->regime, sizeof(c->regime))) ||
+        (rc = str(rd, o, AFD_RUN_REASON, c->reason, sizeof(c->reason))))
         return rc;
     c->id = id < 0 ? 0 : (uint64_t)id;
     c->from = (int)from;
@@ -206,12 +202,12 @@ static int parse_alert(struct rd *rd, json_t *o, void *item)
 
     if (!json_is_object(o))
         return bad(rd, "", "must be an object");
-    if ((rc = num(rd, o, "t_s", true, &a->t_s)) ||
-        (rc = str(rd, o, "alertname", a->alertname, sizeof(a->alertname))) ||
-        (rc = str(rd, o, "action", a->action, sizeof(a->action))) ||
-        (rc = str(rd, o, "regime", a->regime, sizeof(a->regime))) ||
+    if ((rc = num(rd, o, AFD_RUN_T_S, true, &a->t_s)) ||
+        (rc = str(rd, o, AFD_RUN_ALERTNAME, a->alertname, sizeof(a->alertname))) ||
+        (rc = str(rd, o, AFD_RUN_ACTION, a->action, sizeof(a->action))) ||
+        (rc = str(rd, o, AFD_RUN_REGIME, a->regime, sizeof(a->regime))) ||
         (rc =
-             str(rd, o, "explanation", a->explanation, sizeof(a->explanation))))
+             str(rd, o, AFD_RUN_EXPLANATION, a->explanation, sizeof(a->explanation))))
         return rc;
     return AFD_OK;
 }
@@ -280,7 +276,7 @@ static int kind_of(const char *name, enum afd_demo_policy_kind *k)
 
 static int parse_phases(struct rd *rd, json_t *root, struct afd_demo_policy *p)
 {
-    json_t *a = json_object_get(root, "per_phase"), *v;
+    json_t *a = json_object_get(root, AFD_RUN_PER_PHASE), *v;
     char where[64];
     size_t i;
     int rc;
@@ -308,21 +304,21 @@ static int parse_policy(struct rd *rd, json_t *root, struct afd_demo_policy *p)
     long seed;
     int rc;
 
-    if ((rc = str(rd, root, "scenario", p->scenario, sizeof(p->scenario))) ||
-        (rc = count(rd, root, "seed", &seed)) ||
-        (rc = num_req(rd, root, "throughput_per_device",
+    if ((rc = str(rd, root, AFD_RUN_SCENARIO, p->scenario, sizeof(p->scenario))) ||
+        (rc = count(rd, root, AFD_RUN_SEED, &seed)) ||
+        (rc = num_req(rd, root, AFD_RUN_TPUT,
                       &p->throughput_per_device)) ||
-        (rc = count(rd, root, "scale_commands", &p->scale_commands)) ||
+        (rc = count(rd, root, AFD_RUN_SCALE_COMMANDS, &p->scale_commands)) ||
         (rc = parse_phases(rd, root, p)))
         return rc;
     p->seed = seed < 0 ? 0 : (uint64_t)seed;
     if ((rc =
-             parse_array(rd, root, "timeline", sizeof(*p->timeline),
+             parse_array(rd, root, AFD_RUN_TIMELINE, sizeof(*p->timeline),
                          parse_point, (void **)&p->timeline, &p->n_timeline)) ||
-        (rc = parse_array(rd, root, "commands", sizeof(*p->commands),
+        (rc = parse_array(rd, root, AFD_RUN_COMMANDS, sizeof(*p->commands),
                           parse_command, (void **)&p->commands,
                           &p->n_commands)) ||
-        (rc = parse_array(rd, root, "alerts", sizeof(*p->alerts), parse_alert,
+        (rc = parse_array(rd, root, AFD_RUN_ALERTS, sizeof(*p->alerts), parse_alert,
                           (void **)&p->alerts, &p->n_alerts)))
         return rc;
     return AFD_OK;
@@ -343,7 +339,7 @@ int afd_demo_report_add(struct afd_demo_report *r, const char *text, size_t len,
         return afd_err(err, AFD_EPARSE,
                        "afd-sim output is not JSON: line %d: %s", jerr.line,
                        jerr.text);
-    pol = json_object_get(root, "policy");
+    pol = json_object_get(root, AFD_RUN_POLICY);
     if (!json_is_object(root) || !json_is_string(pol)) {
         json_decref(root);
         return afd_err(err, AFD_EPARSE,

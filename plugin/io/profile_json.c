@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "estimator/base/error.h"
+#include "plugin/io/json_field.h"
 #include "plugin/sys/os.h"
 
 /* A profile is a dozen short fields; anything above 1 MiB is not one. */
@@ -39,27 +40,6 @@ static const struct coef_field coef_fields[] = {
 
 #define N_COEFS (sizeof(coef_fields) / sizeof(coef_fields[0]))
 
-const char *afd_json_type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "unknown";
-}
-
 static bool is_known_key(const char *key)
 {
     size_t i;
@@ -73,51 +53,15 @@ static bool is_known_key(const char *key)
     return false;
 }
 
-/* Copies a required (or optional) string field into dst of cap bytes. */
-static int get_string(const json_t *obj, const char *key, bool required,
-                      char *dst, size_t cap, char *err)
-{
-    const json_t *v = json_object_get(obj, key);
-    const char *s;
-
-    if (!v) {
-        if (!required)
-            return AFD_OK;
-        return afd_err(err, AFD_EINVAL, "profile.%s: required field missing",
-                       key);
-    }
-    if (!json_is_string(v))
-        return afd_err(err, AFD_EINVAL, "profile.%s: must be a string, got %s",
-                       key, afd_json_type_name(v));
-    s = json_string_value(v);
-    if (strlen(s) >= cap)
-        return afd_err(err, AFD_EINVAL,
-                       "profile.%s: longer than %zu bytes: '%.40s...'", key,
-                       cap - 1, s);
-    if (strlen(s) != json_string_length(v))
-        return afd_err(err, AFD_EINVAL, "profile.%s: contains a NUL byte", key);
-    memcpy(dst, s, strlen(s) + 1);
-    return AFD_OK;
-}
-
 static int get_coef(const json_t *obj, const struct coef_field *f,
                     struct afd_profile *out, char *err)
 {
-    const json_t *v = json_object_get(obj, f->key);
     double x;
+    int rc = afd_jf_number(obj, "profile", f->key, AFD_JF_REQUIRED, 0,
+                           HUGE_VAL, &x, err);
 
-    if (!v)
-        return afd_err(err, AFD_EINVAL, "profile.%s: required field missing",
-                       f->key);
-    /* A string such as "NaN" or "1e-3" is refused, not converted. */
-    if (!json_is_number(v))
-        return afd_err(err, AFD_EINVAL, "profile.%s: must be a number, got %s",
-                       f->key, afd_json_type_name(v));
-    x = json_number_value(v);
-    if (!isfinite(x) || x < 0)
-        return afd_err(err, AFD_EINVAL,
-                       "profile.%s: must be finite and >= 0, got %g", f->key,
-                       x);
+    if (rc)
+        return rc;
     if (f->positive && x == 0)
         return afd_err(err, AFD_EINVAL,
                        "profile.%s: must be > 0 (the solver divides by it), "
@@ -151,17 +95,17 @@ int afd_profile_from_json(const json_t *obj, struct afd_profile *out, char *err)
                            key);
     }
     memset(&p, 0, sizeof(p));
-    if ((rc = get_string(obj, "name", true, p.name, sizeof(p.name), err)) < 0)
-        return rc;
-    if (p.name[0] == '\0')
-        return afd_err(err, AFD_EINVAL, "profile.name: must not be empty");
-    if ((rc = get_string(obj, "provenance", false, p.provenance,
-                         sizeof(p.provenance), err)) < 0)
+    if ((rc = afd_jf_string(obj, "profile", "name",
+                            AFD_JF_REQUIRED | AFD_JF_NONEMPTY, p.name,
+                            sizeof(p.name), err)) < 0 ||
+        (rc = afd_jf_string(obj, "profile", "provenance", 0, p.provenance,
+                            sizeof(p.provenance), err)) < 0)
         return rc;
     for (i = 0; i < N_COEFS; i++)
         if ((rc = get_coef(obj, &coef_fields[i], &p, err)) < 0)
             return rc;
-    if ((rc = get_string(obj, "comm_mode", true, mode, sizeof(mode), err)) < 0)
+    if ((rc = afd_jf_string(obj, "profile", "comm_mode", AFD_JF_REQUIRED, mode,
+                            sizeof(mode), err)) < 0)
         return rc;
     if (afd_comm_mode_parse(mode, &p.comm_mode, why) < 0)
         return afd_err(err, AFD_EINVAL, "profile.comm_mode: %s", why);

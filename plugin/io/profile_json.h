@@ -14,6 +14,8 @@
 
 #include <jansson.h>
 
+#include "plugin/io/json_field.h"
+
 #include "estimator/profile.h"
 
 /* From a parsed JSON object; err names the field ("profile.aF: ..."). */
@@ -33,12 +35,6 @@ int afd_profile_load_file(const char *path, struct afd_profile *out, char *err);
  */
 int afd_profile_resolve(const char *name, const char *path,
                         struct afd_profile *out, char *err);
-
-/*
- * "an object", "a number", ... for error messages about a JSON value of the
- * wrong type (shared with the config loader so both say the same).
- */
-const char *afd_json_type_name(const json_t *v);
 
 /*
  * Parses the JSON file at path (at most max_bytes, duplicate keys refused)

@@ -256,6 +256,7 @@ void afd_grpc_start_close(struct afd_grpc_call *c)
 
 int afd_grpc_reply(struct afd_grpc_call *call, const ProtobufCMessage *resp)
 {
+    AFD_ASSERT_OWNER(&call->srv->owner);
     if (call->over || call->has_status)
         return AFD_ESTATE;
     call->has_status = true;
@@ -269,6 +270,7 @@ int afd_grpc_send(struct afd_grpc_call *call, const ProtobufCMessage *msg)
 {
     size_t cap = call->srv->max_queue;
 
+    AFD_ASSERT_OWNER(&call->srv->owner);
     if (call->over || call->has_status || !call->queue)
         return AFD_ESTATE;
     if (!call->sending) {
@@ -293,6 +295,7 @@ int afd_grpc_finish(struct afd_grpc_call *call, enum afd_grpc_status status,
     char msg[STATUS_MSG_LEN];
     va_list ap;
 
+    AFD_ASSERT_OWNER(&call->srv->owner);
     if (call->over || call->has_status)
         return AFD_ESTATE;
     msg[0] = '\0';

@@ -30,6 +30,7 @@
 
 #include "plugin/rpc/grpc_buf.h"
 #include "plugin/rpc/grpc_server.h"
+#include "plugin/sys/os.h"
 
 enum tag_kind {
     TAG_NEW,      /* a requested call was matched (or shutdown) */
@@ -40,9 +41,18 @@ enum tag_kind {
     TAG_SHUTDOWN, /* grpc_server_shutdown_and_notify */
 };
 
+/*
+ * A tag lives inside its call (or the server, for TAG_SHUTDOWN) and has at
+ * most one batch outstanding, so it is in the handoff at most once: the
+ * handoff links the tags themselves and never allocates, and a completion
+ * can never be lost to an allocation failure (shutdown waits for every
+ * tag).
+ */
 struct afd_grpc_tag {
     enum tag_kind kind;
     struct afd_grpc_call *call; /* NULL for TAG_SHUTDOWN */
+    struct afd_grpc_tag *next;  /* handoff link, guarded by srv->lock */
+    int ok;                     /* the completion's success flag */
 };
 
 struct afd_grpc_call {
@@ -74,15 +84,9 @@ struct afd_grpc_call {
     struct afd_grpc_call *prev, *next;
 };
 
-struct handoff {
-    struct afd_grpc_tag *tag;
-    int ok;
-};
-
-/* A growable FIFO of completions; head = first item not yet taken. */
+/* A FIFO of completed tags, linked through the tags (no allocation). */
 struct handoff_list {
-    struct handoff *items;
-    size_t n, cap, head;
+    struct afd_grpc_tag *head, *tail;
 };
 
 /* Bump allocator for one decoded request at a time (loop thread only). */
@@ -104,6 +108,7 @@ struct afd_grpc_server {
     struct event *resume; /* zero-delay timer: the rest of a backlog */
     struct event *grace;
     pthread_mutex_t lock; /* guards hi, lo and wake_pending only */
+    struct afd_owner owner; /* the loop thread (that started the server) */
     struct handoff_list hi, lo;
     bool wake_pending; /* wake or resume will run on_wake */
     struct afd_grpc_arena arena;

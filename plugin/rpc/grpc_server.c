@@ -43,27 +43,29 @@
 /* Telemetry completions taken per lock (a 1000-sample batch: ~0.4 ms). */
 #define LO_CHUNK 4
 
-static int list_push(struct handoff_list *l, struct afd_grpc_tag *tag, int ok)
+static void list_push(struct handoff_list *l, struct afd_grpc_tag *tag, int ok)
 {
-    if (l->n == l->cap && l->head) {
-        /* Reuse the taken front: a list that never drains must not grow. */
-        memmove(l->items, l->items + l->head,
-                (l->n - l->head) * sizeof(l->items[0]));
-        l->n -= l->head;
-        l->head = 0;
+    tag->ok = ok;
+    tag->next = NULL;
+    if (l->tail)
+        l->tail->next = tag;
+    else
+        l->head = tag;
+    l->tail = tag;
+}
+
+/* The front tag, or NULL when empty. */
+static struct afd_grpc_tag *list_pop(struct handoff_list *l)
+{
+    struct afd_grpc_tag *t = l->head;
+
+    if (t) {
+        l->head = t->next;
+        if (!l->head)
+            l->tail = NULL;
+        t->next = NULL;
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct handoff *p = realloc(l->items, cap * sizeof(*p));
-        if (!p)
-            return AFD_ENOMEM;
-        l->items = p;
-        l->cap = cap;
-    }
-    l->items[l->n].tag = tag;
-    l->items[l->n].ok = ok;
-    l->n++;
-    return AFD_OK;
+    return t;
 }
 
 /* Telemetry streams may wait behind control; nothing else may. */
@@ -87,12 +89,7 @@ static void *cq_thread(void *arg)
         if (ev.type != GRPC_OP_COMPLETE)
             continue;
         pthread_mutex_lock(&srv->lock);
-        if (list_push(is_lo(tag) ? &srv->lo : &srv->hi, tag, ev.success)) {
-            /* Losing a tag leaks a call; better than crashing. */
-            pthread_mutex_unlock(&srv->lock);
-            fprintf(stderr, "afd-sizer: grpc: out of memory\n");
-            continue;
-        }
+        list_push(is_lo(tag) ? &srv->lo : &srv->hi, tag, ev.success);
         /* One wake-up per batch of completions, not one per completion. */
         signal = !srv->wake_pending;
         srv->wake_pending = true;
@@ -117,11 +114,11 @@ static struct afd_grpc_call *call_new(struct afd_grpc_server *srv, size_t index)
     c->status_details = grpc_empty_slice();
     grpc_metadata_array_init(&c->md);
     grpc_call_details_init(&c->details);
-    c->t_new = (struct afd_grpc_tag){TAG_NEW, c};
-    c->t_recv = (struct afd_grpc_tag){TAG_RECV, c};
-    c->t_send = (struct afd_grpc_tag){TAG_SEND, c};
-    c->t_status = (struct afd_grpc_tag){TAG_STATUS, c};
-    c->t_close = (struct afd_grpc_tag){TAG_CLOSE, c};
+    c->t_new = (struct afd_grpc_tag){.kind = TAG_NEW, .call = c};
+    c->t_recv = (struct afd_grpc_tag){.kind = TAG_RECV, .call = c};
+    c->t_send = (struct afd_grpc_tag){.kind = TAG_SEND, .call = c};
+    c->t_status = (struct afd_grpc_tag){.kind = TAG_STATUS, .call = c};
+    c->t_close = (struct afd_grpc_tag){.kind = TAG_CLOSE, .call = c};
     if (c->method && c->method->kind == AFD_GRPC_SERVER_STREAM) {
         c->queue = calloc(srv->max_queue, sizeof(*c->queue));
         if (!c->queue) {
@@ -352,14 +349,6 @@ static void process(struct afd_grpc_server *srv, struct afd_grpc_tag *tag,
     maybe_free(c);
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*
  * Every control (hi) completion, then telemetry (lo) completions, LO_CHUNK
  * at a time, until LO_BUDGET_NS is spent. Then the resume timer brings us
@@ -371,31 +360,28 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     static const struct timeval zero = {0, 0};
     struct afd_grpc_server *srv = arg;
-    struct handoff chunk[LO_CHUNK];
+    struct afd_grpc_tag *chunk[LO_CHUNK], *t;
     struct handoff_list hi;
-    int64_t t_end = mono_ns() + LO_BUDGET_NS;
+    int64_t t_end = afd_clock_mono_ns() + LO_BUDGET_NS;
     size_t i, k;
 
     for (;;) {
         pthread_mutex_lock(&srv->lock);
         hi = srv->hi;
-        memset(&srv->hi, 0, sizeof(srv->hi));
-        k = srv->lo.n - srv->lo.head;
-        k = k < LO_CHUNK ? k : LO_CHUNK;
-        if (k)
-            memcpy(chunk, srv->lo.items + srv->lo.head, k * sizeof(chunk[0]));
-        srv->lo.head += k;
-        if (!hi.n && !k)
+        srv->hi.head = srv->hi.tail = NULL;
+        for (k = 0; k < LO_CHUNK && (chunk[k] = list_pop(&srv->lo)); k++)
+            ;
+        if (!hi.head && !k)
             srv->wake_pending = false;
         pthread_mutex_unlock(&srv->lock);
-        if (!hi.n && !k)
+        if (!hi.head && !k)
             break;
-        for (i = 0; i < hi.n; i++)
-            process(srv, hi.items[i].tag, hi.items[i].ok);
-        free(hi.items);
+        /* Taken off the shared lists: the links are ours now. */
+        while ((t = list_pop(&hi)))
+            process(srv, t, t->ok);
         for (i = 0; i < k; i++)
-            process(srv, chunk[i].tag, chunk[i].ok);
-        if (mono_ns() >= t_end) {
+            process(srv, chunk[i], chunk[i]->ok);
+        if (afd_clock_mono_ns() >= t_end) {
             evtimer_add(srv->resume, &zero);
             break;
         }
@@ -568,13 +554,15 @@ afd_grpc_server_start(struct event_base *base,
     }
     grpc_init();
     pthread_mutex_init(&srv->lock, NULL);
+    /* The caller's thread runs the loop: every loop-side call asserts it. */
+    afd_owner_claim(&srv->owner);
     srv->base = base;
     srv->methods = methods;
     srv->n_methods = n_methods;
     srv->ctx = ctx;
     srv->max_queue = cfg->max_stream_queue;
     srv->on_unauthenticated = cfg->on_unauthenticated;
-    srv->shutdown_tag = (struct afd_grpc_tag){TAG_SHUTDOWN, NULL};
+    srv->shutdown_tag = (struct afd_grpc_tag){.kind = TAG_SHUTDOWN, .call = NULL};
     srv->handles = calloc(n_methods ? n_methods : 1, sizeof(*srv->handles));
     srv->wake = event_new(base, -1, 0, on_wake, srv);
     srv->resume = evtimer_new(base, on_wake, srv);
@@ -652,6 +640,7 @@ void afd_grpc_server_shutdown(struct afd_grpc_server *srv, int grace_ms,
     struct afd_grpc_call *c;
     struct timeval tv;
 
+    AFD_ASSERT_OWNER(&srv->owner);
     if (srv->shutting_down) {
         grpc_server_cancel_all_calls(srv->server);
         return;
@@ -715,8 +704,6 @@ void afd_grpc_server_free(struct afd_grpc_server *srv)
         event_free(srv->wake);
     if (srv->resume)
         event_free(srv->resume);
-    free(srv->hi.items);
-    free(srv->lo.items);
     afd_grpc_arena_release(&srv->arena);
     free(srv->handles);
     if (srv->token) {
@@ -734,6 +721,7 @@ void afd_grpc_server_foreach(struct afd_grpc_server *srv, const char *path,
 {
     struct afd_grpc_call *c, *next;
 
+    AFD_ASSERT_OWNER(&srv->owner);
     for (c = srv->calls; c; c = next) {
         next = c->next;
         if (c->active && !c->over && c->method &&

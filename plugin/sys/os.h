@@ -27,6 +27,7 @@
 /* CLOCK_MONOTONIC in ms / s (intervals, deadlines); CLOCK_REALTIME in ms
  * (timestamps shown to people and peers). */
 int64_t afd_clock_mono_ms(void);
+int64_t afd_clock_mono_ns(void);
 double afd_clock_mono_s(void);
 int64_t afd_clock_wall_ms(void);
 
