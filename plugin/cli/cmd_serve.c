@@ -5,6 +5,7 @@
  *                   [--http-listen ADDR] [--snapshot PATH]
  *                   [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
  *                   [--token-file PATH]
+ *                   [--dynamo-planner ADDR [--dynamo-token-file PATH]]
  *
  * There is deliberately no --token flag: a command line is visible to
  * every local user in the process list, and config files end up in
@@ -31,6 +32,8 @@ static void serve_usage(FILE *out)
             "[--http-listen ADDR] [--snapshot PATH]\n"
             "                       [--tls-cert PEM --tls-key PEM "
             "[--tls-client-ca PEM]] [--token-file PATH]\n"
+            "                       [--dynamo-planner ADDR "
+            "[--dynamo-token-file PATH]]\n"
             "  --config FILE       JSON configuration (see plugin/daemon/config.h)\n"
             "  --grpc-listen ADDR  gRPC HOST:PORT (default %s; port 0 picks "
             "a free port)\n"
@@ -45,7 +48,13 @@ static void serve_usage(FILE *out)
             "  --token-file PATH   require 'authorization: Bearer <token>' on "
             "Telemetry.Report\n"
             "                      and Sizer.AckCommand; the file holds the "
-            "token\n",
+            "token\n"
+            "  --dynamo-planner ADDR  register as a PROPOSE plugin with "
+            "the NVIDIA Dynamo\n"
+            "                      planner's PluginRegistry at HOST:PORT "
+            "(config \"dynamo\")\n"
+            "  --dynamo-token-file PATH  the planner's auth_token, first "
+            "line of the file\n",
             AFD_DEFAULT_GRPC_LISTEN, AFD_DEFAULT_HTTP_LISTEN);
 }
 
@@ -70,6 +79,8 @@ struct serve_flags {
     const char *tls_key;
     const char *tls_client_ca;
     const char *token_file;
+    const char *dynamo_planner;
+    const char *dynamo_token_file;
 };
 
 /* Returns -1 to go on, else the exit status. */
@@ -99,6 +110,10 @@ static int parse_flags(int argc, char **argv, struct serve_flags *f)
             slot = &f->tls_client_ca;
         } else if (!strcmp(argv[i], "--token-file")) {
             slot = &f->token_file;
+        } else if (!strcmp(argv[i], "--dynamo-planner")) {
+            slot = &f->dynamo_planner;
+        } else if (!strcmp(argv[i], "--dynamo-token-file")) {
+            slot = &f->dynamo_token_file;
         } else {
             fprintf(stderr, "afd-sizer serve: unknown option '%s'\n", argv[i]);
             serve_usage(stderr);
@@ -136,7 +151,13 @@ static int load_config(const struct serve_flags *f, struct afd_config *cfg)
          !set_flag(cfg->security.tls_client_ca_file, AFD_PATH_LEN,
                    "--tls-client-ca", f->tls_client_ca)) ||
         (f->token_file && !set_flag(cfg->security.token_file, AFD_PATH_LEN,
-                                    "--token-file", f->token_file)))
+                                    "--token-file", f->token_file)) ||
+        (f->dynamo_planner &&
+         !set_flag(cfg->dynamo.planner, sizeof(cfg->dynamo.planner),
+                   "--dynamo-planner", f->dynamo_planner)) ||
+        (f->dynamo_token_file &&
+         !set_flag(cfg->dynamo.token_file, sizeof(cfg->dynamo.token_file),
+                   "--dynamo-token-file", f->dynamo_token_file)))
         return AFD_EXIT_USAGE;
     if (afd_config_validate(cfg, err)) {
         fprintf(stderr, "afd-sizer serve: %s\n", err);

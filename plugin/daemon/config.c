@@ -484,6 +484,7 @@ static void controller_default(struct afd_controller_config *c,
 void afd_config_default(struct afd_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    afd_config_dynamo_default(&cfg->dynamo);
     snprintf(cfg->grpc_listen, sizeof(cfg->grpc_listen), "%s",
              AFD_DEFAULT_GRPC_LISTEN);
     snprintf(cfg->http_listen, sizeof(cfg->http_listen), "%s",
@@ -623,6 +624,8 @@ int afd_config_load_file(struct afd_config *cfg, const char *path, char *err)
     /* tmp shares cfg's deployments until the file brings its own. */
     tmp.deployments = NULL;
     tmp.n_deployments = 0;
+    if (rc == AFD_OK) /* "dynamo" is config_dynamo.c's; it removes it */
+        rc = afd_config_dynamo_load(&tmp.dynamo, root, path, err);
     if (rc == AFD_OK)
         rc = parse_table(&c, root, top_fields, &tmp, "", NULL);
     json_decref(root);

@@ -64,6 +64,7 @@
 #include "estimator/calib.h"
 #include "estimator/profile.h"
 #include "plugin/daemon/alertmanager.h"
+#include "plugin/daemon/config_dynamo.h"
 
 #define AFD_NAME_LEN 128
 #define AFD_PATH_LEN 4096
@@ -145,6 +146,7 @@ struct afd_config {
     struct afd_controller_config controller;
     struct afd_alerting_config alerting;
     struct afd_security_config security;
+    struct afd_dynamo_config dynamo; /* config_dynamo.h */
 };
 
 /* Built-in defaults (loopback addresses above, paper-v1-fit profile). */

@@ -18,6 +18,7 @@
 #include "estimator/base/error.h"
 #include "plugin/daemon/alertmanager.h"
 #include "plugin/daemon/control.h"
+#include "plugin/daemon/dynamo.h"
 #include "plugin/rpc/grpc_server.h"
 #include "plugin/daemon/http.h"
 #include "plugin/daemon/security.h"
@@ -45,6 +46,8 @@ struct afd_daemon {
     size_t n_methods;
     struct afd_security sec; /* TLS material and token (security.h) */
     struct afd_svc_env env;  /* what the services see (services.h) */
+    struct afd_dynamo *dynamo; /* NULL unless dynamo.planner is set */
+    char *dynamo_token;        /* RegisterRequest.auth_token, from a file */
     int exit_code;
 };
 
@@ -179,7 +182,7 @@ static int build_methods(struct afd_daemon *d, char *err)
     const struct afd_grpc_method *(*const tables[])(size_t *) = {
         afd_svc_telemetry_methods, afd_svc_sizer_methods,
         afd_svc_health_methods,    afd_svc_keda_methods,
-        afd_svc_control_methods,
+        afd_svc_control_methods,   afd_svc_dynamo_methods,
     };
     size_t t, i, n;
 
@@ -273,6 +276,25 @@ static void on_unauthenticated(struct afd_grpc_call *call, void *ctx)
                               AFD_REJECT_UNAUTHENTICATED);
 }
 
+/* The planner's auth token: the file's first line (security.h's rule). */
+static int load_dynamo_token(struct afd_daemon *d, char *err)
+{
+    const char *path = d->cfg->dynamo.token_file;
+    size_t len;
+    int rc;
+
+    if (!path[0])
+        return AFD_OK;
+    rc = afd_read_file(path, 4096, &d->dynamo_token, &len, err);
+    if (rc)
+        return rc;
+    d->dynamo_token[strcspn(d->dynamo_token, "\r\n")] = '\0';
+    if (!d->dynamo_token[0])
+        return afd_err(err, AFD_EINVAL, "%s: dynamo token file is empty",
+                       path);
+    return AFD_OK;
+}
+
 static int start_servers(struct afd_daemon *d, char *err)
 {
     struct afd_grpc_server_config gc;
@@ -298,6 +320,13 @@ static int start_servers(struct afd_daemon *d, char *err)
     if (!d->grpc)
         return AFD_EIO;
     d->env.grpc = d->grpc;
+    if (d->cfg->dynamo.planner[0]) {
+        d->dynamo = afd_dynamo_start(&d->cfg->dynamo, grpc_addr,
+                                     d->dynamo_token, err);
+        if (!d->dynamo)
+            return AFD_EIO;
+    }
+    src.dynamo = d->dynamo;
     src.reg = d->reg;
     src.ctl = d->ctl;
     src.am = d->am;
@@ -335,7 +364,7 @@ struct afd_daemon *afd_daemon_new(const struct afd_config *cfg,
     /* Config errors first: nothing restored, renamed or bound yet. */
     if (check_listen("grpc", cfg->grpc_listen, err) ||
         check_listen("http", cfg->http_listen, err) ||
-        afd_security_load(&d->sec, cfg, err)) {
+        afd_security_load(&d->sec, cfg, err) || load_dynamo_token(d, err)) {
         if (usage_error)
             *usage_error = true;
         goto fail;
@@ -403,6 +432,10 @@ void afd_daemon_free(struct afd_daemon *d)
         event_free(d->sig_term);
     afd_snapshot_writer_free(d->writer);
     afd_http_free(d->http);
+    afd_dynamo_free(d->dynamo); /* Unregister, after the loop ended */
+    if (d->dynamo_token)
+        memset(d->dynamo_token, 0, strlen(d->dynamo_token));
+    free(d->dynamo_token);
     afd_grpc_server_free(d->grpc);
     afd_alertmanager_free(d->am);
     afd_control_free(d->ctl);

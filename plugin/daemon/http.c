@@ -7,6 +7,7 @@
  * for a method other than GET/HEAD, 404 for an unknown path. evhttp itself
  * omits the body of a HEAD reply.
  */
+#include "plugin/daemon/dynamo.h"
 #include "plugin/daemon/http.h"
 
 #include <arpa/inet.h>
@@ -100,6 +101,21 @@ static void serve_page(struct afd_http *h, struct evhttp_request *req,
     evbuffer_free(b);
 }
 
+/* "ready" or "not ready", then the planner registration line if any (a
+ * rejection does not make the daemon unready: it still serves its API). */
+static void serve_readyz(struct afd_http *h, struct evhttp_request *req)
+{
+    char body[AFD_DYNAMO_REASON_LEN + 64];
+    size_t n;
+
+    n = (size_t)snprintf(body, sizeof(body), "%s",
+                         h->ready ? "ready\n" : "not ready\n");
+    if (h->src.dynamo)
+        afd_dynamo_readyz(h->src.dynamo, body + n, sizeof(body) - n);
+    reply_text(req, h->ready ? HTTP_OK : 503,
+               h->ready ? "OK" : "Service Unavailable", body);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct afd_http *h = arg;
@@ -126,9 +142,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     else if (!strcmp(path, "/healthz"))
         reply_text(req, HTTP_OK, "OK", "ok\n");
     else if (!strcmp(path, "/readyz"))
-        reply_text(req, h->ready ? HTTP_OK : 503,
-                   h->ready ? "OK" : "Service Unavailable",
-                   h->ready ? "ready\n" : "not ready\n");
+        serve_readyz(h, req);
     else
         reply_text(req, HTTP_NOTFOUND, "Not Found", "not found\n");
 }

@@ -6,6 +6,7 @@
  * family's samples stay together under its HELP/TYPE lines as the format
  * requires.
  */
+#include "plugin/daemon/dynamo.h"
 #include "plugin/daemon/metrics.h"
 
 #include <inttypes.h>
@@ -704,5 +705,6 @@ int afd_metrics_render(const struct afd_metrics_src *src, struct evbuffer *out)
     }
     alertmanager_metrics(&r, src->am);
     snapshot_metrics(&r, src->writer);
+    afd_dynamo_metrics(src->dynamo, out);
     return r.rc;
 }

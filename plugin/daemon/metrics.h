@@ -49,6 +49,10 @@
  *   afd_alertmanager_{posted,sent,delivered,batches,failures,dropped,
  *   resends}_total counter; afd_alertmanager_active_alerts,
  *   afd_alertmanager_pending gauge
+ * Dynamo planner registration (only with dynamo.planner set; dynamo.h):
+ *   afd_dynamo_registration_state{state} gauge, one-hot;
+ *   afd_dynamo_{registrations,rejections,heartbeats,evictions,
+ *   call_failures}_total counter
  *
  * Runs on the loop thread (reads the registry). No allocation per line:
  * lines are built in a stack buffer and appended to the evbuffer.
@@ -66,6 +70,7 @@
 struct afd_control;
 struct afd_alertmanager;
 struct afd_snapshot_writer;
+struct afd_dynamo;
 
 /* What is rendered: the registry, and the controller's and Alertmanager
  * delivery's rows when they run (either may be NULL). */
@@ -74,6 +79,7 @@ struct afd_metrics_src {
     struct afd_control *ctl;
     struct afd_alertmanager *am;
     struct afd_snapshot_writer *writer;
+    struct afd_dynamo *dynamo; /* plugin/daemon/dynamo.h; may be NULL */
 };
 
 /* Appends the exposition to out. AFD_ENOMEM when the buffer cannot grow. */

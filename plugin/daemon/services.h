@@ -13,6 +13,8 @@
  *                    WatchAlerts (plugin/daemon/control.h's decisions)
  *   svc_health.c     grpc.health.v1.Health/Check, Watch
  *   svc_keda.c       externalscaler.ExternalScaler (KEDA)
+ *   svc_dynamo.c     dynamo.planner.plugin.v1.ProposePlugin/Propose
+ *                    (plugin/daemon/dynamo.h)
  *   svc_common.c     request checks the services share
  *
  * The tables are static and read-only.
@@ -55,6 +57,7 @@ const struct afd_grpc_method *afd_svc_sizer_methods(size_t *n);
 const struct afd_grpc_method *afd_svc_health_methods(size_t *n);
 const struct afd_grpc_method *afd_svc_keda_methods(size_t *n);
 const struct afd_grpc_method *afd_svc_control_methods(size_t *n);
+const struct afd_grpc_method *afd_svc_dynamo_methods(size_t *n);
 
 /* The control layer's sink: sends to the matching WatchCommands /
  * WatchAlerts streams. */
