@@ -153,6 +153,10 @@ static void test_page_one_deployment(void **state)
     afd_assert_contains(t, "<polyline");
     afd_assert_contains(t, afd_regime_name(rec->current_regime));
     afd_assert_contains(t, "controller: not evaluated yet");
+    /* Calibration with its 95% interval, aA first (estimator/calib.h). */
+    snprintf(want, sizeof(want), "aA %.4g &plusmn; %.2g", rec->calib.value[0],
+             rec->calib.ci[0]);
+    afd_assert_contains(t, want);
     free(t);
 }
 

@@ -324,9 +324,14 @@ static void render_deployment(struct page *p, const struct afd_metrics_src *src,
     put(p, "<tr><th>profile</th><td>");
     put_text(p, rec->profile.name);
     put(p, "</td></tr><tr><th>calibration</th><td>");
+    /* Each coefficient with its 95% interval (estimator/calib.h) and
+     * whether the data alone identify it yet. */
     for (k = 0; k < 6; k++)
-        put(p, "%s %.4g%s%s", coef[k], rec->calib.value[k],
-            rec->calib.calibrated[k] ? " (fitted)" : " (prior)",
+        put(p, "%s %.4g &plusmn; %.2g%s%s", coef[k], rec->calib.value[k],
+            rec->calib.ci[k],
+            rec->calib.identified[k]   ? " (identified)"
+            : rec->calib.calibrated[k] ? " (fitted, not identified)"
+                                       : " (prior)",
             k < 5 ? ", " : "");
     put(p, "<br>samples: attention %llu, comm %llu, ffn %llu</td></tr>",
         (unsigned long long)rec->calib.samples[0],
