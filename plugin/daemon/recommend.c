@@ -5,8 +5,12 @@
  * Inputs, in order of preference: x = attention_instances override, else
  * live Attention rows; y = ffn_instances override, else live FFN rows, else
  * 1; B = batch override, else the mean batch_size of live Attention rows;
- * theta and sigma from finished requests once AFD_MIN_REQUESTS_FOR_THETA
- * arrived, else theta = mean(T_j)/B from live loads (no sigma); the barrier
+ * theta = mean(T_j)/B from live loads through the deployment's tracker
+ * (estimator/load_tracker.h: smoothed, restarted on a jump, held after a
+ * resize) whenever an Attention row is live, else from finished requests;
+ * sigma from finished requests once AFD_MIN_REQUESTS_FOR_THETA arrived
+ * (live loads follow a shift within one request lifetime, finished requests
+ * lag it and at first over-represent the short ones); the barrier
  * spread = sd of live T_j when >= 2 Attention rows are live, else
  * sqrt(B)*sigma (inside the solver). Target x = the barrier optimum when the
  * barrier model has a spread, else the mean-field integer optimum; current
@@ -56,8 +60,21 @@ static void live_view(const struct afd_deployment *d, struct live_view *v)
     v->sd_t = v->n >= 2 ? sqrt(m2 / (v->n - 1)) : 0;
 }
 
+/* The current step time, ms: the slowest stage's recent mean (0 unknown). */
+static double step_ms(const struct afd_deployment *d)
+{
+    double step = 0;
+    int k;
+
+    for (k = 0; k < AFD_REGIME_COUNT; k++)
+        if (d->stages.n[k] && d->stages.ms[k] > step)
+            step = d->stages.ms[k];
+    return step;
+}
+
 /* Fills theta/sigma/B in rec; returns false with why_not set if missing. */
-static bool gather(struct afd_deployment *d, const struct live_view *v)
+static bool gather(struct afd_deployment *d, const struct live_view *v,
+                   int64_t now_ms)
 {
     struct afd_recommendation *rec = &d->rec;
     struct afd_workload_stats ws;
@@ -65,14 +82,25 @@ static bool gather(struct afd_deployment *d, const struct live_view *v)
 
     rec->requests = have_ws ? ws.requests : 0;
     rec->batch = d->cfg.batch > 0 ? d->cfg.batch : v->mean_b;
-    if (have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA) {
+    if (v->n > 0 && rec->batch > 0) {
+        /* Live loads first: they follow a shift as the slots turn over,
+         * while finished requests lag; the tracker keeps the transient
+         * after our own resizes out (estimator/load_tracker.h). */
+        bool have_d = have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA;
+
+        rec->theta_source = AFD_THETA_LIVE_LOADS;
+        rec->theta = afd_load_tracker_update(&d->load, now_ms, v->n,
+                                             v->mean_t / rec->batch, step_ms(d),
+                                             have_d ? ws.mean_decode : 0);
+        if (have_d) {
+            rec->has_sigma = true;
+            rec->sigma = ws.sigma;
+        }
+    } else if (have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA) {
         rec->theta_source = AFD_THETA_REQUESTS;
         rec->theta = ws.theta;
         rec->has_sigma = true;
         rec->sigma = ws.sigma;
-    } else if (v->n > 0 && rec->batch > 0) {
-        rec->theta_source = AFD_THETA_LIVE_LOADS;
-        rec->theta = v->mean_t / rec->batch;
     }
     if (rec->attention_instances < 1) {
         snprintf(rec->why_not, sizeof(rec->why_not),
@@ -167,7 +195,7 @@ afd_deployment_recompute(struct afd_deployment *d, int64_t now_ms)
     afd_deployment_shift_report(d, rec);
     rec->attention_instances = afd_deployment_current_x(d);
     rec->ffn_instances = afd_deployment_current_y(d);
-    if (gather(d, &v))
+    if (gather(d, &v, now_ms))
         solve(d, &v);
     d->counters.recomputes++;
     return rec;

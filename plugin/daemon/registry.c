@@ -97,6 +97,12 @@ static struct afd_deployment *deployment_new(struct afd_registry *reg,
         goto fail;
     if (afd_shift_init(&d->shift, NULL, err) < 0)
         goto fail;
+    {
+        struct afd_load_tracker_config lc;
+
+        afd_load_tracker_config_default(&lc);
+        afd_load_tracker_init(&d->load, &lc);
+    }
     rec_reset(d);
     return d;
 fail:

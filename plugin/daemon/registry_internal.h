@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "estimator/load_tracker.h"
 #include "plugin/daemon/registry.h"
 #include "plugin/sys/os.h"
 
@@ -71,6 +72,7 @@ struct afd_deployment {
     struct afd_workload *workload;
     struct afd_calib *calib;
     struct afd_shift shift;     /* workload shifts from step samples */
+    struct afd_load_tracker load; /* theta from live loads (recommend.c) */
     struct afd_instance *slots; /* power-of-two table */
     size_t n_slots;
     size_t n_instances;
