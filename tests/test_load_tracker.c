@@ -1,7 +1,7 @@
 /*
  * test_load_tracker.c - theta from live loads (estimator/load_tracker.h):
- * the exponential filter, the restart on a jump and the hold after a resize,
- * each against values worked out by hand.
+ * the exponential filter and the restart on a jump, against values worked
+ * out by hand.
  */
 #include "tests/afd_test.h"
 
@@ -24,9 +24,7 @@ static void test_defaults(void **state)
 
     (void)state;
     afd_load_tracker_config_default(&c);
-    assert_true(c.tau_ms == 3000 && c.hold_lifetimes == 1);
-    assert_true(c.min_hold_ms == 5000 && c.max_hold_ms == 120000);
-    assert_true(c.shift_frac == 0.2);
+    assert_true(c.tau_ms == 3000 && c.shift_frac == 0.2);
 }
 
 /* ensure the first sample is taken as is and later ones are smoothed with
@@ -39,13 +37,13 @@ static void test_first_sample_then_filter(void **state)
     (void)state;
     start(&t);
     assert_false(t.valid);
-    assert_true(afd_load_tracker_update(&t, 0, 10, 600, 20, 500) == 600);
+    assert_true(afd_load_tracker_update(&t, 0, 600) == 600);
     assert_true(t.valid);
     /* 660 is within 20% of 600: one tau later the estimate moved 1 - 1/e. */
-    v = afd_load_tracker_update(&t, 3000, 10, 660, 20, 500);
+    v = afd_load_tracker_update(&t, 3000, 660);
     assert_close(600 + 60 * (1 - exp(-1)), v, 0, 1e-12);
     /* Same timestamp: no time passed, nothing moves. */
-    assert_close(v, afd_load_tracker_update(&t, 3000, 10, 700, 20, 500), 0,
+    assert_close(v, afd_load_tracker_update(&t, 3000, 700), 0,
                  1e-12);
     assert_true(t.shifts == 0 && t.shift_ms == -1);
 }
@@ -58,38 +56,11 @@ static void test_jump_restarts(void **state)
 
     (void)state;
     start(&t);
-    afd_load_tracker_update(&t, 0, 10, 1000, 20, 0);
+    afd_load_tracker_update(&t, 0, 1000);
     /* |800 - 1000| = 200 = 0.2 * 1000: not a jump, filtered (dt = 0). */
-    assert_true(afd_load_tracker_update(&t, 0, 10, 800, 20, 0) == 1000);
-    assert_true(afd_load_tracker_update(&t, 100, 10, 700, 20, 0) == 700);
+    assert_true(afd_load_tracker_update(&t, 0, 800) == 1000);
+    assert_true(afd_load_tracker_update(&t, 100, 700) == 700);
     assert_true(t.shifts == 1 && t.shift_ms == 100);
-}
-
-/* ensure a change of x freezes the estimate for mean_decode * step_ms,
- * clamped to [5 s, 120 s], and tracking resumes afterwards */
-static void test_hold_after_resize(void **state)
-{
-    struct afd_load_tracker t;
-
-    (void)state;
-    start(&t);
-    afd_load_tracker_update(&t, 0, 10, 600, 20, 500);
-    /* x 10 -> 12 at 1 s: hold 500 steps * 20 ms = 10 s, until 11 s. */
-    assert_true(afd_load_tracker_update(&t, 1000, 12, 300, 20, 500) == 600);
-    assert_true(t.holding);
-    assert_true(afd_load_tracker_update(&t, 10999, 12, 300, 20, 500) == 600);
-    assert_true(afd_load_tracker_update(&t, 11000, 12, 300, 20, 500) == 300);
-    assert_false(t.holding);
-    assert_true(t.shifts == 1);
-    /* Short requests: 10 steps * 20 ms = 0.2 s, clamped up to 5 s. */
-    afd_load_tracker_update(&t, 20000, 11, 100, 20, 10);
-    assert_true(t.hold_until == 25000);
-    /* Long requests: 100000 steps * 20 ms, clamped down to 120 s. */
-    afd_load_tracker_update(&t, 30000, 10, 100, 20, 100000);
-    assert_true(t.hold_until == 150000);
-    /* Unknown decode length: the minimum hold. */
-    afd_load_tracker_update(&t, 200000, 9, 100, 20, 0);
-    assert_true(t.hold_until == 205000);
 }
 
 /* ensure unusable samples change nothing */
@@ -99,13 +70,11 @@ static void test_bad_samples_ignored(void **state)
 
     (void)state;
     start(&t);
-    assert_true(afd_load_tracker_update(&t, 0, 0, 600, 20, 0) == 0);
+    assert_true(afd_load_tracker_update(&t, 0, NAN) == 0);
+    assert_true(afd_load_tracker_update(&t, 0, -1) == 0);
     assert_false(t.valid);
-    assert_true(afd_load_tracker_update(&t, 0, 4, NAN, 20, 0) == 0);
-    assert_true(afd_load_tracker_update(&t, 0, 4, -1, 20, 0) == 0);
-    assert_false(t.valid);
-    afd_load_tracker_update(&t, 0, 4, 600, 20, 0);
-    assert_true(afd_load_tracker_update(&t, 500, 4, INFINITY, 20, 0) == 600);
+    afd_load_tracker_update(&t, 0, 600);
+    assert_true(afd_load_tracker_update(&t, 500, INFINITY) == 600);
     assert_true(t.last_ms == 0);
 }
 
@@ -115,8 +84,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_first_sample_then_filter),
         cmocka_unit_test(test_jump_restarts),
-        cmocka_unit_test(test_hold_after_resize),
-        cmocka_unit_test(test_bad_samples_ignored),
+            cmocka_unit_test(test_bad_samples_ignored),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
