@@ -25,7 +25,8 @@ void afd_comm_mode_init(struct afd_comm_mode_tracker *m,
     m->mode = prior;
 }
 
-static void set_ref(struct afd_comm_mode_tracker *m, double b, double rb, double ms)
+static void set_ref(struct afd_comm_mode_tracker *m, double b, double rb,
+                    double ms)
 {
     m->have_ref = true;
     m->ref_b = b;
@@ -71,7 +72,8 @@ bool afd_comm_mode_observe(struct afd_comm_mode_tracker *m, double b, double rb,
     return true;
 }
 
-bool afd_comm_mode_apply(const struct afd_comm_mode_tracker *m, struct afd_profile *p)
+bool afd_comm_mode_apply(const struct afd_comm_mode_tracker *m,
+                         struct afd_profile *p)
 {
     if (!m->identified || m->mode == p->comm_mode)
         return false;
@@ -81,8 +83,8 @@ bool afd_comm_mode_apply(const struct afd_comm_mode_tracker *m, struct afd_profi
     return true;
 }
 
-void afd_comm_mode_alternative(const struct afd_profile *p, double b,
-                               double rb, struct afd_profile *out)
+void afd_comm_mode_alternative(const struct afd_profile *p, double b, double rb,
+                               struct afd_profile *out)
 {
     bool agg = p->comm_mode == AFD_COMM_AGGREGATE;
     double n_now = agg ? rb : b, n_alt = agg ? b : rb;

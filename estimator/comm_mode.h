@@ -44,13 +44,13 @@ void afd_comm_mode_config_default(struct afd_comm_mode_config *c);
 
 struct afd_comm_mode_tracker {
     struct afd_comm_mode_config cfg;
-    enum afd_comm_mode prior;  /* the configured profile's mode */
-    bool identified;           /* the data chose `mode` */
-    enum afd_comm_mode mode;   /* identified mode, else the prior's */
-    double slope, intercept;   /* ms per token, ms: the identified line */
-    bool have_ref;             /* a steady reference point is stored */
+    enum afd_comm_mode prior;     /* the configured profile's mode */
+    bool identified;              /* the data chose `mode` */
+    enum afd_comm_mode mode;      /* identified mode, else the prior's */
+    double slope, intercept;      /* ms per token, ms: the identified line */
+    bool have_ref;                /* a steady reference point is stored */
     double ref_b, ref_rb, ref_ms; /* its B, r*B (tokens) and comm time */
-    uint64_t tests;            /* moves that tested the mode */
+    uint64_t tests;               /* moves that tested the mode */
 };
 
 void afd_comm_mode_init(struct afd_comm_mode_tracker *m,
@@ -71,7 +71,8 @@ bool afd_comm_mode_observe(struct afd_comm_mode_tracker *m, double b, double rb,
  * mode is p's own (the calibration then owns the line). Returns true when
  * it replaced the line.
  */
-bool afd_comm_mode_apply(const struct afd_comm_mode_tracker *m, struct afd_profile *p);
+bool afd_comm_mode_apply(const struct afd_comm_mode_tracker *m,
+                         struct afd_profile *p);
 
 /*
  * The other mode's hypothesis for p at the current point (b, rb tokens):
@@ -79,7 +80,7 @@ bool afd_comm_mode_apply(const struct afd_comm_mode_tracker *m, struct afd_profi
  * the per-token part re-expressed in the other mode's tokens, so that both
  * hypotheses predict the same comm time here and part only as r moves.
  */
-void afd_comm_mode_alternative(const struct afd_profile *p, double b,
-                               double rb, struct afd_profile *out);
+void afd_comm_mode_alternative(const struct afd_profile *p, double b, double rb,
+                               struct afd_profile *out);
 
 #endif

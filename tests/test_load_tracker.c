@@ -43,8 +43,7 @@ static void test_first_sample_then_filter(void **state)
     v = afd_load_tracker_update(&t, 3000, 660);
     assert_close(600 + 60 * (1 - exp(-1)), v, 0, 1e-12);
     /* Same timestamp: no time passed, nothing moves. */
-    assert_close(v, afd_load_tracker_update(&t, 3000, 700), 0,
-                 1e-12);
+    assert_close(v, afd_load_tracker_update(&t, 3000, 700), 0, 1e-12);
     assert_true(t.shifts == 0 && t.shift_ms == -1);
 }
 
@@ -84,7 +83,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_first_sample_then_filter),
         cmocka_unit_test(test_jump_restarts),
-            cmocka_unit_test(test_bad_samples_ignored),
+        cmocka_unit_test(test_bad_samples_ignored),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -603,6 +603,71 @@ static void test_recompute_matches_direct_solve(void **state)
     assert_close(thr_tgt / thr_cur - 1, r->expected_gain, 1e-9, 1e-9);
 }
 
+/* 4 Attention rows at theta 100 whose comm time, 12 ms, is the slowest
+ * stage, 200 steps at one ratio: the comm mode cannot be told apart. */
+static const struct afd_recommendation *comm_bound(struct fixture *f)
+{
+    char id[16];
+    int i, k;
+
+    for (k = 0; k < 200; k++)
+        for (i = 0; i < 4; i++) {
+            struct afd_step_sample s;
+
+            snprintf(id, sizeof(id), "a%d", i);
+            s = attention_sample(id, 25600);
+            s.attention_ms = 5.075e-5 * 25600 + 2.549;
+            s.comm_ms = 12;
+            afd_registry_add_step(f->reg, "prod", &s, 0, NULL);
+        }
+    return afd_deployment_recompute(prod(f), 0);
+}
+
+/*
+ * ensure that, comm binding and its mode unknown, the target is the count
+ * with the smaller worst case over both modes: per instance (a floor) wants
+ * about 12 instances, aggregate (grows with r) wants fewer than 4, and
+ * going to 12 under aggregate loses more than going low under per instance
+ */
+static void test_recompute_comm_mode_hedged(void **state)
+{
+    struct fixture *f = *state;
+    const struct afd_recommendation *r = comm_bound(f);
+
+    assert_true(r->valid);
+    assert_false(r->comm_mode_identified);
+    assert_true(r->comm_hedged);
+    assert_int_equal(r->profile.comm_mode, AFD_COMM_AGGREGATE);
+    assert_true(r->target_attention_instances < 4);
+}
+
+static int setup_comm_known(void **state)
+{
+    struct fixture *f;
+
+    setup(state);
+    f = *state;
+    afd_registry_free(f->reg);
+    f->cfg.default_deployment.comm_mode_known = true;
+    f->cfg.deployments[0].comm_mode_known = true;
+    f->reg = afd_registry_new(&f->cfg, NULL);
+    assert_non_null(f->reg);
+    return 0;
+}
+
+/* ensure a deployment whose comm mode is known is never hedged: the comm
+ * floor amortised over more instances, r_C = (12 - bF) / (aF B) ~ 12 */
+static void test_recompute_comm_mode_known(void **state)
+{
+    struct fixture *f = *state;
+    const struct afd_recommendation *r = comm_bound(f);
+
+    assert_true(r->valid);
+    assert_false(r->comm_hedged);
+    assert_int_equal(r->profile.comm_mode, AFD_COMM_PER_INSTANCE);
+    assert_true(r->target_attention_instances > 4);
+}
+
 /* ensure y defaults to 1 without FFN telemetry, and overrides win */
 static void test_recompute_overrides_and_default_y(void **state)
 {
@@ -728,6 +793,8 @@ int main(void)
         T(test_recompute_no_instances_invalid, setup),
         T(test_recompute_theta_source_switch, setup),
         T(test_recompute_theta_from_requests_without_rows, setup_x_override),
+        T(test_recompute_comm_mode_hedged, setup),
+        T(test_recompute_comm_mode_known, setup_comm_known),
         T(test_recompute_matches_direct_solve, setup),
         T(test_recompute_overrides_and_default_y, setup),
         T(test_recompute_config_overrides, setup_overrides),

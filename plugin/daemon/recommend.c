@@ -256,13 +256,12 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
         snprintf(rec->why_not, sizeof(rec->why_not), "solver: %.200s", err);
         return;
     }
-    if (!d->comm.identified) {
+    if (!d->comm.identified && !d->cfg.comm_mode_known) {
         /* The two comm modes agree here and part as x moves: when they
          * disagree on the count, take the one whose worse case is better. */
-        afd_comm_mode_alternative(&p, rec->batch,
-                                  rec->batch * rec->attention_instances /
-                                      rec->ffn_instances,
-                                  &alt);
+        afd_comm_mode_alternative(
+            &p, rec->batch,
+            rec->batch * rec->attention_instances / rec->ffn_instances, &alt);
         if (run_model(d, v, &alt, &alt_m, err) == 0 &&
             alt_m.target != main_m.target &&
             worst_loss(&main_m, &alt_m, alt_m.target) <
