@@ -398,7 +398,7 @@ static void test_alert_eval_changed_superseded(void **state)
 static void test_alert_eval_changed_zero_periods(void **state)
 {
     struct afd_alert_config c = {
-        .debounce_ms = 0, .resolve_ms = 0, .margin = 0.05};
+        .debounce_ms = 0, .resolve_ms = 0, .margin = 0.05, .drift = 0.10};
     struct afd_alerts *a = make(state, &c);
     struct afd_alert_events ev;
 

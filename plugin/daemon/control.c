@@ -254,7 +254,21 @@ static void emit_alerts(struct afd_control *c, struct afd_dep_control *e,
     }
 }
 
+/* The drift alert's view of each stage: the calibration's model with its
+ * covariance and what it measured lately (estimator/calib.h). */
+static void stage_inputs(struct afd_deployment *d, struct afd_alert_input *in)
+{
+    struct afd_calib_fit f;
+    int st;
+
+    for (st = 0; st < AFD_REGIME_COUNT; st++) {
+        afd_calib_fit(afd_deployment_calib(d), st, &f);
+        afd_alert_stage_from_fit(&f, &in->stage[st]);
+    }
+}
+
 static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
+                        struct afd_deployment *d,
                         const struct afd_recommendation *rec, int64_t now)
 {
     struct afd_alert_input in;
@@ -296,6 +310,7 @@ static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
     in.loss = best > 0 ? fmax(0, 1 - at / best) : 0;
     in.lost_per_device = fmax(0, best - at) * 1000; /* tokens/ms -> /s */
     in.lost_tokens_per_s = in.lost_per_device * devices;
+    stage_inputs(d, &in);
     if (afd_alert_eval(e->alerts, &in, now, &evs, why) == AFD_OK)
         emit_alerts(c, e, &evs);
 }
@@ -317,7 +332,7 @@ int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,
         e->r_star = rec->solution.has_barrier ? rec->solution.r_star_barrier
                                               : rec->solution.r_star;
     step_policy(c, e, rec, now_ms);
-    eval_alerts(c, e, rec, now_ms);
+    eval_alerts(c, e, d, rec, now_ms);
     return AFD_OK;
 }
 
