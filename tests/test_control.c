@@ -68,6 +68,9 @@ static void config(struct afd_config *cfg, const char *clock, bool advisory)
     cfg->controller.policy.backoff_ms = 5000;
     cfg->alerting.rules.debounce_ms = 1000;
     cfg->alerting.rules.resolve_ms = 2000;
+    /* The fixtures' comm times are a floor by construction (per instance):
+     * no hedging over the aggregate hypothesis (recommend.c). */
+    cfg->default_deployment.comm_mode_known = true;
 }
 
 static void start(struct fixture *f)

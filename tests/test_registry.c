@@ -484,8 +484,9 @@ static void test_recompute_no_instances_invalid(void **state)
     assert_int_equal(r->theta_source, AFD_THETA_NONE);
 }
 
-/* ensure theta comes from live loads before 50 requests and from requests
- * from the 50th on */
+/* ensure theta comes from live loads whenever an Attention row is live,
+ * sigma from finished requests from the 50th on, and theta from requests
+ * once no row is live (x from the override) */
 static void test_recompute_theta_source_switch(void **state)
 {
     struct fixture *f = *state;
@@ -503,12 +504,43 @@ static void test_recompute_theta_source_switch(void **state)
     assert_false(r->has_sigma);
     afd_registry_add_request(f->reg, "prod", 100, 500, NULL);
     r = afd_deployment_recompute(prod(f), 0);
-    assert_int_equal(r->theta_source, AFD_THETA_REQUESTS);
-    /* P + (D-1)/2 for fixed P=100, D=500; sd of j uniform on 0..499. */
-    assert_close(349.5, r->theta, 1e-9, 1e-12);
+    assert_int_equal(r->theta_source, AFD_THETA_LIVE_LOADS);
+    assert_true(r->theta == 100.0);
+    /* sd of j uniform on 0..499 (fixed P=100, D=500). */
     assert_true(r->has_sigma);
     assert_close(sqrt((500.0 * 500.0 - 1) / 12), r->sigma, 1e-9, 1e-12);
     assert_true(r->requests == 50);
+}
+
+static int setup_x_override(void **state)
+{
+    struct fixture *f;
+
+    setup(state);
+    f = *state;
+    afd_registry_free(f->reg);
+    f->cfg.deployments[0].attention_instances = 5;
+    f->cfg.deployments[0].batch = 256;
+    f->reg = afd_registry_new(&f->cfg, NULL);
+    assert_non_null(f->reg);
+    return 0;
+}
+
+/* ensure theta comes from finished requests, P + (D-1)/2, when no
+ * Attention row is live and x is configured */
+static void test_recompute_theta_from_requests_without_rows(void **state)
+{
+    struct fixture *f = *state;
+    const struct afd_recommendation *r;
+    int i;
+
+    for (i = 0; i < 50; i++)
+        afd_registry_add_request(f->reg, "prod", 100, 500, NULL);
+    r = afd_deployment_recompute(prod(f), 0);
+    assert_true(r->valid);
+    assert_int_equal(r->theta_source, AFD_THETA_REQUESTS);
+    assert_close(349.5, r->theta, 1e-9, 1e-12);
+    assert_true(r->has_sigma);
 }
 
 /* ensure the recommendation equals a direct afd_solve on the same inputs */
@@ -548,8 +580,9 @@ static void test_recompute_matches_direct_solve(void **state)
     /* Sample sd of 80k..110k step 10k: sqrt(5e8/3). */
     assert_close(sqrt(5e8 / 3), r->load_spread, 1e-6, 1e-12);
 
+    /* theta from the live loads: mean 95000 tokens over 256 slots. */
     afd_solve_input_init(&in, afd_profile_builtin(AFD_DEFAULT_PROFILE), 256,
-                         349.5);
+                         95000.0 / 256);
     in.has_sigma = true;
     in.sigma = sqrt((500.0 * 500.0 - 1) / 12);
     in.has_load_spread = true;
@@ -568,6 +601,71 @@ static void test_recompute_matches_direct_solve(void **state)
                      AFD_OK);
     assert_close(thr_cur, r->throughput_current, 1e-12, 1e-9);
     assert_close(thr_tgt / thr_cur - 1, r->expected_gain, 1e-9, 1e-9);
+}
+
+/* 4 Attention rows at theta 100 whose comm time, 12 ms, is the slowest
+ * stage, 200 steps at one ratio: the comm mode cannot be told apart. */
+static const struct afd_recommendation *comm_bound(struct fixture *f)
+{
+    char id[16];
+    int i, k;
+
+    for (k = 0; k < 200; k++)
+        for (i = 0; i < 4; i++) {
+            struct afd_step_sample s;
+
+            snprintf(id, sizeof(id), "a%d", i);
+            s = attention_sample(id, 25600);
+            s.attention_ms = 5.075e-5 * 25600 + 2.549;
+            s.comm_ms = 12;
+            afd_registry_add_step(f->reg, "prod", &s, 0, NULL);
+        }
+    return afd_deployment_recompute(prod(f), 0);
+}
+
+/*
+ * ensure that, comm binding and its mode unknown, the target is the count
+ * with the smaller worst case over both modes: per instance (a floor) wants
+ * about 12 instances, aggregate (grows with r) wants fewer than 4, and
+ * going to 12 under aggregate loses more than going low under per instance
+ */
+static void test_recompute_comm_mode_hedged(void **state)
+{
+    struct fixture *f = *state;
+    const struct afd_recommendation *r = comm_bound(f);
+
+    assert_true(r->valid);
+    assert_false(r->comm_mode_identified);
+    assert_true(r->comm_hedged);
+    assert_int_equal(r->profile.comm_mode, AFD_COMM_AGGREGATE);
+    assert_true(r->target_attention_instances < 4);
+}
+
+static int setup_comm_known(void **state)
+{
+    struct fixture *f;
+
+    setup(state);
+    f = *state;
+    afd_registry_free(f->reg);
+    f->cfg.default_deployment.comm_mode_known = true;
+    f->cfg.deployments[0].comm_mode_known = true;
+    f->reg = afd_registry_new(&f->cfg, NULL);
+    assert_non_null(f->reg);
+    return 0;
+}
+
+/* ensure a deployment whose comm mode is known is never hedged: the comm
+ * floor amortised over more instances, r_C = (12 - bF) / (aF B) ~ 12 */
+static void test_recompute_comm_mode_known(void **state)
+{
+    struct fixture *f = *state;
+    const struct afd_recommendation *r = comm_bound(f);
+
+    assert_true(r->valid);
+    assert_false(r->comm_hedged);
+    assert_int_equal(r->profile.comm_mode, AFD_COMM_PER_INSTANCE);
+    assert_true(r->target_attention_instances > 4);
 }
 
 /* ensure y defaults to 1 without FFN telemetry, and overrides win */
@@ -632,11 +730,12 @@ static void test_recompute_current_regime_at_ratio(void **state)
     assert_true(r->valid);
     /* t_A = 5.075e-5 * 64000 + 2.549 = 5.797 > 5.479 */
     assert_int_equal(r->current_regime, AFD_REGIME_ATTENTION);
-    a.token_load = 51200;
+    /* A drop of more than 20% restarts the live-load tracker at once. */
+    a.token_load = 40000;
     afd_registry_add_step(f->reg, "prod", &a, 0, NULL);
     r = afd_deployment_recompute(prod(f), 0);
     assert_true(r->valid);
-    /* t_A = 5.075e-5 * 51200 + 2.549 = 5.147 < 5.479 */
+    /* t_A = 5.075e-5 * 40000 + 2.549 = 4.579 < 5.479 */
     assert_int_equal(r->current_regime, AFD_REGIME_FFN);
 }
 
@@ -693,6 +792,9 @@ int main(void)
         T(test_count_reject_known_and_orphan, setup),
         T(test_recompute_no_instances_invalid, setup),
         T(test_recompute_theta_source_switch, setup),
+        T(test_recompute_theta_from_requests_without_rows, setup_x_override),
+        T(test_recompute_comm_mode_hedged, setup),
+        T(test_recompute_comm_mode_known, setup_comm_known),
         T(test_recompute_matches_direct_solve, setup),
         T(test_recompute_overrides_and_default_y, setup),
         T(test_recompute_config_overrides, setup_overrides),

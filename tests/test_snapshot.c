@@ -145,7 +145,11 @@ static void test_snapshot_round_trip_identical(void **state)
         a = afd_deployment_recompute(da, 2000);
         b = afd_deployment_recompute(db, 2000);
         assert_true(a->valid && b->valid);
-        assert_int_equal(a->theta_source, AFD_THETA_REQUESTS);
+        /* Live rows are restored: theta from their loads (the tracker
+         * needs no history), sigma from the restored requests. */
+        assert_int_equal(a->theta_source, AFD_THETA_LIVE_LOADS);
+        assert_int_equal(b->theta_source, AFD_THETA_LIVE_LOADS);
+        assert_true(b->has_sigma);
         assert_true(b->requests == a->requests);
         assert_close(a->theta, b->theta, 0, 1e-12);
         assert_close(a->sigma, b->sigma, 0, 1e-12);

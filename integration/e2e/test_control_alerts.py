@@ -242,6 +242,9 @@ def main():
                          "alertmanager_url": am.url, "severity": "page",
                          "resend_interval_s": 0.5, "timeout_s": 2,
                          "backoff_initial_s": 0.1, "backoff_max_s": 0.4},
+            # The comm floor below is per instance by construction: no
+            # hedging over the aggregate hypothesis (fixed ratio, advisory).
+            "default_deployment": {"comm_mode_known": True},
         })
         daemon = common.Daemon(bin_dir, tmp, config=config).start()
         scenario(c, daemon, stubs, am)

@@ -87,9 +87,9 @@ def body(c, daemon, stubs, tmp):
                                             rec.ffn_instances, rec.batch))
         c.check("requests counted as the worker's summary says",
                 rec.requests == reqs, "%d vs %d" % (rec.requests, reqs))
-        c.check("theta comes from finished requests",
-                rec.theta_source == pb.THETA_SOURCE_REQUESTS,
-                pb.ThetaSource.Name(rec.theta_source))
+        c.check("theta from the live loads, sigma from finished requests",
+                rec.theta_source == pb.THETA_SOURCE_LIVE_LOADS and
+                rec.has_sigma, pb.ThetaSource.Name(rec.theta_source))
         # Worker workload: P ~ U[100, 1000], D ~ 1 + Exp(200): theta is
         # about E[P] + E[D^2]/(2 E[D]) ~ 750; a few hundred requests land
         # well within [400, 1100].

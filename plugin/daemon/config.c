@@ -81,6 +81,8 @@ static const struct field deployment_fields[] = {
     {"workload_half_life", F_DOUBLE, DEP(workload_half_life), 0, 0, 1e12, false,
      false, NULL},
     {"max_ratio", F_DOUBLE, DEP(max_ratio), 0, 1, 1e6, false, false, NULL},
+    {"comm_mode_known", F_BOOL, DEP(comm_mode_known), 0, 0, 0, false, false,
+     NULL},
     {"calibration", F_OBJECT, 0, 0, 0, 0, false, false, calib_fields},
     {NULL, 0, 0, 0, 0, 0, false, false, NULL},
 };

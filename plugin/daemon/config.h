@@ -80,6 +80,10 @@ struct afd_deployment_config {
     double batch;              /* B override, slots; 0 = from telemetry */
     double workload_half_life; /* finished requests; 0 = no forgetting */
     double max_ratio;          /* upper bound for r */
+    /* "comm_mode_known": the profile's comm mode was measured (e.g. fitted
+     * over several ratios): trust it, never hedge over the other mode
+     * (plugin/daemon/recommend.c). Default false. */
+    bool comm_mode_known;
     struct afd_calib_config calib;
 };
 
@@ -104,8 +108,9 @@ struct afd_controller_config {
 
 /*
  * "alerting" (also accepted as "controller.alerts"): regime alert debounce
- * (controller/alert.h) and Alertmanager delivery (plugin/daemon/alertmanager.h),
- * durations in seconds in the file. alertmanager_url "" = no delivery.
+ * (controller/alert.h) and Alertmanager delivery
+ * (plugin/daemon/alertmanager.h), durations in seconds in the file.
+ * alertmanager_url "" = no delivery.
  */
 struct afd_alerting_config {
     struct afd_alert_config rules;     /* debounce, resolve, margin */

@@ -5,8 +5,12 @@
  * Inputs, in order of preference: x = attention_instances override, else
  * live Attention rows; y = ffn_instances override, else live FFN rows, else
  * 1; B = batch override, else the mean batch_size of live Attention rows;
- * theta and sigma from finished requests once AFD_MIN_REQUESTS_FOR_THETA
- * arrived, else theta = mean(T_j)/B from live loads (no sigma); the barrier
+ * theta = mean(T_j)/B from live loads through the deployment's tracker
+ * (estimator/load_tracker.h: smoothed, restarted on a jump, held after a
+ * resize) whenever an Attention row is live, else from finished requests;
+ * sigma from finished requests once AFD_MIN_REQUESTS_FOR_THETA arrived
+ * (live loads follow a shift within one request lifetime, finished requests
+ * lag it and at first over-represent the short ones); the barrier
  * spread = sd of live T_j when >= 2 Attention rows are live, else
  * sqrt(B)*sigma (inside the solver). Target x = the barrier optimum when the
  * barrier model has a spread, else the mean-field integer optimum; current
@@ -26,38 +30,99 @@
 
 struct live_view {
     int n;         /* live Attention rows */
+    int n_load;    /* rows behind mean_t and sd_t (settled ones) */
     double mean_t; /* tokens, mean T_j */
-    double sd_t;   /* tokens, sample sd of T_j (0 when n < 2) */
+    double sd_t;   /* tokens, sample sd of T_j (0 when n_load < 2) */
     double mean_b; /* slots, mean batch over rows reporting one */
     int n_b;       /* rows with batch_size > 0 */
 };
 
-/* One pass (Welford) over the live Attention rows; no scratch memory. */
-static void live_view(const struct afd_deployment *d, struct live_view *v)
+/*
+ * One pass (Welford) over the live Attention rows; no scratch memory.
+ * Rows that appeared after settled_ms are counted in n but left out of the
+ * load statistics while at least one settled row is live: a new instance
+ * starts with fresh, short requests, so for one request lifetime its load
+ * underrates the workload's (a sizer that read it would shrink the pool it
+ * has just grown).
+ */
+static void live_view(const struct afd_deployment *d, int64_t settled_ms,
+                      struct live_view *v)
 {
     double m2 = 0, delta;
+    bool settled_only = false;
     size_t i;
+    int pass;
 
-    memset(v, 0, sizeof(*v));
-    for (i = 0; i < d->n_slots; i++) {
-        const struct afd_instance *in = &d->slots[i];
+    for (pass = 0; pass < 2; pass++) {
+        memset(v, 0, sizeof(*v));
+        m2 = 0;
+        for (i = 0; i < d->n_slots; i++) {
+            const struct afd_instance *in = &d->slots[i];
 
-        if (!in->hash || in->role != AFD_ROLE_ATTENTION)
-            continue;
-        v->n++;
-        delta = in->token_load - v->mean_t;
-        v->mean_t += delta / v->n;
-        m2 += delta * (in->token_load - v->mean_t);
-        if (in->batch_size > 0) {
-            v->n_b++;
-            v->mean_b += (in->batch_size - v->mean_b) / v->n_b;
+            if (!in->hash || in->role != AFD_ROLE_ATTENTION)
+                continue;
+            v->n++;
+            if (in->batch_size > 0) {
+                v->n_b++;
+                v->mean_b += (in->batch_size - v->mean_b) / v->n_b;
+            }
+            if (settled_only && in->first_seen_ms > settled_ms)
+                continue;
+            v->n_load++;
+            delta = in->token_load - v->mean_t;
+            v->mean_t += delta / v->n_load;
+            m2 += delta * (in->token_load - v->mean_t);
+        }
+        if (pass == 0) {
+            /* Are there young rows and settled ones? Then a second pass. */
+            int young = 0;
+
+            for (i = 0; i < d->n_slots; i++)
+                if (d->slots[i].hash &&
+                    d->slots[i].role == AFD_ROLE_ATTENTION &&
+                    d->slots[i].first_seen_ms > settled_ms)
+                    young++;
+            if (young == 0 || young == v->n)
+                break;
+            settled_only = true;
         }
     }
-    v->sd_t = v->n >= 2 ? sqrt(m2 / (v->n - 1)) : 0;
+    v->sd_t = v->n_load >= 2 ? sqrt(m2 / (v->n_load - 1)) : 0;
+}
+
+/* The current step time, ms: the slowest stage's recent mean (0 unknown). */
+static double step_ms(const struct afd_deployment *d)
+{
+    double step = 0;
+    int k;
+
+    for (k = 0; k < AFD_REGIME_COUNT; k++)
+        if (d->stages.n[k] && d->stages.ms[k] > step)
+            step = d->stages.ms[k];
+    return step;
+}
+
+/*
+ * How long a new instance's load is not yet the workload's: one request
+ * lifetime, mean decode steps x step time, clamped to [5 s, 120 s] (5 s
+ * before anything is known).
+ */
+static int64_t young_ms(const struct afd_deployment *d)
+{
+    struct afd_workload_stats ws;
+    double step = step_ms(d), life = 5000;
+
+    if (afd_workload_stats(d->workload, &ws, NULL) == AFD_OK &&
+        ws.requests >= AFD_MIN_REQUESTS_FOR_THETA && step > 0)
+        life = ws.mean_decode * step;
+    if (life < 5000)
+        life = 5000;
+    return (int64_t)(life > 120000 ? 120000 : life);
 }
 
 /* Fills theta/sigma/B in rec; returns false with why_not set if missing. */
-static bool gather(struct afd_deployment *d, const struct live_view *v)
+static bool gather(struct afd_deployment *d, const struct live_view *v,
+                   int64_t now_ms)
 {
     struct afd_recommendation *rec = &d->rec;
     struct afd_workload_stats ws;
@@ -65,14 +130,23 @@ static bool gather(struct afd_deployment *d, const struct live_view *v)
 
     rec->requests = have_ws ? ws.requests : 0;
     rec->batch = d->cfg.batch > 0 ? d->cfg.batch : v->mean_b;
-    if (have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA) {
+    if (v->n > 0 && rec->batch > 0) {
+        /* Live loads first: they follow a shift as the slots turn over,
+         * while finished requests lag (estimator/load_tracker.h). */
+        bool have_d = have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA;
+
+        rec->theta_source = AFD_THETA_LIVE_LOADS;
+        rec->theta =
+            afd_load_tracker_update(&d->load, now_ms, v->mean_t / rec->batch);
+        if (have_d) {
+            rec->has_sigma = true;
+            rec->sigma = ws.sigma;
+        }
+    } else if (have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA) {
         rec->theta_source = AFD_THETA_REQUESTS;
         rec->theta = ws.theta;
         rec->has_sigma = true;
         rec->sigma = ws.sigma;
-    } else if (v->n > 0 && rec->batch > 0) {
-        rec->theta_source = AFD_THETA_LIVE_LOADS;
-        rec->theta = v->mean_t / rec->batch;
     }
     if (rec->attention_instances < 1) {
         snprintf(rec->why_not, sizeof(rec->why_not),
@@ -107,42 +181,109 @@ static double throughput(const struct afd_solve_input *in, bool barrier, int x)
     return afd_throughput_at(in, (double)x / in->ffn_instances);
 }
 
+/* One model's answer: the solver's solution and its target count. */
+struct model {
+    struct afd_profile profile;
+    struct afd_solve_input in;
+    struct afd_solution sol;
+    bool barrier;
+    int target;
+    double thr_target;
+};
+
+static int run_model(const struct afd_deployment *d, const struct live_view *v,
+                     const struct afd_profile *p, struct model *m, char *err)
+{
+    const struct afd_recommendation *rec = &d->rec;
+
+    m->profile = *p;
+    afd_solve_input_init(&m->in, &m->profile, rec->batch, rec->theta);
+    m->in.has_sigma = rec->has_sigma;
+    m->in.sigma = rec->sigma;
+    if (v->n_load >= 2) {
+        m->in.has_load_spread = true;
+        m->in.load_spread = v->sd_t;
+    }
+    m->in.ffn_instances = rec->ffn_instances;
+    m->in.max_ratio = d->cfg.max_ratio;
+    if (afd_solve(&m->in, &m->sol, err) < 0)
+        return -1;
+    m->barrier = m->sol.has_barrier;
+    m->target = m->barrier ? m->sol.attention_instances_barrier
+                           : m->sol.attention_instances;
+    m->thr_target = throughput(&m->in, m->barrier, m->target);
+    return 0;
+}
+
+/* The larger relative loss of count x under the two models. */
+static double worst_loss(const struct model *a, const struct model *b, int x)
+{
+    double la = 1 - throughput(&a->in, a->barrier, x) / a->thr_target;
+    double lb = 1 - throughput(&b->in, b->barrier, x) / b->thr_target;
+
+    return la > lb ? la : lb;
+}
+
+/*
+ * Steady points feed the comm-mode tracker (estimator/comm_mode.h): x must
+ * have stood still since the previous recompute, so that the stage mean
+ * describes this x and not the move.
+ */
+static void comm_observe(struct afd_deployment *d)
+{
+    const struct afd_recommendation *rec = &d->rec;
+    int x = rec->attention_instances;
+
+    if (x == d->comm_x && x > 0 && d->stages.n[AFD_REGIME_COMMUNICATION] &&
+        rec->batch > 0)
+        afd_comm_mode_observe(&d->comm, rec->batch,
+                              rec->batch * x / rec->ffn_instances,
+                              d->stages.ms[AFD_REGIME_COMMUNICATION]);
+    d->comm_x = x;
+}
+
 static void solve(struct afd_deployment *d, const struct live_view *v)
 {
     struct afd_recommendation *rec = &d->rec;
-    struct afd_solve_input in;
+    struct model main_m, alt_m, *m = &main_m;
+    struct afd_profile p = rec->profile, alt;
     char err[AFD_ERR_LEN];
-    bool barrier;
 
-    afd_solve_input_init(&in, &rec->profile, rec->batch, rec->theta);
-    in.has_sigma = rec->has_sigma;
-    in.sigma = rec->sigma;
-    if (v->n >= 2) {
-        in.has_load_spread = true;
-        in.load_spread = v->sd_t;
-    }
-    in.ffn_instances = rec->ffn_instances;
-    in.max_ratio = d->cfg.max_ratio;
-    if (afd_solve(&in, &rec->solution, err) < 0) {
+    comm_observe(d);
+    rec->comm_mode_identified = d->comm.identified;
+    afd_comm_mode_apply(&d->comm, &p);
+    if (run_model(d, v, &p, &main_m, err) < 0) {
         snprintf(rec->why_not, sizeof(rec->why_not), "solver: %.200s", err);
         return;
     }
-    barrier = rec->solution.has_barrier;
-    rec->spread_measured = barrier && rec->solution.spread_measured;
-    rec->load_spread = barrier ? rec->solution.barrier_spread : 0;
-    rec->target_attention_instances =
-        barrier ? rec->solution.attention_instances_barrier
-                : rec->solution.attention_instances;
+    if (!d->comm.identified && !d->cfg.comm_mode_known) {
+        /* The two comm modes agree here and part as x moves: when they
+         * disagree on the count, take the one whose worse case is better. */
+        afd_comm_mode_alternative(
+            &p, rec->batch,
+            rec->batch * rec->attention_instances / rec->ffn_instances, &alt);
+        if (run_model(d, v, &alt, &alt_m, err) == 0 &&
+            alt_m.target != main_m.target &&
+            worst_loss(&main_m, &alt_m, alt_m.target) <
+                worst_loss(&main_m, &alt_m, main_m.target)) {
+            m = &alt_m;
+            rec->comm_hedged = true;
+        }
+    }
+    rec->profile = m->profile;
+    rec->solution = m->sol;
+    rec->spread_measured = m->barrier && m->sol.spread_measured;
+    rec->load_spread = m->barrier ? m->sol.barrier_spread : 0;
+    rec->target_attention_instances = m->target;
     rec->throughput_current =
-        throughput(&in, barrier, rec->attention_instances);
-    rec->throughput_target =
-        throughput(&in, barrier, rec->target_attention_instances);
+        throughput(&m->in, m->barrier, rec->attention_instances);
+    rec->throughput_target = m->thr_target;
     rec->expected_gain =
         rec->throughput_current > 0
             ? rec->throughput_target / rec->throughput_current - 1
             : 0;
-    rec->current_regime = afd_regime_at(&in, (double)rec->attention_instances /
-                                                 rec->ffn_instances);
+    rec->current_regime = afd_regime_at(
+        &m->in, (double)rec->attention_instances / rec->ffn_instances);
     rec->valid = true;
     rec->why_not[0] = '\0';
 }
@@ -159,7 +300,7 @@ afd_deployment_recompute(struct afd_deployment *d, int64_t now_ms)
 
     AFD_ASSERT_OWNER(&d->reg->owner);
     afd_deployment_expire(d, now_ms);
-    live_view(d, &v);
+    live_view(d, now_ms - young_ms(d), &v);
     memset(rec, 0, sizeof(*rec));
     rec->computed_ms = now_ms;
     afd_calib_profile(d->calib, &rec->profile);
@@ -167,7 +308,7 @@ afd_deployment_recompute(struct afd_deployment *d, int64_t now_ms)
     afd_deployment_shift_report(d, rec);
     rec->attention_instances = afd_deployment_current_x(d);
     rec->ffn_instances = afd_deployment_current_y(d);
-    if (gather(d, &v))
+    if (gather(d, &v, now_ms))
         solve(d, &v);
     d->counters.recomputes++;
     return rec;

@@ -97,6 +97,15 @@ static struct afd_deployment *deployment_new(struct afd_registry *reg,
         goto fail;
     if (afd_shift_init(&d->shift, NULL, err) < 0)
         goto fail;
+    {
+        struct afd_load_tracker_config lc;
+        struct afd_comm_mode_config cc;
+
+        afd_load_tracker_config_default(&lc);
+        afd_load_tracker_init(&d->load, &lc);
+        afd_comm_mode_config_default(&cc);
+        afd_comm_mode_init(&d->comm, &cc, d->cfg.profile.comm_mode);
+    }
     rec_reset(d);
     return d;
 fail:
@@ -397,8 +406,9 @@ int afd_deployment_current_y(const struct afd_deployment *d)
 
 /*
  * Feeds the calibrator. The comm token count n is B (per_instance) or r*B
- * (aggregate) with r the current x/y; an FFN instance's own comm time uses
- * the tokens it received. Values were validated, so calib cannot fail.
+ * (aggregate) with r the current x/y; an FFN instance's own comm time is
+ * fitted against the tokens it received in aggregate mode only (they are
+ * r*B, not B). Values were validated, so calib cannot fail.
  */
 static void feed(struct afd_deployment *d, const struct afd_step_sample *s,
                  int64_t now_ms)
@@ -426,8 +436,10 @@ static void feed(struct afd_deployment *d, const struct afd_step_sample *s,
         stage_add(&d->stages, AFD_REGIME_ATTENTION, s->attention_ms);
     }
     if (s->comm_ms > 0) {
+        /* One regressor per mode: an FFN row's tokens are r*B, never B. */
         if (s->role == AFD_ROLE_FFN)
-            n = s->ffn_tokens;
+            n = d->cfg.profile.comm_mode == AFD_COMM_AGGREGATE ? s->ffn_tokens
+                                                               : 0;
         else if (d->cfg.profile.comm_mode == AFD_COMM_PER_INSTANCE)
             n = s->batch_size;
         else
@@ -470,6 +482,7 @@ static enum afd_reject_reason upsert(struct afd_deployment *d,
         in->hash = h;
         memcpy(in->id, s->instance_id, len + 1);
         in->role = s->role;
+        in->first_seen_ms = now_ms;
         d->n_role[s->role]++;
         d->n_instances++;
     } else if (in->role != s->role) {

@@ -118,6 +118,12 @@ struct afd_recommendation {
      */
     enum afd_regime current_regime;
     struct afd_solution solution;
+    /* Comm mode (profile.comm_mode) learnt from our own moves
+     * (estimator/comm_mode.h); until then, when the two modes disagree on
+     * the count, comm_hedged says the target is the count with the smaller
+     * worst-case loss over both and profile is that mode's hypothesis. */
+    bool comm_mode_identified;
+    bool comm_hedged;
 };
 
 /* Per-deployment counters (monotonic). */

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "estimator/comm_mode.h"
+#include "estimator/load_tracker.h"
 #include "plugin/daemon/registry.h"
 #include "plugin/sys/os.h"
 
@@ -49,6 +51,7 @@ struct afd_instance {
     double token_load;
     double batch_size;
     int64_t last_seen_ms;
+    int64_t first_seen_ms; /* when the row appeared; 0 restored or unknown */
     char id[AFD_NAME_LEN];
 };
 
@@ -71,6 +74,9 @@ struct afd_deployment {
     struct afd_workload *workload;
     struct afd_calib *calib;
     struct afd_shift shift;     /* workload shifts from step samples */
+    struct afd_load_tracker load; /* theta from live loads (recommend.c) */
+    struct afd_comm_mode_tracker comm;   /* comm mode from our own moves */
+    int comm_x;                   /* x at the previous recompute */
     struct afd_instance *slots; /* power-of-two table */
     size_t n_slots;
     size_t n_instances;

@@ -142,6 +142,8 @@ static void get_recommendation(struct afd_grpc_call *call,
     out.last_shift_ms = rec->last_shift_ms;
     out.last_shift_signal = (char *)rec->last_shift_on;
     out.last_shift_direction = rec->last_shift_direction;
+    out.comm_mode_identified = rec->comm_mode_identified;
+    out.comm_hedged = rec->comm_hedged;
     if (rec->valid) {
         out.r_star = rec->solution.r_star;
         out.has_barrier = rec->solution.has_barrier;

@@ -1,0 +1,97 @@
+/*
+ * comm_mode.c - the communication mode from the deployment's own moves
+ * (comm_mode.h).
+ */
+#include "estimator/comm_mode.h"
+
+#include <math.h>
+#include <string.h>
+
+void afd_comm_mode_config_default(struct afd_comm_mode_config *c)
+{
+    c->min_move = 0.2;
+    c->b_still = 0.02;
+    c->agg_rel = 0.25;
+    c->pi_rel = 0.05;
+}
+
+void afd_comm_mode_init(struct afd_comm_mode_tracker *m,
+                        const struct afd_comm_mode_config *cfg,
+                        enum afd_comm_mode prior)
+{
+    memset(m, 0, sizeof(*m));
+    m->cfg = *cfg;
+    m->prior = prior;
+    m->mode = prior;
+}
+
+static void set_ref(struct afd_comm_mode_tracker *m, double b, double rb,
+                    double ms)
+{
+    m->have_ref = true;
+    m->ref_b = b;
+    m->ref_rb = rb;
+    m->ref_ms = ms;
+}
+
+bool afd_comm_mode_observe(struct afd_comm_mode_tracker *m, double b, double rb,
+                           double ms)
+{
+    double move, moved;
+
+    if (!(isfinite(b) && isfinite(rb) && isfinite(ms)) || !(b > 0) ||
+        !(rb > 0) || !(ms > 0))
+        return false;
+    if (!m->have_ref) {
+        set_ref(m, b, rb, ms);
+        return false;
+    }
+    move = (rb - m->ref_rb) / m->ref_rb;
+    if (fabs(b - m->ref_b) > m->cfg.b_still * m->ref_b) {
+        /* B moved: both modes' tokens moved, nothing to tell apart. */
+        set_ref(m, b, rb, ms);
+        return false;
+    }
+    if (fabs(move) < m->cfg.min_move)
+        return false; /* keep the older reference: moves add up */
+    /* Relative comm move per relative r*B move; 1 = all per-token time. */
+    moved = ((ms - m->ref_ms) / m->ref_ms) / move;
+    m->tests++;
+    if (moved >= m->cfg.agg_rel) {
+        m->identified = true;
+        m->mode = AFD_COMM_AGGREGATE;
+        m->slope = (ms - m->ref_ms) / (rb - m->ref_rb);
+        m->intercept = fmax(0.0, ms - m->slope * rb);
+    } else if (fabs(moved) <= m->cfg.pi_rel) {
+        m->identified = true;
+        m->mode = AFD_COMM_PER_INSTANCE;
+        m->slope = 0;
+        m->intercept = ms;
+    }
+    set_ref(m, b, rb, ms);
+    return true;
+}
+
+bool afd_comm_mode_apply(const struct afd_comm_mode_tracker *m,
+                         struct afd_profile *p)
+{
+    if (!m->identified || m->mode == p->comm_mode)
+        return false;
+    p->comm_mode = m->mode;
+    p->aC = m->slope;
+    p->bC = m->intercept;
+    return true;
+}
+
+void afd_comm_mode_alternative(const struct afd_profile *p, double b, double rb,
+                               struct afd_profile *out)
+{
+    bool agg = p->comm_mode == AFD_COMM_AGGREGATE;
+    double n_now = agg ? rb : b, n_alt = agg ? b : rb;
+    double t_now = p->aC * n_now + p->bC;
+
+    *out = *p;
+    out->comm_mode = agg ? AFD_COMM_PER_INSTANCE : AFD_COMM_AGGREGATE;
+    out->bC = fmin(p->bC, t_now);
+    out->aC = n_alt > 0 ? (t_now - out->bC) / n_alt : 0;
+}
