@@ -410,6 +410,25 @@ void afd_alert_stage_from_fit(const struct afd_calib_fit *f,
     out->identified = f->identified;
 }
 
+double afd_alert_band_margin(double margin, double u)
+{
+    if (!(u > 0)) /* NaN too */
+        u = 0;
+    if (u > AFD_BAND_U_MAX)
+        u = AFD_BAND_U_MAX;
+    return margin + u * (1 - margin); /* = 1 - (1 - margin)(1 - u) */
+}
+
+double afd_alert_model_rel_hw(const struct afd_calib_fit *f, double x)
+{
+    double t = f->a * x + f->b;
+    double v = x * x * f->var[0] + 2 * x * f->var[1] + f->var[2];
+
+    if (f->sigma_ms < 0 || !(t > 0) || !isfinite(v))
+        return AFD_BAND_U_MAX;
+    return fmin(AFD_BAND_U_MAX, CI_Z * sqrt(fmax(0.0, v)) / t);
+}
+
 /* Variance (ms^2) of the model's time at load x: u' V u, u = (x, 1). */
 static double stage_var(const struct afd_alert_stage *f, double x)
 {

@@ -179,6 +179,24 @@ struct afd_alert_stage {
 void afd_alert_stage_from_fit(const struct afd_calib_fit *f,
                               struct afd_alert_stage *out);
 
+/*
+ * The balanced band widened by the model's uncertainty, so that a
+ * deployment is not paged on model noise. u is the relative 95% half-width
+ * of the step time at r*: afd_alert_model_rel_hw of the stage(s) binding
+ * there (attention and ffn at r_A, communication and ffn at r_C, ffn at
+ * the peak). A ratio is outside only if its throughput is below the
+ * margin even against the best the model allows at r*:
+ *     margin' = 1 - (1 - margin) (1 - u),  u clipped to [0, AFD_BAND_U_MAX]
+ * A stage with no residual variance yet (fewer than three samples: the
+ * model is still the prior) counts as u = AFD_BAND_U_MAX.
+ */
+#define AFD_BAND_U_MAX 0.5
+double afd_alert_band_margin(double margin, double u);
+/* 1.96 sqrt(u' V u) / (a x + b), u = (x, 1), V = f->var: the relative 95%
+ * half-width of the calibrated stage time at load x (tokens, >= 0);
+ * AFD_BAND_U_MAX when unknown (no variance yet, or a time <= 0). */
+double afd_alert_model_rel_hw(const struct afd_calib_fit *f, double x);
+
 struct afd_alert_input {
     enum afd_regime sizing;    /* term binding r* (afd_sizing_regime) */
     enum afd_regime predicted; /* model's regime at the current ratio */
