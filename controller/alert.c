@@ -308,8 +308,13 @@ static void eval_changed(struct afd_alerts *a, const struct afd_alert_input *in,
     enum afd_regime obs = in->sizing;
     struct afd_alert_event *e;
     int ev;
+    bool known;
 
-    ev = machine_step(m, &a->cfg, a->cfg.debounce_ms, obs != a->stable,
+    /* A move to or from the FFN peak hinges on the split of the FFN line
+     * (r_peak = sqrt(bF / (aF B))): unidentified, the split is a guess. */
+    known = !in->ffn_split_unknown ||
+            (obs != AFD_REGIME_FFN && a->stable != AFD_REGIME_FFN);
+    ev = machine_step(m, &a->cfg, a->cfg.debounce_ms, obs != a->stable && known,
                       (int)obs, now);
     if (ev & SM_SUPERSEDE)
         emit_resolved(m, now, out, true,

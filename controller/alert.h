@@ -23,7 +23,12 @@
  *       last stable one: what to buy has changed. The first evaluation sets
  *       the stable regime silently. When the alert raises, the new regime
  *       becomes the stable one, so it resolves once that held for
- *       resolve_ms: a notification that stays up at least resolve_ms.
+ *       resolve_ms: a notification that stays up at least resolve_ms. A
+ *       move to or from ffn counts only once the calibration identified aF
+ *       and bF (in->ffn_split_unknown false): r_peak = sqrt(bF/(aF B))
+ *       rests on that split, which at one ratio is the prior's guess; until
+ *       then such a move is not pending (the stable regime stays, so a
+ *       guessed baseline that proves wrong is reported once known).
  *   AfdOutsideBalancedBand (critical) - the ratio has been outside the band
  *       with no move toward it for max(debounce_ms, act_ms), longer than
  *       the controller needs to act (scaling stuck, advisory mode, bounds
@@ -206,6 +211,9 @@ struct afd_alert_input {
     double loss;               /* 1 - f(ratio)/f(r*), fraction */
     double lost_per_device;    /* tokens/s per device lost at ratio */
     double lost_tokens_per_s;  /* tokens/s lost by the whole deployment */
+    /* aF and bF not identified by the calibration (afd_calib_report):
+     * a sizing change to or from ffn is then not a change (0: known). */
+    bool ffn_split_unknown;
     /* Per stage (enum afd_regime), for the drift alert; all invalid (a
      * zeroed input) skips it. */
     struct afd_alert_stage stage[AFD_REGIME_COUNT];

@@ -315,6 +315,8 @@ static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
     in.r_star = rec->solution.r_star;
     in.ratio = (double)rec->attention_instances / rec->ffn_instances;
     in.sizing = afd_sizing_regime(&si, in.r_star);
+    in.ffn_split_unknown = !rec->calib.identified[AFD_COEF_AF] ||
+                           !rec->calib.identified[AFD_COEF_BF];
     margin = band_margin(c, d, rec, in.sizing, in.r_star);
     in.predicted = rec->current_regime;
     best = rec->throughput_target;
