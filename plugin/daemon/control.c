@@ -215,6 +215,7 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
     in.barrier = s->has_barrier;
     in.tput_current = rec->throughput_current;
     in.tput_target = rec->throughput_target;
+    in.gain_uncertainty = rec->gain_uncertainty;
     /* The stage binding now explains the move (attention-bound: add
      * Attention instances; FFN-bound: remove some); the regime at r* is
      * the balance point and says nothing about direction. */
