@@ -176,6 +176,52 @@ static void observed_strip(FILE *f, const struct afd_demo_policy *cl,
 }
 
 /*
+ * The other regime alerts as intervals on a line under the strip, from
+ * each raise to its resolve (or the end): AfdOutsideBalancedBand red,
+ * AfdProfileDrift purple, each with its explanation as a tooltip.
+ */
+static void alert_marks(FILE *f, const struct afd_demo_policy *cl,
+                        const struct scale *x, double total)
+{
+    static const struct {
+        const char *name, *fill;
+    } kinds[] = {{"AfdOutsideBalancedBand", "#d62728"},
+                 {"AfdProfileDrift", "#9467bd"}};
+    const double y = STRIP_Y0 + STRIP_H + 14;
+    size_t k, i, j;
+
+    fprintf(f,
+            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">alerts below: "
+            "outside the balanced band (red), profile drift "
+            "(purple)</text>\n",
+            ML + 260, STRIP_Y0 + STRIP_H + 11);
+    for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+        for (i = 0; i < cl->n_alerts; i++) {
+            const struct afd_demo_alert *a = &cl->alerts[i];
+            double t0, t1 = total;
+
+            if (strcmp(a->alertname, kinds[k].name) ||
+                strcmp(a->action, "raised"))
+                continue;
+            for (j = i + 1; j < cl->n_alerts; j++)
+                if (!strcmp(cl->alerts[j].alertname, kinds[k].name) &&
+                    !strcmp(cl->alerts[j].action, "resolved")) {
+                    t1 = cl->alerts[j].t_s;
+                    break;
+                }
+            t0 = fmin(fmax(a->t_s, 0), total);
+            t1 = fmin(fmax(t1, t0), total);
+            fprintf(f,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                    "height=\"4\" fill=\"%s\"><title>",
+                    px(x, t0), y, fmax(2.0, px(x, t1) - px(x, t0)),
+                    kinds[k].fill);
+            xml_text(f, a->explanation);
+            fprintf(f, "</title></rect>\n");
+        }
+}
+
+/*
  * Phase boundaries on both panels, labelled above the top one; a label is
  * cut to its phase's width (about 6 px per character at 11 px) so that
  * neighbours do not overlap.
@@ -426,6 +472,7 @@ int afd_demo_report_svg(const struct afd_demo_report *r, FILE *out, char *err)
             ML, TOP_Y0, W - MR - ML, TOP_Y1 - TOP_Y0, ML, BOT_Y0, W - MR - ML,
             BOT_Y1 - BOT_Y0);
     observed_strip(out, cl, &x, total);
+    alert_marks(out, cl, &x, total);
     phases(out, cl, &x);
     phase_segments(out, &r->policies[AFD_DEMO_ORACLE], &x, &yi, true,
                    STYLE_ORACLE);
