@@ -25,10 +25,14 @@ FLOORS = {
     "plugin/sys": BASE,
     "plugin/io": EST + ["plugin/sys"],
     "plugin/rpc": BASE + ["plugin/sys"],
-    "plugin/daemon": CTL + ["plugin/sys", "plugin/io", "plugin/rpc", "proto"],
+    # Leader election: pure state machine today; the etcd client will add
+    # plugin/rpc and proto here.
+    "plugin/ha": BASE,
+    "plugin/daemon": CTL + ["plugin/sys", "plugin/io", "plugin/rpc",
+                            "plugin/ha", "proto"],
     "plugin/demo": EST + ["plugin/sys", "plugin/io"],
     "plugin/cli": CTL + ["plugin/sys", "plugin/io", "plugin/rpc",
-                         "plugin/daemon", "plugin/demo", "proto"],
+                         "plugin/ha", "plugin/daemon", "plugin/demo", "proto"],
     # The simulator is a product of its own: it may speak gRPC to a daemon
     # and read the same files, but links no daemon, demo or CLI code.
     "integration/sim": CTL + ["plugin/sys", "plugin/io", "plugin/rpc",
@@ -42,6 +46,7 @@ LIBS = {
     "plugin/sys": ["pthread"],
     "plugin/io": ["jansson"],
     "plugin/rpc": ["grpc", "protobuf-c", "event2", "pthread"],
+    "plugin/ha": [],
     "plugin/daemon": ["event2", "jansson", "protobuf-c", "grpc", "pthread"],
     "plugin/demo": ["jansson"],
     "plugin/cli": ["jansson", "pthread"],
