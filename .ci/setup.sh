@@ -13,6 +13,7 @@ PACKAGES=(
     libprotobuf-c-dev protobuf-c-compiler libgrpc-dev
     python3 python3-grpcio python3-grpc-tools python3-protobuf python3-yaml
     prometheus prometheus-alertmanager openssl valgrind iproute2 chromium
+    etcd-server etcd-client
 )
 
 missing=()

@@ -25,9 +25,8 @@ FLOORS = {
     "plugin/sys": BASE,
     "plugin/io": EST + ["plugin/sys"],
     "plugin/rpc": BASE + ["plugin/sys"],
-    # Leader election: pure state machine today; the etcd client will add
-    # plugin/rpc and proto here.
-    "plugin/ha": BASE,
+    # HA: the etcd client (over plugin/rpc) and the pure election machine.
+    "plugin/ha": BASE + ["plugin/sys", "plugin/rpc", "proto"],
     "plugin/daemon": CTL + ["plugin/sys", "plugin/io", "plugin/rpc",
                             "plugin/ha", "proto"],
     "plugin/demo": EST + ["plugin/sys", "plugin/io"],
@@ -46,7 +45,7 @@ LIBS = {
     "plugin/sys": ["pthread"],
     "plugin/io": ["jansson"],
     "plugin/rpc": ["grpc", "protobuf-c", "event2", "pthread"],
-    "plugin/ha": [],
+    "plugin/ha": ["protobuf-c"],
     "plugin/daemon": ["event2", "jansson", "protobuf-c", "grpc", "pthread"],
     "plugin/demo": ["jansson"],
     "plugin/cli": ["jansson", "pthread"],
