@@ -309,6 +309,7 @@ static int start_servers(struct afd_daemon *d, char *err)
     gc.listen = d->cfg->grpc_listen;
     gc.max_message_bytes = d->cfg->max_message_bytes;
     gc.max_stream_queue = d->cfg->max_stream_queue;
+    gc.max_streams = d->cfg->max_streams;
     gc.tls_cert_pem = d->sec.cert_pem;
     gc.tls_key_pem = d->sec.key_pem;
     gc.tls_client_ca_pem = d->sec.client_ca_pem;
@@ -331,6 +332,7 @@ static int start_servers(struct afd_daemon *d, char *err)
     src.ctl = d->ctl;
     src.am = d->am;
     src.writer = d->writer;
+    src.grpc = d->grpc;
     d->http =
         afd_http_start(d->base, d->cfg->http_listen, &src, http_addr, err);
     if (!d->http)
@@ -375,6 +377,9 @@ struct afd_daemon *afd_daemon_new(const struct afd_config *cfg,
         goto fail;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit (RLIMIT_FSIZE) hit by a snapshot write must fail
+     * that write with EFBIG (counted, old file kept), not kill the daemon. */
+    signal(SIGXFSZ, SIG_IGN);
     d->base = event_base_new();
     /*
      * Priorities: 0 the controller timer (decision latency), 1 (the
