@@ -87,7 +87,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct afd_daemon *d = arg;
 
-    afd_control_tick(d->ctl, afd_clock_wall_ms());
+    afd_control_tick(d->ctl, afd_clock_steady_wall_ms());
     afd_svc_keda_tick(&d->env);
 }
 
@@ -398,7 +398,7 @@ struct afd_daemon *afd_daemon_new(const struct afd_config *cfg,
     }
     d->env.reg = d->reg;
     d->env.cfg = cfg;
-    d->env.now_ms = afd_clock_wall_ms;
+    d->env.now_ms = afd_clock_steady_wall_ms; /* immune to clock steps */
     /* A bad controller/alerting section is the configuration's fault. */
     if (start_control(d, err)) {
         if (usage_error)
