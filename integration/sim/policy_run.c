@@ -102,7 +102,10 @@ int afd_run_segment(const struct afd_scenario *s, size_t phase, long x,
     struct afd_fleet_phase fp = {&ph->gen, ph->batch, ph->ffn,
                                  afd_scenario_phase_seed(s->seed, phase),
                                  afd_scenario_phase_start_s(s, phase)};
-    struct afd_fleet *f = afd_fleet_new(&s->profile, x, ph->batch, err);
+    long cap_b = phase > 0 && s->phases[phase - 1].batch > ph->batch
+                     ? s->phases[phase - 1].batch
+                     : ph->batch;
+    struct afd_fleet *f = afd_fleet_new(&s->profile, x, cap_b, err);
     struct afd_sim_step_info info;
     struct afd_fleet_totals t;
     double end_ms = ph->duration_s * 1000.0;
@@ -111,9 +114,26 @@ int afd_run_segment(const struct afd_scenario *s, size_t phase, long x,
     if (!f)
         return x < 1 ? AFD_EINVAL : AFD_ENOMEM;
     afd_fleet_set_hardware(f, &s->hw);
-    rc = afd_fleet_set_phase(f, &fp, err);
-    if (!rc)
-        rc = afd_fleet_start(f, x, err);
+    if (phase > 0) {
+        /* Start where a run at x stands at the end of the previous phase
+         * (its stationary state), so the shift's transient is paid as the
+         * closed loop pays it: the old phase's requests finish first. */
+        const struct afd_scenario_phase *pp = &s->phases[phase - 1];
+        struct afd_fleet_phase prev = {
+            &pp->gen, pp->batch, pp->ffn,
+            afd_scenario_phase_seed(s->seed, phase - 1),
+            afd_scenario_phase_start_s(s, phase - 1)};
+
+        rc = afd_fleet_set_phase(f, &prev, err);
+        if (!rc)
+            rc = afd_fleet_start(f, x, err);
+        if (!rc)
+            rc = afd_fleet_set_phase(f, &fp, err);
+    } else {
+        rc = afd_fleet_set_phase(f, &fp, err);
+        if (!rc)
+            rc = afd_fleet_start(f, x, err);
+    }
     if (rc) {
         afd_fleet_free(f);
         return rc;

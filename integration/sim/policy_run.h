@@ -13,10 +13,14 @@
  *                       best x (an upper bound: >= best-static, whose
  *                       points it also simulates)
  *   closed-loop         live.h: x changes when the daemon says so
- * Offline policies run every phase as an independent segment: a fresh
- * fleet (fleet.h) at x, started near its stationary state, with the
+ * Offline policies run every phase as an independent segment: a fleet
+ * (fleet.h) at x started in the PREVIOUS phase's stationary state (its
+ * in-flight requests carry over and finish first, as they do for the
+ * closed loop, which runs the day in one piece), then switched to the
  * phase's draws (afd_scenario_phase_seed: the same for every policy and
- * every x), for the phase's simulated duration. Tokens and device-ms of
+ * every x) for the phase's simulated duration; the first phase starts in
+ * its own stationary state. So every policy pays the same workload
+ * transient after a shift; the oracle's changes of x stay free. Tokens and device-ms of
  * the segments add up; throughput per device = tokens / device-ms, per
  * phase; overall = the duration-weighted mean of the phases' values (see
  * afd_run_throughput for why).

@@ -113,6 +113,8 @@ static const char *theta_source_name(enum afd_theta_source s)
         return "finished requests";
     case AFD_THETA_LIVE_LOADS:
         return "live loads";
+    case AFD_THETA_FORECAST:
+        return "forecast after a workload shift";
     default:
         return "none yet";
     }

@@ -5,12 +5,19 @@
  * Inputs, in order of preference: x = attention_instances override, else
  * live Attention rows; y = ffn_instances override, else live FFN rows, else
  * 1; B = batch override, else the mean batch_size of live Attention rows;
- * theta = mean(T_j)/B from live loads through the deployment's tracker
- * (estimator/load_tracker.h: smoothed, restarted on a jump, held after a
- * resize) whenever an Attention row is live, else from finished requests;
- * sigma from finished requests once AFD_MIN_REQUESTS_FOR_THETA arrived
- * (live loads follow a shift within one request lifetime, finished requests
- * lag it and at first over-represent the short ones); the barrier
+ * theta = mean(T_j)/B over the settled live Attention rows (a row that
+ * joined less than one request lifetime ago carries fresh, short requests)
+ * through the deployment's tracker (estimator/load_tracker.h: smoothed,
+ * restarted on a jump; held for a request lifetime after a scale-in, whose
+ * handed-back requests are older than the workload's) whenever an
+ * Attention row is live, else from finished requests; during a detected
+ * workload shift, the new phase's forecast instead (estimator/transient.h,
+ * transient_update below); sigma from finished requests once
+ * AFD_MIN_REQUESTS_FOR_THETA arrived (live loads follow a shift within one
+ * request lifetime, finished requests lag it and at first over-represent
+ * the short ones). The comm mode is the one our own moves identified
+ * (estimator/comm_mode.h); until then, when the two modes disagree on the
+ * count, the count with the smaller worst-case loss over both. The barrier
  * spread = sd of live T_j when >= 2 Attention rows are live, else
  * sqrt(B)*sigma (inside the solver). Target x = the barrier optimum when the
  * barrier model has a spread, else the mean-field integer optimum; current
@@ -90,18 +97,6 @@ static void live_view(const struct afd_deployment *d, int64_t settled_ms,
     v->sd_t = v->n_load >= 2 ? sqrt(m2 / (v->n_load - 1)) : 0;
 }
 
-/* The current step time, ms: the slowest stage's recent mean (0 unknown). */
-static double step_ms(const struct afd_deployment *d)
-{
-    double step = 0;
-    int k;
-
-    for (k = 0; k < AFD_REGIME_COUNT; k++)
-        if (d->stages.n[k] && d->stages.ms[k] > step)
-            step = d->stages.ms[k];
-    return step;
-}
-
 /*
  * How long a new instance's load is not yet the workload's: one request
  * lifetime, mean decode steps x step time, clamped to [5 s, 120 s] (5 s
@@ -110,7 +105,7 @@ static double step_ms(const struct afd_deployment *d)
 static int64_t young_ms(const struct afd_deployment *d)
 {
     struct afd_workload_stats ws;
-    double step = step_ms(d), life = 5000;
+    double step = afd_deployment_step_ms(d), life = 5000;
 
     if (afd_workload_stats(d->workload, &ws, NULL) == AFD_OK &&
         ws.requests >= AFD_MIN_REQUESTS_FOR_THETA && step > 0)
@@ -118,6 +113,92 @@ static int64_t young_ms(const struct afd_deployment *d)
     if (life < 5000)
         life = 5000;
     return (int64_t)(life > 120000 ? 120000 : life);
+}
+
+/*
+ * The forecast after a workload shift (estimator/transient.h). A shift the
+ * detector sees in the settled instances' loads (registry.c feeds it) opens
+ * a candidate at the detection time; it counts only once the live estimate
+ * has moved by more than AFD_TRANSIENT_CONFIRM from where it stood then,
+ * with the forecast further the same way
+ * (the detector also fires on the slow tail of an earlier shift, and the
+ * first seconds of a forecast are its least certain), else it lapses after
+ * a minute. The forecast is refreshed until our own resize changes x (its
+ * counts assume every slot is refilled by a finish, which a resize breaks),
+ * then frozen; it ends when the live estimate comes within 5% of it or
+ * after three request lifetimes (old or new, the longer; 30 s to 300 s).
+ * Returns true while the forecast is the theta to use.
+ */
+#define AFD_TRANSIENT_CONFIRM 0.1
+
+static bool transient_update(struct afd_deployment *d, int64_t now_ms,
+                             double live_theta, double old_decode)
+{
+    struct afd_transient_forecast fc;
+    double step = afd_deployment_step_ms(d), end;
+    int x = d->rec.attention_instances;
+    bool moved;
+
+    if (x != d->transient_last_x) {
+        d->transient_last_x = x;
+        d->x_changed_ms = now_ms;
+    }
+    if (d->shift.shifts != d->transient_shifts) {
+        d->transient_shifts = d->shift.shifts;
+        /* Our own resize moves the loads too (a leaving instance hands its
+         * requests back): no new candidate for a request lifetime after. */
+        if (!d->transient.active &&
+            d->shift.last_channel == AFD_SHIFT_ON_LOAD &&
+            now_ms - d->x_changed_ms >= d->young_ms) {
+            afd_transient_start(&d->transient,
+                                (int64_t)llround(d->shift.last_t * 1000));
+            d->transient_x = x;
+            d->transient_step = step;
+            d->transient_locked = false;
+            d->has_forecast = false;
+            d->transient_confirmed = false;
+            d->transient_ref =
+                d->prev_live_theta > 0 ? d->prev_live_theta : live_theta;
+        }
+    }
+    d->prev_live_theta = live_theta;
+    if (!d->transient.active)
+        return false;
+    /* x lags a resize by the liveness window; the step time does not. */
+    if (x != d->transient_x ||
+        fabs(step - d->transient_step) > 0.1 * d->transient_step)
+        d->transient_locked = true;
+    if (!d->transient_locked &&
+        afd_transient_forecast(&d->transient, now_ms, step, &fc)) {
+        d->forecast = fc;
+        d->has_forecast = true;
+    }
+    /* Confirmed: the live estimate moved, and the forecast lies further
+     * the same way (it sees the new phase, the live loads still the mix). */
+    moved = d->has_forecast &&
+            fabs(live_theta - d->transient_ref) >
+                AFD_TRANSIENT_CONFIRM * d->transient_ref &&
+            (live_theta - d->transient_ref) *
+                    (d->forecast.theta - d->transient_ref) >
+                0 &&
+            fabs(d->forecast.theta - d->transient_ref) >
+                fabs(live_theta - d->transient_ref);
+    if (!d->transient_confirmed && moved)
+        d->transient_confirmed = true;
+    if (!d->transient_confirmed || !d->has_forecast) {
+        if (now_ms - d->transient.start_ms > 60000)
+            afd_transient_stop(&d->transient);
+        return false;
+    }
+    end = 3 * fmax(d->forecast.life_ms, old_decode * step);
+    end = end < 30000 ? 30000 : end > 300000 ? 300000 : end;
+    if (fabs(live_theta - d->forecast.theta) <= 0.05 * d->forecast.theta ||
+        (double)(now_ms - d->transient.start_ms) > end) {
+        afd_transient_stop(&d->transient);
+        d->has_forecast = false;
+        return false;
+    }
+    return true;
 }
 
 /* Fills theta/sigma/B in rec; returns false with why_not set if missing. */
@@ -136,11 +217,27 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
         bool have_d = have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA;
 
         rec->theta_source = AFD_THETA_LIVE_LOADS;
-        rec->theta =
-            afd_load_tracker_update(&d->load, now_ms, v->mean_t / rec->batch);
+        /* After our own scale-in the leaving instances' requests are handed
+         * back and resumed by the remaining slots, older than the
+         * workload's: hold the estimate for a request lifetime. */
+        if (rec->attention_instances < d->hold_x)
+            d->hold_until_ms = now_ms + d->young_ms;
+        d->hold_x = rec->attention_instances;
+        if (now_ms < d->hold_until_ms && d->load.valid)
+            rec->theta = d->load.theta;
+        else
+            rec->theta = afd_load_tracker_update(&d->load, now_ms,
+                                                 v->mean_t / rec->batch);
         if (have_d) {
             rec->has_sigma = true;
             rec->sigma = ws.sigma;
+        }
+        if (transient_update(d, now_ms, rec->theta,
+                             have_d ? ws.mean_decode : 0)) {
+            rec->theta_source = AFD_THETA_FORECAST;
+            rec->theta = d->forecast.theta;
+            rec->has_sigma = true;
+            rec->sigma = d->forecast.sigma;
         }
     } else if (have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA) {
         rec->theta_source = AFD_THETA_REQUESTS;
@@ -300,7 +397,8 @@ afd_deployment_recompute(struct afd_deployment *d, int64_t now_ms)
 
     AFD_ASSERT_OWNER(&d->reg->owner);
     afd_deployment_expire(d, now_ms);
-    live_view(d, now_ms - young_ms(d), &v);
+    d->young_ms = young_ms(d);
+    live_view(d, now_ms - d->young_ms, &v);
     memset(rec, 0, sizeof(*rec));
     rec->computed_ms = now_ms;
     afd_calib_profile(d->calib, &rec->profile);

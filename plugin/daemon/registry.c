@@ -106,6 +106,7 @@ static struct afd_deployment *deployment_new(struct afd_registry *reg,
         afd_comm_mode_config_default(&cc);
         afd_comm_mode_init(&d->comm, &cc, d->cfg.profile.comm_mode);
     }
+    d->young_ms = 5000;
     rec_reset(d);
     return d;
 fail:
@@ -411,7 +412,7 @@ int afd_deployment_current_y(const struct afd_deployment *d)
  * r*B, not B). Values were validated, so calib cannot fail.
  */
 static void feed(struct afd_deployment *d, const struct afd_step_sample *s,
-                 int64_t now_ms)
+                 const struct afd_instance *row, int64_t now_ms)
 {
     const double t = (double)now_ms / 1000;
     double n;
@@ -419,7 +420,11 @@ static void feed(struct afd_deployment *d, const struct afd_step_sample *s,
     /* Shift detection sees the step signals a workload change moves first
      * (finished requests lag it); samples were validated, so no error. */
     if (s->role == AFD_ROLE_ATTENTION) {
-        afd_shift_add(&d->shift, AFD_SHIFT_ON_LOAD, t, s->token_load, NULL);
+        /* A just-joined instance's load is its fresh requests', not the
+         * workload's (recommend.c): it would look like a shift. */
+        if (row->first_seen_ms == 0 ||
+            now_ms - row->first_seen_ms >= d->young_ms)
+            afd_shift_add(&d->shift, AFD_SHIFT_ON_LOAD, t, s->token_load, NULL);
         if (s->attention_ms > 0)
             afd_shift_add(&d->shift, AFD_SHIFT_ON_ATTENTION, t, s->attention_ms,
                           NULL);
@@ -458,7 +463,8 @@ static void feed(struct afd_deployment *d, const struct afd_step_sample *s,
 
 static enum afd_reject_reason upsert(struct afd_deployment *d,
                                      const struct afd_step_sample *s,
-                                     int64_t now_ms, char *err)
+                                     int64_t now_ms, struct afd_instance **row,
+                                     char *err)
 {
     struct afd_instance *in;
     size_t len;
@@ -494,6 +500,7 @@ static enum afd_reject_reason upsert(struct afd_deployment *d,
     in->token_load = s->token_load;
     in->batch_size = s->batch_size;
     in->last_seen_ms = now_ms;
+    *row = in;
     return AFD_REJECT_NONE;
 }
 
@@ -532,6 +539,7 @@ enum afd_reject_reason afd_deployment_add_step(struct afd_registry *reg,
 {
     struct afd_deployment *d = *dp;
     enum afd_reject_reason r = AFD_REJECT_NONE;
+    struct afd_instance *row = NULL;
 
     AFD_ASSERT_OWNER(&reg->owner);
 
@@ -554,11 +562,11 @@ enum afd_reject_reason afd_deployment_add_step(struct afd_registry *reg,
         }
         now_ms = s->timestamp_ms > d->clock_ms ? s->timestamp_ms : d->clock_ms;
     }
-    if ((r = upsert(d, s, now_ms, err)) != AFD_REJECT_NONE) {
+    if ((r = upsert(d, s, now_ms, &row, err)) != AFD_REJECT_NONE) {
         d->counters.rejected[r]++;
         return r;
     }
-    feed(d, s, now_ms);
+    feed(d, s, row, now_ms);
     d->counters.steps_accepted++;
     d->clock_ms = now_ms > d->clock_ms ? now_ms : d->clock_ms;
     if (reg->eval_fn &&
@@ -609,6 +617,17 @@ void afd_deployment_set_control(struct afd_deployment *d,
     d->control = ctl;
 }
 
+double afd_deployment_step_ms(const struct afd_deployment *d)
+{
+    double step = 0;
+    int k;
+
+    for (k = 0; k < AFD_REGIME_COUNT; k++)
+        if (d->stages.n[k] && d->stages.ms[k] > step)
+            step = d->stages.ms[k];
+    return step;
+}
+
 struct afd_dep_control *afd_deployment_control(const struct afd_deployment *d)
 {
     return d->control;
@@ -646,6 +665,18 @@ enum afd_reject_reason afd_deployment_add_request(struct afd_registry *reg,
         d->counters.rejected[AFD_REJECT_OUT_OF_RANGE]++;
         return AFD_REJECT_OUT_OF_RANGE;
     }
+    /* Requests carry no time: those of one report finished, on average,
+     * halfway between it and the previous one (the forecast counts time at
+     * risk, so a whole report's lag would bias it). */
+    if (d->clock_ms != d->req_clock_ms) {
+        d->req_stamp_ms =
+            d->req_clock_ms > 0 && d->clock_ms - d->req_clock_ms < 10000
+                ? d->req_clock_ms + (d->clock_ms - d->req_clock_ms) / 2
+                : d->clock_ms;
+        d->req_clock_ms = d->clock_ms;
+    }
+    afd_transient_request(&d->transient, d->req_stamp_ms, prompt, decode,
+                          afd_deployment_step_ms(d));
     d->counters.requests_accepted++;
     return AFD_REJECT_NONE;
 }

@@ -84,6 +84,7 @@ enum afd_theta_source {
     AFD_THETA_NONE = 0,   /* no data yet */
     AFD_THETA_REQUESTS,   /* finished requests (renewal-reward sums) */
     AFD_THETA_LIVE_LOADS, /* mean live per-instance load / B */
+    AFD_THETA_FORECAST,   /* new workload's, during a shift (transient.h) */
 };
 
 struct afd_recommendation {

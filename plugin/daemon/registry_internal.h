@@ -23,6 +23,7 @@
 
 #include "estimator/comm_mode.h"
 #include "estimator/load_tracker.h"
+#include "estimator/transient.h"
 #include "plugin/daemon/registry.h"
 #include "plugin/sys/os.h"
 
@@ -63,6 +64,9 @@ enum {
     AFD_SHIFT_ON_FFN,        /* ffn stage time, ms */
 };
 
+/* The current step time, ms: the slowest stage's recent mean (0 unknown). */
+double afd_deployment_step_ms(const struct afd_deployment *d);
+
 /* Copies the shift detector's state into rec (recommend.c). */
 void afd_deployment_shift_report(const struct afd_deployment *d,
                                  struct afd_recommendation *rec);
@@ -73,11 +77,28 @@ struct afd_deployment {
     uint64_t hash;
     struct afd_workload *workload;
     struct afd_calib *calib;
-    struct afd_shift shift;     /* workload shifts from step samples */
+    struct afd_shift shift;       /* workload shifts from step samples */
     struct afd_load_tracker load; /* theta from live loads (recommend.c) */
-    struct afd_comm_mode_tracker comm;   /* comm mode from our own moves */
-    int comm_x;                   /* x at the previous recompute */
-    struct afd_instance *slots; /* power-of-two table */
+    struct afd_comm_mode_tracker comm;
+    struct afd_transient transient; /* theta forecast after a shift */
+    uint64_t transient_shifts;      /* shift.shifts when it was started */
+    int transient_x;                /* x when it was started */
+    bool transient_locked;          /* x moved since: forecast frozen */
+    struct afd_transient_forecast forecast; /* the last (or frozen) one */
+    bool has_forecast;
+    bool transient_confirmed; /* the live estimate moved since the start */
+    double transient_step;    /* step time at the start, ms */
+    int transient_last_x;     /* x at the previous recompute */
+    int64_t x_changed_ms;     /* when x last changed */
+    int hold_x;               /* x at the previous recompute */
+    int64_t hold_until_ms;    /* live theta held after a scale-in */
+    double transient_ref;     /* live theta before the shift */
+    double prev_live_theta;   /* live theta at the previous recompute */
+    int64_t young_ms;         /* a row younger than this is just-joined */
+    int64_t req_clock_ms, req_stamp_ms;
+        /* finished-request time stamps */ /* comm mode from our own moves */
+    int comm_x;                            /* x at the previous recompute */
+    struct afd_instance *slots;            /* power-of-two table */
     size_t n_slots;
     size_t n_instances;
     int n_role[2]; /* rows per role in the table */
