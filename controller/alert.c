@@ -2,8 +2,8 @@
  * alert.c - regime alert state machines (semantics in alert.h).
  *
  * One generic machine (struct machine) knows only "active", a key and the
- * two debounce periods; the two kinds decide what active and key mean and
- * write the words. Keeping the timing in one place keeps the two kinds'
+ * two debounce periods; the kinds decide what active and key mean and
+ * write the words. Keeping the timing in one place keeps the kinds'
  * debounce identical.
  */
 #include "controller/alert.h"
@@ -42,6 +42,10 @@ struct afd_alerts {
     bool has_ratio;             /* last_ratio is set */
     double last_ratio;          /* x / y at the previous evaluation */
     struct machine m[AFD_ALERT_KIND_COUNT];
+    /* Drift: per stage, the model the measurements are compared with. */
+    bool has_ref[AFD_REGIME_COUNT];
+    bool settling[AFD_REGIME_COUNT]; /* re-learning after a load move */
+    struct afd_alert_stage ref[AFD_REGIME_COUNT];
     uint64_t invalid_inputs;
 };
 
@@ -58,6 +62,7 @@ void afd_alert_config_init(struct afd_alert_config *cfg)
     cfg->warmup_ms = 0;       /* the daemon sets it */
     cfg->act_ms = 0;          /* the daemon sets it from its policy */
     cfg->margin = 0.05;       /* balanced: within 5% of the best f */
+    cfg->drift = 0.10;        /* a 10% slower stage is worth a look */
 }
 
 static int check_duration(const char *name, int64_t v, char *err)
@@ -84,6 +89,10 @@ int afd_alert_config_check(const struct afd_alert_config *cfg, char *err)
         return afd_err(err, AFD_EINVAL,
                        "alert field 'margin' must be in [0, 1), got %g",
                        cfg->margin);
+    if (!isfinite(cfg->drift) || cfg->drift <= 0 || cfg->drift >= 1)
+        return afd_err(err, AFD_EINVAL,
+                       "alert field 'drift' must be in (0, 1), got %g",
+                       cfg->drift);
     return AFD_OK;
 }
 
@@ -94,6 +103,8 @@ const char *afd_alert_name(enum afd_alert_kind k)
         return "AfdSizingRegimeChanged";
     case AFD_ALERT_OFF_BALANCE:
         return "AfdOutsideBalancedBand";
+    case AFD_ALERT_PROFILE_DRIFT:
+        return "AfdProfileDrift";
     }
     return "AfdUnknown";
 }
@@ -114,6 +125,10 @@ const char *afd_alert_runbook(enum afd_alert_kind k)
         return "scale Attention to the recommended x: check the scaler is "
                "not stuck, advisory mode is intended and min/max bounds "
                "allow it";
+    case AFD_ALERT_PROFILE_DRIFT:
+        return "check what changed under the drifted stage (throttling, a "
+               "degraded link, a new kernel or model build); the "
+               "calibration re-fits, recommendations lag until it resolves";
     }
     return "";
 }
@@ -279,6 +294,8 @@ static struct afd_alert_event *raise_alert(struct afd_alerts *a,
     return e;
 }
 
+#define CI_Z 1.96 /* two-sided 95% normal quantile */
+
 static double seconds(int64_t ms)
 {
     return (double)ms / 1000.0;
@@ -291,8 +308,13 @@ static void eval_changed(struct afd_alerts *a, const struct afd_alert_input *in,
     enum afd_regime obs = in->sizing;
     struct afd_alert_event *e;
     int ev;
+    bool known;
 
-    ev = machine_step(m, &a->cfg, a->cfg.debounce_ms, obs != a->stable,
+    /* A move to or from the FFN peak hinges on the split of the FFN line
+     * (r_peak = sqrt(bF / (aF B))): unidentified, the split is a guess. */
+    known = !in->ffn_split_unknown ||
+            (obs != AFD_REGIME_FFN && a->stable != AFD_REGIME_FFN);
+    ev = machine_step(m, &a->cfg, a->cfg.debounce_ms, obs != a->stable && known,
                       (int)obs, now);
     if (ev & SM_SUPERSEDE)
         emit_resolved(m, now, out, true,
@@ -378,6 +400,162 @@ static void eval_off_balance(struct afd_alerts *a,
     *next_event(out) = *e;
 }
 
+void afd_alert_stage_from_fit(const struct afd_calib_fit *f,
+                              struct afd_alert_stage *out)
+{
+    assert(f && out);
+    memset(out, 0, sizeof(*out));
+    out->valid = f->recent_n >= AFD_DRIFT_MIN_SAMPLES && f->sigma_ms >= 0;
+    out->load = f->recent_load;
+    out->measured_ms = f->recent_ms;
+    out->measured_hw_ms = f->recent_hw_ms;
+    out->a = f->a;
+    out->b = f->b;
+    memcpy(out->var, f->var, sizeof(out->var));
+    out->identified = f->identified;
+}
+
+double afd_alert_band_margin(double margin, double u)
+{
+    if (!(u > 0)) /* NaN too */
+        u = 0;
+    if (u > AFD_BAND_U_MAX)
+        u = AFD_BAND_U_MAX;
+    return margin + u * (1 - margin); /* = 1 - (1 - margin)(1 - u) */
+}
+
+double afd_alert_model_rel_hw(const struct afd_calib_fit *f, double x)
+{
+    double t = f->a * x + f->b;
+    double v = x * x * f->var[0] + 2 * x * f->var[1] + f->var[2];
+
+    if (f->sigma_ms < 0 || !(t > 0) || !isfinite(v))
+        return AFD_BAND_U_MAX;
+    return fmin(AFD_BAND_U_MAX, CI_Z * sqrt(fmax(0.0, v)) / t);
+}
+
+/* Variance (ms^2) of the model's time at load x: u' V u, u = (x, 1). */
+static double stage_var(const struct afd_alert_stage *f, double x)
+{
+    return fmax(0.0, x * x * f->var[0] + 2 * x * f->var[1] + f->var[2]);
+}
+
+static double stage_ms(const struct afd_alert_stage *f, double x)
+{
+    return f->a * x + f->b;
+}
+
+/* Best disagreement of this evaluation (drift). */
+struct drift_pick {
+    int stage;    /* -1: none */
+    double score; /* |measured - model| / model */
+    double model, hw;
+};
+
+/* The current calibration explains the recent measurements of f: within
+ * half the drift threshold (not its half-width, which the residuals of a
+ * re-fit inflate for a while). */
+static bool drift_agrees(const struct afd_alerts *a,
+                         const struct afd_alert_stage *f)
+{
+    double cur = stage_ms(f, f->load);
+
+    return fabs(f->measured_ms - cur) <= a->cfg.drift / 2 * cur;
+}
+
+/*
+ * One stage of the drift check (alert.h): re-bases the reference when it
+ * may follow the calibration, else records the disagreement in *pick. A
+ * stage settles (its reference follows the calibration, nothing is
+ * compared) from the start, through the warm-up and after each load move,
+ * until the calibration explains its measurements.
+ */
+static void drift_stage(struct afd_alerts *a, int st,
+                        const struct afd_alert_stage *f, bool warm,
+                        struct drift_pick *pick)
+{
+    struct machine *m = &a->m[AFD_ALERT_PROFILE_DRIFT];
+    struct afd_alert_stage *ref = &a->ref[st];
+    double model, hw, dev;
+
+    if (warm || !a->has_ref[st] ||
+        fabs(f->load - ref->load) > AFD_DRIFT_LOAD_TOL * ref->load)
+        a->settling[st] = true;
+    if (a->settling[st]) {
+        a->settling[st] = !drift_agrees(a, f);
+        goto rebase;
+    }
+    /* Caught up: the current calibration explains the measurements. */
+    if (m->firing && m->fire_key / 2 == st && drift_agrees(a, f))
+        goto rebase;
+    model = stage_ms(ref, f->load);
+    hw = CI_Z * sqrt(stage_var(ref, f->load)) + f->measured_hw_ms;
+    dev = f->measured_ms - model;
+    if (!(model > 0) || fabs(dev) <= hw || fabs(dev) <= a->cfg.drift * model)
+        goto rebase;
+    /* Disagrees: hold the reference (pending or firing) and report. */
+    if (fabs(dev) / model > pick->score) {
+        pick->stage = st;
+        pick->score = fabs(dev) / model;
+        pick->model = model;
+        pick->hw = hw;
+    }
+    return;
+rebase:
+    *ref = *f;
+    a->has_ref[st] = true;
+}
+
+static void eval_drift(struct afd_alerts *a, const struct afd_alert_input *in,
+                       bool warm, int64_t now, struct afd_alert_events *out)
+{
+    struct machine *m = &a->m[AFD_ALERT_PROFILE_DRIFT];
+    struct drift_pick pick = {-1, 0, 0, 0};
+    const struct afd_alert_stage *f;
+    struct afd_alert_event *e;
+    int st, key = 0, ev;
+
+    for (st = 0; st < AFD_REGIME_COUNT; st++)
+        if (in->stage[st].valid)
+            drift_stage(a, st, &in->stage[st], warm, &pick);
+    if (pick.stage >= 0)
+        key = 2 * pick.stage +
+              (in->stage[pick.stage].measured_ms < pick.model ? 1 : 0);
+    ev =
+        machine_step(m, &a->cfg, a->cfg.debounce_ms, pick.stage >= 0, key, now);
+    if (ev & SM_SUPERSEDE)
+        emit_resolved(m, now, out, true, "superseded: now the %s stage",
+                      afd_regime_name((enum afd_regime)pick.stage));
+    if (ev & SM_RESOLVE)
+        emit_resolved(m, now, out, false,
+                      "the %s stage agrees with the calibrated model again "
+                      "(re-fitted or the drift ended) for %g s",
+                      afd_regime_name(m->active.regime),
+                      seconds(now - m->clear_since));
+    if (!(ev & SM_RAISE))
+        return;
+    f = &in->stage[pick.stage];
+    e = raise_alert(a, AFD_ALERT_PROFILE_DRIFT, in, a->stable);
+    e->regime = (enum afd_regime)pick.stage;
+    e->loss = 0;
+    e->lost_per_device = 0;
+    e->lost_tokens_per_s = 0;
+    e->drift_factor = f->measured_ms / pick.model;
+    e->measured_ms = f->measured_ms;
+    e->model_ms = pick.model;
+    e->model_hw_ms = pick.hw;
+    e->stage_load = f->load;
+    snprintf(e->explanation, sizeof(e->explanation),
+             "the %s stage takes %.2fx the calibrated model (%.3g ms "
+             "measured, %.3g +- %.2g ms expected at %.0f tokens) for %g s: "
+             "the hardware or software under it changed; the calibration "
+             "is re-fitting",
+             afd_regime_name(e->regime), e->drift_factor, e->measured_ms,
+             e->model_ms, e->model_hw_ms, e->stage_load,
+             seconds(now - e->start_ms));
+    *next_event(out) = *e;
+}
+
 static int check_now(struct afd_alerts *a, int64_t now_ms, char *err)
 {
     if (now_ms < 0 || now_ms > AFD_ALERT_TIME_MAX || now_ms < a->last_now) {
@@ -398,6 +576,8 @@ static bool regime_ok(enum afd_regime r)
 
 static int check_input(const struct afd_alert_input *in, char *err)
 {
+    int i;
+
     if (!in)
         return afd_err(err, AFD_EINVAL, "alert input is null");
     if (!regime_ok(in->sizing) || !regime_ok(in->predicted))
@@ -423,6 +603,19 @@ static int check_input(const struct afd_alert_input *in, char *err)
         return afd_err(err, AFD_EINVAL,
                        "alert input losses must be finite, got %g, %g, %g",
                        in->loss, in->lost_per_device, in->lost_tokens_per_s);
+    for (i = 0; i < AFD_REGIME_COUNT; i++) {
+        const struct afd_alert_stage *f = &in->stage[i];
+
+        if (f->valid &&
+            !(isfinite(f->load) && f->load >= 0 && isfinite(f->measured_ms) &&
+              isfinite(f->measured_hw_ms) && f->measured_hw_ms >= 0 &&
+              isfinite(f->a) && isfinite(f->b) && isfinite(f->var[0]) &&
+              isfinite(f->var[1]) && isfinite(f->var[2])))
+            return afd_err(err, AFD_EINVAL,
+                           "alert input stage %d (%s) must have finite "
+                           "values, load and half-width >= 0",
+                           i, afd_regime_name((enum afd_regime)i));
+    }
     return AFD_OK;
 }
 
@@ -430,6 +623,7 @@ int afd_alert_eval(struct afd_alerts *a, const struct afd_alert_input *in,
                    int64_t now_ms, struct afd_alert_events *out, char *err)
 {
     enum afd_regime stable_before;
+    bool warm;
     int rc;
 
     assert(a && out);
@@ -447,11 +641,13 @@ int afd_alert_eval(struct afd_alerts *a, const struct afd_alert_input *in,
         a->has_stable = true;
         a->first_ms = now_ms;
     }
-    if (now_ms - a->first_ms < a->cfg.warmup_ms || a->first_ms == now_ms)
+    warm = now_ms - a->first_ms < a->cfg.warmup_ms || a->first_ms == now_ms;
+    if (warm)
         a->stable = in->sizing; /* still learning: no alert */
     stable_before = a->stable;
     eval_changed(a, in, now_ms, out);
     eval_off_balance(a, in, stable_before, now_ms, out);
+    eval_drift(a, in, warm, now_ms, out);
     return AFD_OK;
 }
 

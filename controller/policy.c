@@ -238,6 +238,11 @@ static int check_input(const struct afd_policy_input *in, char *err)
         return afd_err(err, AFD_EINVAL,
                        "policy input 'r_star' must be finite and > 0, got %g",
                        in->r_star);
+    if (!isfinite(in->gain_uncertainty) || in->gain_uncertainty < 0)
+        return afd_err(err, AFD_EINVAL,
+                       "policy input 'gain_uncertainty' must be finite and "
+                       ">= 0, got %g",
+                       in->gain_uncertainty);
     return AFD_OK;
 }
 
@@ -375,6 +380,15 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
                    "above the %g%% threshold",
                    100.0 * gain, in->attention, desired,
                    100.0 * c->gain_threshold);
+        return false;
+    }
+    if (!(gain > in->gain_uncertainty)) {
+        p->dwelling = false;
+        set_reason(p,
+                   "gain %+.1f%% for %d -> %d Attention instances is below "
+                   "the model's own uncertainty (+-%.1f%%)",
+                   100.0 * gain, in->attention, desired,
+                   100.0 * in->gain_uncertainty);
         return false;
     }
     if (!p->dwelling || p->dwell_dir != dir) {

@@ -17,11 +17,12 @@
  *      dwell tests (bounds are configuration, not a noisy estimate).
  *   3. Hysteresis. Inside the bounds the policy acts only when
  *      gain = tput_target / tput_current - 1 is strictly above
- *      gain_threshold, the direction (up or down) is the same, and both have
- *      held for dwell_ms: the first step with now - dwell_start >= dwell_ms
- *      acts. A dip to gain <= threshold or a flip of direction restarts the
- *      timer. Dwell is not tracked while a command is in flight (counts are
- *      changing); it is tracked during cooldown and backoff, so an action may
+ *      gain_threshold and above the model's own uncertainty on it
+ *      (gain_uncertainty), the direction (up or down) is the same, and both
+ *      have held for dwell_ms: the first step with now - dwell_start >=
+ *      dwell_ms acts. A dip to gain <= threshold or a flip of direction
+ * restarts the timer. Dwell is not tracked while a command is in flight (counts
+ * are changing); it is tracked during cooldown and backoff, so an action may
  *      follow as soon as they end.
  *   4. Backoff. A failed or timed-out command blocks new ones for backoff_ms,
  *      from the failed ack (or from the timeout deadline).
@@ -103,15 +104,17 @@ void afd_policy_config_init(struct afd_policy_config *cfg);
 int afd_policy_config_check(const struct afd_policy_config *cfg, char *err);
 
 struct afd_policy_input {
-    int attention;          /* x, current Attention instances, >= 0 */
-    int ffn;                /* y, current FFN instances, >= 1 */
-    int target;             /* recommended x (barrier-aware if known), >= 1 */
-    bool barrier;           /* target came from the barrier-aware model */
-    double tput_current;    /* tokens/ms/device predicted at x; > 0 when
-                               x >= 1, 0 allowed only when x == 0 */
-    double tput_target;     /* tokens/ms/device predicted at target, > 0 */
-    enum afd_regime regime; /* regime binding at the current ratio x/y */
-    double r_star;          /* recommended ratio target / y, finite, > 0 */
+    int attention;           /* x, current Attention instances, >= 0 */
+    int ffn;                 /* y, current FFN instances, >= 1 */
+    int target;              /* recommended x (barrier-aware if known), >= 1 */
+    bool barrier;            /* target came from the barrier-aware model */
+    double tput_current;     /* tokens/ms/device predicted at x; > 0 when
+                                x >= 1, 0 allowed only when x == 0 */
+    double tput_target;      /* tokens/ms/device predicted at target, > 0 */
+    enum afd_regime regime;  /* regime binding at the current ratio x/y */
+    double r_star;           /* recommended ratio target / y, finite, > 0 */
+    double gain_uncertainty; /* 95% half-width of the gain, fraction, >= 0
+                                (0: unknown or exact) */
 };
 
 struct afd_command {

@@ -93,6 +93,7 @@
 #define CI_MIN_WEIGHT     3.0  /* samples (forgetting-weighted) for sigma */
 #define IDENT_EXCITATION  1e-6 /* 1 - rho^2 of the data; ~1e-13 at one load */
 #define IDENT_REL         0.1  /* data-only 95% half-width / |value| */
+#define RECENT_ALPHA      (1.0 / 64.0) /* afd_calib_fit's recent means */
 
 enum stage_id { STAGE_ATTENTION = 0, STAGE_COMM, STAGE_FFN };
 
@@ -110,6 +111,10 @@ struct calib_stage {
     double rs; /* forgetting-weighted sum of e^2/(1 + u'P-u), ms^2 */
     double rw; /* forgetting-weighted sample count behind rs */
     uint64_t n;
+    /* Recent measurements (afd_calib_fit): EWMAs of load and time, the
+     * number folded in; transient, not exported. */
+    double rx, ry;
+    uint64_t rn;
 };
 
 struct afd_calib {
@@ -219,6 +224,7 @@ static void reset_stages(struct afd_calib *c)
         st->rs = 0;
         st->rw = 0;
         st->n = 0;
+        st->rn = 0;
     }
 }
 
@@ -297,6 +303,13 @@ static int stage_update(const struct afd_calib *c, struct calib_stage *st,
     st->rw = lam * st->rw + 1.0;
     st->th[0] = th0;
     st->th[1] = th1;
+    if (st->rn++ == 0) {
+        st->rx = x;
+        st->ry = y;
+    } else {
+        st->rx += RECENT_ALPHA * (x - st->rx);
+        st->ry += RECENT_ALPHA * (y - st->ry);
+    }
     st->p[0] = q0;
     st->p[1] = q1;
     st->p[2] = q2;
@@ -432,6 +445,36 @@ void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out)
         if (!out->identified[i])
             out->ci[i] = fmax(out->ci[i],
                               fmax(fabs(out->prior[i]), fabs(out->value[i])));
+}
+
+void afd_calib_fit(const struct afd_calib *c, int stage,
+                   struct afd_calib_fit *out)
+{
+    const struct calib_stage *st;
+    struct afd_calib_report rep;
+    double s2;
+
+    assert(c && out && stage >= 0 && stage < STAGE_COUNT);
+    st = &c->st[stage];
+    afd_calib_report(c, &rep);
+    memset(out, 0, sizeof(*out));
+    out->a = rep.value[2 * stage];
+    out->b = rep.value[2 * stage + 1];
+    out->identified =
+        rep.identified[2 * stage] && rep.identified[2 * stage + 1];
+    out->sigma_ms = rep.sigma_ms[stage];
+    out->recent_n = st->rn;
+    out->recent_load = st->rx;
+    out->recent_ms = st->ry;
+    if (out->sigma_ms < 0)
+        return;
+    s2 = out->sigma_ms * out->sigma_ms;
+    out->var[0] = s2 * st->p[0] * st->inv_s * st->inv_s;
+    out->var[1] = s2 * st->p[1] * st->inv_s;
+    out->var[2] = s2 * st->p[2];
+    /* An EWMA of independent noise has variance sigma^2 alpha/(2 - alpha). */
+    out->recent_hw_ms =
+        CI_Z * out->sigma_ms * sqrt(RECENT_ALPHA / (2.0 - RECENT_ALPHA));
 }
 
 void afd_calib_profile(const struct afd_calib *c, struct afd_profile *out)

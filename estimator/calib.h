@@ -108,6 +108,28 @@ struct afd_calib_report {
 void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out);
 
 /*
+ * One stage's model with its uncertainty, and what it measured lately, for
+ * the profile-drift alert (controller/alert.h): stage 0 attention, 1 comm,
+ * 2 ffn (the order of enum afd_regime).
+ */
+struct afd_calib_fit {
+    double a, b;         /* ms = a*x + b, the report's values */
+    double var[3];       /* sigma^2 P: var(a), cov(a, b), var(b); 0 unknown */
+    double sigma_ms;     /* residual sd, -1 before three samples */
+    bool identified;     /* both coefficients identified (report) */
+    double recent_load;  /* tokens: EWMA (weight 1/64, ~64 samples) */
+    double recent_ms;    /* ms: EWMA of the measured times, same weights,
+                            so recent_ms pairs with recent_load exactly for
+                            an affine model */
+    uint64_t recent_n;   /* samples folded in; not exported (a snapshot
+                            import restarts it at 0) */
+    double recent_hw_ms; /* 95% half-width of recent_ms from the residual
+                            noise alone: 1.96 sigma sqrt(alpha/(2-alpha)) */
+};
+void afd_calib_fit(const struct afd_calib *c, int stage,
+                   struct afd_calib_fit *out);
+
+/*
  * The current profile: the prior's name with "+calibrated" appended when any
  * coefficient is calibrated, the same comm mode, and the report's values.
  * The result always passes afd_profile_validate.
@@ -135,7 +157,7 @@ void afd_calib_export(const struct afd_calib *c, struct afd_calib_state *out);
  * a covariance that is not symmetric positive semidefinite with a positive
  * diagonal, or a prior_cov other than the one the prior and prior_weight
  * give. Export then import restores
- * c bit for bit.
+ * c bit for bit, except afd_calib_fit's recent means, which restart.
  */
 int afd_calib_import(struct afd_calib *c, const struct afd_calib_state *in,
                      char *err);

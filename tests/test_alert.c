@@ -225,6 +225,41 @@ static void test_alert_balanced_noise_raises_nothing(void **state)
     (void)sizing_moves;
 }
 
+/* ensure a move to or from ffn waits until the FFN split is identified */
+static void test_alert_sizing_ffn_needs_identified_split(void **state)
+{
+    struct afd_alert_config c = base_cfg();
+    struct afd_alerts *a = make(state, &c);
+    struct afd_alert_input in = input(FFN, BAL);
+    struct afd_alert_events ev;
+    int64_t t;
+
+    quiet(a, ATT, BAL, 0, 0, 1000);
+    in.ffn_split_unknown = true;
+    for (t = 1000; t <= 3600000; t += 1000) {
+        assert_int_equal(afd_alert_eval(a, &in, t, &ev, NULL), AFD_OK);
+        assert_true(ev.n == 0);
+    }
+    assert_int_equal(status(a).stable, ATT);
+    in.ffn_split_unknown = false; /* identified: a change, after 60 s */
+    for (t = 3601000; t < 3661000; t += 1000) {
+        assert_int_equal(afd_alert_eval(a, &in, t, &ev, NULL), AFD_OK);
+        assert_true(ev.n == 0);
+    }
+    assert_int_equal(afd_alert_eval(a, &in, 3661000, &ev, NULL), AFD_OK);
+    assert_true(ev.n == 1 && ev.ev[0].kind == CHANGED &&
+                ev.ev[0].regime == FFN && ev.ev[0].previous == ATT &&
+                ev.ev[0].start_ms == 3601000);
+    /* From ffn to communication: r_C against r_peak, the split decides. */
+    in = input(COMM, BAL);
+    in.ffn_split_unknown = true;
+    for (t = 3662000; t <= 3800000; t += 1000) {
+        assert_int_equal(afd_alert_eval(a, &in, t, &ev, NULL), AFD_OK);
+        assert_true(ev.n == 0 || ev.ev[0].action == AFD_ALERT_RESOLVED);
+    }
+    assert_int_equal(status(a).stable, FFN);
+}
+
 /* ensure config_check names the bad field and defaults are valid */
 static void test_alert_config_check_names_field(void **state)
 {
@@ -398,7 +433,7 @@ static void test_alert_eval_changed_superseded(void **state)
 static void test_alert_eval_changed_zero_periods(void **state)
 {
     struct afd_alert_config c = {
-        .debounce_ms = 0, .resolve_ms = 0, .margin = 0.05};
+        .debounce_ms = 0, .resolve_ms = 0, .margin = 0.05, .drift = 0.10};
     struct afd_alerts *a = make(state, &c);
     struct afd_alert_events ev;
 
@@ -669,6 +704,7 @@ int main(void)
         T(test_alert_eval_changed_superseded),
         T(test_alert_eval_changed_zero_periods),
         T(test_alert_balanced_noise_raises_nothing),
+        T(test_alert_sizing_ffn_needs_identified_split),
         T(test_alert_off_balance_waits_for_controller),
         T(test_alert_sizing_warmup_is_silent),
         T(test_alert_eval_mismatch_raises_after_debounce),

@@ -343,6 +343,42 @@ static void test_payload_mismatch_unknown_r_star(void **state)
     json_decref(body);
 }
 
+/* ensure the drift alert is a warning naming the stage, with its numbers */
+static void test_payload_drift(void **state)
+{
+    struct afd_alertmanager_config cfg;
+    struct afd_alertmanager_alert a = raised("prod", AFD_REGIME_ATTENTION);
+    json_t *body, *labels, *an;
+
+    base_cfg(&cfg, "http://am:9093");
+    a.ev.kind = AFD_ALERT_PROFILE_DRIFT;
+    a.ev.alertname = "AfdProfileDrift";
+    a.ev.drift_factor = 1.3;
+    a.ev.measured_ms = 13;
+    a.ev.model_ms = 10;
+    a.ev.model_hw_ms = 0.25;
+    a.ev.stage_load = 153600;
+    body = afd_alertmanager_payload(&cfg, &a, 1, T0, NULL);
+    assert_non_null(body);
+    labels = json_object_get(json_array_get(body, 0), "labels");
+    an = json_object_get(json_array_get(body, 0), "annotations");
+    assert_string_equal(json_string_value(json_object_get(labels, "severity")),
+                        "warning");
+    assert_string_equal(json_string_value(json_object_get(labels, "regime")),
+                        "attention");
+    assert_string_equal(json_string_value(json_object_get(an, "summary")),
+                        "prod: the attention stage takes 1.30x the "
+                        "calibrated model");
+    assert_string_equal(json_string_value(json_object_get(an, "drift_factor")),
+                        "1.3");
+    assert_string_equal(json_string_value(json_object_get(an, "model_ms")),
+                        "10");
+    assert_string_equal(
+        json_string_value(json_object_get(an, "stage_load_tokens")), "153600");
+    assert_null(json_object_get(an, "tokens_per_s_lost"));
+    json_decref(body);
+}
+
 /* ensure payload keeps endsAt after startsAt when the start is ahead of
  * the send clock */
 static void test_payload_start_ahead_of_now(void **state)
@@ -381,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_payload_resolved_ends_at_end),
         cmocka_unit_test(test_payload_mismatch_unknown_r_star),
         cmocka_unit_test(test_payload_start_ahead_of_now),
+        cmocka_unit_test(test_payload_drift),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

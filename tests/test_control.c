@@ -505,18 +505,21 @@ static void test_control_alerts_regime_change_raise_and_resolve(void **state)
     int64_t t = 0;
     int i;
 
-    /* Attention 2 ms is far below the FFN line: the FFN peak sets r* (the
-     * three samples barely move the calibration): the silent baseline. */
-    feed(f, 3, LOAD_100, t, 2.0, 10.0);
+    /* Comm 20 ms above attention 2 ms: the comm floor sets r* (r_C), the
+     * silent baseline. (Not the FFN peak: with no FFN sample its split is
+     * the prior's guess, and a move from it is no news, alert.h.) */
+    for (i = 0; i < 40; i++)
+        feed(f, 1, LOAD_100, t, 2.0, 20.0);
     assert_int_equal(afd_control_evaluate(f->ctl, dep(f), t), AFD_OK);
     assert_int_equal(
         count_alerts(f, AFD_ALERT_SIZING_CHANGED, AFD_ALERT_RAISED), 0);
     /* Warm-up is 2 * debounce = 2000 ms: the baseline is learned silently. */
     assert_int_equal(afd_control_evaluate(f->ctl, dep(f), 2000), AFD_OK);
     t = 2000;
-    /* 40 samples of 40 ms lift the attention line: r_A now sets r*. */
+    /* 40 samples of 80 ms lift the attention line above the comm floor:
+     * r_A now sets r*. */
     for (i = 0; i < 40; i++)
-        feed(f, 1, LOAD_100, t, 40.0, 10.0);
+        feed(f, 1, LOAD_100, t, 80.0, 20.0);
     t = 3000;
     assert_int_equal(afd_control_evaluate(f->ctl, dep(f), t), AFD_OK);
     assert_int_equal(
@@ -529,7 +532,7 @@ static void test_control_alerts_regime_change_raise_and_resolve(void **state)
     for (i = 0; i < (int)f->n_alerts; i++)
         if (f->alerts[i].kind == AFD_ALERT_SIZING_CHANGED) {
             assert_int_equal(f->alerts[i].regime, AFD_REGIME_ATTENTION);
-            assert_int_equal(f->alerts[i].previous, AFD_REGIME_FFN);
+            assert_int_equal(f->alerts[i].previous, AFD_REGIME_COMMUNICATION);
             assert_int_equal(f->alerts[i].start_ms, 3000);
             assert_string_equal(f->alerts[i].deployment, DEP);
         }

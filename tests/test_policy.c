@@ -741,6 +741,39 @@ static void test_policy_counters_add_up(void **state)
     assert_true(k.issued == k.acked + k.failed + k.timed_out + 1);
 }
 
+/* ensure a gain above the threshold but not above the model's own
+ * uncertainty never acts and says so; below the uncertainty it acts after
+ * the dwell; a NaN or negative uncertainty is refused */
+static void test_policy_gain_below_uncertainty(void **state)
+{
+    struct afd_policy_config c = base_cfg();
+    struct afd_policy *p;
+    struct afd_policy_input in = input(4, 8, 1.05); /* +5% */
+    struct afd_policy_status st;
+    struct afd_command cmd;
+    enum afd_decision d;
+    char err[AFD_ERR_LEN] = "";
+
+    c.dwell_ms = 0;
+    p = make(state, &c);
+    in.gain_uncertainty = 0.06;
+    steps_none(p, &in, 0, 10000, 1000);
+    st = status_at(p, 10000);
+    assert_non_null(strstr(st.reason, "below the model's own uncertainty"));
+    assert_non_null(strstr(st.reason, "+-6.0%"));
+    /* equal (the same double): still not above it */
+    in.gain_uncertainty = in.tput_target / in.tput_current - 1;
+    steps_none(p, &in, 11000, 12000, 1000);
+    in.gain_uncertainty = 0.04;
+    assert_int_equal(step(p, &in, 13000, &cmd), AFD_DECISION_COMMAND);
+    assert_int_equal(cmd.target, 8);
+    in.gain_uncertainty = NAN;
+    assert_int_equal(afd_policy_step(p, &in, 14000, &d, &cmd, err), AFD_EINVAL);
+    assert_non_null(strstr(err, "gain_uncertainty"));
+    in.gain_uncertainty = -0.01;
+    assert_int_equal(afd_policy_step(p, &in, 14000, &d, &cmd, err), AFD_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -749,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_policy_new_rejects_bad_name),
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
         T(test_policy_step_below_threshold_never_acts),
+        T(test_policy_gain_below_uncertainty),
         T(test_policy_step_gain_at_threshold_never_acts),
         T(test_policy_step_acts_when_dwell_elapsed),
         T(test_policy_step_dwell_restarts_after_dip),

@@ -9,7 +9,10 @@ closed loop) for each integration/scenarios/*.json, then
     comes from `afd-sizer solve` on the scenario's TRUE profile and the
     phase's workload, as argmax(r_A, r_C, r_peak) of model.md sec. 4 (per
     instance comm, the closed form) - independent of the daemon, which is
-    not told the profile of a scenario that gives one as an object.
+    not told the profile of a scenario that gives one as an object;
+  - AfdProfileDrift raised once for each hardware.drift event of the
+    scenario, within 30 s after its at_s, naming its stage, and resolved
+    later (the calibration catches up); never in a scenario without one.
 
 usage: test_demo_alerts.py BIN_DIR SCENARIO_DIR [TRACES_DIR]
 """
@@ -64,6 +67,25 @@ def expected_terms(bin_dir, scen, scen_dir, traces_dir, tmp):
     return out
 
 
+def check_drift(c, name, scen, alerts):
+    """One drift alert per hardware.drift event, near it; none else."""
+    events = scen.get("hardware", {}).get("drift", [])
+    drift = [a for a in alerts if a["alertname"] == "AfdProfileDrift"]
+    raises = [a for a in drift if a["action"] == "raised"]
+    want = [(e["stage"], e["at_s"]) for e in events]
+    got = []
+    for st, at in want:
+        near = [a for a in raises
+                if a["regime"] == st and at <= a["t_s"] <= at + 30]
+        ends = [a for a in drift if a["action"] == "resolved" and
+                a["regime"] == st and near and a["t_s"] > near[0]["t_s"]]
+        got.append((st, at, len(near), len(ends) > 0))
+    c.check("%s: AfdProfileDrift per drift event (stage, at_s, raises, "
+            "resolved) %s, %d raises in all" % (name, got, len(raises)),
+            len(raises) == len(want) and
+            all(n == 1 and r for _, _, n, r in got), repr(drift)[:600])
+
+
 def main():
     bin_dir, scen_dir = sys.argv[1], sys.argv[2]
     traces_dir = sys.argv[3] if len(sys.argv) > 3 else ""
@@ -86,6 +108,7 @@ def main():
             c.check("%s: %d raises, none in steady state, one per name per "
                     "phase at most" % (name, len(raises)), not bad,
                     repr(bad)[:600])
+            check_drift(c, name, scen, alerts)
             terms = expected_terms(bin_dir, scen, scen_dir, traces_dir, tmp)
             if terms is None:
                 continue

@@ -8,7 +8,8 @@
  * retry timer and the delivery counters.
  *
  * Alert identity is its label set, as in Alertmanager: alertname,
- * deployment, regime (the alert.h key of both kinds); severity depends on
+ * deployment, regime (the alert.h key of every kind; for the drift alert
+ * its stage, whichever direction); severity depends on
  * the alertname only and the static extra labels are the same on every
  * alert. The queue holds at most one delivery per identity:
  * a newer event replaces a queued older one in place (only the latest state

@@ -421,6 +421,10 @@ static json_t *alert_annotations(const struct afd_alertmanager_alert *a)
                  "%.1f%% throughput lost",
                  ev->deployment, ev->ratio, ev->band_lo, ev->band_hi,
                  100 * ev->loss);
+    else if (ev->kind == AFD_ALERT_PROFILE_DRIFT)
+        snprintf(buf, sizeof(buf),
+                 "%s: the %s stage takes %.2fx the calibrated model",
+                 ev->deployment, reg, ev->drift_factor);
     else
         snprintf(buf, sizeof(buf),
                  "%s: the optimum is now set by the %s term (was %s)",
@@ -444,6 +448,13 @@ static json_t *alert_annotations(const struct afd_alertmanager_alert *a)
         bad |= set_num(an, "throughput_lost_fraction", ev->loss);
         bad |= set_num(an, "tokens_per_s_lost_per_device", ev->lost_per_device);
         bad |= set_num(an, "tokens_per_s_lost", ev->lost_tokens_per_s);
+    }
+    if (ev->kind == AFD_ALERT_PROFILE_DRIFT) {
+        bad |= set_num(an, "drift_factor", ev->drift_factor);
+        bad |= set_num(an, "measured_ms", ev->measured_ms);
+        bad |= set_num(an, "model_ms", ev->model_ms);
+        bad |= set_num(an, "model_half_width_ms", ev->model_hw_ms);
+        bad |= set_num(an, "stage_load_tokens", ev->stage_load);
     }
     bad |= set_str(an, "previous_regime", prev);
     bad |= set_str(an, "predicted_regime", pred);

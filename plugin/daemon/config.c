@@ -121,6 +121,7 @@ static const struct field alerting_fields[] = {
     {"resolve_s", F_SECONDS64, ALR(rules.resolve_ms), 0, 0, 604800000, false, false,
      NULL},
     {"margin", F_DOUBLE, ALR(rules.margin), 0, 0, 1, false, false, NULL},
+    {"drift", F_DOUBLE, ALR(rules.drift), 0, 0, 1, false, false, NULL},
     {"alertmanager_url", F_STRING, ALR(am.url), AFD_AM_URL_LEN, 0, 0,
      false, false, NULL},
     {"generator_url", F_STRING, ALR(am.generator_url), AFD_AM_URL_LEN, 0, 0, false,

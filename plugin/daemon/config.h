@@ -32,7 +32,7 @@
  *                  "ack_timeout_s": 60, "advisory": false,
  *                  "backoff_s": 300, "alerts": {...alerting...}},
  *   "alerting": {"debounce_s": 60, "resolve_s": 300, "margin": 0.05,
- *                "alertmanager_url": "", "generator_url": "",
+ *                "drift": 0.1, "alertmanager_url": "", "generator_url": "",
  *                "severity": "warning", "resend_interval_s": 60,
  *                "timeout_s": 10, "backoff_initial_s": 1,
  *                "backoff_max_s": 60, "max_queue": 1024, "max_batch": 64}

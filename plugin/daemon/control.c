@@ -215,6 +215,7 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
     in.barrier = s->has_barrier;
     in.tput_current = rec->throughput_current;
     in.tput_target = rec->throughput_target;
+    in.gain_uncertainty = rec->gain_uncertainty;
     /* The stage binding now explains the move (attention-bound: add
      * Attention instances; FFN-bound: remove some); the regime at r* is
      * the balance point and says nothing about direction. */
@@ -254,13 +255,55 @@ static void emit_alerts(struct afd_control *c, struct afd_dep_control *e,
     }
 }
 
+/* The drift alert's view of each stage: the calibration's model with its
+ * covariance and what it measured lately (estimator/calib.h). */
+static void stage_inputs(struct afd_deployment *d, struct afd_alert_input *in)
+{
+    struct afd_calib_fit f;
+    int st;
+
+    for (st = 0; st < AFD_REGIME_COUNT; st++) {
+        afd_calib_fit(afd_deployment_calib(d), st, &f);
+        afd_alert_stage_from_fit(&f, &in->stage[st]);
+    }
+}
+
+/*
+ * The alert margin widened by the calibration's uncertainty at r*
+ * (controller/alert.h, afd_alert_band_margin): the stages binding the
+ * optimum, at their loads there.
+ */
+static double band_margin(struct afd_control *c, struct afd_deployment *d,
+                          const struct afd_recommendation *rec,
+                          enum afd_regime sizing, double r_star)
+{
+    struct afd_calib *cal = afd_deployment_calib(d);
+    struct afd_calib_fit f;
+    double u, n = r_star * rec->batch;
+
+    afd_calib_fit(cal, AFD_REGIME_FFN, &f);
+    u = afd_alert_model_rel_hw(&f, n);
+    if (sizing == AFD_REGIME_ATTENTION) {
+        afd_calib_fit(cal, AFD_REGIME_ATTENTION, &f);
+        u = fmax(u, afd_alert_model_rel_hw(&f, rec->batch * rec->theta));
+    } else if (sizing == AFD_REGIME_COMMUNICATION) {
+        afd_calib_fit(cal, AFD_REGIME_COMMUNICATION, &f);
+        u = fmax(u, afd_alert_model_rel_hw(&f, rec->profile.comm_mode ==
+                                                       AFD_COMM_PER_INSTANCE
+                                                   ? rec->batch
+                                                   : n));
+    }
+    return afd_alert_band_margin(c->cfg->alerting.rules.margin, u);
+}
+
 static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
+                        struct afd_deployment *d,
                         const struct afd_recommendation *rec, int64_t now)
 {
     struct afd_alert_input in;
     struct afd_alert_events evs;
     struct afd_solve_input si;
-    double best, at, devices;
+    double best, at, devices, margin;
     char why[AFD_ERR_LEN];
 
     if (!rec->valid)
@@ -273,6 +316,9 @@ static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
     in.r_star = rec->solution.r_star;
     in.ratio = (double)rec->attention_instances / rec->ffn_instances;
     in.sizing = afd_sizing_regime(&si, in.r_star);
+    in.ffn_split_unknown = !rec->calib.identified[AFD_COEF_AF] ||
+                           !rec->calib.identified[AFD_COEF_BF];
+    margin = band_margin(c, d, rec, in.sizing, in.r_star);
     in.predicted = rec->current_regime;
     best = rec->throughput_target;
     at = rec->throughput_current;
@@ -284,18 +330,18 @@ static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
         si.has_load_spread = rec->spread_measured;
         si.load_spread = rec->load_spread;
         in.r_star = rec->solution.r_star_barrier;
-        if (afd_balanced_band_barrier(
-                &si, rec->solution.attention_instances_barrier,
-                c->cfg->alerting.rules.margin, &in.band_lo, &in.band_hi, why))
+        if (afd_balanced_band_barrier(&si,
+                                      rec->solution.attention_instances_barrier,
+                                      margin, &in.band_lo, &in.band_hi, why))
             return;
     } else {
-        afd_balanced_band(&si, in.r_star, c->cfg->alerting.rules.margin,
-                          &in.band_lo, &in.band_hi);
+        afd_balanced_band(&si, in.r_star, margin, &in.band_lo, &in.band_hi);
     }
     devices = rec->attention_instances + rec->ffn_instances;
     in.loss = best > 0 ? fmax(0, 1 - at / best) : 0;
     in.lost_per_device = fmax(0, best - at) * 1000; /* tokens/ms -> /s */
     in.lost_tokens_per_s = in.lost_per_device * devices;
+    stage_inputs(d, &in);
     if (afd_alert_eval(e->alerts, &in, now, &evs, why) == AFD_OK)
         emit_alerts(c, e, &evs);
 }
@@ -317,7 +363,7 @@ int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,
         e->r_star = rec->solution.has_barrier ? rec->solution.r_star_barrier
                                               : rec->solution.r_star;
     step_policy(c, e, rec, now_ms);
-    eval_alerts(c, e, rec, now_ms);
+    eval_alerts(c, e, d, rec, now_ms);
     return AFD_OK;
 }
 

@@ -178,6 +178,31 @@ static void w_theta(struct render *r, struct afd_deployment *d)
         num(r, NAME(d), NULL, NULL, REC(d)->theta);
 }
 
+/* Where theta came from: one-hot over requests, live_loads, forecast. */
+static void w_theta_source(struct render *r, struct afd_deployment *d)
+{
+    static const char *const names[] = {"requests", "live_loads", "forecast"};
+    int k;
+
+    if (REC(d)->theta_source == AFD_THETA_NONE)
+        return;
+    for (k = 0; k < 3; k++)
+        num(r, NAME(d), "source", names[k],
+            (int)REC(d)->theta_source == k + 1 ? 1 : 0);
+}
+
+static void w_gain_uncertainty(struct render *r, struct afd_deployment *d)
+{
+    if (REC(d)->valid)
+        num(r, NAME(d), NULL, NULL, REC(d)->gain_uncertainty);
+}
+
+static void w_comm_hedged(struct render *r, struct afd_deployment *d)
+{
+    if (REC(d)->valid)
+        num(r, NAME(d), NULL, NULL, REC(d)->comm_hedged ? 1 : 0);
+}
+
 static void w_sigma(struct render *r, struct afd_deployment *d)
 {
     if (REC(d)->has_sigma)
@@ -523,6 +548,10 @@ static const struct family families[] = {
      w_theta},
     {"afd_sigma_tokens", "gauge",
      "Standard deviation of the per-slot token load", w_sigma},
+    {"afd_theta_source", "gauge",
+     "Where theta came from (one-hot: requests, live_loads, forecast after "
+     "a workload shift)",
+     w_theta_source},
     {"afd_batch_slots", "gauge",
      "Decode slots per Attention instance B used by the solve", w_batch},
     {"afd_load_spread_tokens", "gauge",
@@ -531,6 +560,14 @@ static const struct family families[] = {
      "Model throughput gain of the target over the current count "
      "(target/current - 1)",
      w_gain},
+    {"afd_expected_gain_uncertainty", "gauge",
+     "95% half-width of afd_expected_gain from the identified coefficients' "
+     "calibration intervals; no command for a gain below it",
+     w_gain_uncertainty},
+    {"afd_comm_hedged", "gauge",
+     "1 when the comm mode is not yet identified and the target hedges "
+     "over both modes",
+     w_comm_hedged},
     {"afd_model_throughput_tokens_per_second", "gauge",
      "Model throughput per device (tokens/s) at the current and target "
      "counts",

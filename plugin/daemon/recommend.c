@@ -322,6 +322,41 @@ static double worst_loss(const struct model *a, const struct model *b, int x)
 }
 
 /*
+ * The 95% half-width of the expected gain: each identified coefficient
+ * moved alone by its calibration half-width (calib.h), the gain's changes
+ * combined in quadrature. Coefficients the data have not identified are
+ * the prior, not noise: they are left out (counting their +-100% would
+ * forbid every move, and only moves identify them).
+ */
+static double gain_uncertainty(const struct model *m,
+                               const struct afd_recommendation *rec)
+{
+    const double cur = throughput(&m->in, m->barrier, rec->attention_instances);
+    double g0, acc = 0;
+    int k;
+
+    if (!(cur > 0) || !(m->thr_target > 0))
+        return 0;
+    g0 = m->thr_target / cur - 1;
+    for (k = 0; k < AFD_COEF_COUNT; k++) {
+        struct afd_profile p = m->profile;
+        struct afd_solve_input in = m->in;
+        double *c[AFD_COEF_COUNT] = {&p.aA, &p.bA, &p.aC, &p.bC, &p.aF, &p.bF};
+        double t, u;
+
+        if (!rec->calib.identified[k] || !(rec->calib.ci[k] > 0))
+            continue;
+        *c[k] += rec->calib.ci[k];
+        in.profile = &p;
+        t = throughput(&in, m->barrier, m->target);
+        u = throughput(&in, m->barrier, rec->attention_instances);
+        if (t > 0 && u > 0)
+            acc += (t / u - 1 - g0) * (t / u - 1 - g0);
+    }
+    return sqrt(acc);
+}
+
+/*
  * Steady points feed the comm-mode tracker (estimator/comm_mode.h): x must
  * have stood still since the previous recompute, so that the stage mean
  * describes this x and not the move.
@@ -379,6 +414,7 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
         rec->throughput_current > 0
             ? rec->throughput_target / rec->throughput_current - 1
             : 0;
+    rec->gain_uncertainty = gain_uncertainty(m, rec);
     rec->current_regime = afd_regime_at(
         &m->in, (double)rec->attention_instances / rec->ffn_instances);
     rec->valid = true;

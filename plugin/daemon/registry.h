@@ -111,6 +111,10 @@ struct afd_recommendation {
     double throughput_current;      /* model tokens/ms/device at current x */
     double throughput_target;       /* model tokens/ms/device at target */
     double expected_gain; /* throughput_target/throughput_current - 1 */
+    /* 95% half-width of expected_gain from the identified coefficients'
+     * calibration intervals (recommend.c); the controller does not act on
+     * a gain below it. */
+    double gain_uncertainty;
     /*
      * Regime binding at the current ratio x/y (afd_regime_at, mean-field,
      * this model): which stage limits the fleet now. solution.regime is the

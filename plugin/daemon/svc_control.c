@@ -74,6 +74,11 @@ static void fill_alert(Afd__Sizer__V1__RegimeAlert *m,
     m->loss = ev->loss;
     m->tokens_per_s_lost_per_device = ev->lost_per_device;
     m->tokens_per_s_lost = ev->lost_tokens_per_s;
+    m->drift_factor = ev->drift_factor;
+    m->measured_ms = ev->measured_ms;
+    m->model_ms = ev->model_ms;
+    m->model_half_width_ms = ev->model_hw_ms;
+    m->stage_load = ev->stage_load;
 }
 
 struct send_ctx {

@@ -100,6 +100,8 @@ static void get_recommendation(struct afd_grpc_call *call,
     Afd__Sizer__V1__Profile profile;
     struct solution_msg sol;
     const struct afd_recommendation *rec;
+    struct afd_svc_env *env = afd_svc_env(ctx);
+    struct afd_control_status cst;
     struct afd_deployment *d;
     size_t i;
 
@@ -144,6 +146,11 @@ static void get_recommendation(struct afd_grpc_call *call,
     out.last_shift_direction = rec->last_shift_direction;
     out.comm_mode_identified = rec->comm_mode_identified;
     out.comm_hedged = rec->comm_hedged;
+    out.gain_uncertainty = rec->gain_uncertainty;
+    if (env->ctl && afd_control_status(env->ctl, d, &cst)) {
+        out.controller_state = (char *)cst.policy.state_name;
+        out.controller_reason = cst.policy.reason;
+    }
     if (rec->valid) {
         out.r_star = rec->solution.r_star;
         out.has_barrier = rec->solution.has_barrier;

@@ -39,6 +39,7 @@
 
 #include "estimator/base/error.h"
 #include "estimator/base/num.h"
+#include "estimator/profile.h"
 #include "plugin/demo/demo.h"
 #include "plugin/demo/demo_proc.h"
 #include "plugin/demo/demo_report.h"
@@ -276,6 +277,43 @@ static int locate(struct demo *d, char *err)
     return AFD_OK;
 }
 
+/* A profile's name: a built-in name, or an object's "name". */
+static const char *profile_name(const json_t *v)
+{
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_object(v) && json_is_string(json_object_get(v, "name")))
+        return json_string_value(json_object_get(v, "name"));
+    return NULL;
+}
+
+/* The header's hardware, prior and scale delays (demo_report.h). */
+static void describe_scenario(const json_t *root, struct afd_demo_report *r)
+{
+    const json_t *hw = json_object_get(root, "hardware");
+    const json_t *act = json_object_get(root, "actuation");
+    const char *h = profile_name(json_object_get(hw, "profile"));
+    const char *p = profile_name(json_object_get(root, "prior"));
+    const json_t *v;
+
+    if (!h)
+        h = profile_name(json_object_get(root, "profile"));
+    snprintf(r->hardware, sizeof(r->hardware), "%s",
+             h ? h : AFD_DEFAULT_PROFILE);
+    if (p)
+        snprintf(r->prior, sizeof(r->prior), "%s", p);
+    else
+        snprintf(r->prior, sizeof(r->prior), "%s (the daemon's default)",
+                 AFD_DEFAULT_PROFILE);
+    r->scale_out_s = r->scale_in_s = r->settings.actuation_delay_s;
+    v = json_object_get(act, "scale_out_delay_s");
+    if (json_is_number(v))
+        r->scale_out_s = json_number_value(v);
+    v = json_object_get(act, "scale_in_delay_s");
+    if (json_is_number(v))
+        r->scale_in_s = json_number_value(v);
+}
+
 /*
  * Reads the scenario's seed (unless --seed) and what the daemon is told
  * about the hardware: the scenario's "prior" (a built-in name or a profile
@@ -306,6 +344,7 @@ static int read_scenario(struct demo *d, char *err)
     v = json_object_get(root, "prior");
     d->prior = v && (json_is_string(v) || json_is_object(v)) ? json_deep_copy(v)
                                                              : NULL;
+    describe_scenario(root, &d->report);
     json_decref(root);
     return AFD_OK;
 }

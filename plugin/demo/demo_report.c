@@ -437,6 +437,14 @@ static void print_header(const struct afd_demo_report *r, FILE *out)
             "afd-sizer demo: scenario '%s', seed %llu, %zu phases, %.0f s "
             "simulated\n",
             r->scenario, (unsigned long long)r->seed, cl->n_phases, total);
+    if (r->hardware[0])
+        fprintf(out,
+                "hardware '%s' (simulated; %s), daemon prior '%s';\n  "
+                "scale-out delay %.0f s, scale-in delay %.0f s (simulated)\n",
+                r->hardware,
+                strcmp(r->hardware, r->prior) ? "the daemon is not told"
+                                              : "the daemon is told",
+                r->prior, r->scale_out_s, r->scale_in_s);
     fprintf(out,
             "controller (telemetry clock, every %ld ms): gain > %.1f%%, "
             "dwell %.1f s, cooldown %.1f s, max step %ld,\n  ack timeout "
@@ -670,9 +678,12 @@ json_t *afd_demo_report_json(const struct afd_demo_report *r)
             return NULL;
         }
     return json_pack(
-        "{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "scenario", r->scenario,
-        "seed", (json_int_t)r->seed, "settings", settings_json(&r->settings),
-        "policies", pols, "timeline", passthrough(cl, "timeline"), "commands",
-        passthrough(cl, "commands"), "alerts", passthrough(cl, "alerts"), "svg",
+        "{s:s, s:I, s:s, s:s, s:f, s:f, s:o, s:o, s:o, s:o, s:o, s:o}",
+        "scenario", r->scenario, "seed", (json_int_t)r->seed, "hardware",
+        r->hardware, "prior", r->prior, "scale_out_delay_s", r->scale_out_s,
+        "scale_in_delay_s", r->scale_in_s, "settings",
+        settings_json(&r->settings), "policies", pols, "timeline",
+        passthrough(cl, "timeline"), "commands", passthrough(cl, "commands"),
+        "alerts", passthrough(cl, "alerts"), "svg",
         *r->svg_path ? json_string(r->svg_path) : json_null());
 }

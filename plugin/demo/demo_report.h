@@ -125,6 +125,13 @@ struct afd_demo_settings {
 struct afd_demo_report {
     char scenario[AFD_DEMO_NAME_LEN];
     uint64_t seed;
+    /* The simulated hardware's profile name and what the daemon was told
+     * (the scenario's "prior", else the daemon's default); scale delays by
+     * direction, simulated s (the scenario's "actuation", else the demo's
+     * actuation delay). */
+    char hardware[AFD_DEMO_NAME_LEN];
+    char prior[AFD_DEMO_NAME_LEN];
+    double scale_out_s, scale_in_s;
     struct afd_demo_settings settings;
     struct afd_demo_policy policies[AFD_DEMO_N_POLICIES];
     char svg_path[4096]; /* "" = no SVG written */
