@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs, builds the plain and the ASan+UBSan
 # configurations, and runs every ctest test (unit, CLI, end-to-end, benchmark
-# smoke runs) in both. This is what .ci/run calls.
+# smoke runs) in both, then the fuzz targets (build-fuzz, ctest -L fuzz).
+# This is what .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/setup.sh --sanitize
@@ -14,4 +15,6 @@ echo "== tests: plain build =="
 (cd build && ctest --output-on-failure -j "$JOBS") || status=1
 echo "== tests: ASan+UBSan build =="
 (cd build-asan && ctest --output-on-failure -j "$JOBS") || status=1
+echo "== tests: fuzz targets (libFuzzer, bounded time) =="
+(cd build-fuzz && ctest -L fuzz --output-on-failure -j "$JOBS") || status=1
 exit $status

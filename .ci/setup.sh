@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages afd-sizer needs and builds it into build/
 # (and, with --sanitize, an ASan+UBSan build into build-asan/ and Release
 # builds by gcc and clang into build-release/ and build-clang-release/,
-# compiled only, to catch warnings that only the optimiser sees).
+# compiled only, to catch warnings that only the optimiser sees, and the
+# libFuzzer targets by clang into build-fuzz/, integration/fuzz.cmake).
 # Safe to run again: apt-get and cmake only do what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ PACKAGES=(
     libprotobuf-c-dev protobuf-c-compiler libgrpc-dev
     python3 python3-grpcio python3-grpc-tools python3-protobuf python3-yaml
     prometheus prometheus-alertmanager openssl valgrind iproute2 chromium
-    etcd-server etcd-client
+    libfuzzer-14-dev etcd-server etcd-client
 )
 
 missing=()
@@ -44,4 +45,8 @@ if [ "${1:-}" = "--sanitize" ]; then
     CC=clang cmake -S . -B build-clang-release -DCMAKE_BUILD_TYPE=Release \
         -DAFD_WERROR=ON >&2
     cmake --build build-clang-release -j "$JOBS" >&2
+    # Fuzz targets (ASan+UBSan+libFuzzer): only what they link is built.
+    CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DAFD_FUZZ=ON -DAFD_WERROR=ON >&2
+    cmake --build build-fuzz --target afd_fuzz_all -j "$JOBS" >&2
 fi

@@ -113,6 +113,25 @@ static int setup_telemetry(void **state)
     return setup_with(state, "telemetry", false);
 }
 
+/* Wall clock, attached to a Dynamo planner that drives DEP only. */
+static int setup_planner(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    config(&f->cfg, "wall", false);
+    snprintf(f->cfg.dynamo.planner, sizeof(f->cfg.dynamo.planner),
+             "127.0.0.1:1");
+    snprintf(f->cfg.dynamo.maps[0].deployment,
+             sizeof(f->cfg.dynamo.maps[0].deployment), "%s", DEP);
+    snprintf(f->cfg.dynamo.maps[0].component_name,
+             sizeof(f->cfg.dynamo.maps[0].component_name), "attn");
+    f->cfg.dynamo.n_maps = 1;
+    *state = f;
+    start(f);
+    return 0;
+}
+
 static int teardown(void **state)
 {
     struct fixture *f = *state;
@@ -382,6 +401,34 @@ static void test_control_advisory_reports_only(void **state)
                      rec->target_attention_instances);
 }
 
+/* ensure a deployment the Dynamo planner drives gets its decisions as
+ * advisory reports (one actuator: Propose) and KEDA the recommendation;
+ * an advisory planner, or an unmapped deployment, is not driven */
+static void test_control_planner_driven_reports_only(void **state)
+{
+    struct fixture *f = *state;
+    const struct afd_recommendation *rec;
+    struct afd_control_command cc;
+    int64_t t;
+
+    for (t = 0; t <= 2000; t += 1000)
+        tick(f, 3, LOAD_600, t);
+    assert_true(afd_control_external(f->ctl, dep(f)));
+    assert_int_equal(f->n_cmds, 1);
+    assert_true(f->cmds[0].advisory);
+    assert_int_equal(f->cmds[0].cmd.id, 0);
+    assert_true(f->cmds[0].cmd.target > 3);
+    assert_false(afd_control_in_flight(f->ctl, dep(f), &cc));
+    rec = afd_deployment_recommendation(dep(f));
+    assert_int_equal(afd_control_keda_target(f->ctl, dep(f), rec),
+                     rec->target_attention_instances);
+    /* An advisory planner actuates nothing: the controller does. */
+    f->cfg.dynamo.advisory = true;
+    assert_false(afd_config_dynamo_drives(&f->cfg.dynamo, DEP));
+    f->cfg.dynamo.advisory = false;
+    assert_false(afd_config_dynamo_drives(&f->cfg.dynamo, "other"));
+}
+
 /* ensure telemetry-clock evaluations run exactly at boundary crossings */
 static void test_control_telemetry_clock_evaluates_at_boundaries(void **state)
 {
@@ -568,6 +615,8 @@ int main(void)
         W(test_control_in_flight_until_acked),
         W(test_control_history_lists_commands),
         A(test_control_advisory_reports_only),
+        cmocka_unit_test_setup_teardown(
+            test_control_planner_driven_reports_only, setup_planner, teardown),
         T(test_control_telemetry_clock_evaluates_at_boundaries),
         T(test_control_telemetry_clock_rejects_far_future),
         T(test_control_telemetry_clock_shift_issues_on_time),

@@ -668,6 +668,60 @@ static void test_recompute_comm_mode_known(void **state)
     assert_true(r->target_attention_instances > 4);
 }
 
+static int setup_batch_only(void **state)
+{
+    struct fixture *f;
+
+    setup(state);
+    f = *state;
+    afd_registry_free(f->reg);
+    f->cfg.deployments[0].batch = 256;
+    f->reg = afd_registry_new(&f->cfg, NULL);
+    assert_non_null(f->reg);
+    return 0;
+}
+
+/*
+ * ensure a planner's observations stand in only where telemetry is absent:
+ * ready workers as x and traffic means as theta (geometric decode: P + D - 1
+ * = 599, sigma^2 = D (D - 1) = 249500), named as the sources; the first
+ * live Attention row takes over both
+ */
+static void test_recompute_planner_observations(void **state)
+{
+    struct fixture *f = *state;
+    struct afd_planner_obs o = {7, 100, 500};
+    struct afd_step_sample a = attention_sample("a0", 25600);
+    const struct afd_recommendation *r;
+
+    afd_deployment_set_planner_obs(prod(f), &o);
+    r = afd_deployment_recompute(prod(f), 0);
+    assert_true(r->valid);
+    assert_int_equal(r->attention_instances, 7);
+    assert_string_equal(r->attention_source, "planner");
+    assert_int_equal(r->theta_source, AFD_THETA_PLANNER);
+    assert_close(599, r->theta, 0, 1e-12);
+    assert_true(r->has_sigma);
+    assert_close(sqrt(249500.0), r->sigma, 0, 1e-12);
+    afd_registry_add_step(f->reg, "prod", &a, 0, NULL);
+    r = afd_deployment_recompute(prod(f), 0);
+    assert_int_equal(r->attention_instances, 1);
+    assert_string_equal(r->attention_source, "telemetry");
+    assert_int_equal(r->theta_source, AFD_THETA_LIVE_LOADS);
+    assert_true(r->theta == 100.0);
+    /* Nonsense observations are dropped, not used. */
+    o.ready_attention = -3;
+    o.osl = NAN;
+    afd_deployment_set_planner_obs(prod(f), &o);
+    afd_registry_free(f->reg);
+    f->reg = afd_registry_new(&f->cfg, NULL);
+    afd_deployment_set_planner_obs(prod(f), &o);
+    r = afd_deployment_recompute(prod(f), 0);
+    assert_false(r->valid);
+    assert_int_equal(r->attention_instances, 0);
+    assert_int_equal(r->theta_source, AFD_THETA_NONE);
+}
+
 /* ensure y defaults to 1 without FFN telemetry, and overrides win */
 static void test_recompute_overrides_and_default_y(void **state)
 {
@@ -794,6 +848,7 @@ int main(void)
         T(test_recompute_theta_source_switch, setup),
         T(test_recompute_theta_from_requests_without_rows, setup_x_override),
         T(test_recompute_comm_mode_hedged, setup),
+        T(test_recompute_planner_observations, setup_batch_only),
         T(test_recompute_comm_mode_known, setup_comm_known),
         T(test_recompute_matches_direct_solve, setup),
         T(test_recompute_overrides_and_default_y, setup),

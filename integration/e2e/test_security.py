@@ -228,6 +228,35 @@ def tls_token_daemon(c, s, tmp, bin_dir, pki):
         rc = d.stop()
     c.check("tls daemon exits 0 on SIGTERM", rc == 0,
             "status %r; stderr:\n%s" % (rc, d.stderr()))
+    # After config load, auth failures (a Basic header carrying the real
+    # token, a wrong token) and shutdown: neither secret was ever logged.
+    log = "\n".join(d.lines) + d.stderr()
+    c.check("after the auth failures the token is not in the daemon's log",
+            TOKEN not in log and TOKEN[:16] not in log, "log has the token")
+    c.check("... nor the wrong token a client presented",
+            "x" * len(TOKEN) not in log, "log has the presented token")
+
+
+def loose_token_file(c, tmp, bin_dir):
+    """A token file (or TLS key) readable by group or others is warned about
+    by path, never quoted, and the daemon still starts: Kubernetes mounts
+    Secrets 0644 unless defaultMode says otherwise, so refusing would break
+    the common deployment for a risk the operator can see and fix."""
+    tok = write(tmp, "loose-token", TOKEN + "\n", mode=0o644)
+    d = e2e.Daemon(bin_dir, os.path.join(tmp, "d-loose"),
+                   extra_args=["--token-file", tok])
+    os.makedirs(d.tmp)
+    d.start()
+    try:
+        err = d.stderr()
+        c.check("a 0644 token file: the daemon warns naming the file",
+                "token file '%s' is readable by group or others" % tok in err,
+                repr(err))
+        c.check("... and does not quote the token", TOKEN not in err
+                and TOKEN not in "\n".join(d.lines), "token in the log")
+    finally:
+        rc = d.stop()
+    c.check("loose-token daemon serves and exits 0", rc == 0, repr(rc))
 
 
 def mtls_daemon(c, s, tmp, bin_dir, pki):
@@ -322,6 +351,7 @@ def main():
         s = e2e.load_stubs(tmp)
         pki = make_pki(tmp)
         tls_token_daemon(c, s, tmp, bin_dir, pki)
+        loose_token_file(c, tmp, bin_dir)
         mtls_daemon(c, s, tmp, bin_dir, pki)
         bad_config(c, tmp, bin_dir, pki)
     except Exception as e:  # report, never hang or crash silently

@@ -106,6 +106,8 @@ static const struct field limit_fields[] = {
      false, false, NULL},
     {"max_stream_queue", F_SIZE, CFG(max_stream_queue), 0, 1, 1000000, false,
      false, NULL},
+    {"max_streams", F_SIZE, CFG(max_streams), 0, 1, 1000000, false, false,
+     NULL},
     {NULL, 0, 0, 0, 0, 0, false, false, NULL},
 };
 
@@ -499,6 +501,7 @@ void afd_config_default(struct afd_config *cfg)
     cfg->max_instances = 20000;
     cfg->max_message_bytes = 4194304;
     cfg->max_stream_queue = 1024;
+    cfg->max_streams = 1024;
     cfg->auto_create_deployments = true;
     deployment_default(&cfg->default_deployment);
     controller_default(&cfg->controller, &cfg->alerting);

@@ -12,7 +12,8 @@
  *    "snapshot": {"path": "afd-sizer.snap", "interval_s": 30},
  *    "recompute_interval_ms": 1000, "liveness_window_s": 30,
  *    "limits": {"max_deployments": 256, "max_instances": 20000,
- *               "max_message_bytes": 4194304, "max_stream_queue": 1024},
+ *               "max_message_bytes": 4194304, "max_stream_queue": 1024,
+ *               "max_streams": 1024},
  *    "auto_create_deployments": true,
  *    "default_deployment": {...deployment fields below, without name...},
  *    "deployments": [{"name": "llama-prod", "profile": "paper-v1-fit" | {...},
@@ -43,7 +44,8 @@
  * Bounds (inclusive unless noted): snapshot.interval_s 0.1..86400,
  * recompute_interval_ms 10..3600000 (integer), liveness_window_s
  * 0.001..86400, max_deployments 1..1e5, max_instances 1..1e7,
- * max_message_bytes 1024..2^30, max_stream_queue 1..1e6 (all integers);
+ * max_message_bytes 1024..2^30, max_stream_queue 1..1e6, max_streams
+ * 1..1e6 (all integers);
  * ffn_instances and attention_instances 0..1e6 (integers), batch 0..1e6,
  * workload_half_life 0..1e12, max_ratio 1..1e6, forgetting (0, 1],
  * prior_weight (0, 1e12], calibrated_ratio (0, 1). Strings must be shorter
@@ -144,6 +146,7 @@ struct afd_config {
     size_t max_instances;     /* per deployment */
     size_t max_message_bytes; /* gRPC receive limit */
     size_t max_stream_queue;  /* messages queued per server stream */
+    size_t max_streams;       /* open server streams (watchers), all clients */
     bool auto_create_deployments;
     struct afd_deployment_config default_deployment;
     struct afd_deployment_config *deployments; /* owned */

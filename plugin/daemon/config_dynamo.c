@@ -253,3 +253,12 @@ bool afd_config_dynamo_map(const struct afd_dynamo_config *dc,
     }
     return false;
 }
+
+bool afd_config_dynamo_drives(const struct afd_dynamo_config *dc,
+                              const char *deployment)
+{
+    struct afd_dynamo_map m;
+
+    return dc->planner[0] && !dc->advisory &&
+           afd_config_dynamo_map(dc, deployment, &m);
+}

@@ -73,4 +73,14 @@ int afd_config_dynamo_load(struct afd_dynamo_config *dc, struct json_t *root,
 bool afd_config_dynamo_map(const struct afd_dynamo_config *dc,
                            const char *deployment, struct afd_dynamo_map *out);
 
+/*
+ * True when the planner actuates deployment: attached ("planner" set), not
+ * advisory, and the deployment mapped. Exactly one actuator per
+ * deployment: the controller then reports its decisions on WatchCommands
+ * as advisory (never to be acted on) and KEDA serves the recommendation,
+ * while Propose SETs the replicas (plugin/daemon/control.c).
+ */
+bool afd_config_dynamo_drives(const struct afd_dynamo_config *dc,
+                              const char *deployment);
+
 #endif

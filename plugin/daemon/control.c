@@ -23,6 +23,7 @@ struct afd_dep_control {
     uint64_t last_id;                       /* latest issued command id */
     struct afd_control_command last_issued; /* the command last_id names */
     int acked_target; /* target of the last successful ack, 0 */
+    bool external;    /* the Dynamo planner actuates: decisions advisory */
     double r_star;    /* ratio of the latest valid recommendation */
     struct afd_control_command hist[AFD_CONTROL_HISTORY];
     size_t n_hist; /* valid entries */
@@ -118,9 +119,19 @@ bool afd_control_telemetry_clock(const struct afd_control *c)
     return c->telemetry;
 }
 
+static struct afd_dep_control *state(struct afd_control *c,
+                                     struct afd_deployment *d);
+
 bool afd_control_advisory(const struct afd_control *c)
 {
     return c->cfg->controller.policy.advisory;
+}
+
+bool afd_control_external(struct afd_control *c, struct afd_deployment *d)
+{
+    struct afd_dep_control *e = state(c, d);
+
+    return e && e->external;
 }
 
 int afd_control_eval_interval_ms(const struct afd_control *c)
@@ -150,6 +161,7 @@ static struct afd_dep_control *state(struct afd_control *c,
                                      struct afd_deployment *d)
 {
     struct afd_dep_control *e = afd_deployment_control(d);
+    struct afd_policy_config pc;
     char why[AFD_ERR_LEN];
 
     if (e)
@@ -157,8 +169,14 @@ static struct afd_dep_control *state(struct afd_control *c,
     e = calloc(1, sizeof(*e));
     if (!e)
         return NULL;
-    e->policy =
-        afd_policy_new(afd_deployment_name(d), &c->cfg->controller.policy, why);
+    pc = c->cfg->controller.policy;
+    /* One actuator per deployment: where the Dynamo planner applies our
+     * Propose answers, WatchCommands only reports (config_dynamo.h). */
+    e->external = afd_config_dynamo_drives(&c->cfg->dynamo,
+                                           afd_deployment_name(d));
+    if (e->external)
+        pc.advisory = true;
+    e->policy = afd_policy_new(afd_deployment_name(d), &pc, why);
     e->alerts = new_alerts(c, d, why);
     if (!e->policy || !e->alerts) {
         afd_policy_free(e->policy);
@@ -456,7 +474,7 @@ int afd_control_keda_target(struct afd_control *c, struct afd_deployment *d,
     struct afd_control_command cc;
     int current = rec->attention_instances > 0 ? rec->attention_instances : 0;
 
-    if (c->cfg->controller.policy.advisory)
+    if (c->cfg->controller.policy.advisory || (e && e->external))
         return rec->valid ? rec->target_attention_instances : current;
     if (afd_control_in_flight(c, d, &cc))
         return cc.cmd.target;

@@ -103,6 +103,9 @@ struct afd_alertmanager *afd_control_alertmanager(const struct afd_control *c);
 
 bool afd_control_telemetry_clock(const struct afd_control *c);
 bool afd_control_advisory(const struct afd_control *c);
+/* True when the Dynamo planner actuates d (config_dynamo.h): its decisions
+ * are advisory on WatchCommands; Propose carries them. */
+bool afd_control_external(struct afd_control *c, struct afd_deployment *d);
 int afd_control_eval_interval_ms(const struct afd_control *c);
 
 /*

@@ -87,7 +87,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct afd_daemon *d = arg;
 
-    afd_control_tick(d->ctl, afd_clock_wall_ms());
+    afd_control_tick(d->ctl, afd_clock_steady_wall_ms());
     afd_svc_keda_tick(&d->env);
 }
 
@@ -309,6 +309,7 @@ static int start_servers(struct afd_daemon *d, char *err)
     gc.listen = d->cfg->grpc_listen;
     gc.max_message_bytes = d->cfg->max_message_bytes;
     gc.max_stream_queue = d->cfg->max_stream_queue;
+    gc.max_streams = d->cfg->max_streams;
     gc.tls_cert_pem = d->sec.cert_pem;
     gc.tls_key_pem = d->sec.key_pem;
     gc.tls_client_ca_pem = d->sec.client_ca_pem;
@@ -331,6 +332,7 @@ static int start_servers(struct afd_daemon *d, char *err)
     src.ctl = d->ctl;
     src.am = d->am;
     src.writer = d->writer;
+    src.grpc = d->grpc;
     d->http =
         afd_http_start(d->base, d->cfg->http_listen, &src, http_addr, err);
     if (!d->http)
@@ -375,6 +377,9 @@ struct afd_daemon *afd_daemon_new(const struct afd_config *cfg,
         goto fail;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit (RLIMIT_FSIZE) hit by a snapshot write must fail
+     * that write with EFBIG (counted, old file kept), not kill the daemon. */
+    signal(SIGXFSZ, SIG_IGN);
     d->base = event_base_new();
     /*
      * Priorities: 0 the controller timer (decision latency), 1 (the
@@ -393,7 +398,7 @@ struct afd_daemon *afd_daemon_new(const struct afd_config *cfg,
     }
     d->env.reg = d->reg;
     d->env.cfg = cfg;
-    d->env.now_ms = afd_clock_wall_ms;
+    d->env.now_ms = afd_clock_steady_wall_ms; /* immune to clock steps */
     /* A bad controller/alerting section is the configuration's fault. */
     if (start_control(d, err)) {
         if (usage_error)

@@ -18,6 +18,7 @@
 #include "plugin/daemon/alertmanager.h"
 #include "plugin/daemon/control.h"
 #include "plugin/daemon/snapshot_writer.h"
+#include "plugin/rpc/grpc_server.h"
 
 /* One sample line; deployment name escaped at most doubles (2*128). */
 #define LINE_MAX_BYTES 1024
@@ -681,6 +682,25 @@ static void snapshot_metrics(struct render *r, struct afd_snapshot_writer *w)
     cnt(r, NULL, NULL, NULL, s.last_error[0] ? 0 : 1);
 }
 
+/* Server streams (WatchCommands, WatchAlerts, KEDA, health): open and
+ * refused at limits.max_streams. */
+static void stream_metrics(struct render *r, struct afd_grpc_server *g)
+{
+    size_t open;
+    uint64_t refused;
+
+    if (!g)
+        return;
+    afd_grpc_server_streams(g, &open, &refused);
+    header(r, "afd_grpc_streams_open", "gauge",
+           "Server-streaming calls open (watchers), all clients");
+    cnt(r, NULL, NULL, NULL, open);
+    header(r, "afd_grpc_streams_refused_total", "counter",
+           "Server streams refused with RESOURCE_EXHAUSTED at "
+           "limits.max_streams");
+    cnt(r, NULL, NULL, NULL, refused);
+}
+
 /* Delivery counters of the Alertmanager module, when one is configured. */
 static void alertmanager_metrics(struct render *r, struct afd_alertmanager *am)
 {
@@ -742,6 +762,7 @@ int afd_metrics_render(const struct afd_metrics_src *src, struct evbuffer *out)
     }
     alertmanager_metrics(&r, src->am);
     snapshot_metrics(&r, src->writer);
+    stream_metrics(&r, src->grpc);
     afd_dynamo_metrics(src->dynamo, out);
     return r.rc;
 }

@@ -49,6 +49,8 @@
  *   afd_alertmanager_{posted,sent,delivered,batches,failures,dropped,
  *   resends}_total counter; afd_alertmanager_active_alerts,
  *   afd_alertmanager_pending gauge
+ * gRPC server streams (when the server runs): afd_grpc_streams_open gauge,
+ *   afd_grpc_streams_refused_total counter (limits.max_streams reached)
  * Dynamo planner registration (only with dynamo.planner set; dynamo.h):
  *   afd_dynamo_registration_state{state} gauge, one-hot;
  *   afd_dynamo_{registrations,rejections,heartbeats,evictions,
@@ -80,6 +82,7 @@ struct afd_metrics_src {
     struct afd_alertmanager *am;
     struct afd_snapshot_writer *writer;
     struct afd_dynamo *dynamo; /* plugin/daemon/dynamo.h; may be NULL */
+    struct afd_grpc_server *grpc; /* stream counts; may be NULL */
 };
 
 /* Appends the exposition to out. AFD_ENOMEM when the buffer cannot grow. */

@@ -115,6 +115,8 @@ static const char *theta_source_name(enum afd_theta_source s)
         return "live loads";
     case AFD_THETA_FORECAST:
         return "forecast after a workload shift";
+    case AFD_THETA_PLANNER:
+        return "the planner's traffic means";
     default:
         return "none yet";
     }

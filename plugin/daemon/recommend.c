@@ -244,6 +244,13 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
         rec->theta = ws.theta;
         rec->has_sigma = true;
         rec->sigma = ws.sigma;
+    } else if (d->planner.osl >= 1 &&
+               afd_workload_geometric(d->planner.isl, 0, d->planner.osl,
+                                      &rec->theta, &rec->sigma,
+                                      NULL) == AFD_OK) {
+        /* Nothing of our own yet: the planner's traffic means. */
+        rec->theta_source = AFD_THETA_PLANNER;
+        rec->has_sigma = true;
     }
     if (rec->attention_instances < 1) {
         snprintf(rec->why_not, sizeof(rec->why_not),
@@ -441,6 +448,10 @@ afd_deployment_recompute(struct afd_deployment *d, int64_t now_ms)
     afd_calib_report(d->calib, &rec->calib);
     afd_deployment_shift_report(d, rec);
     rec->attention_instances = afd_deployment_current_x(d);
+    rec->attention_source = d->cfg.attention_instances > 0 ? "config"
+                            : v.n > 0                      ? "telemetry"
+                            : rec->attention_instances > 0 ? "planner"
+                                                           : "";
     rec->ffn_instances = afd_deployment_current_y(d);
     if (gather(d, &v, now_ms))
         solve(d, &v);

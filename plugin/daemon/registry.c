@@ -394,8 +394,23 @@ static void stage_add(struct afd_stage_means *m, enum afd_regime st, double v)
 /* Current x and y from overrides or the table (no recompute needed). */
 int afd_deployment_current_x(const struct afd_deployment *d)
 {
-    return d->cfg.attention_instances > 0 ? d->cfg.attention_instances
-                                          : d->n_role[AFD_ROLE_ATTENTION];
+    if (d->cfg.attention_instances > 0)
+        return d->cfg.attention_instances;
+    if (d->n_role[AFD_ROLE_ATTENTION] > 0)
+        return d->n_role[AFD_ROLE_ATTENTION];
+    return d->planner.ready_attention > 0 ? d->planner.ready_attention : 0;
+}
+
+void afd_deployment_set_planner_obs(struct afd_deployment *d,
+                                    const struct afd_planner_obs *o)
+{
+    AFD_ASSERT_OWNER(&d->reg->owner);
+    d->planner = *o;
+    if (!(d->planner.ready_attention > 0))
+        d->planner.ready_attention = 0;
+    if (!(isfinite(d->planner.isl) && d->planner.isl >= 0) ||
+        !(isfinite(d->planner.osl) && d->planner.osl >= 1))
+        d->planner.isl = d->planner.osl = 0;
 }
 
 int afd_deployment_current_y(const struct afd_deployment *d)

@@ -85,6 +85,7 @@ enum afd_theta_source {
     AFD_THETA_REQUESTS,   /* finished requests (renewal-reward sums) */
     AFD_THETA_LIVE_LOADS, /* mean live per-instance load / B */
     AFD_THETA_FORECAST,   /* new workload's, during a shift (transient.h) */
+    AFD_THETA_PLANNER,    /* a planner's traffic means (no telemetry yet) */
 };
 
 struct afd_recommendation {
@@ -129,6 +130,22 @@ struct afd_recommendation {
      * worst-case loss over both and profile is that mode's hypothesis. */
     bool comm_mode_identified;
     bool comm_hedged;
+    /* "config", "telemetry", "planner" or "" (static strings). */
+    const char *attention_source;
+};
+
+/*
+ * What an external planner observes of a deployment (Dynamo's
+ * PipelineContext, plugin/daemon/svc_dynamo.c): the Attention pool's ready
+ * workers and the traffic's mean input and output lengths, 0 = not
+ * observed. Used only where the deployment's own telemetry is absent:
+ * ready as x while no Attention row is live, the lengths as theta
+ * (geometric decode) before any live load or finished request; the
+ * recommendation names the source.
+ */
+struct afd_planner_obs {
+    int ready_attention;
+    double isl, osl; /* tokens */
 };
 
 /* Per-deployment counters (monotonic). */
@@ -229,6 +246,10 @@ bool afd_deployment_observed_stage_ms(const struct afd_deployment *d,
 /* True once at least one time of that stage was measured. */
 bool afd_deployment_stage_measured(const struct afd_deployment *d,
                                    enum afd_regime stage);
+
+/* Stores what the planner observed (replaces the previous observation). */
+void afd_deployment_set_planner_obs(struct afd_deployment *d,
+                                    const struct afd_planner_obs *o);
 
 /* Live instances of a role within the liveness window at the last tick. */
 int afd_deployment_live_instances(const struct afd_deployment *d,

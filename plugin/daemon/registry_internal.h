@@ -80,6 +80,7 @@ struct afd_deployment {
     struct afd_shift shift;       /* workload shifts from step samples */
     struct afd_load_tracker load; /* theta from live loads (recommend.c) */
     struct afd_comm_mode_tracker comm;
+    struct afd_planner_obs planner; /* an external planner's view */
     struct afd_transient transient; /* theta forecast after a shift */
     uint64_t transient_shifts;      /* shift.shifts when it was started */
     int transient_x;                /* x when it was started */

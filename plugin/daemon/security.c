@@ -65,6 +65,23 @@ static int read_file(const struct source *s, size_t max, char **out,
  * A PEM file holding a "-----BEGIN <label>" block with a matching END; the
  * label must contain want. gRPC parses it for real when the port is added.
  */
+/*
+ * A secret (token, private key) readable by group or others is warned
+ * about, by path only, not refused: Kubernetes mounts Secrets 0644 unless
+ * defaultMode says otherwise, and refusing would break that common
+ * deployment for a risk the operator can see here and fix.
+ */
+static void warn_if_loose(const struct source *s, const char *what)
+{
+    struct stat st;
+
+    if (!stat(s->path, &st) && (st.st_mode & (S_IRWXG | S_IRWXO)))
+        fprintf(stderr,
+                "afd-sizer: warning: %s file '%s' is readable by group or "
+                "others (chmod 600 it)\n",
+                what, s->path);
+}
+
 static int read_pem(const struct source *s, const char *want, char **out,
                     char *err)
 {
@@ -116,7 +133,6 @@ static bool token_char(unsigned char ch)
 static int read_token(const struct source *s, struct afd_security *sec,
                       char *err)
 {
-    struct stat st;
     size_t len, a, z, i;
     char *buf;
     int rc;
@@ -146,11 +162,7 @@ static int read_token(const struct source *s, struct afd_security *sec,
     memset(buf + (z - a), 0, len + 1 - (z - a));
     sec->token = buf;
     sec->token_len = z - a;
-    if (!stat(s->path, &st) && (st.st_mode & (S_IRWXG | S_IRWXO)))
-        fprintf(stderr,
-                "afd-sizer: warning: token file '%s' is readable by group or "
-                "others (chmod 600 it)\n",
-                s->path);
+    warn_if_loose(s, "token");
     return AFD_OK;
 }
 
@@ -185,6 +197,7 @@ int afd_security_load(struct afd_security *sec, const struct afd_config *cfg,
         if ((rc = read_pem(&cert, "CERTIFICATE", &sec->cert_pem, err)) < 0 ||
             (rc = read_pem(&key, "PRIVATE KEY", &sec->key_pem, err)) < 0)
             goto fail;
+        warn_if_loose(&key, "TLS key");
     }
     if (ca.path[0] &&
         (rc = read_pem(&ca, "CERTIFICATE", &sec->client_ca_pem, err)) < 0)

@@ -43,7 +43,7 @@ struct afd_svc_env {
     struct afd_control *ctl;
     const struct afd_config *cfg;
     struct afd_grpc_server *grpc; /* set once the server runs */
-    int64_t (*now_ms)(void);      /* the daemon clock: wall ms (os.h) */
+    int64_t (*now_ms)(void); /* the daemon clock: steady wall ms (os.h) */
     bool draining;                /* a shutdown began: health NOT_SERVING */
 };
 

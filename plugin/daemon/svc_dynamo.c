@@ -7,8 +7,9 @@
  * One ComponentTarget (SET, the Attention pool's replicas) per mapped
  * deployment with a decision; the FFN pool is left without opinion.
  * Nothing to say (no data, no decision, unknown deployment): ACCEPT, never
- * an error. Advisory ("dynamo.advisory"): ACCEPT, and what would have been
- * set goes to stderr.
+ * an error. The request's observations are stored for the recommendation
+ * where our own telemetry is absent (observe below). Advisory
+ * ("dynamo.advisory"): ACCEPT, and what would have been set goes to stderr.
  */
 #include <stdio.h>
 #include <string.h>
@@ -110,6 +111,45 @@ static void build(struct afd_svc_env *env, struct override_msg *o)
     o->res.reason = o->reason;
 }
 
+/*
+ * What the planner observes (PipelineContext.observations): its ready
+ * decode workers are our Attention pool's count, its traffic means a
+ * workload estimate, both kept for where our own telemetry is absent
+ * (registry.h, afd_planner_obs). One context describes one Dynamo graph:
+ * it is stored when exactly one deployment answers (one mapping, or no
+ * mapping and one known deployment).
+ */
+static void observe(struct afd_svc_env *env,
+                    const Dynamo__Planner__Plugin__V1__ProposeStageRequest *r)
+{
+    const struct afd_dynamo_config *dc = &env->cfg->dynamo;
+    const Dynamo__Planner__Plugin__V1__ObservationData *ob =
+        r && r->context ? r->context->observations : NULL;
+    struct afd_planner_obs o;
+    struct afd_deployment *d = NULL;
+    const char *name;
+
+    if (!ob)
+        return;
+    memset(&o, 0, sizeof(o));
+    if (ob->workers &&
+        ob->workers->_ready_decode_case ==
+            DYNAMO__PLANNER__PLUGIN__V1__WORKER_STATE___READY_DECODE_READY_DECODE)
+        o.ready_attention = ob->workers->ready_decode;
+    if (ob->traffic) {
+        o.isl = ob->traffic->isl;
+        o.osl = ob->traffic->osl;
+    }
+    if (dc->n_maps == 1)
+        name = dc->maps[0].deployment;
+    else if (!dc->n_maps && afd_registry_count(env->reg) == 1)
+        name = afd_deployment_name(afd_registry_at(env->reg, 0));
+    else
+        return;
+    if (afd_registry_get(env->reg, name, &d, NULL) == AFD_OK && d)
+        afd_deployment_set_planner_obs(d, &o);
+}
+
 static void propose(struct afd_grpc_call *call, const ProtobufCMessage *req,
                     void *ctx)
 {
@@ -121,7 +161,7 @@ static void propose(struct afd_grpc_call *call, const ProtobufCMessage *req,
         DYNAMO__PLANNER__PLUGIN__V1__ACCEPT_RESULT__INIT;
     size_t i;
 
-    (void)req;
+    observe(env, (const Dynamo__Planner__Plugin__V1__ProposeStageRequest *)req);
     build(env, &o);
     if (o.res.n_targets && !env->cfg->dynamo.advisory) {
         out.result_case =

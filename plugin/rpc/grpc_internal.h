@@ -70,6 +70,7 @@ struct afd_grpc_call {
     int refs;        /* outstanding batches */
     bool active;     /* matched to a client call */
     bool over;       /* RECV_CLOSE_ON_SERVER completed */
+    bool counted;    /* a server stream counted in srv->n_streams */
     bool has_status; /* a status was requested (reply or finish) */
     bool status_started;
     bool md_sent;
@@ -117,7 +118,10 @@ struct afd_grpc_server {
     void **handles;
     void *ctx;
     size_t max_queue;
-    char *token; /* NULL = no token check; wiped at free */
+    size_t max_streams;       /* 0 = no cap */
+    size_t n_streams;         /* server streams counted open */
+    uint64_t streams_refused; /* at the cap */
+    char *token;              /* NULL = no token check; wiped at free */
     size_t token_len;
     afd_grpc_end_fn on_unauthenticated;
     struct afd_grpc_call *calls; /* every requested or live call */

@@ -246,6 +246,24 @@ static void on_new(struct afd_grpc_call *c, int ok)
         afd_grpc_start_recv(c);
         return;
     }
+    /* Idle watchers cost a call and a queue each: cap them (max_streams). */
+    if (m->kind == AFD_GRPC_SERVER_STREAM && srv->max_streams &&
+        srv->n_streams >= srv->max_streams) {
+        srv->streams_refused++;
+        if (c->payload) {
+            grpc_byte_buffer_destroy(c->payload);
+            c->payload = NULL;
+        }
+        afd_grpc_finish(c, AFD_GRPC_RESOURCE_EXHAUSTED,
+                        "%zu server streams are open, the cap "
+                        "(limits.max_streams); retry later or raise it",
+                        srv->n_streams);
+        return;
+    }
+    if (m->kind == AFD_GRPC_SERVER_STREAM) {
+        srv->n_streams++;
+        c->counted = true;
+    }
     req = c->payload ? afd_grpc_unpack(&srv->arena, m->request, c->payload)
                      : NULL;
     if (c->payload) {
@@ -308,6 +326,10 @@ static void on_send(struct afd_grpc_call *c, int ok)
 static void on_close(struct afd_grpc_call *c, int ok)
 {
     c->over = true;
+    if (c->counted) {
+        c->srv->n_streams--;
+        c->counted = false;
+    }
     if (c->queue)
         afd_grpc_drop_queue(c);
     if (c->method && c->method->on_done)
@@ -561,6 +583,7 @@ afd_grpc_server_start(struct event_base *base,
     srv->n_methods = n_methods;
     srv->ctx = ctx;
     srv->max_queue = cfg->max_stream_queue;
+    srv->max_streams = cfg->max_streams;
     srv->on_unauthenticated = cfg->on_unauthenticated;
     srv->shutdown_tag =
         (struct afd_grpc_tag){.kind = TAG_SHUTDOWN, .call = NULL};
@@ -714,6 +737,13 @@ void afd_grpc_server_free(struct afd_grpc_server *srv)
     pthread_mutex_destroy(&srv->lock);
     free(srv);
     grpc_shutdown();
+}
+
+void afd_grpc_server_streams(const struct afd_grpc_server *srv, size_t *open,
+                             uint64_t *refused)
+{
+    *open = srv ? srv->n_streams : 0;
+    *refused = srv ? srv->streams_refused : 0;
 }
 
 void afd_grpc_server_foreach(struct afd_grpc_server *srv, const char *path,

@@ -54,6 +54,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <protobuf-c/protobuf-c.h>
@@ -112,6 +113,9 @@ struct afd_grpc_server_config {
     const char *listen;       /* "HOST:PORT"; port 0 picks a free one */
     size_t max_message_bytes; /* receive limit per message, > 0 */
     size_t max_stream_queue;  /* queued messages per server stream, > 0 */
+    /* open server-streaming calls over all clients; past it a new one ends
+     * at once with RESOURCE_EXHAUSTED (0 = no cap) */
+    size_t max_streams;
     /* PEM strings (copied at start); NULL cert and key = plaintext */
     const char *tls_cert_pem;
     const char *tls_key_pem;
@@ -163,6 +167,10 @@ bool afd_grpc_server_is_down(const struct afd_grpc_server *srv);
  * gone. Must run on the loop thread while the base is still alive.
  */
 void afd_grpc_server_free(struct afd_grpc_server *srv);
+
+/* Server streams open now and refused at the max_streams cap so far. */
+void afd_grpc_server_streams(const struct afd_grpc_server *srv, size_t *open,
+                             uint64_t *refused);
 
 /* Calls to fn for every live call of method path (for stream watchers). */
 void afd_grpc_server_foreach(struct afd_grpc_server *srv, const char *path,

@@ -96,12 +96,34 @@ double afd_clock_mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static int64_t g_wall_offset_ms; /* test hook: a simulated clock jump */
+
 int64_t afd_clock_wall_ms(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+           __atomic_load_n(&g_wall_offset_ms, __ATOMIC_RELAXED);
+}
+
+void afd_clock_test_wall_offset_ms(int64_t offset)
+{
+    __atomic_store_n(&g_wall_offset_ms, offset, __ATOMIC_RELAXED);
+}
+
+static pthread_once_t g_steady_once = PTHREAD_ONCE_INIT;
+static int64_t g_steady_base_ms; /* wall - mono at the first call */
+
+static void steady_init(void)
+{
+    g_steady_base_ms = afd_clock_wall_ms() - afd_clock_mono_ms();
+}
+
+int64_t afd_clock_steady_wall_ms(void)
+{
+    pthread_once(&g_steady_once, steady_init);
+    return g_steady_base_ms + afd_clock_mono_ms();
 }
 
 void afd_owner_claim(struct afd_owner *o)

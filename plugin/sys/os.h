@@ -31,6 +31,19 @@ int64_t afd_clock_mono_ns(void);
 double afd_clock_mono_s(void);
 int64_t afd_clock_wall_ms(void);
 
+/*
+ * Epoch ms that never jump: the wall clock read once (first call) advanced
+ * by CLOCK_MONOTONIC. The daemon's controller, liveness and ack clocks use
+ * it, so a wall clock set an hour forward or back (NTP step, operator)
+ * fires no dwell, cooldown, ack timeout, expiry or alert debounce early and
+ * stalls none. Drifts from the wall clock only by such steps. Thread-safe.
+ */
+int64_t afd_clock_steady_wall_ms(void);
+
+/* Test only: shifts what afd_clock_wall_ms returns by offset ms (a wall
+ * clock jump); 0 restores it. */
+void afd_clock_test_wall_offset_ms(int64_t offset);
+
 /* True when stderr is a terminal (and not CI): show progress lines. */
 bool afd_progress_enabled(void);
 
