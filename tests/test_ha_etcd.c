@@ -24,7 +24,7 @@
 #include "plugin/ha/etcd.h"
 
 #define ETCD_BIN "/usr/bin/etcd"
-#define T_MS     2000
+#define T_MS     5000 /* etcd fsyncs each write; CI machines are loaded */
 
 static pid_t g_etcd;
 static char g_dir[64];
@@ -128,7 +128,7 @@ static struct afd_etcd *connect_ready(int64_t ttl_s, int64_t *lease)
         skip();
     /* gRPC backs a refused channel off for seconds: connect only once etcd
      * listens. */
-    for (i = 0; i < 100 && !port_open(g_port); i++)
+    for (i = 0; i < 300 && !port_open(g_port); i++)
         usleep(100 * 1000);
     c = afd_etcd_new(g_endpoint, err);
     assert_non_null(c);
