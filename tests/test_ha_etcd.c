@@ -22,6 +22,8 @@
 
 #include "estimator/base/error.h"
 #include "plugin/ha/etcd.h"
+#include "plugin/ha/replica.h"
+#include "plugin/sys/os.h"
 
 #define ETCD_BIN "/usr/bin/etcd"
 #define T_MS     5000 /* etcd fsyncs each write; CI machines are loaded */
@@ -232,10 +234,79 @@ static void test_unreachable(void **state)
     afd_etcd_free(c);
 }
 
+/* Steps both replicas once (300 ms per etcd call at most). */
+static void step_both(struct afd_ha_election *e, struct afd_etcd **c)
+{
+    char err[AFD_ERR_LEN];
+    int i;
+
+    for (i = 0; i < 2; i++)
+        afd_ha_step(&e[i], c[i], "/p/leader", i == 0 ? "a:1" : "b:1",
+                    afd_clock_mono_ms, 300, err);
+    usleep(20 * 1000);
+}
+
+static int leaders(const struct afd_ha_election *e, int64_t now)
+{
+    return (int)afd_ha_may_command(&e[0], now) +
+           (int)afd_ha_may_command(&e[1], now);
+}
+
+/* ensure two replicas elect one leader; with etcd frozen (SIGSTOP) the
+ * leader stops commanding no later than ttl - margin after the freeze,
+ * i.e. before etcd could let anyone else win; once etcd is back there is
+ * one leader again, with a higher epoch */
+static void test_replicas_freeze(void **state)
+{
+    struct afd_ha_election e[2];
+    struct afd_etcd *c[2];
+    int64_t lease, t0, t_stop, now, epoch0;
+    bool off = false;
+
+    (void)state;
+    c[0] = connect_ready(2, &lease);
+    c[1] = connect_ready(2, &lease);
+    assert_int_equal(afd_ha_init(&e[0], 2000, 500, NULL), AFD_OK);
+    assert_int_equal(afd_ha_init(&e[1], 2000, 500, NULL), AFD_OK);
+    t0 = afd_clock_mono_ms();
+    while (leaders(e, afd_clock_mono_ms()) == 0 &&
+           afd_clock_mono_ms() - t0 < 5000)
+        step_both(e, c);
+    assert_int_equal(leaders(e, afd_clock_mono_ms()), 1);
+    epoch0 = e[0].epoch + e[1].epoch;
+    /* Stays one leader across several renewals. */
+    t0 = afd_clock_mono_ms();
+    while (afd_clock_mono_ms() - t0 < 1500) {
+        step_both(e, c);
+        assert_int_equal(leaders(e, afd_clock_mono_ms()), 1);
+    }
+
+    assert_int_equal(kill(g_etcd, SIGSTOP), 0);
+    t_stop = afd_clock_mono_ms();
+    while ((now = afd_clock_mono_ms()) - t_stop < 2500) {
+        if (now - t_stop >= 2000 - 500)
+            assert_int_equal(leaders(e, now), 0);
+        if (leaders(e, now) == 0)
+            off = true;
+        step_both(e, c);
+    }
+    assert_true(off);
+    assert_int_equal(kill(g_etcd, SIGCONT), 0);
+    t0 = afd_clock_mono_ms();
+    while (leaders(e, afd_clock_mono_ms()) == 0 &&
+           afd_clock_mono_ms() - t0 < 8000)
+        step_both(e, c);
+    assert_int_equal(leaders(e, afd_clock_mono_ms()), 1);
+    assert_true(e[0].epoch + e[1].epoch > epoch0);
+    afd_etcd_free(c[0]);
+    afd_etcd_free(c[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_campaign_fence_handover),
+        cmocka_unit_test(test_replicas_freeze),
         cmocka_unit_test(test_unreachable),
     };
     return cmocka_run_group_tests(tests, start_etcd, stop_etcd);
