@@ -5,7 +5,10 @@
  * is the key's create_revision, fenced puts apply only under the current
  * epoch, keep-alive renews, revoking the leader's lease lets the other
  * replica win with a higher epoch, and a revoked lease reports TTL <= 0.
- * Skipped (not passed) when no etcd binary exists. Takes about 1-2 s.
+ * Two replicas driven by afd_ha_step elect one leader, which stops
+ * commanding within ttl - margin of etcd freezing (SIGSTOP); one leader is
+ * back after SIGCONT. Skipped (not passed) when no etcd binary exists.
+ * Takes about 8 s.
  */
 #include "tests/afd_test.h"
 
