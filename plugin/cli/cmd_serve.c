@@ -36,7 +36,8 @@ static void serve_usage(FILE *out)
             "[--dynamo-token-file PATH]\n"
             "                        [--dynamo-tls-ca PEM "
             "[--dynamo-tls-cert PEM --dynamo-tls-key PEM]]]\n"
-            "  --config FILE       JSON configuration (see plugin/daemon/config.h)\n"
+            "  --config FILE       JSON configuration (see "
+            "plugin/daemon/config.h)\n"
             "  --grpc-listen ADDR  gRPC HOST:PORT (default %s; port 0 picks "
             "a free port)\n"
             "  --http-listen ADDR  HTTP HOST:PORT for /metrics, /healthz, "
@@ -178,9 +179,8 @@ static int load_config(const struct serve_flags *f, struct afd_config *cfg)
          !set_flag(cfg->dynamo.tls_ca_file, sizeof(cfg->dynamo.tls_ca_file),
                    "--dynamo-tls-ca", f->dynamo_tls_ca)) ||
         (f->dynamo_tls_cert &&
-         !set_flag(cfg->dynamo.tls_cert_file,
-                   sizeof(cfg->dynamo.tls_cert_file), "--dynamo-tls-cert",
-                   f->dynamo_tls_cert)) ||
+         !set_flag(cfg->dynamo.tls_cert_file, sizeof(cfg->dynamo.tls_cert_file),
+                   "--dynamo-tls-cert", f->dynamo_tls_cert)) ||
         (f->dynamo_tls_key &&
          !set_flag(cfg->dynamo.tls_key_file, sizeof(cfg->dynamo.tls_key_file),
                    "--dynamo-tls-key", f->dynamo_tls_key)))

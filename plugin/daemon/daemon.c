@@ -44,8 +44,8 @@ struct afd_daemon {
     struct afd_alertmanager *am; /* NULL without alerting.alertmanager_url */
     struct afd_grpc_method methods[MAX_METHODS];
     size_t n_methods;
-    struct afd_security sec; /* TLS material and token (security.h) */
-    struct afd_svc_env env;  /* what the services see (services.h) */
+    struct afd_security sec;   /* TLS material and token (security.h) */
+    struct afd_svc_env env;    /* what the services see (services.h) */
     struct afd_dynamo *dynamo; /* NULL unless dynamo.planner is set */
     char *dynamo_token;        /* RegisterRequest.auth_token, from a file */
     char *dynamo_pem[3];       /* TLS to the planner: CA, cert, key; NULL */
@@ -291,8 +291,7 @@ static int load_dynamo_token(struct afd_daemon *d, char *err)
         return rc;
     d->dynamo_token[strcspn(d->dynamo_token, "\r\n")] = '\0';
     if (!d->dynamo_token[0])
-        return afd_err(err, AFD_EINVAL, "%s: dynamo token file is empty",
-                       path);
+        return afd_err(err, AFD_EINVAL, "%s: dynamo token file is empty", path);
     return AFD_OK;
 }
 
@@ -314,9 +313,8 @@ static int load_dynamo_tls(struct afd_daemon *d, char *err)
                        "dynamo.tls_cert_file and dynamo.tls_key_file go "
                        "together (--dynamo-tls-cert, --dynamo-tls-key)");
     for (i = 0; i < 3; i++)
-        if (path[i][0] &&
-            (rc = afd_read_file(path[i], 1 << 20, &d->dynamo_pem[i], &len,
-                                err)))
+        if (path[i][0] && (rc = afd_read_file(path[i], 1 << 20,
+                                              &d->dynamo_pem[i], &len, err)))
             return rc;
     return AFD_OK;
 }
@@ -348,9 +346,9 @@ static int start_servers(struct afd_daemon *d, char *err)
         return AFD_EIO;
     d->env.grpc = d->grpc;
     if (d->cfg->dynamo.planner[0]) {
-        d->dynamo = afd_dynamo_start(&d->cfg->dynamo, grpc_addr,
-                                     d->dynamo_token,
-                                     (const char *const *)d->dynamo_pem, err);
+        d->dynamo =
+            afd_dynamo_start(&d->cfg->dynamo, grpc_addr, d->dynamo_token,
+                             (const char *const *)d->dynamo_pem, err);
         if (!d->dynamo)
             return AFD_EIO;
     }

@@ -105,8 +105,7 @@ static void op_initial_md(const struct afd_grpc_client *c, grpc_op *op,
 
 /* A client over creds (released here); the caller holds a grpc_init
  * reference, which a failure gives back. */
-static struct afd_grpc_client *client_new(const char *target,
-                                          const char *token,
+static struct afd_grpc_client *client_new(const char *target, const char *token,
                                           grpc_channel_credentials *creds,
                                           char *err)
 {
