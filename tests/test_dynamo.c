@@ -64,6 +64,8 @@ static void test_dynamo_config_maps_fields(void **state)
         load(f,
              "{\"grpc_listen\": \"127.0.0.1:1\", \"dynamo\": {"
              "\"planner\": \"planner:7000\", \"token_file\": \"/t\","
+             "\"tls_ca_file\": \"/ca\", \"tls_cert_file\": \"/c\","
+             "\"tls_key_file\": \"/k\","
              "\"plugin_id\": \"p\", \"priority\": 7, \"endpoint\": "
              "\"grpc://me:1\", \"execution_interval_s\": 2.5,"
              "\"hold_policy\": \"hold_last\", \"request_timeout_s\": 0.25,"
@@ -77,6 +79,9 @@ static void test_dynamo_config_maps_fields(void **state)
     assert_string_equal(f->cfg.grpc_listen, "127.0.0.1:1");
     assert_string_equal(d->planner, "planner:7000");
     assert_string_equal(d->token_file, "/t");
+    assert_string_equal(d->tls_ca_file, "/ca");
+    assert_string_equal(d->tls_cert_file, "/c");
+    assert_string_equal(d->tls_key_file, "/k");
     assert_string_equal(d->plugin_id, "p");
     assert_int_equal(d->priority, 7);
     assert_string_equal(d->endpoint, "grpc://me:1");

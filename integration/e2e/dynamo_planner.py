@@ -25,7 +25,10 @@ import grpc
 
 
 class Planner:
-    def __init__(self, pb, pbg, token, heartbeat_timeout, port=0):
+    def __init__(self, pb, pbg, token, heartbeat_timeout, port=0, tls=None):
+        """tls: None (plaintext) or (cert_pem, key_pem, client_ca_pem or
+        None): serve TLS, and require a client certificate signed by
+        client_ca_pem when given (mTLS)."""
         self.pb, self.pbg = pb, pbg
         self.token = token
         self.heartbeat_timeout = heartbeat_timeout
@@ -41,7 +44,14 @@ class Planner:
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         pbg.add_PluginRegistryServicer_to_server(self._Servicer(self),
                                                  self.server)
-        self.port = self.server.add_insecure_port("127.0.0.1:%d" % port)
+        if tls:
+            creds = grpc.ssl_server_credentials(
+                [(tls[1], tls[0])], root_certificates=tls[2],
+                require_client_auth=tls[2] is not None)
+            self.port = self.server.add_secure_port("127.0.0.1:%d" % port,
+                                                    creds)
+        else:
+            self.port = self.server.add_insecure_port("127.0.0.1:%d" % port)
         self.server.start()
         self.monitor = threading.Thread(target=self._evict_loop, daemon=True)
         self.monitor.start()

@@ -27,6 +27,9 @@ Daemon B (wrong token): rejected; the planner's reason is on stderr,
 /readyz and in afd_dynamo_rejections_total.
 Daemon C ("dynamo.advisory": true): with a command issued, Propose answers
 ACCEPT and stderr logs what would have been set.
+Daemons D: the planner serves mTLS (throw-away PKI made by openssl, as in
+test_security.py): with --dynamo-tls-ca and a client certificate the daemon
+registers; plaintext, or TLS without a client certificate, does not.
 
 Usage: /usr/bin/python3 test_grpc_dynamo.py BIN_DIR
 """
@@ -348,6 +351,58 @@ def daemon_c(c, tmp, stubs, planner):
     c.check("C exits 0", rc == 0)
 
 
+def daemon_d(c, tmp, dpb, dpbg):
+    """The planner serves mTLS: a daemon with its CA and a client
+    certificate registers; one without TLS, or with TLS but no client
+    certificate, does not (and says so on /readyz)."""
+    import test_security  # the throw-away PKI of the security e2e test
+    pki = test_security.make_pki(tmp)
+    planner = dynamo_planner.Planner(
+        dpb, dpbg, TOKEN, HB_TIMEOUT_S,
+        tls=(pki["server.pem"], pki["server.key"], pki["ca.pem"]))
+    paths = {}
+    for name in ("ca.pem", "client.pem", "client.key"):
+        paths[name] = os.path.join(tmp, name)
+    tok = token_file(tmp, "tok4", TOKEN)
+    runs = (("mtls", ["--dynamo-tls-ca", paths["ca.pem"],
+                      "--dynamo-tls-cert", paths["client.pem"],
+                      "--dynamo-tls-key", paths["client.key"]], True),
+            ("plain", [], False),
+            ("tls-no-cert", ["--dynamo-tls-ca", paths["ca.pem"]], False))
+    try:
+        for label, flags, want in runs:
+            sub = os.path.join(tmp, label)
+            os.makedirs(sub)
+            d = common.Daemon(
+                os.path.dirname(os.path.abspath(EXE)), sub,
+                config=config(plugin_id="afd-sizer-" + label),
+                extra_args=["--dynamo-planner", planner.addr,
+                            "--dynamo-token-file", tok] + flags).start()
+            try:
+                ok = planner.wait(
+                    lambda p: p.registered("afd-sizer-" + label), 3 if
+                    not want else 10)
+                c.check("D %s: registers with the mTLS planner: %s" % (
+                    label, want), bool(ok) == want, d.stderr()[-800:])
+                # The registration result reaches the loop a moment after
+                # the planner has it.
+                deadline = time.monotonic() + 3
+                while True:
+                    st, body = http_get(d, "/readyz")
+                    if ("dynamo planner: registered" in body) == want or \
+                            time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
+                c.check("D %s: /readyz %s registered" % (
+                    label, "says" if want else "does not say"),
+                    ("dynamo planner: registered" in body) == want, body)
+            finally:
+                rc = d.stop()
+            c.check("D %s exits 0" % label, rc == 0)
+    finally:
+        planner.stop()
+
+
 def main():
     c = common.Checks("test_grpc_dynamo")
     tmp = tempfile.mkdtemp(prefix="test_grpc_dynamo-")
@@ -360,6 +415,8 @@ def main():
         planner = daemon_a(c, os.path.join(tmp, "a"), stubs, dpb, dpbg)
         daemon_b(c, os.path.join(tmp, "b"), planner)
         daemon_c(c, os.path.join(tmp, "c"), stubs, planner)
+        os.makedirs(os.path.join(tmp, "d"))
+        daemon_d(c, os.path.join(tmp, "d"), dpb, dpbg)
     except Exception as e:
         common.report_exception(c, e)
     finally:

@@ -33,8 +33,11 @@ static void serve_usage(FILE *out)
             "                       [--tls-cert PEM --tls-key PEM "
             "[--tls-client-ca PEM]] [--token-file PATH]\n"
             "                       [--dynamo-planner ADDR "
-            "[--dynamo-token-file PATH]]\n"
-            "  --config FILE       JSON configuration (see plugin/daemon/config.h)\n"
+            "[--dynamo-token-file PATH]\n"
+            "                        [--dynamo-tls-ca PEM "
+            "[--dynamo-tls-cert PEM --dynamo-tls-key PEM]]]\n"
+            "  --config FILE       JSON configuration (see "
+            "plugin/daemon/config.h)\n"
             "  --grpc-listen ADDR  gRPC HOST:PORT (default %s; port 0 picks "
             "a free port)\n"
             "  --http-listen ADDR  HTTP HOST:PORT for /metrics, /healthz, "
@@ -54,7 +57,12 @@ static void serve_usage(FILE *out)
             "                      planner's PluginRegistry at HOST:PORT "
             "(config \"dynamo\")\n"
             "  --dynamo-token-file PATH  the planner's auth_token, first "
-            "line of the file\n",
+            "line of the file\n"
+            "  --dynamo-tls-ca PEM  talk TLS to the planner, checking its "
+            "certificate\n"
+            "                      against this CA\n"
+            "  --dynamo-tls-cert PEM, --dynamo-tls-key PEM  our client "
+            "certificate (mTLS)\n",
             AFD_DEFAULT_GRPC_LISTEN, AFD_DEFAULT_HTTP_LISTEN);
 }
 
@@ -81,6 +89,9 @@ struct serve_flags {
     const char *token_file;
     const char *dynamo_planner;
     const char *dynamo_token_file;
+    const char *dynamo_tls_ca;
+    const char *dynamo_tls_cert;
+    const char *dynamo_tls_key;
 };
 
 /* Returns -1 to go on, else the exit status. */
@@ -114,6 +125,12 @@ static int parse_flags(int argc, char **argv, struct serve_flags *f)
             slot = &f->dynamo_planner;
         } else if (!strcmp(argv[i], "--dynamo-token-file")) {
             slot = &f->dynamo_token_file;
+        } else if (!strcmp(argv[i], "--dynamo-tls-ca")) {
+            slot = &f->dynamo_tls_ca;
+        } else if (!strcmp(argv[i], "--dynamo-tls-cert")) {
+            slot = &f->dynamo_tls_cert;
+        } else if (!strcmp(argv[i], "--dynamo-tls-key")) {
+            slot = &f->dynamo_tls_key;
         } else {
             fprintf(stderr, "afd-sizer serve: unknown option '%s'\n", argv[i]);
             serve_usage(stderr);
@@ -157,7 +174,16 @@ static int load_config(const struct serve_flags *f, struct afd_config *cfg)
                    "--dynamo-planner", f->dynamo_planner)) ||
         (f->dynamo_token_file &&
          !set_flag(cfg->dynamo.token_file, sizeof(cfg->dynamo.token_file),
-                   "--dynamo-token-file", f->dynamo_token_file)))
+                   "--dynamo-token-file", f->dynamo_token_file)) ||
+        (f->dynamo_tls_ca &&
+         !set_flag(cfg->dynamo.tls_ca_file, sizeof(cfg->dynamo.tls_ca_file),
+                   "--dynamo-tls-ca", f->dynamo_tls_ca)) ||
+        (f->dynamo_tls_cert &&
+         !set_flag(cfg->dynamo.tls_cert_file, sizeof(cfg->dynamo.tls_cert_file),
+                   "--dynamo-tls-cert", f->dynamo_tls_cert)) ||
+        (f->dynamo_tls_key &&
+         !set_flag(cfg->dynamo.tls_key_file, sizeof(cfg->dynamo.tls_key_file),
+                   "--dynamo-tls-key", f->dynamo_tls_key)))
         return AFD_EXIT_USAGE;
     if (afd_config_validate(cfg, err)) {
         fprintf(stderr, "afd-sizer serve: %s\n", err);

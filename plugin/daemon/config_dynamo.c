@@ -137,6 +137,15 @@ static int parse_key(const char *key, json_t *v, struct afd_dynamo_config *dc,
     if (!strcmp(key, "token_file"))
         return get_string(v, file, key, dc->token_file, sizeof(dc->token_file),
                           false, err);
+    if (!strcmp(key, "tls_ca_file"))
+        return get_string(v, file, key, dc->tls_ca_file,
+                          sizeof(dc->tls_ca_file), false, err);
+    if (!strcmp(key, "tls_cert_file"))
+        return get_string(v, file, key, dc->tls_cert_file,
+                          sizeof(dc->tls_cert_file), false, err);
+    if (!strcmp(key, "tls_key_file"))
+        return get_string(v, file, key, dc->tls_key_file,
+                          sizeof(dc->tls_key_file), false, err);
     if (!strcmp(key, "plugin_id"))
         return get_string(v, file, key, dc->plugin_id, sizeof(dc->plugin_id),
                           true, err);
@@ -197,7 +206,8 @@ static int parse_key(const char *key, json_t *v, struct afd_dynamo_config *dc,
         return AFD_OK;
     }
     return bad(err, file, key,
-               "unknown field (known: planner, token_file, plugin_id, "
+               "unknown field (known: planner, token_file, tls_ca_file, "
+               "tls_cert_file, tls_key_file, plugin_id, "
                "priority, endpoint, execution_interval_s, hold_policy, "
                "request_timeout_s, heartbeat_interval_s, fpm_encoding, "
                "advisory, sub_component_type, deployments)");

@@ -6,6 +6,9 @@
  *
  *   "dynamo": {"planner": "HOST:PORT",        ("" = not attached)
  *              "token_file": PATH,            (RegisterRequest.auth_token)
+ *              "tls_ca_file": PATH,           (TLS to the planner; "" =
+ *              "tls_cert_file": PATH,          plaintext; cert and key
+ *              "tls_key_file": PATH,           together for mTLS)
  *              "plugin_id": "afd-sizer", "priority": 50,
  *              "endpoint": "",                ("" = grpc://<our gRPC addr>)
  *              "execution_interval_s": 0, "hold_policy": "accept_when_idle",
@@ -40,6 +43,11 @@ struct afd_dynamo_map {
 struct afd_dynamo_config {
     char planner[AFD_ADDR_LEN]; /* "" = not attached */
     char token_file[4096];
+    /* TLS toward the planner: its CA ("" = plaintext), and our client
+     * certificate and key for mTLS (both or neither). */
+    char tls_ca_file[4096];
+    char tls_cert_file[4096];
+    char tls_key_file[4096];
     char plugin_id[AFD_DYNAMO_NAME_LEN];
     char endpoint[AFD_ADDR_LEN + 16];
     int priority;

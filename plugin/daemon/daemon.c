@@ -44,10 +44,11 @@ struct afd_daemon {
     struct afd_alertmanager *am; /* NULL without alerting.alertmanager_url */
     struct afd_grpc_method methods[MAX_METHODS];
     size_t n_methods;
-    struct afd_security sec; /* TLS material and token (security.h) */
-    struct afd_svc_env env;  /* what the services see (services.h) */
+    struct afd_security sec;   /* TLS material and token (security.h) */
+    struct afd_svc_env env;    /* what the services see (services.h) */
     struct afd_dynamo *dynamo; /* NULL unless dynamo.planner is set */
     char *dynamo_token;        /* RegisterRequest.auth_token, from a file */
+    char *dynamo_pem[3];       /* TLS to the planner: CA, cert, key; NULL */
     int exit_code;
 };
 
@@ -290,8 +291,31 @@ static int load_dynamo_token(struct afd_daemon *d, char *err)
         return rc;
     d->dynamo_token[strcspn(d->dynamo_token, "\r\n")] = '\0';
     if (!d->dynamo_token[0])
-        return afd_err(err, AFD_EINVAL, "%s: dynamo token file is empty",
-                       path);
+        return afd_err(err, AFD_EINVAL, "%s: dynamo token file is empty", path);
+    return AFD_OK;
+}
+
+/* TLS toward the planner: the PEM files named in "dynamo" (config_dynamo.h). */
+static int load_dynamo_tls(struct afd_daemon *d, char *err)
+{
+    const struct afd_dynamo_config *dc = &d->cfg->dynamo;
+    const char *path[3] = {dc->tls_ca_file, dc->tls_cert_file,
+                           dc->tls_key_file};
+    size_t len;
+    int i, rc;
+
+    if (!dc->tls_ca_file[0] && (dc->tls_cert_file[0] || dc->tls_key_file[0]))
+        return afd_err(err, AFD_EINVAL,
+                       "dynamo.tls_cert_file/tls_key_file need "
+                       "dynamo.tls_ca_file (--dynamo-tls-ca)");
+    if (!dc->tls_cert_file[0] != !dc->tls_key_file[0])
+        return afd_err(err, AFD_EINVAL,
+                       "dynamo.tls_cert_file and dynamo.tls_key_file go "
+                       "together (--dynamo-tls-cert, --dynamo-tls-key)");
+    for (i = 0; i < 3; i++)
+        if (path[i][0] && (rc = afd_read_file(path[i], 1 << 20,
+                                              &d->dynamo_pem[i], &len, err)))
+            return rc;
     return AFD_OK;
 }
 
@@ -322,8 +346,9 @@ static int start_servers(struct afd_daemon *d, char *err)
         return AFD_EIO;
     d->env.grpc = d->grpc;
     if (d->cfg->dynamo.planner[0]) {
-        d->dynamo = afd_dynamo_start(&d->cfg->dynamo, grpc_addr,
-                                     d->dynamo_token, err);
+        d->dynamo =
+            afd_dynamo_start(&d->cfg->dynamo, grpc_addr, d->dynamo_token,
+                             (const char *const *)d->dynamo_pem, err);
         if (!d->dynamo)
             return AFD_EIO;
     }
@@ -366,7 +391,8 @@ struct afd_daemon *afd_daemon_new(const struct afd_config *cfg,
     /* Config errors first: nothing restored, renamed or bound yet. */
     if (check_listen("grpc", cfg->grpc_listen, err) ||
         check_listen("http", cfg->http_listen, err) ||
-        afd_security_load(&d->sec, cfg, err) || load_dynamo_token(d, err)) {
+        afd_security_load(&d->sec, cfg, err) || load_dynamo_token(d, err) ||
+        load_dynamo_tls(d, err)) {
         if (usage_error)
             *usage_error = true;
         goto fail;
@@ -425,6 +451,8 @@ int afd_daemon_run(struct afd_daemon *d)
 
 void afd_daemon_free(struct afd_daemon *d)
 {
+    int i;
+
     if (!d)
         return;
     if (d->snapshot)
@@ -441,6 +469,11 @@ void afd_daemon_free(struct afd_daemon *d)
     if (d->dynamo_token)
         memset(d->dynamo_token, 0, strlen(d->dynamo_token));
     free(d->dynamo_token);
+    for (i = 0; i < 3; i++) {
+        if (d->dynamo_pem[i])
+            memset(d->dynamo_pem[i], 0, strlen(d->dynamo_pem[i]));
+        free(d->dynamo_pem[i]);
+    }
     afd_grpc_server_free(d->grpc);
     afd_alertmanager_free(d->am);
     afd_control_free(d->ctl);

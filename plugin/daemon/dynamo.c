@@ -228,7 +228,7 @@ static void *run(void *arg)
 
 struct afd_dynamo *afd_dynamo_start(const struct afd_dynamo_config *dc,
                                     const char *grpc_addr, const char *token,
-                                    char *err)
+                                    const char *const tls_pem[3], char *err)
 {
     struct afd_dynamo *d = calloc(1, sizeof(*d));
 
@@ -247,7 +247,10 @@ struct afd_dynamo *afd_dynamo_start(const struct afd_dynamo_config *dc,
         return NULL;
     }
     /* The token travels in RegisterRequest.auth_token, not as metadata. */
-    d->client = afd_grpc_client_new(dc->planner, NULL, err);
+    d->client = tls_pem && tls_pem[0]
+                    ? afd_grpc_client_new_tls(dc->planner, NULL, tls_pem[0],
+                                              tls_pem[1], tls_pem[2], err)
+                    : afd_grpc_client_new(dc->planner, NULL, err);
     if (!d->client) {
         free(d->token);
         free(d);

@@ -61,12 +61,14 @@ struct afd_dynamo;
 
 /*
  * Starts the thread. grpc_addr is our bound "HOST:PORT" (the endpoint
- * unless dc->endpoint names one); token: auth_token (NULL = none). NULL +
+ * unless dc->endpoint names one); token: auth_token (NULL = none);
+ * tls_pem: NULL or {CA, client cert, client key} PEM texts, CA non-NULL
+ * for TLS to the planner, cert and key both or neither (mTLS). NULL +
  * message on failure (channel or thread).
  */
 struct afd_dynamo *afd_dynamo_start(const struct afd_dynamo_config *dc,
                                     const char *grpc_addr, const char *token,
-                                    char *err);
+                                    const char *const tls_pem[3], char *err);
 /* Stops the thread (Unregister first when registered) and frees. NULL ok. */
 void afd_dynamo_free(struct afd_dynamo *d);
 

@@ -103,32 +103,38 @@ static void op_initial_md(const struct afd_grpc_client *c, grpc_op *op,
     }
 }
 
-struct afd_grpc_client *afd_grpc_client_new(const char *target,
-                                            const char *token, char *err)
+/* A client over creds (released here); the caller holds a grpc_init
+ * reference, which a failure gives back. */
+static struct afd_grpc_client *client_new(const char *target, const char *token,
+                                          grpc_channel_credentials *creds,
+                                          char *err)
 {
     struct afd_grpc_client *c;
-    grpc_channel_credentials *creds;
 
     if (!target || !target[0] || strlen(target) >= sizeof(c->target)) {
         afd_err(err, AFD_EINVAL, "grpc target must be HOST:PORT, got '%s'",
                 target ? target : "");
+        grpc_channel_credentials_release(creds);
+        grpc_shutdown();
         return NULL;
     }
     if (token && strlen(token) > AUTH_LEN - 16) {
         afd_err(err, AFD_EINVAL, "grpc token longer than %d bytes",
                 AUTH_LEN - 16);
+        grpc_channel_credentials_release(creds);
+        grpc_shutdown();
         return NULL;
     }
     c = calloc(1, sizeof(*c));
     if (!c) {
         afd_err(err, AFD_ENOMEM, "out of memory for a grpc client");
+        grpc_channel_credentials_release(creds);
+        grpc_shutdown();
         return NULL;
     }
     snprintf(c->target, sizeof(c->target), "%s", target);
     if (token && token[0])
         snprintf(c->auth, sizeof(c->auth), "Bearer %s", token);
-    grpc_init();
-    creds = grpc_insecure_credentials_create();
     c->channel = grpc_channel_create(target, creds, NULL);
     grpc_channel_credentials_release(creds);
     if (!c->channel) {
@@ -138,6 +144,45 @@ struct afd_grpc_client *afd_grpc_client_new(const char *target,
         return NULL;
     }
     return c;
+}
+
+struct afd_grpc_client *afd_grpc_client_new(const char *target,
+                                            const char *token, char *err)
+{
+    grpc_init();
+    return client_new(target, token, grpc_insecure_credentials_create(), err);
+}
+
+struct afd_grpc_client *afd_grpc_client_new_tls(const char *target,
+                                                const char *token,
+                                                const char *ca_pem,
+                                                const char *cert_pem,
+                                                const char *key_pem, char *err)
+{
+    grpc_ssl_pem_key_cert_pair pair;
+    grpc_channel_credentials *creds;
+
+    if (!ca_pem || !ca_pem[0]) {
+        afd_err(err, AFD_EINVAL, "a TLS channel needs the server's CA (PEM)");
+        return NULL;
+    }
+    if ((cert_pem && cert_pem[0]) != (key_pem && key_pem[0])) {
+        afd_err(err, AFD_EINVAL,
+                "a client certificate needs its key and the other way round");
+        return NULL;
+    }
+    grpc_init();
+    pair.private_key = key_pem;
+    pair.cert_chain = cert_pem;
+    creds = grpc_ssl_credentials_create(
+        ca_pem, cert_pem && cert_pem[0] ? &pair : NULL, NULL, NULL);
+    if (!creds) {
+        afd_err(err, AFD_EINVAL, "cannot make TLS credentials for '%s'",
+                target ? target : "");
+        grpc_shutdown();
+        return NULL;
+    }
+    return client_new(target, token, creds, err);
 }
 
 void afd_grpc_client_free(struct afd_grpc_client *c)

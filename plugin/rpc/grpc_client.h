@@ -18,7 +18,7 @@
  * anything else, deadlines included -> AFD_EIO) with a message
  * "<method>: <status name> (<code>): <details>".
  *
- * Ownership: afd_grpc_client_new creates the channel (and holds a
+ * Ownership: afd_grpc_client_new (or _new_tls) creates the channel (and holds a
  * grpc_init reference), afd_grpc_client_free destroys it (NULL ok); free
  * every reader of a client before the client. Replies are unpacked with
  * the given descriptor and belong to the caller: free them with
@@ -47,6 +47,16 @@ struct afd_grpc_reader;
  */
 struct afd_grpc_client *afd_grpc_client_new(const char *target,
                                             const char *token, char *err);
+/*
+ * The same over TLS: the server's certificate is checked against ca_pem
+ * (PEM text, required); cert_pem and key_pem (both or neither) present a
+ * client certificate (mTLS). Tokens then travel encrypted.
+ */
+struct afd_grpc_client *afd_grpc_client_new_tls(const char *target,
+                                                const char *token,
+                                                const char *ca_pem,
+                                                const char *cert_pem,
+                                                const char *key_pem, char *err);
 void afd_grpc_client_free(struct afd_grpc_client *c);
 
 /*
