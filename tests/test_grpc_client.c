@@ -30,6 +30,29 @@ static void test_afd_grpc_client_new_bad_args(void **state)
     assert_non_null(strstr(err, "token longer than"));
 }
 
+/* ensure a TLS channel without the server's CA, or with a client
+ * certificate lacking its key (or the reverse), is refused by name before
+ * any channel exists, and CA-only TLS makes a client */
+static void test_afd_grpc_client_new_tls_args(void **state)
+{
+    char err[AFD_ERR_LEN];
+    struct afd_grpc_client *c;
+
+    (void)state;
+    assert_null(
+        afd_grpc_client_new_tls(DEAD_TARGET, NULL, NULL, NULL, NULL, err));
+    assert_non_null(strstr(err, "needs the server's CA"));
+    assert_null(
+        afd_grpc_client_new_tls(DEAD_TARGET, NULL, "CA", "CERT", NULL, err));
+    assert_non_null(strstr(err, "needs its key"));
+    assert_null(
+        afd_grpc_client_new_tls(DEAD_TARGET, NULL, "CA", NULL, "KEY", err));
+    assert_non_null(strstr(err, "needs its key"));
+    c = afd_grpc_client_new_tls(DEAD_TARGET, NULL, "CA", NULL, NULL, err);
+    assert_non_null(c);
+    afd_grpc_client_free(c);
+}
+
 /* ensure a unary call to a dead port fails with AFD_EIO naming the method
  * and UNAVAILABLE, within its deadline */
 static void test_afd_grpc_client_unary_unavailable(void **state)
@@ -94,6 +117,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_afd_grpc_client_new_bad_args),
+        cmocka_unit_test(test_afd_grpc_client_new_tls_args),
         cmocka_unit_test(test_afd_grpc_client_unary_unavailable),
         cmocka_unit_test(test_afd_grpc_reader_reports_end),
     };
