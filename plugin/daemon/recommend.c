@@ -44,6 +44,21 @@ struct live_view {
     int n_b;       /* rows with batch_size > 0 */
 };
 
+/* Welford accumulator of token loads. */
+struct load_acc {
+    int n;
+    double mean, m2;
+};
+
+static void load_add(struct load_acc *a, double t)
+{
+    double delta = t - a->mean;
+
+    a->n++;
+    a->mean += delta / a->n;
+    a->m2 += delta * (t - a->mean);
+}
+
 /*
  * One pass (Welford) over the live Attention rows; no scratch memory.
  * Rows that appeared after settled_ms are counted in n but left out of the
@@ -55,46 +70,29 @@ struct live_view {
 static void live_view(const struct afd_deployment *d, int64_t settled_ms,
                       struct live_view *v)
 {
-    double m2 = 0, delta;
-    bool settled_only = false;
+    struct load_acc all = {0, 0, 0}, settled = {0, 0, 0};
+    const struct load_acc *use;
     size_t i;
-    int pass;
 
-    for (pass = 0; pass < 2; pass++) {
-        memset(v, 0, sizeof(*v));
-        m2 = 0;
-        for (i = 0; i < d->n_slots; i++) {
-            const struct afd_instance *in = &d->slots[i];
+    memset(v, 0, sizeof(*v));
+    for (i = 0; i < d->n_slots; i++) {
+        const struct afd_instance *in = &d->slots[i];
 
-            if (!in->hash || in->role != AFD_ROLE_ATTENTION)
-                continue;
-            v->n++;
-            if (in->batch_size > 0) {
-                v->n_b++;
-                v->mean_b += (in->batch_size - v->mean_b) / v->n_b;
-            }
-            if (settled_only && in->first_seen_ms > settled_ms)
-                continue;
-            v->n_load++;
-            delta = in->token_load - v->mean_t;
-            v->mean_t += delta / v->n_load;
-            m2 += delta * (in->token_load - v->mean_t);
+        if (!in->hash || in->role != AFD_ROLE_ATTENTION)
+            continue;
+        v->n++;
+        if (in->batch_size > 0) {
+            v->n_b++;
+            v->mean_b += (in->batch_size - v->mean_b) / v->n_b;
         }
-        if (pass == 0) {
-            /* Are there young rows and settled ones? Then a second pass. */
-            int young = 0;
-
-            for (i = 0; i < d->n_slots; i++)
-                if (d->slots[i].hash &&
-                    d->slots[i].role == AFD_ROLE_ATTENTION &&
-                    d->slots[i].first_seen_ms > settled_ms)
-                    young++;
-            if (young == 0 || young == v->n)
-                break;
-            settled_only = true;
-        }
+        load_add(&all, in->token_load);
+        if (in->first_seen_ms <= settled_ms)
+            load_add(&settled, in->token_load);
     }
-    v->sd_t = v->n_load >= 2 ? sqrt(m2 / (v->n_load - 1)) : 0;
+    use = settled.n > 0 ? &settled : &all;
+    v->n_load = use->n;
+    v->mean_t = use->mean;
+    v->sd_t = use->n >= 2 ? sqrt(use->m2 / (use->n - 1)) : 0;
 }
 
 /*
@@ -105,14 +103,14 @@ static void live_view(const struct afd_deployment *d, int64_t settled_ms,
 static int64_t young_ms(const struct afd_deployment *d)
 {
     struct afd_workload_stats ws;
-    double step = afd_deployment_step_ms(d), life = 5000;
+    double step = afd_deployment_step_ms(d), life = AFD_YOUNG_MIN_MS;
 
     if (afd_workload_stats(d->workload, &ws, NULL) == AFD_OK &&
         ws.requests >= AFD_MIN_REQUESTS_FOR_THETA && step > 0)
         life = ws.mean_decode * step;
-    if (life < 5000)
-        life = 5000;
-    return (int64_t)(life > 120000 ? 120000 : life);
+    if (life < AFD_YOUNG_MIN_MS)
+        life = AFD_YOUNG_MIN_MS;
+    return (int64_t)(life > AFD_YOUNG_MAX_MS ? AFD_YOUNG_MAX_MS : life);
 }
 
 /*

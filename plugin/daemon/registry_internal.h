@@ -45,6 +45,10 @@ struct afd_stage_means {
 /* Weight of a new stage time in the observed means (about 64 samples). */
 #define AFD_STAGE_EWMA_ALPHA (1.0 / 64.0)
 #define AFD_INITIAL_SLOTS    16
+/* Bounds of one request lifetime, the time a just-joined row's load is
+ * not yet the workload's (recommend.c); the lower one until it is known. */
+#define AFD_YOUNG_MIN_MS 5000
+#define AFD_YOUNG_MAX_MS 120000
 
 struct afd_instance {
     uint64_t hash; /* 0 = empty slot (real hashes are forced odd) */
@@ -97,9 +101,9 @@ struct afd_deployment {
     double prev_live_theta;   /* live theta at the previous recompute */
     int64_t young_ms;         /* a row younger than this is just-joined */
     int64_t req_clock_ms, req_stamp_ms;
-        /* finished-request time stamps */ /* comm mode from our own moves */
-    int comm_x;                            /* x at the previous recompute */
-    struct afd_instance *slots;            /* power-of-two table */
+    /* finished-request time stamps */ /* comm mode from our own moves */
+    int comm_x;                        /* x at the previous recompute */
+    struct afd_instance *slots;        /* power-of-two table */
     size_t n_slots;
     size_t n_instances;
     int n_role[2]; /* rows per role in the table */
