@@ -160,6 +160,18 @@ static void test_metrics_render_valid_recommendation(void **state)
     assert_int_equal(ones, 1);
     /* theta from live loads: mean(26000, 30000) / 256 */
     expect_line(f->text, "afd_theta_tokens{deployment=\"prod\"} 109.375");
+    /* One-hot over every source, the planner's included. */
+    expect_line(
+        f->text,
+        "afd_theta_source{deployment=\"prod\",source=\"live_loads\"} 1");
+    expect_line(f->text,
+                "afd_theta_source{deployment=\"prod\",source=\"requests\"} 0");
+    expect_line(f->text,
+                "afd_theta_source{deployment=\"prod\",source=\"forecast\"} 0");
+    expect_line(f->text,
+                "afd_theta_source{deployment=\"prod\",source=\"planner\"} 0");
+    assert_string_equal(afd_theta_source_name(AFD_THETA_SOURCE_COUNT),
+                        "unknown");
     expect_line(f->text, "afd_coefficient_calibrated{deployment=\"prod\","
                          "coef=\"bF\"} 0");
     /* No FFN samples: the prior alone speaks, +-|prior bF| = 5 ms. */

@@ -178,17 +178,17 @@ static void w_theta(struct render *r, struct afd_deployment *d)
         num(r, NAME(d), NULL, NULL, REC(d)->theta);
 }
 
-/* Where theta came from: one-hot over requests, live_loads, forecast. */
+/* Where theta came from: one-hot over every source but none. */
 static void w_theta_source(struct render *r, struct afd_deployment *d)
 {
-    static const char *const names[] = {"requests", "live_loads", "forecast"};
     int k;
 
     if (REC(d)->theta_source == AFD_THETA_NONE)
         return;
-    for (k = 0; k < 3; k++)
-        num(r, NAME(d), "source", names[k],
-            (int)REC(d)->theta_source == k + 1 ? 1 : 0);
+    for (k = AFD_THETA_NONE + 1; k < AFD_THETA_SOURCE_COUNT; k++)
+        num(r, NAME(d), "source",
+            afd_theta_source_name((enum afd_theta_source)k),
+            (int)REC(d)->theta_source == k ? 1 : 0);
 }
 
 static void w_gain_uncertainty(struct render *r, struct afd_deployment *d)
@@ -550,7 +550,7 @@ static const struct family families[] = {
      "Standard deviation of the per-slot token load", w_sigma},
     {"afd_theta_source", "gauge",
      "Where theta came from (one-hot: requests, live_loads, forecast after "
-     "a workload shift)",
+     "a workload shift, planner's traffic means)",
      w_theta_source},
     {"afd_batch_slots", "gauge",
      "Decode slots per Attention instance B used by the solve", w_batch},

@@ -86,7 +86,12 @@ enum afd_theta_source {
     AFD_THETA_LIVE_LOADS, /* mean live per-instance load / B */
     AFD_THETA_FORECAST,   /* new workload's, during a shift (transient.h) */
     AFD_THETA_PLANNER,    /* a planner's traffic means (no telemetry yet) */
+    AFD_THETA_SOURCE_COUNT
 };
+
+/* "none", "requests", "live_loads", "forecast", "planner" (metric labels);
+ * "unknown" out of range. */
+const char *afd_theta_source_name(enum afd_theta_source s);
 
 struct afd_recommendation {
     bool valid;                 /* false until the data suffice */

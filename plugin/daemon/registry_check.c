@@ -17,6 +17,17 @@ static const char *const reject_names[AFD_REJECT_COUNT] = {
     "capacity",     "malformed",     "unauthenticated",
 };
 
+static const char *const theta_source_names[AFD_THETA_SOURCE_COUNT] = {
+    "none", "requests", "live_loads", "forecast", "planner",
+};
+
+const char *afd_theta_source_name(enum afd_theta_source s)
+{
+    if ((unsigned)s >= AFD_THETA_SOURCE_COUNT)
+        return "unknown";
+    return theta_source_names[s];
+}
+
 const char *afd_reject_reason_name(enum afd_reject_reason r)
 {
     if ((unsigned)r >= AFD_REJECT_COUNT)
