@@ -151,7 +151,10 @@ static void usage(FILE *out)
             "                   static ratio, commands and settle time per\n"
             "                   shift (--json: JSON)\n"
             "  --quick          with --family: 3 runs (CI)\n"
-            "  --csv PATH       with --family: also write the table as CSV\n",
+            "  --csv PATH       with --family: also write the table as CSV\n"
+            "                   (--seed S: another family, hardware and\n"
+            "                   workload drawn from S; --keep-logs DIR: each\n"
+            "                   run's scenario and JSON kept in DIR)\n",
             SCENARIO_REL, DEFAULT_SVG);
 }
 
@@ -717,8 +720,9 @@ int afd_cmd_demo(int argc, char **argv)
         return rc;
     }
     if (d->f.family) {
-        struct afd_family_options fo = {d->self,   NULL,     d->f.quick,
-                                        d->f.json, d->f.csv, d->f.timeout_s};
+        struct afd_family_options fo = {
+            d->self,  NULL,           d->f.quick, d->f.json,
+            d->f.csv, d->f.timeout_s, d->f.seed,  d->f.keep_logs};
 
         rc = locate(d, err);
         if (rc) {

@@ -46,10 +46,13 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* The family's draws: the fixed one unless --seed (family.h). */
+static uint64_t family_seed = FAMILY_SEED;
+
 /* Uniform in [0, 1) from draw d of hardware k. */
 static double u01(int k, int d)
 {
-    return (double)(mix(FAMILY_SEED ^ mix((uint64_t)k * 64 + (uint64_t)d)) >>
+    return (double)(mix(family_seed ^ mix((uint64_t)k * 64 + (uint64_t)d)) >>
                     11) *
            0x1.0p-53;
 }
@@ -310,6 +313,31 @@ static void print_table(FILE *out, const struct run_result *r, size_t n,
                 100 * sum_s / (double)n);
 }
 
+/* --keep-logs: the run's scenario and its demo JSON, for the timeline. */
+static int keep_run(const char *keep, size_t i, const char *scenario,
+                    const char *out, char *err)
+{
+    char p[4200];
+    json_t *s = json_load_file(scenario, 0, NULL);
+    FILE *f;
+
+    snprintf(p, sizeof(p), "%s/run-%zu.scenario.json", keep, i);
+    if (!s || json_dump_file(s, p, JSON_INDENT(1))) {
+        json_decref(s);
+        return afd_err(err, AFD_EIO, "cannot write '%s'", p);
+    }
+    json_decref(s);
+    snprintf(p, sizeof(p), "%s/run-%zu.json", keep, i);
+    f = fopen(p, "w");
+    if (!f || fputs(out, f) < 0) {
+        if (f)
+            fclose(f);
+        return afd_err(err, AFD_EIO, "cannot write '%s': %s", p,
+                       strerror(errno));
+    }
+    return fclose(f) ? afd_err(err, AFD_EIO, "cannot write '%s'", p) : AFD_OK;
+}
+
 static int run_all(const struct afd_family_options *o, struct run_result *res,
                    size_t *n_out, char *err)
 {
@@ -318,7 +346,7 @@ static int run_all(const struct afd_family_options *o, struct run_result *res,
         {4, -1, false}, {5, -1, false}, {6, -1, false}, {7, -1, false},
         {0, 60, false}, {2, -1, true}};
     static const int quick[] = {0, 8, 9};
-    char dir[] = "/tmp/afd-family-XXXXXX", path[64], log[64], tmo[32];
+    char dir[] = "/tmp/afd-family-XXXXXX", path[64], log[64], tmo[32], seed[32];
     size_t i, n = o->quick ? 3 : AFD_FAMILY_RUNS;
     json_error_t jerr;
     json_t *base;
@@ -333,14 +361,25 @@ static int run_all(const struct afd_family_options *o, struct run_result *res,
         return afd_err(err, AFD_EIO, "cannot create a temporary dir: %s",
                        strerror(errno));
     }
+    if (o->keep && mkdir(o->keep, 0755) && errno != EEXIST) {
+        json_decref(base);
+        rmdir(dir);
+        return afd_err(err, AFD_EIO, "cannot create '%s': %s", o->keep,
+                       strerror(errno));
+    }
     snprintf(tmo, sizeof(tmo), "%g", o->timeout_s);
+    snprintf(seed, sizeof(seed), "%ld", o->seed);
+    if (o->seed >= 0)
+        family_seed = mix(FAMILY_SEED ^ (uint64_t)o->seed);
     trace_dir_for(o->scenario);
     for (i = 0; i < n && !rc; i++) {
         struct afd_demo_child c;
-        char *argv[] = {
-            (char *)o->self, "demo",      "--scenario", path, "--json",
-            "--no-svg",      "--timeout", tmo,          NULL};
+        char *argv[] = {(char *)o->self, "demo",     "--scenario", path,
+                        "--json",        "--no-svg", "--timeout",  tmo,
+                        "--seed",        seed,       NULL};
 
+        if (o->seed < 0)
+            argv[8] = NULL; /* the base scenario's seed */
         res[i].spec = all[o->quick ? quick[i] : (int)i];
         hardware(res[i].spec.hw, &res[i].hw);
         snprintf(path, sizeof(path), "%s/run-%zu.json", dir, i);
@@ -354,6 +393,8 @@ static int run_all(const struct afd_family_options *o, struct run_result *res,
             rc = run_child(&c, argv, log, o->timeout_s + 30, err);
         if (!rc)
             rc = summarise(c.out ? c.out : "", &res[i], err);
+        if (!rc && o->keep)
+            rc = keep_run(o->keep, i, path, c.out ? c.out : "", err);
         afd_demo_child_release(&c);
         unlink(path);
         unlink(log);

@@ -17,7 +17,9 @@
  * proportional to aA / aF). Two more runs: hardware 0 with a 60 s
  * scale-out delay, and hardware 2 drifting (attention 25% slower from
  * t = 1200 s, 5% per-step noise). --quick runs hardware 0, the delay run
- * and the drift run only (CI).
+ * and the drift run only (CI). --seed S draws another family (hardware
+ * from S, and S as every run's workload seed): the check that a change
+ * is not fitted to the one family.
  *
  * Printed per run: closed-loop throughput per device against the
  * per-phase oracle and against the best static ratio chosen with
@@ -37,6 +39,9 @@ struct afd_family_options {
     bool json;            /* one JSON object on stdout instead of a table */
     const char *csv;      /* also write the table here (NULL: no) */
     double timeout_s;     /* per run */
+    long seed;            /* -1: the fixed family and the base's seed; else
+                             new hardware draws and this workload seed */
+    const char *keep;     /* keep each run's scenario and JSON here (NULL) */
 };
 
 #define AFD_FAMILY_HARDWARE 8
