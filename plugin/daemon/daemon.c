@@ -209,7 +209,7 @@ static int restore_snapshot(struct afd_daemon *d, char *err)
 
     if (!path[0])
         return AFD_OK;
-    rc = afd_snapshot_restore(d->reg, path, why);
+    rc = afd_snapshot_restore(d->reg, d->ctl, path, why);
     if (rc == AFD_OK || rc == AFD_ENOTFOUND)
         return AFD_OK;
     if (rc != AFD_EPARSE)

@@ -50,6 +50,7 @@ static void fill_command(Afd__Sizer__V1__ScaleCommand *m,
     m->reason = (char *)cc->cmd.reason;
     m->issued_ms = cc->cmd.issued_ms;
     m->advisory = cc->advisory;
+    m->leader_epoch = cc->leader_epoch;
 }
 
 static void fill_alert(Afd__Sizer__V1__RegimeAlert *m,
