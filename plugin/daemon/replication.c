@@ -209,8 +209,7 @@ void afd_replication_command(struct afd_replication *r,
     }
     seq = write_now(r);
     if (!seq || r->n_held == MAX_HELD) {
-        fprintf(stderr,
-                "afd-sizer: ha: command %llu for '%s' not sent: %s\n",
+        fprintf(stderr, "afd-sizer: ha: command %llu for '%s' not sent: %s\n",
                 (unsigned long long)cc->cmd.id, cc->cmd.deployment,
                 seq ? "too many commands waiting for etcd"
                     : "not the leader any more");

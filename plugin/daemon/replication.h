@@ -39,8 +39,7 @@ struct afd_replication;
 struct afd_replication *afd_replication_new(struct event_base *base,
                                             const struct afd_ha_config *cfg,
                                             const char *grpc_addr,
-                                            struct afd_svc_env *env,
-                                            char *err);
+                                            struct afd_svc_env *env, char *err);
 /* Stops the worker (a leader hands over at once). NULL ok. */
 void afd_replication_free(struct afd_replication *r);
 
