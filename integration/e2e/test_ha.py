@@ -345,6 +345,18 @@ def body(c, tmp, bin_dir, stubs):
                 code == grpc.StatusCode.FAILED_PRECONDITION and
                 ("leader=%s" % lead.grpc_addr) in (det or ""),
                 "%s %s" % (code, det))
+        hp = stubs.health_pb2
+
+        def leader_health(d):
+            h = stubs.health_pb2_grpc.HealthStub(
+                grpc.insecure_channel(d.grpc_addr))
+            return h.Check(hp.HealthCheckRequest(
+                service="afd.sizer.v1.Leader"),
+                timeout=common.RPC_TIMEOUT).status
+        c.check("health afd.sizer.v1.Leader: SERVING on the leader only",
+                leader_health(lead) == hp.HealthCheckResponse.SERVING and
+                leader_health(follower) ==
+                hp.HealthCheckResponse.NOT_SERVING)
         c.check("followers say so in /readyz",
                 "ha: follower (leader %s)" % lead.grpc_addr
                 in http_get(follower.http_addr, "/readyz"))
@@ -426,8 +438,11 @@ def body(c, tmp, bin_dir, stubs):
                 "%d leaders" % len(reps.leaders()))
     finally:
         if reps:
-            for d in reps.live():
-                d.stop()
+            rcs = [d.stop() for d in reps.live()]
+            c.check("live replicas exit 0 on SIGTERM", rcs and
+                    all(rc == 0 for rc in rcs),
+                    "%r; stderr:\n%s" % (rcs, "\n".join(
+                        d.stderr()[-2000:] for d in reps.daemons if d)))
         etcd.stop()
 
 
