@@ -19,6 +19,7 @@
 #include "estimator/base/error.h"
 #include "plugin/daemon/control.h"
 #include "plugin/daemon/registry.h"
+#include "plugin/daemon/replication.h"
 #include "plugin/daemon/services.h"
 #include "proto/afd_sizer.pb-c.h"
 
@@ -50,6 +51,7 @@ static void fill_command(Afd__Sizer__V1__ScaleCommand *m,
     m->reason = (char *)cc->cmd.reason;
     m->issued_ms = cc->cmd.issued_ms;
     m->advisory = cc->advisory;
+    m->leader_epoch = cc->leader_epoch;
 }
 
 static void fill_alert(Afd__Sizer__V1__RegimeAlert *m,
@@ -158,14 +160,20 @@ static bool start_watch(struct afd_grpc_call *call, const char *name, void *ctx,
     return true;
 }
 
-static void send_in_flight(struct afd_grpc_call *call, struct afd_control *ctl,
+static void send_in_flight(struct afd_grpc_call *call, void *ctx,
                            struct afd_deployment *d)
 {
+    struct afd_replication *repl = afd_svc_env(ctx)->repl;
     struct afd_control_command cc;
     Afd__Sizer__V1__ScaleCommand m;
+    int64_t epoch;
 
-    if (!afd_control_in_flight(ctl, d, &cc))
+    if (!afd_control_in_flight(afd_svc_env(ctx)->ctl, d, &cc))
         return;
+    /* HA: a new leader offers its predecessor's un-acked command again
+     * under its own epoch (same id: apply once, ack once). */
+    if (repl && afd_replication_gate(repl, &epoch))
+        cc.leader_epoch = epoch;
     fill_command(&m, &cc);
     afd_grpc_send(call, &m.base);
 }
@@ -176,17 +184,17 @@ static void watch_commands(struct afd_grpc_call *call,
     const Afd__Sizer__V1__WatchCommandsRequest *req =
         (const Afd__Sizer__V1__WatchCommandsRequest *)msg;
     struct afd_registry *reg = afd_svc_env(ctx)->reg;
-    struct afd_control *ctl = afd_svc_env(ctx)->ctl;
     struct afd_deployment *d;
     size_t i;
 
-    if (!start_watch(call, req->deployment, ctx, &d))
+    if (afd_svc_refuse_follower(call, ctx) ||
+        !start_watch(call, req->deployment, ctx, &d))
         return;
     if (d) {
-        send_in_flight(call, ctl, d);
+        send_in_flight(call, ctx, d);
     } else if (!req->deployment || !req->deployment[0]) {
         for (i = 0; i < afd_registry_count(reg); i++)
-            send_in_flight(call, ctl, afd_registry_at(reg, i));
+            send_in_flight(call, ctx, afd_registry_at(reg, i));
     }
 }
 
@@ -215,7 +223,9 @@ static void watch_alerts(struct afd_grpc_call *call,
     struct afd_deployment *d;
     size_t i;
 
-    if (!start_watch(call, req->deployment, ctx, &d))
+    /* HA: followers evaluate no alerts; watch the leader. */
+    if (afd_svc_refuse_follower(call, ctx) ||
+        !start_watch(call, req->deployment, ctx, &d))
         return;
     if (d) {
         afd_control_foreach_firing(ctl, d, send_firing, &f);
@@ -243,6 +253,8 @@ static void ack_command(struct afd_grpc_call *call, const ProtobufCMessage *msg,
                         "command_id must be > 0 (ids start at 1)");
         return;
     }
+    if (afd_svc_refuse_follower(call, ctx))
+        return;
     d = afd_svc_find_deployment(call, ctx, req->deployment);
     if (!d)
         return;
@@ -253,9 +265,12 @@ static void ack_command(struct afd_grpc_call *call, const ProtobufCMessage *msg,
     out.accepted = rc == AFD_OK;
     out.message = rc == AFD_OK ? "" : err;
     afd_grpc_reply(call, &out.base);
-    /* A successful ack changes the KEDA target at once. */
-    if (rc == AFD_OK)
+    /* A successful ack changes the KEDA target at once, and the
+     * replicated state (HA) right away too. */
+    if (rc == AFD_OK) {
+        afd_replication_state_changed(afd_svc_env(ctx)->repl);
         afd_svc_keda_tick(ctx);
+    }
 }
 
 static const struct afd_grpc_method methods[] = {
