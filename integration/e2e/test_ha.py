@@ -361,6 +361,16 @@ def body(c, tmp, bin_dir, stubs):
                 "ha: follower (leader %s)" % lead.grpc_addr
                 in http_get(follower.http_addr, "/readyz"))
 
+        wp = subprocess.run(
+            ["/usr/bin/python3", os.path.join(
+                os.path.dirname(os.path.abspath(__file__)), "..", "examples",
+                "worker.py"), "--target", follower.grpc_addr,
+             "--deployment", "worker", "--seconds", "0.5"],
+            capture_output=True, text=True, timeout=120)
+        c.check("the worker example follows the leader a follower names",
+                wp.returncode == 0 and "following the leader at %s" %
+                lead.grpc_addr in wp.stdout, wp.stdout + wp.stderr)
+
         loop = Loop(c, reps, stubs)
         loop.connect(follower)  # learns the leader from the refusal
         loop.run_until(30)
