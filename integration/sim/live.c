@@ -12,21 +12,21 @@
 #include "integration/sim/fleet.h"
 #include "proto/afd_sizer.pb-c.h"
 
-#define M_REPORT       "/afd.sizer.v1.Telemetry/Report"
-#define M_RECOMMEND    "/afd.sizer.v1.Sizer/GetRecommendation"
-#define M_WATCH_CMDS   "/afd.sizer.v1.Sizer/WatchCommands"
-#define M_ACK          "/afd.sizer.v1.Sizer/AckCommand"
-#define M_WATCH_ALRT   "/afd.sizer.v1.Sizer/WatchAlerts"
-#define ID_LEN         96
-#define ITEMS_PER_MSG  2000      /* items per TelemetryBatch (< 4 MB) */
-#define MAX_BUFFERED   (1 << 22) /* samples or requests in one window */
-#define CMD_WAIT_MS    5000      /* for a command the summary announced */
-#define ALERT_DRAIN_MS 300
-#define MAX_PENDING    64
-#define CLOCK_SLACK_MS 60000.0 /* issued_ms this far off: not our clock */
-#define ADDR_LEN       256
-#define MAX_REPLICAS   8
-#define FOLLOW_TRIES   200 /* x FOLLOW_PAUSE_MS: 20 s to find a leader */
+#define M_REPORT        "/afd.sizer.v1.Telemetry/Report"
+#define M_RECOMMEND     "/afd.sizer.v1.Sizer/GetRecommendation"
+#define M_WATCH_CMDS    "/afd.sizer.v1.Sizer/WatchCommands"
+#define M_ACK           "/afd.sizer.v1.Sizer/AckCommand"
+#define M_WATCH_ALRT    "/afd.sizer.v1.Sizer/WatchAlerts"
+#define ID_LEN          96
+#define ITEMS_PER_MSG   2000      /* items per TelemetryBatch (< 4 MB) */
+#define MAX_BUFFERED    (1 << 22) /* samples or requests in one window */
+#define CMD_WAIT_MS     5000      /* for a command the summary announced */
+#define ALERT_DRAIN_MS  300
+#define MAX_PENDING     64
+#define CLOCK_SLACK_MS  60000.0 /* issued_ms this far off: not our clock */
+#define ADDR_LEN        256
+#define MAX_REPLICAS    8
+#define FOLLOW_TRIES    200 /* x FOLLOW_PAUSE_MS: 20 s to find a leader */
 #define FOLLOW_PAUSE_MS 100
 
 struct pending {
@@ -34,7 +34,7 @@ struct pending {
     long target;
     double due_ms; /* scenario ms */
     bool applied, acked;
-    size_t event; /* index in out->commands */
+    size_t event;        /* index in out->commands */
     unsigned acked_conn; /* connection the ack went to */
 };
 
@@ -49,8 +49,8 @@ struct live {
     char replica[MAX_REPLICAS][ADDR_LEN];
     size_t n_replicas, cur;
     char addr[ADDR_LEN];
-    unsigned conn;       /* connections made; 1 = the first */
-    int64_t epoch_seen;  /* highest ScaleCommand.leader_epoch */
+    unsigned conn;      /* connections made; 1 = the first */
+    int64_t epoch_seen; /* highest ScaleCommand.leader_epoch */
     char (*attn_id)[ID_LEN];
     char (*ffn_id)[ID_LEN];
     long max_ffn;
