@@ -26,15 +26,15 @@
 #define CLOCK_SLACK_MS 60000.0 /* issued_ms this far off: not our clock */
 #define ADDR_LEN       256
 #define MAX_REPLICAS   8
-#define FOLLOW_TRIES   200 /* x FOLLOW_PAUSE_MS: 20 s to find a leader */
-#define FOLLOW_PAUSE_MS 100
+#define FOLLOW_TRIES   200 /* x FOLLOW_WAIT_MS: 20 s to find a leader */
+#define FOLLOW_WAIT_MS 100
 
 struct pending {
     uint64_t id;
     long target;
     double due_ms; /* scenario ms */
     bool applied, acked;
-    size_t event; /* index in out->commands */
+    size_t event;        /* index in out->commands */
     unsigned acked_conn; /* connection the ack went to */
 };
 
@@ -49,8 +49,8 @@ struct live {
     char replica[MAX_REPLICAS][ADDR_LEN];
     size_t n_replicas, cur;
     char addr[ADDR_LEN];
-    unsigned conn;       /* connections made; 1 = the first */
-    int64_t epoch_seen;  /* highest ScaleCommand.leader_epoch */
+    unsigned conn;      /* connections made; 1 = the first */
+    int64_t epoch_seen; /* highest ScaleCommand.leader_epoch */
     char (*attn_id)[ID_LEN];
     char (*ffn_id)[ID_LEN];
     long max_ffn;
@@ -363,7 +363,7 @@ static int follow_leader(struct live *l, int rc, char *why)
         l->cur = (l->cur + 1) % l->n_replicas;
         snprintf(next, sizeof(next), "%s", l->replica[l->cur]);
     }
-    pause_ms(FOLLOW_PAUSE_MS);
+    pause_ms(FOLLOW_WAIT_MS);
     if (!l->o->quiet)
         fprintf(stderr, "afd-sim: %s; trying %s\n", why, next);
     return connect_to(l, next, err) ? rc : AFD_OK;
