@@ -9,6 +9,7 @@
 #include "estimator/base/error.h"
 #include "plugin/rpc/grpc_client.h"
 #include "integration/sim/fleet.h"
+#include "integration/sim/live_planner.h"
 #include "proto/afd_sizer.pb-c.h"
 
 #define M_REPORT       "/afd.sizer.v1.Telemetry/Report"
@@ -49,7 +50,8 @@ struct live {
     size_t n_req, cap_req;
     /* commands */
     uint64_t last_seen;
-    bool warned_clock;
+    bool warned_clock, warned_cmd;
+    uint64_t n_decisions; /* planner actuation: ids of its decisions */
     struct pending pend[MAX_PENDING];
     size_t n_pend;
     /* time and accounting */
@@ -357,12 +359,46 @@ static double delay_s(const struct live *l, long from, long to)
     return d >= 0 ? d : l->o->actuation_delay_s;
 }
 
+/* Records ev (t_s, id, from, to, regime, reason set) and queues its
+ * resize at t_s + the delay of its direction. */
+static int schedule(struct live *l, struct afd_command_event *ev, char *err)
+{
+    struct pending *p;
+    int rc;
+
+    if (l->n_pend == MAX_PENDING) { /* keep the unfinished ones */
+        size_t k = 0;
+        for (size_t i = 0; i < l->n_pend; i++)
+            if (!l->pend[i].applied || !l->pend[i].acked)
+                l->pend[k++] = l->pend[i];
+        l->n_pend = k;
+        if (k == MAX_PENDING)
+            return afd_err(err, AFD_ENOMEM, "%d commands not acked",
+                           MAX_PENDING);
+    }
+    ev->applied_t_s = NAN;
+    rc = afd_run_add_command(l->out, ev, err);
+    if (rc)
+        return rc;
+    p = &l->pend[l->n_pend++];
+    memset(p, 0, sizeof(*p));
+    p->id = ev->id;
+    p->target = ev->to;
+    p->due_ms = ev->t_s * 1000.0 + delay_s(l, ev->from, ev->to) * 1000.0;
+    p->event = l->out->n_commands - 1;
+    /* the planner's worker counts are its ack: nothing to send */
+    p->acked = l->o->planner_in != NULL;
+    if (!l->o->quiet)
+        fprintf(stderr, "afd-sim: t = %.0f s: command %llu: %ld -> %ld (%s)\n",
+                ev->t_s, (unsigned long long)ev->id, ev->from, ev->to,
+                ev->regime);
+    return AFD_OK;
+}
+
 static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
                         char *err)
 {
     struct afd_command_event ev;
-    struct pending *p;
-    int rc;
 
     if (strcmp(c->deployment, l->o->deployment))
         return AFD_OK;
@@ -370,19 +406,19 @@ static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
         l->last_seen = c->id;
     if (c->advisory || c->id == 0)
         return AFD_OK;
+    if (l->o->planner_in) { /* the planner decides; this daemon should not */
+        if (!l->warned_cmd)
+            fprintf(stderr,
+                    "afd-sim: the daemon issued command %llu although the "
+                    "planner actuates '%s' (not in its dynamo section?): "
+                    "not applied\n",
+                    (unsigned long long)c->id, l->o->deployment);
+        l->warned_cmd = true;
+        return AFD_OK;
+    }
     for (size_t i = 0; i < l->n_pend; i++)
         if (l->pend[i].id == c->id)
-            return AFD_OK;          /* replayed on reconnect */
-    if (l->n_pend == MAX_PENDING) { /* keep the unfinished ones */
-        size_t k = 0;
-        for (size_t i = 0; i < l->n_pend; i++)
-            if (!l->pend[i].acked)
-                l->pend[k++] = l->pend[i];
-        l->n_pend = k;
-        if (k == MAX_PENDING)
-            return afd_err(err, AFD_ENOMEM, "%d commands not acked",
-                           MAX_PENDING);
-    }
+            return AFD_OK; /* replayed on reconnect */
     memset(&ev, 0, sizeof(ev));
     ev.t_s = scen_s(c->issued_ms);
     if (fabs(ev.t_s * 1000.0 - l->sim_ms) > CLOCK_SLACK_MS) {
@@ -402,22 +438,9 @@ static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
     ev.id = c->id;
     ev.from = c->current_attention_instances;
     ev.to = c->target_attention_instances;
-    ev.applied_t_s = NAN;
     snprintf(ev.regime, sizeof(ev.regime), "%s", c->regime);
     snprintf(ev.reason, sizeof(ev.reason), "%s", c->reason);
-    rc = afd_run_add_command(l->out, &ev, err);
-    if (rc)
-        return rc;
-    p = &l->pend[l->n_pend++];
-    memset(p, 0, sizeof(*p));
-    p->id = c->id;
-    p->target = c->target_attention_instances;
-    p->due_ms = ev.t_s * 1000.0 + delay_s(l, ev.from, ev.to) * 1000.0;
-    p->event = l->out->n_commands - 1;
-    if (!l->o->quiet)
-        fprintf(stderr, "afd-sim: t = %.0f s: command %llu: %ld -> %ld (%s)\n",
-                ev.t_s, (unsigned long long)ev.id, ev.from, ev.to, ev.regime);
-    return AFD_OK;
+    return schedule(l, &ev, err);
 }
 
 /* Takes every queued command; waits (bounded) until `want` was seen. */
@@ -515,26 +538,81 @@ static int read_alerts(struct live *l, int wait_ms, char *err)
     }
 }
 
-/* One window: simulate, report, follow commands, ack, sample. */
+/* The window's observations as a planner sees them (live_planner.h);
+ * before report_window, which empties the window's requests. */
+static void observe(const struct live *l, double start_ms,
+                    struct afd_live_obs *o)
+{
+    double p = 0, d = 0;
+    size_t i;
+
+    memset(o, 0, sizeof(*o));
+    o->t_s = l->sim_ms / 1000.0;
+    o->window_s = (l->sim_ms - start_ms) / 1000.0;
+    o->deployment = l->o->deployment;
+    o->ready = o->expected = afd_fleet_attention(l->f);
+    for (i = 0; i < l->n_pend; i++)
+        if (!l->pend[i].applied)
+            o->expected = l->pend[i].target; /* the latest one wins */
+    o->ffn = afd_fleet_ffn(l->f);
+    for (i = 0; i < l->n_req; i++) {
+        p += l->req[2 * i];
+        d += l->req[2 * i + 1];
+    }
+    o->num_req = (double)l->n_req;
+    o->isl = l->n_req ? p / (double)l->n_req : 0;
+    o->osl = l->n_req ? d / (double)l->n_req : 0;
+}
+
+/* One exchange with the planner: a decision unlike the count the fleet
+ * is heading to is scheduled like a command. */
+static int planner_exchange(struct live *l, const struct afd_live_obs *o,
+                            char *err)
+{
+    struct afd_live_decision dec;
+    struct afd_command_event ev;
+    int rc;
+
+    rc = afd_live_planner_observe(l->o->planner_out, o, err);
+    if (!rc)
+        rc = afd_live_planner_decision(l->o->planner_in, l->o->max_attention,
+                                       &dec, err);
+    if (rc || !dec.set || dec.replicas == o->expected)
+        return rc;
+    memset(&ev, 0, sizeof(ev));
+    ev.t_s = l->sim_ms / 1000.0;
+    ev.id = ++l->n_decisions;
+    ev.from = o->expected;
+    ev.to = dec.replicas;
+    snprintf(ev.reason, sizeof(ev.reason), "%s", dec.reason);
+    return schedule(l, &ev, err);
+}
+
+/* One window: simulate, report, follow commands (or the planner), ack,
+ * sample. */
 static int run_window(struct live *l, double end_ms, char *err)
 {
     Afd__Sizer__V1__ReportSummary *sum = NULL;
+    struct afd_live_obs obs;
+    double start_ms = l->sim_ms;
     uint64_t want;
     int rc;
 
     rc = simulate_window(l, end_ms, err);
+    observe(l, start_ms, &obs);
     if (!rc)
         rc = report_window(l, &sum, err);
     if (rc)
         return rc;
-    want = sum->last_command_id;
+    want = l->o->planner_in ? 0 : sum->last_command_id;
     if (sum->rejected && !l->o->quiet)
         fprintf(stderr, "afd-sim: daemon rejected %llu items: %s\n",
                 (unsigned long long)sum->rejected, sum->first_rejection);
     protobuf_c_message_free_unpacked(&sum->base, NULL);
     rc = read_commands(l, want, err);
     if (!rc)
-        rc = ack_applied(l, err);
+        rc = l->o->planner_in ? planner_exchange(l, &obs, err)
+                              : ack_applied(l, err);
     if (!rc)
         rc = read_alerts(l, 0, err);
     if (!rc && l->sim_ms >= l->next_point_ms) {
@@ -631,6 +709,9 @@ static int check_options(const struct afd_live_options *o, char *err)
         !(o->actuation_delay_s >= 0))
         return afd_err(err, AFD_EINVAL,
                        "window, timeline and delay must be > 0 (delay >= 0)");
+    if (!o->planner_in != !o->planner_out)
+        return afd_err(err, AFD_EINVAL,
+                       "planner actuation needs both pipe ends");
     if (o->sample_every < 1 || o->max_requests < 1 || o->max_attention < 1 ||
         o->rpc_timeout_ms < 1)
         return afd_err(err, AFD_EINVAL,

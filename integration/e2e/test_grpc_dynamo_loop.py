@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""The closed loop through NVIDIA Dynamo's planner against the closed loop
+through WatchCommands, on the default scenario (integration/scenarios/
+default.json, seed 1, the demo's controller settings), in one run:
+
+  oracle:   `afd-sim scenario --policy oracle` (offline, each phase's
+            best static x: the demo's 100% line);
+  commands: a fresh daemon, `afd-sim --policy closed-loop` following
+            WatchCommands and acking (what `afd-sizer demo` runs);
+  planner:  a stand-in planner written from the proposal
+            (dynamo_planner.py) with a fresh daemon registered as its
+            PROPOSE plugin; the planner runs `afd-sim --actuator planner`,
+            builds each tick's PipelineContext from the simulator's
+            observation line (worker counts, traffic isl/osl/request count),
+            calls Propose, merges, and answers the SET, which the simulator
+            applies after the same actuation delay.
+Checks: both loops within one point of each other against the oracle
+(figures printed), each above 95%; the planner path really actuated
+(SETs applied after the delay, every tick answered, no Propose failure)
+while the daemon issued no command id (exactly one actuator); and the
+planner path gives byte-identical JSON when run again (lock-step
+determinism).
+
+Usage: /usr/bin/python3 test_grpc_dynamo_loop.py BIN_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dynamo_planner  # noqa: E402
+import grpc_e2e_common as common  # noqa: E402
+from test_grpc_dynamo import load_dynamo_stubs, token_file  # noqa: E402
+
+SCENARIO = os.path.join(common.SRC_ROOT, "integration", "scenarios",
+                        "default.json")
+SEED = "1"
+DEP = "sim"
+KEY = ("afd-attention", "sim-attn")
+TOKEN = "loop-token"
+DELAY_S = 5.0
+CONTROLLER = {"clock": "telemetry", "eval_interval_ms": 1000,
+              "gain_threshold": 0.02, "dwell_s": 3, "cooldown_s": 5,
+              "max_step": 64, "ack_timeout_s": 60, "backoff_s": 30}
+# afd-sizer demo's settings (plugin/demo/cmd_demo.c, demo_settings)
+BASE = {"liveness_window_s": 2,
+        "default_deployment": {"workload_half_life": 2000},
+        "controller": CONTROLLER}
+
+
+def sim_args(bin_dir, *extra):
+    return [os.path.join(bin_dir, "afd-sim"), "scenario", "--scenario",
+            SCENARIO, "--seed", SEED, "--json"] + list(extra)
+
+
+def efficiency(run, oracle):
+    return run["throughput_per_device"] / oracle["throughput_per_device"]
+
+
+def metric(d, name):
+    with urllib.request.urlopen("http://%s/metrics" % d.http_addr,
+                                timeout=10) as r:
+        text = r.read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + "{") and 'deployment="%s"' % DEP in line:
+            return float(line.split()[-1])
+    return 0.0
+
+
+def commands_loop(bin_dir, tmp):
+    sub = os.path.join(tmp, "commands")
+    os.mkdir(sub)
+    d = common.Daemon(bin_dir, sub, config=json.dumps(BASE)).start()
+    try:
+        p = subprocess.run(
+            sim_args(bin_dir, "--policy", "closed-loop", "--plugin",
+                     d.grpc_addr, "--deployment", DEP,
+                     "--actuation-delay-s", "%g" % DELAY_S),
+            capture_output=True, text=True, timeout=240)
+    finally:
+        rc = d.stop()
+    return (json.loads(p.stdout) if p.returncode == 0 else None,
+            p.returncode, rc, p.stderr)
+
+
+def planner_loop(bin_dir, tmp, stubs, tag):
+    """One stand-in planner + one fresh daemon attached to it + afd-sim
+    driven by the planner. Returns (result, sim rc, daemon rc, planner,
+    issued command ids, stderr paths)."""
+    sub = os.path.join(tmp, tag)
+    os.mkdir(sub)
+    planner = dynamo_planner.Planner(stubs[0], stubs[1], TOKEN, 3.0)
+    cfg = dict(BASE)
+    cfg["dynamo"] = {"plugin_id": "afd-sizer", "heartbeat_interval_s": 0.5,
+                     "request_timeout_s": 1,
+                     "deployments": [{"name": DEP, "component_name": KEY[1],
+                                      "sub_component_type": KEY[0]}]}
+    d = common.Daemon(bin_dir, sub, config=json.dumps(cfg), extra_args=[
+        "--dynamo-planner", planner.addr, "--dynamo-token-file",
+        token_file(sub, "tok", TOKEN)]).start()
+    issued = None
+    try:
+        if not planner.wait(lambda p: p.registered("afd-sizer"), 10):
+            raise RuntimeError("the daemon did not register: %s" % d.stderr())
+        result, rc_sim = planner.drive(
+            sim_args(bin_dir, "--policy", "closed-loop", "--plugin",
+                     d.grpc_addr, "--deployment", DEP,
+                     "--actuation-delay-s", "%g" % DELAY_S,
+                     "--actuator", "planner"),
+            KEY, os.path.join(sub, "sim.stderr"), 240)
+        issued = metric(d, "afd_commands_issued_total")
+    finally:
+        rc_d = d.stop()
+        planner.stop()
+    return result, rc_sim, rc_d, planner, issued, sub
+
+
+def main():
+    bin_dir = sys.argv[1]
+    c = common.Checks("test_grpc_dynamo_loop")
+    tmp = tempfile.mkdtemp(prefix="test_grpc_dynamo_loop-")
+    try:
+        stubs = load_dynamo_stubs(tmp)
+        t0 = time.monotonic()
+        p = subprocess.run(sim_args(bin_dir, "--policy", "oracle", "--jobs",
+                                    "2"),
+                           capture_output=True, text=True, timeout=240)
+        c.check("oracle run exits 0", p.returncode == 0, p.stderr)
+        oracle = json.loads(p.stdout)
+        t1 = time.monotonic()
+        cmd, rc_sim, rc_d, err = commands_loop(bin_dir, tmp)
+        c.check("WatchCommands loop: afd-sim and daemon exit 0",
+                rc_sim == 0 and rc_d == 0, "%r %r %s" % (rc_sim, rc_d, err))
+        t2 = time.monotonic()
+        pl, rc_sim, rc_d, planner, issued, sub = planner_loop(
+            bin_dir, tmp, stubs, "planner")
+        t3 = time.monotonic()
+        c.check("planner loop: afd-sim and daemon exit 0",
+                rc_sim == 0 and rc_d == 0 and pl is not None,
+                "%r %r; see %s" % (rc_sim, rc_d, sub))
+        e_cmd, e_pl = efficiency(cmd, oracle), efficiency(pl, oracle)
+        print("default scenario, seed %s: oracle %.4f tokens/ms/device "
+              "(%.1f s); WatchCommands loop %.4f = %.2f%% of the oracle, "
+              "%d commands (%.1f s); planner loop %.4f = %.2f%%, %d SETs "
+              "applied, %d ticks (%.1f s)"
+              % (SEED, oracle["throughput_per_device"], t1 - t0,
+                 cmd["throughput_per_device"], 100 * e_cmd,
+                 len(cmd["commands"]), t2 - t1, pl["throughput_per_device"],
+                 100 * e_pl, len(pl["commands"]), planner.n_ticks, t3 - t2))
+        c.check("planner loop within one point of the WatchCommands loop",
+                abs(e_pl - e_cmd) <= 0.01,
+                "%.4f vs %.4f" % (e_pl, e_cmd))
+        c.check("both loops above 95% of the oracle",
+                e_pl > 0.95 and e_cmd > 0.95, "%.4f %.4f" % (e_pl, e_cmd))
+        windows = sum(ph["duration_s"] for ph in oracle["per_phase"])
+        c.check("one planner tick per simulated second, no failed call",
+                planner.n_ticks == windows and not planner.failures,
+                "%d ticks, failures %r" % (planner.n_ticks,
+                                           planner.failures[:3]))
+        sets = [e for e in planner.log
+                if any(r.WhichOneof("result") == "override"
+                       for _, r in e["propose"])]
+        c.check("Propose answered SET of the Attention pool",
+                sets and all(KEY in e["final"] for e in sets),
+                str(planner.log[-1])[:300])
+        cmds = pl["commands"]
+        c.check("the planner's decisions resized the fleet after the delay",
+                cmds and all(x["applied_t_s"] is not None and
+                             x["applied_t_s"] >= x["t_s"] + DELAY_S - 1e-6
+                             for x in cmds), str(cmds)[:400])
+        c.check("the daemon issued no command id (one actuator)",
+                issued == 0, "afd_commands_issued_total %r" % issued)
+        again = planner_loop(bin_dir, tmp, stubs, "again")
+        c.check("same seed through the planner, same JSON",
+                again[0] == pl, "runs differ; see %s" % again[5])
+    except Exception as e:  # report, never hang silently
+        common.report_exception(c, e)
+    return common.finish(c, tmp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
