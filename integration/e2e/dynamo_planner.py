@@ -150,9 +150,11 @@ class Planner:
         with self.lock:
             return cond(self)
 
-    def propose(self, plugin_id, workers=None, traffic=None):
-        """One PROPOSE call to a registered plugin: (response, seconds) or
-        (grpc.StatusCode, seconds) on failure, under its timeout."""
+    def propose(self, plugin_id, workers=None, traffic=None,
+                kind="propose"):
+        """One PROPOSE (or CONSTRAIN) call to a registered plugin:
+        (response, seconds) or (grpc.StatusCode, seconds) on failure, under
+        its timeout."""
         req = self.registered(plugin_id)
         if req is None:
             raise RuntimeError("plugin %s not registered" % plugin_id)
@@ -167,11 +169,15 @@ class Planner:
         target = req.endpoint[len("grpc://"):]
         timeout = req.request_timeout_seconds or 5.0
         with grpc.insecure_channel(target) as ch:
-            stub = self.pbg.ProposePluginStub(ch)
             t0 = time.monotonic()
             try:
-                r = stub.Propose(pb.ProposeStageRequest(context=ctx),
-                                 timeout=timeout)
+                if kind == "propose":
+                    r = self.pbg.ProposePluginStub(ch).Propose(
+                        pb.ProposeStageRequest(context=ctx), timeout=timeout)
+                else:
+                    r = self.pbg.ConstrainPluginStub(ch).Constrain(
+                        pb.ConstrainStageRequest(context=ctx),
+                        timeout=timeout)
             except grpc.RpcError as e:
                 return e.code(), time.monotonic() - t0
             return r, time.monotonic() - t0

@@ -20,6 +20,13 @@ Checks: both loops within one point of each other against the oracle
 while the daemon issued no command id (exactly one actuator); and the
 planner path gives byte-identical JSON when run again (lock-step
 determinism).
+CONSTRAIN: a fresh daemon with "dynamo.constrain" (also registered as a
+constrain plugin) and a rival propose plugin of higher priority that SETs
+200 Attention instances every tick: the rival wins PROPOSE, our
+AT_LEAST / AT_MOST band clamps every final target (ACCEPT before our first
+decision leaves it alone), and the day ends above 90% of the oracle where
+the rival alone (static 200) is far below.
+About 60 s on 2 shared cores.
 
 Usage: /usr/bin/python3 test_grpc_dynamo_loop.py BIN_DIR
 """
@@ -30,8 +37,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent import futures
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import grpc  # noqa: E402
 import dynamo_planner  # noqa: E402
 import grpc_e2e_common as common  # noqa: E402
 from test_grpc_dynamo import load_dynamo_stubs, token_file  # noqa: E402
@@ -43,6 +52,7 @@ DEP = "sim"
 KEY = ("afd-attention", "sim-attn")
 TOKEN = "loop-token"
 DELAY_S = 5.0
+RIVAL = 200
 CONTROLLER = {"clock": "telemetry", "eval_interval_ms": 1000,
               "gain_threshold": 0.02, "dwell_s": 3, "cooldown_s": 5,
               "max_step": 64, "ack_timeout_s": 60, "backoff_s": 30}
@@ -87,25 +97,65 @@ def commands_loop(bin_dir, tmp):
             p.returncode, rc, p.stderr)
 
 
-def planner_loop(bin_dir, tmp, stubs, tag):
+class Rival:
+    """Another PROPOSE plugin (say a load-based one that knows nothing of
+    AFD), registered through the planner's Register RPC like any plugin,
+    with a higher priority than ours (10 < 50): it SETs the Attention pool
+    to a fixed count every tick."""
+
+    def __init__(self, pb, pbg, planner, replicas):
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        rival = self
+
+        class Servicer(pbg.ProposePluginServicer):
+            def Propose(self, req, context):
+                return pb.ProposeStageResponse(override=pb.OverrideResult(
+                    targets=[pb.ComponentTarget(
+                        sub_component_type=KEY[0], component_name=KEY[1],
+                        replicas=rival.replicas, type=pb.SET)],
+                    reason="rival: fixed %d" % rival.replicas))
+        self.replicas = replicas
+        pbg.add_ProposePluginServicer_to_server(Servicer(), self.server)
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+        with grpc.insecure_channel(planner.addr) as ch:
+            r = pbg.PluginRegistryStub(ch).Register(pb.RegisterRequest(
+                plugin_id="rival-propose", plugin_type="propose",
+                priority=10, endpoint="grpc://127.0.0.1:%d" % port,
+                protocol_version="1.0", auth_token=TOKEN,
+                request_timeout_seconds=1), timeout=5)
+        if not r.accepted:
+            raise RuntimeError("rival rejected: %s" % r.reject_reason)
+
+    def stop(self):
+        self.server.stop(0).wait()
+
+
+def planner_loop(bin_dir, tmp, stubs, tag, rival=None):
     """One stand-in planner + one fresh daemon attached to it + afd-sim
-    driven by the planner. Returns (result, sim rc, daemon rc, planner,
-    issued command ids, stderr paths)."""
+    driven by the planner; with rival (a count), our daemon is also a
+    CONSTRAIN plugin and a Rival SETs that count. Returns (result, sim rc,
+    daemon rc, planner, issued command ids, work dir)."""
     sub = os.path.join(tmp, tag)
     os.mkdir(sub)
-    planner = dynamo_planner.Planner(stubs[0], stubs[1], TOKEN, 3.0)
+    # The rival does not heartbeat: a timeout longer than the run.
+    planner = dynamo_planner.Planner(stubs[0], stubs[1], TOKEN,
+                                     60.0 if rival else 3.0)
     cfg = dict(BASE)
     cfg["dynamo"] = {"plugin_id": "afd-sizer", "heartbeat_interval_s": 0.5,
-                     "request_timeout_s": 1,
+                     "request_timeout_s": 1, "constrain": bool(rival),
                      "deployments": [{"name": DEP, "component_name": KEY[1],
                                       "sub_component_type": KEY[0]}]}
     d = common.Daemon(bin_dir, sub, config=json.dumps(cfg), extra_args=[
         "--dynamo-planner", planner.addr, "--dynamo-token-file",
         token_file(sub, "tok", TOKEN)]).start()
-    issued = None
+    issued, other = None, None
     try:
-        if not planner.wait(lambda p: p.registered("afd-sizer"), 10):
+        ids = ["afd-sizer"] + (["afd-sizer-constrain"] if rival else [])
+        if not planner.wait(lambda p: all(p.registered(i) for i in ids), 10):
             raise RuntimeError("the daemon did not register: %s" % d.stderr())
+        if rival:
+            other = Rival(stubs[0], stubs[1], planner, rival)
         result, rc_sim = planner.drive(
             sim_args(bin_dir, "--policy", "closed-loop", "--plugin",
                      d.grpc_addr, "--deployment", DEP,
@@ -115,8 +165,56 @@ def planner_loop(bin_dir, tmp, stubs, tag):
         issued = metric(d, "afd_commands_issued_total")
     finally:
         rc_d = d.stop()
+        if other:
+            other.stop()
         planner.stop()
     return result, rc_sim, rc_d, planner, issued, sub
+
+
+def constrain_loop(c, bin_dir, tmp, stubs, oracle):
+    """CONSTRAIN: a rival SETs 200 Attention instances every tick and wins
+    PROPOSE; our Constrain band clamps the planner's final target into the
+    balanced band, which keeps the day efficient."""
+    p = subprocess.run(sim_args(bin_dir, "--policy", "static:%d" % RIVAL),
+                       capture_output=True, text=True, timeout=120)
+    alone = json.loads(p.stdout)
+    t0 = time.monotonic()
+    res, rc_sim, rc_d, planner, _, sub = planner_loop(
+        bin_dir, tmp, stubs, "constrain", rival=RIVAL)
+    c.check("constrain loop: afd-sim and daemon exit 0",
+            rc_sim == 0 and rc_d == 0 and res is not None,
+            "%r %r; see %s" % (rc_sim, rc_d, sub))
+    bands, clamped, accepts = 0, 0, 0
+    bad = []
+    for e in planner.log:
+        if e["proposal"] != {KEY: RIVAL}:
+            bad.append(("proposal", e["t_s"], e["proposal"]))
+        ours = [r for _, r in e["constrain"]]
+        if not ours or ours[0].WhichOneof("result") == "accept":
+            accepts += 1
+            if e["final"] != {KEY: RIVAL}:
+                bad.append(("accept", e["t_s"], e["final"]))
+            continue
+        t = ours[0].override.targets
+        lo, hi = t[0].replicas, t[1].replicas
+        bands += 1
+        want = max(lo, min(hi, RIVAL))
+        clamped += want != RIVAL
+        if [x.type for x in t] != [stubs[0].AT_LEAST, stubs[0].AT_MOST] or \
+                e["final"] != {KEY: want}:
+            bad.append(("band", e["t_s"], lo, hi, e["final"]))
+    eff, eff_alone = efficiency(res, oracle), efficiency(alone, oracle)
+    print("constrain: rival SET %d alone (static) %.2f%% of the oracle; "
+          "with our CONSTRAIN band %.2f%% (%d ticks answered a band, %d "
+          "clamped the rival, %d ACCEPT without data; %.1f s)"
+          % (RIVAL, 100 * eff_alone, 100 * eff, bands, clamped, accepts,
+             time.monotonic() - t0))
+    c.check("the rival's SET wins PROPOSE; our band clamps every final "
+            "target into [AT_LEAST, AT_MOST]; ACCEPT leaves it alone",
+            not bad and bands > 0 and clamped > 0, str(bad[:3]))
+    c.check("the band keeps the day above 90% of the oracle (the rival "
+            "alone: far below)", eff > 0.90 and eff_alone < 0.5,
+            "%.4f vs %.4f" % (eff, eff_alone))
 
 
 def main():
@@ -177,6 +275,7 @@ def main():
         again = planner_loop(bin_dir, tmp, stubs, "again")
         c.check("same seed through the planner, same JSON",
                 again[0] == pl, "runs differ; see %s" % again[5])
+        constrain_loop(c, bin_dir, tmp, stubs, oracle)
     except Exception as e:  # report, never hang silently
         common.report_exception(c, e)
     return common.finish(c, tmp)

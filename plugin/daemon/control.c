@@ -25,6 +25,9 @@ struct afd_dep_control {
     int acked_target; /* target of the last successful ack, 0 */
     bool external;    /* the Dynamo planner actuates: decisions advisory */
     double r_star;    /* ratio of the latest valid recommendation */
+    bool decided;     /* the current evaluation made a decision */
+    bool has_band;    /* band: the latest decision's (control.h) */
+    struct afd_control_band band;
     struct afd_control_command hist[AFD_CONTROL_HISTORY];
     size_t n_hist; /* valid entries */
     size_t head;   /* next write position */
@@ -172,8 +175,8 @@ static struct afd_dep_control *state(struct afd_control *c,
     pc = c->cfg->controller.policy;
     /* One actuator per deployment: where the Dynamo planner applies our
      * Propose answers, WatchCommands only reports (config_dynamo.h). */
-    e->external = afd_config_dynamo_drives(&c->cfg->dynamo,
-                                           afd_deployment_name(d));
+    e->external =
+        afd_config_dynamo_drives(&c->cfg->dynamo, afd_deployment_name(d));
     if (e->external)
         pc.advisory = true;
     e->policy = afd_policy_new(afd_deployment_name(d), &pc, why);
@@ -254,6 +257,7 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
         e->last_issued = cc;
     }
     remember(e, &cc);
+    e->decided = true;
     if (c->sink.command)
         c->sink.command(&cc, c->sink.arg);
 }
@@ -324,6 +328,8 @@ static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
     double best, at, devices, margin;
     char why[AFD_ERR_LEN];
 
+    if (e->decided) /* the band of this decision, set below when known */
+        e->has_band = false;
     if (!rec->valid)
         return;
     /* The model's own view, not the measured bottleneck: at the optimum the
@@ -355,6 +361,11 @@ static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
     } else {
         afd_balanced_band(&si, in.r_star, margin, &in.band_lo, &in.band_hi);
     }
+    if (e->decided) {
+        e->band = (struct afd_control_band){in.band_lo, in.band_hi, in.r_star,
+                                            margin, rec->ffn_instances};
+        e->has_band = true;
+    }
     devices = rec->attention_instances + rec->ffn_instances;
     in.loss = best > 0 ? fmax(0, 1 - at / best) : 0;
     in.lost_per_device = fmax(0, best - at) * 1000; /* tokens/ms -> /s */
@@ -377,6 +388,7 @@ int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,
     e->last_now = now_ms;
     e->evaluations++;
     rec = afd_deployment_recompute(d, now_ms);
+    e->decided = false;
     if (rec->valid)
         e->r_star = rec->solution.has_barrier ? rec->solution.r_star_barrier
                                               : rec->solution.r_star;
@@ -531,4 +543,16 @@ size_t afd_control_history(struct afd_control *c, struct afd_deployment *d,
     for (i = 0; i < n; i++)
         out[i] = e->hist[(first + i) % AFD_CONTROL_HISTORY];
     return n;
+}
+
+bool afd_control_band(struct afd_control *c, struct afd_deployment *d,
+                      struct afd_control_band *out)
+{
+    struct afd_dep_control *e = afd_deployment_control(d);
+
+    (void)c;
+    if (!e || !e->has_band)
+        return false;
+    *out = e->band;
+    return true;
 }
