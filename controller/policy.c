@@ -572,3 +572,58 @@ void afd_policy_status(const struct afd_policy *p, int64_t now_ms,
     memcpy(out->last_failure, p->last_failure, sizeof(out->last_failure));
     out->counters = p->counters;
 }
+
+void afd_policy_export(const struct afd_policy *p, struct afd_policy_saved *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->next_id = p->next_id;
+    out->in_flight = p->in_flight;
+    if (p->in_flight)
+        out->pending = p->pending;
+    out->cooldown_until = p->cooldown_until;
+    out->backoff_until = p->backoff_until;
+    out->last_now = p->last_now;
+}
+
+static bool valid_time(int64_t t)
+{
+    return t >= 0 && t <= AFD_POLICY_TIME_MAX;
+}
+
+int afd_policy_import(struct afd_policy *p, const struct afd_policy_saved *s,
+                      char *err)
+{
+    const struct afd_command *c = &s->pending;
+
+    if (s->next_id == 0)
+        return afd_err(err, AFD_EINVAL, "saved policy: next_id must be >= 1");
+    if (!valid_time(s->cooldown_until) || !valid_time(s->backoff_until) ||
+        !valid_time(s->last_now))
+        return afd_err(err, AFD_EINVAL,
+                       "saved policy: deadlines must be in [0, %" PRId64 "]",
+                       (int64_t)AFD_POLICY_TIME_MAX);
+    if (s->in_flight &&
+        (c->id == 0 || c->id >= s->next_id || c->target < 1 ||
+         c->target > AFD_POLICY_COUNT_MAX || !valid_time(c->issued_ms)))
+        return afd_err(err, AFD_EINVAL,
+                       "saved policy: pending command %" PRIu64
+                       " (target %d) is inconsistent with next_id %" PRIu64,
+                       c->id, c->target, s->next_id);
+    if (s->next_id > p->next_id)
+        p->next_id = s->next_id;
+    if (s->in_flight && (!p->in_flight || p->pending.id != c->id))
+        p->counters.issued++; /* issued = acked + failed + timed_out + 1 */
+    p->in_flight = s->in_flight;
+    if (s->in_flight) {
+        p->pending = *c;
+        /* The deployment is ours even if the saver's name was cut. */
+        snprintf(p->pending.deployment, sizeof(p->pending.deployment), "%s",
+                 p->deployment);
+    }
+    p->cooldown_until = s->cooldown_until;
+    p->backoff_until = s->backoff_until;
+    if (s->last_now > p->last_now)
+        p->last_now = s->last_now;
+    p->dwelling = false;
+    return AFD_OK;
+}

@@ -225,6 +225,32 @@ void afd_policy_status(const struct afd_policy *p, int64_t now_ms,
 void afd_policy_counters(const struct afd_policy *p,
                          struct afd_policy_counters *out);
 
+/*
+ * What survives a restart or a leader failover (plugin/daemon snapshots it):
+ * the id sequence, the command in flight and the deadlines. Dwell, reasons
+ * and counters are re-learnt. Times are on the policy's clock (now_ms).
+ */
+struct afd_policy_saved {
+    uint64_t next_id;       /* id the next command gets, >= 1 */
+    bool in_flight;         /* pending waits for its ack */
+    struct afd_command pending;
+    int64_t cooldown_until; /* ms, 0: none */
+    int64_t backoff_until;  /* ms, 0: none */
+    int64_t last_now;       /* latest now_ms the policy saw */
+};
+
+void afd_policy_export(const struct afd_policy *p, struct afd_policy_saved *out);
+
+/*
+ * Resumes from s: ids never go back (next_id = max of both), the pending
+ * command (if any) is in flight again with its own issued_ms, deadlines
+ * are taken as given. AFD_EINVAL (nothing changed) when s is inconsistent:
+ * next_id 0, a pending id 0 or >= next_id, a pending target outside
+ * [1, AFD_POLICY_COUNT_MAX], negative or out-of-range times.
+ */
+int afd_policy_import(struct afd_policy *p, const struct afd_policy_saved *s,
+                      char *err);
+
 /* The deployment name given at creation. */
 const char *afd_policy_deployment(const struct afd_policy *p);
 

@@ -45,7 +45,7 @@ LIBS = {
     "plugin/sys": ["pthread"],
     "plugin/io": ["jansson"],
     "plugin/rpc": ["grpc", "protobuf-c", "event2", "pthread"],
-    "plugin/ha": ["protobuf-c"],
+    "plugin/ha": ["protobuf-c", "pthread"],
     "plugin/daemon": ["event2", "jansson", "protobuf-c", "grpc", "pthread"],
     "plugin/demo": ["jansson"],
     "plugin/cli": ["jansson", "pthread"],

@@ -774,6 +774,65 @@ static void test_policy_gain_below_uncertainty(void **state)
     assert_int_equal(afd_policy_step(p, &in, 14000, &d, &cmd, err), AFD_EINVAL);
 }
 
+/* ensure a policy resumed from another's export (a restart or a failover)
+ * keeps the id sequence and the command in flight: the in-flight command
+ * blocks, its ack is accepted once, cooldown runs from that ack and the
+ * next command gets the next id; an inconsistent save changes nothing */
+static void test_policy_export_import_resumes(void **state)
+{
+    struct afd_policy_config c = base_cfg();
+    struct afd_policy *a, *b;
+    struct afd_policy_saved sv, bad;
+    struct afd_policy_input in = input(8, 12, GAIN_HIGH);
+    struct afd_policy_status st;
+    struct afd_command cmd;
+    char err[AFD_ERR_LEN] = "";
+
+    c.dwell_ms = 0;
+    a = make(state, &c);
+    assert_int_equal(issue_first(a), 1); /* 4 -> 8 in flight */
+    afd_policy_export(a, &sv);
+    assert_int_equal(sv.next_id, 2);
+    assert_true(sv.in_flight);
+    assert_int_equal(sv.pending.target, 8);
+
+    b = afd_policy_new("llama-70b", &c, err);
+    assert_non_null(b);
+    bad = sv;
+    bad.pending.id = 2; /* not below next_id */
+    assert_int_equal(afd_policy_import(b, &bad, err), AFD_EINVAL);
+    assert_non_null(strstr(err, "pending command 2"));
+    bad = sv;
+    bad.next_id = 0;
+    assert_int_equal(afd_policy_import(b, &bad, err), AFD_EINVAL);
+    afd_policy_status(b, 0, &st);
+    assert_false(st.has_pending);
+
+    assert_int_equal(afd_policy_import(b, &sv, err), AFD_OK);
+    afd_policy_status(b, 1000, &st);
+    assert_true(st.has_pending);
+    assert_int_equal(st.pending.id, 1);
+    assert_int_equal(st.ack_remaining_ms, 59000); /* issued at 0, 60 s */
+    assert_int_equal(step(b, &in, 1000, &cmd), AFD_DECISION_NONE);
+    assert_int_equal(afd_policy_ack(b, 1, true, NULL, 2000, err), AFD_OK);
+    afd_policy_status(b, 2000, &st);
+    assert_int_equal(st.cooldown_remaining_ms, 120000);
+    assert_int_equal(afd_policy_ack(b, 1, true, NULL, 2000, err), AFD_ESTATE);
+    assert_int_equal(st.counters.issued, 1);
+    assert_int_equal(st.counters.acked, 1);
+    steps_none(b, &in, 2000, 121999, 1000);
+    assert_int_equal(step(b, &in, 122000, &cmd), AFD_DECISION_COMMAND);
+    assert_int_equal(cmd.id, 2);
+
+    /* ids never go back: an older save leaves next_id where it is */
+    assert_int_equal(afd_policy_ack(b, 2, true, NULL, 123000, err), AFD_OK);
+    sv.in_flight = false;
+    assert_int_equal(afd_policy_import(b, &sv, err), AFD_OK);
+    afd_policy_export(b, &bad);
+    assert_int_equal(bad.next_id, 3);
+    afd_policy_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -808,6 +867,7 @@ int main(void)
         T(test_policy_step_rejects_time_going_back),
         T(test_policy_status_states),
         T(test_policy_counters_add_up),
+        T(test_policy_export_import_resumes),
 #undef T
     };
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "estimator/base/error.h"
+#include "plugin/daemon/control.h"
 #include "plugin/daemon/registry.h"
 #include "plugin/daemon/registry_internal.h"
 #include "plugin/daemon/snapshot.h"
@@ -134,7 +135,7 @@ static void test_snapshot_round_trip_identical(void **state)
     int i, k;
 
     save_ok(f);
-    if (afd_snapshot_restore(f->fresh, f->path, err) != AFD_OK)
+    if (afd_snapshot_restore(f->fresh, NULL, f->path, err) != AFD_OK)
         fail_msg("restore: %s", err);
     assert_int_equal(afd_registry_count(f->fresh), 2);
     for (k = 0; k < 2; k++) {
@@ -209,7 +210,7 @@ static void test_snapshot_restore_missing_notfound(void **state)
     struct fixture *f = *state;
     char err[AFD_ERR_LEN];
 
-    assert_int_equal(afd_snapshot_restore(f->fresh, f->path, err),
+    assert_int_equal(afd_snapshot_restore(f->fresh, NULL, f->path, err),
                      AFD_ENOTFOUND);
     assert_non_null(strstr(err, f->path));
 }
@@ -220,7 +221,8 @@ static void expect_corrupt(struct fixture *f, const char *needle)
 {
     char err[AFD_ERR_LEN] = "";
 
-    assert_int_equal(afd_snapshot_restore(f->fresh, f->path, err), AFD_EPARSE);
+    assert_int_equal(afd_snapshot_restore(f->fresh, NULL, f->path, err),
+                     AFD_EPARSE);
     if (!strstr(err, needle))
         fail_msg("message '%s' does not contain '%s'", err, needle);
     assert_int_equal(afd_registry_count(f->fresh), 0);
@@ -381,6 +383,102 @@ static void test_snapshot_restore_unknown_version(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
+/* A controller state with command 6 (3 -> 5, epoch 42) in flight. */
+static struct afd_control_saved saved_in_flight(void)
+{
+    struct afd_control_saved s;
+
+    memset(&s, 0, sizeof(s));
+    s.policy.next_id = 7;
+    s.policy.in_flight = true;
+    s.policy.pending.id = 6;
+    s.policy.pending.current = 3;
+    s.policy.pending.target = 5;
+    s.policy.pending.ffn = 1;
+    s.policy.pending.issued_ms = 1500;
+    snprintf(s.policy.pending.reason, sizeof(s.policy.pending.reason),
+             "attention-bound");
+    s.policy.backoff_until = 900;
+    s.policy.last_now = 2000;
+    s.has_issued = true;
+    s.last_issued.cmd = s.policy.pending;
+    s.last_issued.leader_epoch = 42;
+    s.acked_target = 3;
+    return s;
+}
+
+/* ensure the controller state survives a save and restore: ids continue,
+ * the command in flight is offered again with its epoch and accepts one
+ * ack (a restart or a new HA leader neither reuses an id nor loses it) */
+static void test_snapshot_control_state_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    struct afd_control *a = afd_control_new(&f->cfg, f->reg, NULL);
+    struct afd_control *b = afd_control_new(&f->cfg, f->fresh, NULL);
+    struct afd_control_saved in = saved_in_flight(), out;
+    struct afd_control_command cc;
+    struct afd_deployment *d;
+    char err[AFD_ERR_LEN] = "";
+
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(
+        afd_control_import(a, afd_registry_find(f->reg, "prod"), &in, err),
+        AFD_OK);
+    save_ok(f);
+    if (afd_snapshot_restore(f->fresh, b, f->path, err) != AFD_OK)
+        fail_msg("restore: %s", err);
+    d = afd_registry_find(f->fresh, "prod");
+    assert_non_null(d);
+    assert_true(afd_control_export(d, &out));
+    assert_int_equal(out.policy.next_id, 7);
+    assert_true(out.policy.in_flight);
+    assert_int_equal(out.policy.pending.id, 6);
+    assert_int_equal(out.policy.pending.target, 5);
+    assert_int_equal(out.policy.pending.issued_ms, 1500);
+    assert_string_equal(out.policy.pending.reason, "attention-bound");
+    assert_int_equal(out.policy.backoff_until, 900);
+    assert_int_equal(out.acked_target, 3);
+    assert_int_equal(afd_control_last_command_id(b, d), 6);
+    assert_true(afd_control_in_flight(b, d, &cc));
+    assert_int_equal(cc.cmd.id, 6);
+    assert_int_equal(cc.leader_epoch, 42);
+    /* "canary" was never evaluated: no state saved, none restored */
+    assert_false(
+        afd_control_export(afd_registry_find(f->fresh, "canary"), &out));
+    assert_int_equal(afd_control_ack(b, d, 6, true, NULL, 2500, err), AFD_OK);
+    assert_int_equal(afd_control_ack(b, d, 6, true, NULL, 2600, err),
+                     AFD_ESTATE);
+    assert_int_equal(afd_control_ack(b, d, 7, true, NULL, 2600, err),
+                     AFD_ENOTFOUND);
+    afd_control_free(a);
+    afd_control_free(b);
+}
+
+static void pending_beyond_next_id(Afd__Sizer__Snapshot__V1__Snapshot *s)
+{
+    Afd__Sizer__Snapshot__V1__ControlState *c = malloc(sizeof(*c));
+    Afd__Sizer__Snapshot__V1__Command *p = malloc(sizeof(*p));
+
+    afd__sizer__snapshot__v1__control_state__init(c);
+    afd__sizer__snapshot__v1__command__init(p);
+    c->next_id = 3;
+    p->id = 3; /* must be below next_id */
+    p->target = 4;
+    c->pending = p;
+    s->deployments[1]->control = c;
+}
+
+/* ensure an inconsistent controller state restores nothing */
+static void test_snapshot_restore_bad_control_nothing(void **state)
+{
+    struct fixture *f = *state;
+
+    rewrite(f, pending_beyond_next_id);
+    expect_corrupt(f, "pending command 3");
+    assert_null(afd_registry_find(f->fresh, "prod"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +494,8 @@ int main(void)
         T(test_snapshot_restore_duplicate_instance),
         T(test_snapshot_restore_incomplete_calib),
         T(test_snapshot_restore_unknown_version),
+        T(test_snapshot_control_state_round_trip),
+        T(test_snapshot_restore_bad_control_nothing),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,7 +64,7 @@ static void test_write_lands_and_restores(void **state)
 
     afd_config_default(&cfg2);
     back = afd_registry_new(&cfg2, err);
-    assert_int_equal(afd_snapshot_restore(back, path, err), AFD_OK);
+    assert_int_equal(afd_snapshot_restore(back, NULL, path, err), AFD_OK);
     assert_true(
         afd_deployment_recommendation(afd_registry_find(reg, "llama"))->valid);
     assert_true(afd_deployment_recommendation(afd_registry_find(back, "llama"))

@@ -71,11 +71,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     reg = afd_registry_new(&cfg, err);
     if (!reg)
         goto out;
-    rc = afd_snapshot_restore(reg, path, err);
+    rc = afd_snapshot_restore(reg, NULL, path, err);
     if (rc == AFD_OK && afd_snapshot_encode(reg, &buf, &len, err) == AFD_OK) {
         path = afd_fuzz_file(buf, len, ".snap");
         again = afd_registry_new(&cfg, err);
-        if (path && again && afd_snapshot_restore(again, path, err) != AFD_OK)
+        if (path && again && afd_snapshot_restore(again, NULL, path, err) != AFD_OK)
             __builtin_trap(); /* our own encoding refused */
         afd_registry_free(again);
         free(buf);

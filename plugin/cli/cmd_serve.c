@@ -6,6 +6,8 @@
  *                   [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
  *                   [--token-file PATH]
  *                   [--dynamo-planner ADDR [--dynamo-token-file PATH]]
+ *                   [--etcd-endpoints LIST [--ha-prefix P] [--ha-ttl-ms MS]
+ *                    [--ha-advertise ADDR]]
  *
  * There is deliberately no --token flag: a command line is visible to
  * every local user in the process list, and config files end up in
@@ -36,6 +38,8 @@ static void serve_usage(FILE *out)
             "[--dynamo-token-file PATH]\n"
             "                        [--dynamo-tls-ca PEM "
             "[--dynamo-tls-cert PEM --dynamo-tls-key PEM]]]\n"
+            "                       [--etcd-endpoints LIST [--ha-prefix P] "
+            "[--ha-ttl-ms MS] [--ha-advertise ADDR]]\n"
             "  --config FILE       JSON configuration (see "
             "plugin/daemon/config.h)\n"
             "  --grpc-listen ADDR  gRPC HOST:PORT (default %s; port 0 picks "
@@ -62,7 +66,17 @@ static void serve_usage(FILE *out)
             "certificate\n"
             "                      against this CA\n"
             "  --dynamo-tls-cert PEM, --dynamo-tls-key PEM  our client "
-            "certificate (mTLS)\n",
+            "certificate (mTLS)\n"
+            "  --etcd-endpoints LIST  run as one of several replicas: elect "
+            "a leader through\n"
+            "                      etcd (HOST:PORT,...; config \"ha\"); "
+            "followers serve reads\n"
+            "  --ha-prefix P       etcd key prefix (default /afd-sizer)\n"
+            "  --ha-ttl-ms MS      leader lease TTL (default 5000, >= 2000)\n"
+            "  --ha-advertise ADDR the gRPC address other replicas and "
+            "clients should use\n"
+            "                      for this one (default: the bound "
+            "listen address)\n",
             AFD_DEFAULT_GRPC_LISTEN, AFD_DEFAULT_HTTP_LISTEN);
 }
 
@@ -92,6 +106,10 @@ struct serve_flags {
     const char *dynamo_tls_ca;
     const char *dynamo_tls_cert;
     const char *dynamo_tls_key;
+    const char *etcd_endpoints;
+    const char *ha_prefix;
+    const char *ha_ttl_ms;
+    const char *ha_advertise;
 };
 
 /* Returns -1 to go on, else the exit status. */
@@ -131,6 +149,14 @@ static int parse_flags(int argc, char **argv, struct serve_flags *f)
             slot = &f->dynamo_tls_cert;
         } else if (!strcmp(argv[i], "--dynamo-tls-key")) {
             slot = &f->dynamo_tls_key;
+        } else if (!strcmp(argv[i], "--etcd-endpoints")) {
+            slot = &f->etcd_endpoints;
+        } else if (!strcmp(argv[i], "--ha-prefix")) {
+            slot = &f->ha_prefix;
+        } else if (!strcmp(argv[i], "--ha-ttl-ms")) {
+            slot = &f->ha_ttl_ms;
+        } else if (!strcmp(argv[i], "--ha-advertise")) {
+            slot = &f->ha_advertise;
         } else {
             fprintf(stderr, "afd-sizer serve: unknown option '%s'\n", argv[i]);
             serve_usage(stderr);
@@ -183,8 +209,29 @@ static int load_config(const struct serve_flags *f, struct afd_config *cfg)
                    "--dynamo-tls-cert", f->dynamo_tls_cert)) ||
         (f->dynamo_tls_key &&
          !set_flag(cfg->dynamo.tls_key_file, sizeof(cfg->dynamo.tls_key_file),
-                   "--dynamo-tls-key", f->dynamo_tls_key)))
+                   "--dynamo-tls-key", f->dynamo_tls_key)) ||
+        (f->etcd_endpoints &&
+         !set_flag(cfg->ha.endpoints, sizeof(cfg->ha.endpoints),
+                   "--etcd-endpoints", f->etcd_endpoints)) ||
+        (f->ha_prefix && !set_flag(cfg->ha.prefix, sizeof(cfg->ha.prefix),
+                                   "--ha-prefix", f->ha_prefix)) ||
+        (f->ha_advertise &&
+         !set_flag(cfg->ha.advertise, sizeof(cfg->ha.advertise),
+                   "--ha-advertise", f->ha_advertise)))
         return AFD_EXIT_USAGE;
+    if (f->ha_ttl_ms) {
+        char *end;
+        long v = strtol(f->ha_ttl_ms, &end, 10);
+
+        if (end == f->ha_ttl_ms || *end || v < 0 || v > 86400000) {
+            fprintf(stderr,
+                    "afd-sizer serve: --ha-ttl-ms wants milliseconds, got "
+                    "'%s'\n",
+                    f->ha_ttl_ms);
+            return AFD_EXIT_USAGE;
+        }
+        cfg->ha.ttl_ms = (int)v;
+    }
     if (afd_config_validate(cfg, err)) {
         fprintf(stderr, "afd-sizer serve: %s\n", err);
         return AFD_EXIT_USAGE;

@@ -21,6 +21,7 @@
 #include "controller/policy.h"
 #include "estimator/solver.h"
 #include "plugin/daemon/alertmanager.h"
+#include "plugin/daemon/config_ha.h"
 #include "plugin/io/profile_json.h"
 #include "plugin/io/json_field.h"
 
@@ -490,6 +491,7 @@ void afd_config_default(struct afd_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     afd_config_dynamo_default(&cfg->dynamo);
+    afd_ha_config_default(&cfg->ha);
     snprintf(cfg->grpc_listen, sizeof(cfg->grpc_listen), "%s",
              AFD_DEFAULT_GRPC_LISTEN);
     snprintf(cfg->http_listen, sizeof(cfg->http_listen), "%s",
@@ -570,9 +572,13 @@ static int validate(const struct ctx *c, const struct afd_config *cfg)
     size_t i, j;
     int rc;
 
+    char why[AFD_ERR_LEN];
+
     if (!cfg->grpc_listen[0] || !cfg->http_listen[0])
         return fail(c, cfg->grpc_listen[0] ? "http_listen" : "grpc_listen",
                     AFD_EINVAL, "must not be empty");
+    if (afd_ha_config_check(&cfg->ha, why))
+        return fail(c, "ha", AFD_EINVAL, "%s", why);
     if (cfg->snapshot_interval_ms <= 0 || cfg->recompute_interval_ms <= 0 ||
         cfg->liveness_window_ms <= 0)
         return fail(c, "intervals", AFD_EINVAL, "must be > 0");
@@ -632,6 +638,8 @@ int afd_config_load_file(struct afd_config *cfg, const char *path, char *err)
     tmp.n_deployments = 0;
     if (rc == AFD_OK) /* "dynamo" is config_dynamo.c's; it removes it */
         rc = afd_config_dynamo_load(&tmp.dynamo, root, path, err);
+    if (rc == AFD_OK) /* "ha" is config_ha.c's; it removes it */
+        rc = afd_config_ha_load(&tmp.ha, root, path, err);
     if (rc == AFD_OK)
         rc = parse_table(&c, root, top_fields, &tmp, "", NULL);
     json_decref(root);

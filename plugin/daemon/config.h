@@ -67,6 +67,7 @@
 #include "estimator/profile.h"
 #include "plugin/daemon/alertmanager.h"
 #include "plugin/daemon/config_dynamo.h"
+#include "plugin/ha/ha.h"
 
 #define AFD_NAME_LEN 128
 #define AFD_PATH_LEN 4096
@@ -155,6 +156,7 @@ struct afd_config {
     struct afd_alerting_config alerting;
     struct afd_security_config security;
     struct afd_dynamo_config dynamo; /* config_dynamo.h */
+    struct afd_ha_config ha;         /* config_ha.h; no endpoints: no HA */
 };
 
 /* Built-in defaults (loopback addresses above, paper-v1-fit profile). */

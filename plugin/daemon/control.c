@@ -22,11 +22,12 @@ struct afd_dep_control {
     uint64_t policy_errors;
     uint64_t last_id;                       /* latest issued command id */
     struct afd_control_command last_issued; /* the command last_id names */
-    int acked_target; /* target of the last successful ack, 0 */
-    bool external;    /* the Dynamo planner actuates: decisions advisory */
-    double r_star;    /* ratio of the latest valid recommendation */
-    bool decided;     /* the current evaluation made a decision */
-    bool has_band;    /* band: the latest decision's (control.h) */
+    int acked_target;     /* target of the last successful ack, 0 */
+    bool external;        /* the Dynamo planner actuates: decisions advisory */
+    double r_star;        /* ratio of the latest valid recommendation */
+    int64_t leader_epoch; /* HA epoch of this evaluation, 0 without HA */
+    bool decided;         /* the current evaluation made a decision */
+    bool has_band;        /* band: the latest decision's (control.h) */
     struct afd_control_band band;
     struct afd_control_command hist[AFD_CONTROL_HISTORY];
     size_t n_hist; /* valid entries */
@@ -43,6 +44,8 @@ struct afd_control {
     struct afd_control_sink sink;
     struct afd_alertmanager *am;
     struct afd_dep_control *list;
+    bool (*leader)(void *arg, int64_t *epoch); /* HA gate, NULL: always */
+    void *leader_arg;
 };
 
 static void on_boundary(struct afd_deployment *d, int64_t clock_ms, void *arg)
@@ -252,6 +255,7 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
     cc.r_star = s->r_star;
     cc.r_star_barrier = s->has_barrier ? s->r_star_barrier : 0;
     cc.advisory = dec == AFD_DECISION_ADVISORY;
+    cc.leader_epoch = e->leader_epoch;
     if (!cc.advisory) {
         e->last_id = cc.cmd.id;
         e->last_issued = cc;
@@ -380,14 +384,20 @@ int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,
 {
     struct afd_dep_control *e = state(c, d);
     const struct afd_recommendation *rec;
+    int64_t epoch = 0;
 
     if (!e)
         return AFD_ENOMEM;
     if (now_ms < e->last_now)
         now_ms = e->last_now;
+    rec = afd_deployment_recompute(d, now_ms);
+    /* A follower keeps its reads current and decides nothing: the
+     * leader's decisions reach it through the replicated state. */
+    if (c->leader && !c->leader(c->leader_arg, &epoch))
+        return AFD_OK;
+    e->leader_epoch = epoch;
     e->last_now = now_ms;
     e->evaluations++;
-    rec = afd_deployment_recompute(d, now_ms);
     e->decided = false;
     if (rec->valid)
         e->r_star = rec->solution.has_barrier ? rec->solution.r_star_barrier
@@ -543,6 +553,64 @@ size_t afd_control_history(struct afd_control *c, struct afd_deployment *d,
     for (i = 0; i < n; i++)
         out[i] = e->hist[(first + i) % AFD_CONTROL_HISTORY];
     return n;
+}
+
+bool afd_control_export(struct afd_deployment *d, struct afd_control_saved *out)
+{
+    struct afd_dep_control *e = afd_deployment_control(d);
+
+    memset(out, 0, sizeof(*out));
+    if (!e)
+        return false;
+    afd_policy_export(e->policy, &out->policy);
+    out->has_issued = e->last_id > 0;
+    if (out->has_issued)
+        out->last_issued = e->last_issued;
+    out->acked_target = e->acked_target;
+    return true;
+}
+
+int afd_control_import(struct afd_control *c, struct afd_deployment *d,
+                       const struct afd_control_saved *s, char *err)
+{
+    struct afd_dep_control *e = state(c, d);
+    const struct afd_command *last = &s->last_issued.cmd;
+    int rc;
+
+    if (!e)
+        return afd_err(err, AFD_ENOMEM, "out of memory for '%s' control state",
+                       afd_deployment_name(d));
+    if (s->has_issued && (last->id == 0 || last->id >= s->policy.next_id))
+        return afd_err(err, AFD_EINVAL,
+                       "saved control state of '%s': last command %llu is "
+                       "not below next id %llu",
+                       afd_deployment_name(d), (unsigned long long)last->id,
+                       (unsigned long long)s->policy.next_id);
+    if (s->acked_target < 0 || s->acked_target > AFD_POLICY_COUNT_MAX)
+        return afd_err(err, AFD_EINVAL,
+                       "saved control state of '%s': acked target %d",
+                       afd_deployment_name(d), s->acked_target);
+    if ((rc = afd_policy_import(e->policy, &s->policy, err)))
+        return rc;
+    if (s->has_issued && last->id >= e->last_id) {
+        e->last_id = last->id;
+        e->last_issued = s->last_issued;
+        snprintf(e->last_issued.cmd.deployment,
+                 sizeof(e->last_issued.cmd.deployment), "%s",
+                 afd_deployment_name(d));
+    }
+    e->acked_target = s->acked_target;
+    if (s->policy.last_now > e->last_now)
+        e->last_now = s->policy.last_now;
+    return AFD_OK;
+}
+
+void afd_control_set_leader_gate(struct afd_control *c,
+                                 bool (*leader)(void *arg, int64_t *epoch),
+                                 void *arg)
+{
+    c->leader = leader;
+    c->leader_arg = arg;
 }
 
 bool afd_control_band(struct afd_control *c, struct afd_deployment *d,

@@ -30,8 +30,14 @@
  * and, in telemetry mode, the senders' timestamps (epoch ms by the wire
  * contract), which is what Alertmanager receives.
  *
- * Not snapshotted: after a restart every deployment starts with a fresh
- * policy (ids from 1 again) and fresh alert machines.
+ * Snapshotted (afd_control_export/import, snapshot.h): the id sequence,
+ * the command in flight and the cooldown/backoff deadlines, so a restart
+ * or a new HA leader neither reuses an id nor loses an un-acked command.
+ * Alert machines start fresh.
+ *
+ * HA (plugin/ha/ha.h): with a leader gate set, a replica that is not the
+ * leader recomputes its recommendations (reads stay current) but runs no
+ * policy and no alerts; every command carries the leader's epoch.
  *
  * Ownership and threads: afd_control_new / afd_control_free; the registry
  * and cfg must outlive it; the control state of each deployment is created
@@ -62,6 +68,7 @@ struct afd_control_command {
     double r_star;          /* mean-field r* of the recommendation */
     double r_star_barrier;  /* barrier-aware ratio, 0 when unknown */
     bool advisory;
+    int64_t leader_epoch;   /* HA fencing token when issued, 0 without HA */
 };
 
 /* Where decisions and alert events go (both optional). */
@@ -174,6 +181,29 @@ bool afd_control_status(struct afd_control *c, struct afd_deployment *d,
  */
 size_t afd_control_history(struct afd_control *c, struct afd_deployment *d,
                            struct afd_control_command *out, size_t cap);
+
+/* What a snapshot keeps of d's control state (see the top). */
+struct afd_control_saved {
+    struct afd_policy_saved policy;
+    bool has_issued;                        /* last_issued is set */
+    struct afd_control_command last_issued; /* the latest issued command */
+    int acked_target;                       /* last successful ack, 0 */
+};
+
+/* d's state; false when d has none yet (never evaluated). */
+bool afd_control_export(struct afd_deployment *d, struct afd_control_saved *out);
+/* Resumes d from s (policy.h afd_policy_import's rules). AFD_ENOMEM,
+ * AFD_EINVAL with the reason in err; nothing changes on error. */
+int afd_control_import(struct afd_control *c, struct afd_deployment *d,
+                       const struct afd_control_saved *s, char *err);
+
+/*
+ * The HA leader gate: leader(arg, &epoch) true = this replica may command
+ * now with that fencing epoch. NULL leader: always (single node, epoch 0).
+ */
+void afd_control_set_leader_gate(struct afd_control *c,
+                                 bool (*leader)(void *arg, int64_t *epoch),
+                                 void *arg);
 
 /*
  * The balanced band recorded with d's latest decision (issued or advisory):

@@ -21,6 +21,7 @@
 #include "plugin/daemon/dynamo.h"
 #include "plugin/rpc/grpc_server.h"
 #include "plugin/daemon/http.h"
+#include "plugin/daemon/replication.h"
 #include "plugin/daemon/security.h"
 #include "plugin/daemon/services.h"
 #include "plugin/daemon/snapshot.h"
@@ -49,6 +50,7 @@ struct afd_daemon {
     struct afd_dynamo *dynamo; /* NULL unless dynamo.planner is set */
     char *dynamo_token;        /* RegisterRequest.auth_token, from a file */
     char *dynamo_pem[3];       /* TLS to the planner: CA, cert, key; NULL */
+    struct afd_replication *repl; /* HA; NULL without ha.etcd_endpoints */
     int exit_code;
 };
 
@@ -94,7 +96,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 static void sink_command(const struct afd_control_command *cc, void *arg)
 {
-    afd_svc_control_command(arg, cc);
+    struct afd_svc_env *env = arg;
+
+    /* HA: write-ahead - sent once the state recording it is in etcd. */
+    if (env->repl)
+        afd_replication_command(env->repl, cc);
+    else
+        afd_svc_control_command(env, cc);
 }
 
 static void sink_alert(const struct afd_alert_event *ev, double r_star,
@@ -209,7 +217,7 @@ static int restore_snapshot(struct afd_daemon *d, char *err)
 
     if (!path[0])
         return AFD_OK;
-    rc = afd_snapshot_restore(d->reg, path, why);
+    rc = afd_snapshot_restore(d->reg, d->ctl, path, why);
     if (rc == AFD_OK || rc == AFD_ENOTFOUND)
         return AFD_OK;
     if (rc != AFD_EPARSE)
@@ -345,6 +353,14 @@ static int start_servers(struct afd_daemon *d, char *err)
     if (!d->grpc)
         return AFD_EIO;
     d->env.grpc = d->grpc;
+    if (d->cfg->ha.endpoints[0]) {
+        d->repl = afd_replication_new(d->base, &d->cfg->ha, grpc_addr, &d->env,
+                                      err);
+        if (!d->repl)
+            return AFD_EIO;
+        d->env.repl = d->repl;
+        afd_control_set_leader_gate(d->ctl, afd_replication_gate, d->repl);
+    }
     if (d->cfg->dynamo.planner[0]) {
         d->dynamo =
             afd_dynamo_start(&d->cfg->dynamo, grpc_addr, d->dynamo_token,
@@ -358,6 +374,7 @@ static int start_servers(struct afd_daemon *d, char *err)
     src.am = d->am;
     src.writer = d->writer;
     src.grpc = d->grpc;
+    src.repl = d->repl;
     d->http =
         afd_http_start(d->base, d->cfg->http_listen, &src, http_addr, err);
     if (!d->http)
@@ -465,6 +482,8 @@ void afd_daemon_free(struct afd_daemon *d)
         event_free(d->sig_term);
     afd_snapshot_writer_free(d->writer);
     afd_http_free(d->http);
+    /* A leader revokes its lease here: the next one takes over at once. */
+    afd_replication_free(d->repl);
     afd_dynamo_free(d->dynamo); /* Unregister, after the loop ended */
     if (d->dynamo_token)
         memset(d->dynamo_token, 0, strlen(d->dynamo_token));

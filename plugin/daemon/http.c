@@ -25,6 +25,7 @@
 #include "estimator/base/error.h"
 #include "plugin/daemon/config.h"
 #include "plugin/daemon/metrics.h"
+#include "plugin/daemon/replication.h"
 #include "plugin/daemon/page.h"
 
 /* Requests are tiny GETs: bound what a client may send and how long. */
@@ -105,13 +106,17 @@ static void serve_page(struct afd_http *h, struct evhttp_request *req,
  * rejection does not make the daemon unready: it still serves its API). */
 static void serve_readyz(struct afd_http *h, struct evhttp_request *req)
 {
-    char body[AFD_DYNAMO_REASON_LEN + 64];
+    char body[AFD_DYNAMO_REASON_LEN + AFD_ERR_LEN + 128];
     size_t n;
 
     n = (size_t)snprintf(body, sizeof(body), "%s",
                          h->ready ? "ready\n" : "not ready\n");
-    if (h->src.dynamo)
+    if (h->src.dynamo) {
         afd_dynamo_readyz(h->src.dynamo, body + n, sizeof(body) - n);
+        n = strlen(body);
+    }
+    /* Followers serve reads, so they stay ready; the line says the role. */
+    afd_replication_readyz(h->src.repl, body + n, sizeof(body) - n);
     reply_text(req, h->ready ? HTTP_OK : 503,
                h->ready ? "OK" : "Service Unavailable", body);
 }

@@ -9,6 +9,8 @@
 #include "plugin/daemon/dynamo.h"
 #include "plugin/daemon/metrics.h"
 
+#include "plugin/daemon/replication.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -764,5 +766,6 @@ int afd_metrics_render(const struct afd_metrics_src *src, struct evbuffer *out)
     snapshot_metrics(&r, src->writer);
     stream_metrics(&r, src->grpc);
     afd_dynamo_metrics(src->dynamo, out);
+    afd_replication_metrics(src->repl, out);
     return r.rc;
 }

@@ -56,6 +56,11 @@
  *   afd_dynamo_{registrations,rejections,heartbeats,evictions,
  *   call_failures}_total counter
  *
+ * HA (only with ha.etcd_endpoints; replication.h): afd_leader gauge 0/1,
+ *   afd_leader_changes_total counter, afd_ha_epoch, afd_ha_etcd_up,
+ *   afd_ha_state_age_seconds gauge, afd_ha_state_{writes,write_failures,
+ *   reads,restore_failures}_total, afd_ha_commands_dropped_total counter
+ *
  * Runs on the loop thread (reads the registry). No allocation per line:
  * lines are built in a stack buffer and appended to the evbuffer.
  */
@@ -83,6 +88,7 @@ struct afd_metrics_src {
     struct afd_snapshot_writer *writer;
     struct afd_dynamo *dynamo; /* plugin/daemon/dynamo.h; may be NULL */
     struct afd_grpc_server *grpc; /* stream counts; may be NULL */
+    struct afd_replication *repl; /* HA (replication.h); may be NULL */
 };
 
 /* Appends the exposition to out. AFD_ENOMEM when the buffer cannot grow. */

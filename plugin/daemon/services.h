@@ -38,6 +38,8 @@ struct afd_registry;
 /* What the services work on. Filled by the daemon (or a test) before the
  * first call; ctl may be NULL only for services that do not use it
  * (health). */
+struct afd_replication;
+
 struct afd_svc_env {
     struct afd_registry *reg;
     struct afd_control *ctl;
@@ -45,6 +47,7 @@ struct afd_svc_env {
     struct afd_grpc_server *grpc; /* set once the server runs */
     int64_t (*now_ms)(void); /* the daemon clock: steady wall ms (os.h) */
     bool draining;                /* a shutdown began: health NOT_SERVING */
+    struct afd_replication *repl; /* HA (replication.h), NULL: single node */
 };
 
 static inline struct afd_svc_env *afd_svc_env(void *ctx)
@@ -74,6 +77,13 @@ void afd_svc_control_alert(struct afd_svc_env *env,
  */
 struct afd_deployment *afd_svc_find_deployment(struct afd_grpc_call *call,
                                                void *ctx, const char *name);
+
+/*
+ * HA: true after finishing call because this replica takes no writes now
+ * (a follower: FAILED_PRECONDITION naming the leader as "leader=HOST:PORT";
+ * no leader known or our lease unsure: UNAVAILABLE). False: go on.
+ */
+bool afd_svc_refuse_follower(struct afd_grpc_call *call, void *ctx);
 
 /*
  * A shutdown began (afd_daemon_stop, before the gRPC layer ends the

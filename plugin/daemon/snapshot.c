@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "estimator/base/error.h"
+#include "plugin/daemon/control.h"
 #include "plugin/daemon/registry_internal.h"
 #include "proto/afd_snapshot.pb-c.h"
 
@@ -62,7 +63,57 @@ struct dep_out {
     struct afd_instance_state *rows;
     PB(Instance) * inst;
     PB(Instance) * *instp;
+    struct afd_control_saved saved;
+    PB(ControlState) ctl;
+    PB(Command) pending, last;
 };
+
+static void fill_command(PB(Command) * m, const struct afd_command *c,
+                         double r_star_barrier, int64_t epoch)
+{
+    afd__sizer__snapshot__v1__command__init(m);
+    m->id = c->id;
+    m->current = c->current;
+    m->target = c->target;
+    m->ffn = c->ffn;
+    m->regime = (int32_t)c->regime;
+    m->r_star = c->r_star;
+    m->r_star_barrier = r_star_barrier;
+    m->expected_gain = c->expected_gain;
+    m->reason = (char *)c->reason;
+    m->issued_ms = c->issued_ms;
+    m->leader_epoch = epoch;
+}
+
+/* The controller's state of d, when it has one (control.h). */
+static void fill_control(struct dep_out *o, struct afd_deployment *d)
+{
+    const struct afd_control_saved *s = &o->saved;
+
+    if (!afd_control_export(d, &o->saved))
+        return;
+    afd__sizer__snapshot__v1__control_state__init(&o->ctl);
+    o->ctl.next_id = s->policy.next_id;
+    if (s->policy.in_flight) {
+        fill_command(&o->pending, &s->policy.pending, 0,
+                     s->has_issued &&
+                             s->last_issued.cmd.id == s->policy.pending.id
+                         ? s->last_issued.leader_epoch
+                         : 0);
+        o->ctl.pending = &o->pending;
+    }
+    o->ctl.cooldown_until_ms = s->policy.cooldown_until;
+    o->ctl.backoff_until_ms = s->policy.backoff_until;
+    o->ctl.last_now_ms = s->policy.last_now;
+    if (s->has_issued) {
+        fill_command(&o->last, &s->last_issued.cmd,
+                     s->last_issued.r_star_barrier,
+                     s->last_issued.leader_epoch);
+        o->ctl.last_issued = &o->last;
+    }
+    o->ctl.acked_target = s->acked_target;
+    o->dep.control = &o->ctl;
+}
 
 static void fill_calib(struct dep_out *o, const struct afd_calib_state *s)
 {
@@ -159,6 +210,7 @@ static int fill_dep(struct dep_out *o, struct afd_deployment *d,
     }
     o->dep.n_instances = n;
     o->dep.instances = o->instp;
+    fill_control(o, d);
     return AFD_OK;
 }
 
@@ -318,6 +370,8 @@ struct dep_in {
     struct afd_instance_state *rows;
     size_t n_rows;
     struct afd_stage_means sm;
+    bool has_control;
+    struct afd_control_saved control;
 };
 
 static int copy_str(char *dst, size_t cap, const char *src, const char *what,
@@ -399,6 +453,77 @@ out:
     return rc;
 }
 
+static int read_command(const PB(Command) * m, const char *name,
+                        struct afd_command *c, char *err)
+{
+    memset(c, 0, sizeof(*c));
+    if (m->regime < 0 || m->regime >= AFD_REGIME_COUNT)
+        return afd_err(err, AFD_EPARSE, "command %llu has regime %d",
+                       (unsigned long long)m->id, (int)m->regime);
+    if (m->reason && strlen(m->reason) >= sizeof(c->reason))
+        return afd_err(err, AFD_EPARSE, "command %llu reason is too long",
+                       (unsigned long long)m->id);
+    c->id = m->id;
+    snprintf(c->deployment, sizeof(c->deployment), "%s", name);
+    c->current = m->current;
+    c->target = m->target;
+    c->ffn = m->ffn;
+    c->regime = (enum afd_regime)m->regime;
+    c->r_star = m->r_star;
+    c->expected_gain = m->expected_gain;
+    snprintf(c->reason, sizeof(c->reason), "%s", m->reason ? m->reason : "");
+    c->issued_ms = m->issued_ms;
+    return AFD_OK;
+}
+
+/* The controller state, checked by importing it into a throw-away policy
+ * (policy.h's own rules) before anything is applied. */
+static int read_control(const PB(ControlState) * m, struct dep_in *in,
+                        char *err)
+{
+    struct afd_control_saved *s = &in->control;
+    struct afd_policy_config pc;
+    struct afd_policy *p;
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    if (!m)
+        return AFD_OK;
+    in->has_control = true;
+    s->policy.next_id = m->next_id;
+    s->policy.in_flight = m->pending != NULL;
+    if (m->pending &&
+        read_command(m->pending, in->name, &s->policy.pending, err) < 0)
+        return AFD_EPARSE;
+    s->policy.cooldown_until = m->cooldown_until_ms;
+    s->policy.backoff_until = m->backoff_until_ms;
+    s->policy.last_now = m->last_now_ms;
+    s->has_issued = m->last_issued != NULL;
+    if (m->last_issued) {
+        if (read_command(m->last_issued, in->name, &s->last_issued.cmd, err) <
+            0)
+            return AFD_EPARSE;
+        s->last_issued.r_star = m->last_issued->r_star;
+        s->last_issued.r_star_barrier = m->last_issued->r_star_barrier;
+        s->last_issued.leader_epoch = m->last_issued->leader_epoch;
+        if (s->last_issued.cmd.id == 0 ||
+            s->last_issued.cmd.id >= s->policy.next_id)
+            return afd_err(err, AFD_EPARSE,
+                           "last command %llu is not below next id %llu",
+                           (unsigned long long)s->last_issued.cmd.id,
+                           (unsigned long long)s->policy.next_id);
+    }
+    s->acked_target = m->acked_target;
+    if (s->acked_target < 0 || s->acked_target > AFD_POLICY_COUNT_MAX)
+        return afd_err(err, AFD_EPARSE, "acked target %d", s->acked_target);
+    afd_policy_config_init(&pc);
+    if (!(p = afd_policy_new(in->name, &pc, err)))
+        return AFD_ENOMEM;
+    rc = afd_policy_import(p, &s->policy, err);
+    afd_policy_free(p);
+    return rc == AFD_OK ? AFD_OK : AFD_EPARSE;
+}
+
 static int read_dep(const struct afd_registry *reg, const PB(Deployment) * m,
                     struct dep_in *in, char *err)
 {
@@ -444,7 +569,7 @@ static int read_dep(const struct afd_registry *reg, const PB(Deployment) * m,
     }
     if (afd_instances_check(reg, in->rows, in->n_rows, err) < 0)
         return AFD_EPARSE;
-    return AFD_OK;
+    return read_control(m->control, in, err);
 }
 
 /* Reads the whole file; AFD_ENOTFOUND if absent. */
@@ -533,8 +658,8 @@ static int check_names(struct afd_registry *reg, const struct dep_in *in,
     return AFD_OK;
 }
 
-static int apply(struct afd_registry *reg, const struct dep_in *in,
-                 int64_t saved_ms, char *err)
+static int apply(struct afd_registry *reg, struct afd_control *ctl,
+                 const struct dep_in *in, int64_t saved_ms, char *err)
 {
     struct afd_deployment *d;
     int rc;
@@ -547,44 +672,58 @@ static int apply(struct afd_registry *reg, const struct dep_in *in,
         (rc = afd_calib_import(afd_deployment_calib(d), &in->cs, err)) < 0)
         return rc;
     afd_deployment_stage_means_import(d, &in->sm);
+    /* Checked in read_control: only allocation can fail here. */
+    if (ctl && in->has_control &&
+        (rc = afd_control_import(ctl, d, &in->control, err)) < 0)
+        return rc;
     /* The recommendation as it stood at save time, until the next tick. */
     afd_deployment_recompute(d, saved_ms);
     return AFD_OK;
 }
 
-int afd_snapshot_restore(struct afd_registry *reg, const char *path, char *err)
+int afd_snapshot_restore_bytes(struct afd_registry *reg,
+                               struct afd_control *ctl, const uint8_t *buf,
+                               size_t len, char *err)
 {
     PB(Snapshot) *snap = NULL;
     struct dep_in *in = NULL;
+    size_t i, n = 0;
+    int rc;
+
+    AFD_ASSERT_OWNER(&reg->owner);
+    if ((rc = decode(buf, len, &snap, err)) < 0)
+        return rc;
+    n = snap->n_deployments;
+    in = calloc(n ? n : 1, sizeof(*in));
+    rc = in ? AFD_OK : afd_err(err, AFD_ENOMEM, "out of memory");
+    for (i = 0; rc == AFD_OK && i < n; i++)
+        if ((rc = read_dep(reg, snap->deployments[i], &in[i], err)) < 0)
+            snprintf(err + strlen(err), AFD_ERR_LEN - strlen(err),
+                     " (deployment %zu)", i);
+    if (rc == AFD_OK)
+        rc = check_names(reg, in, n, err);
+    for (i = 0; rc == AFD_OK && i < n; i++)
+        rc = apply(reg, ctl, &in[i], snap->saved_ms, err);
+    for (i = 0; in && i < n; i++)
+        free(in[i].rows);
+    free(in);
+    afd__sizer__snapshot__v1__snapshot__free_unpacked(snap, NULL);
+    return rc < 0 && rc != AFD_ENOMEM ? AFD_EPARSE : rc;
+}
+
+int afd_snapshot_restore(struct afd_registry *reg, struct afd_control *ctl,
+                         const char *path, char *err)
+{
     char why[AFD_ERR_LEN];
     uint8_t *buf = NULL;
-    size_t len = 0, i, n = 0;
+    size_t len = 0;
     int rc = read_file(path, &buf, &len, err);
 
     if (rc < 0)
         return rc;
-    if ((rc = decode(buf, len, &snap, why)) < 0)
-        goto out;
-    n = snap->n_deployments;
-    in = calloc(n ? n : 1, sizeof(*in));
-    rc = in ? AFD_OK : afd_err(why, AFD_ENOMEM, "out of memory");
-    for (i = 0; rc == AFD_OK && i < n; i++)
-        if ((rc = read_dep(reg, snap->deployments[i], &in[i], why)) < 0)
-            snprintf(why + strlen(why), sizeof(why) - strlen(why),
-                     " (deployment %zu)", i);
-    if (rc == AFD_OK)
-        rc = check_names(reg, in, n, why);
-    for (i = 0; rc == AFD_OK && i < n; i++)
-        rc = apply(reg, &in[i], snap->saved_ms, why);
-out:
+    rc = afd_snapshot_restore_bytes(reg, ctl, buf, len, why);
     if (rc < 0)
-        afd_err(err, rc == AFD_ENOMEM ? AFD_ENOMEM : AFD_EPARSE,
-                "snapshot '%s': %s", path, why);
-    for (i = 0; in && i < n; i++)
-        free(in[i].rows);
-    free(in);
-    if (snap)
-        afd__sizer__snapshot__v1__snapshot__free_unpacked(snap, NULL);
+        afd_err(err, rc, "snapshot '%s': %s", path, why);
     free(buf);
-    return rc < 0 && rc != AFD_ENOMEM ? AFD_EPARSE : rc;
+    return rc;
 }

@@ -2,9 +2,11 @@
  * snapshot.h - saving and restoring every deployment's learned state.
  *
  * A snapshot is one protobuf message (proto/afd_snapshot.proto) holding, per
- * deployment, the workload estimator state, the calibration state and the
- * instance table, enough that the recommendation right after a restart is
- * the one before it. Saving is atomic: write path.tmp, fsync it, rename over
+ * deployment, the workload estimator state, the calibration state, the
+ * instance table and the controller's state (control.h: the id sequence,
+ * the command in flight, cooldown and backoff), enough that the
+ * recommendation right after a restart is the one before it and no command
+ * id is reused. The same bytes replicate the state to HA followers. Saving is atomic: write path.tmp, fsync it, rename over
  * path, fsync the directory. A crash mid-save leaves the old snapshot.
  */
 #ifndef AFD_SNAPSHOT_H
@@ -14,6 +16,8 @@
 #include <stdint.h>
 
 #include "plugin/daemon/registry.h"
+
+struct afd_control;
 
 /*
  * The snapshot's file bytes (malloc'd into *out, caller frees), on the
@@ -42,6 +46,15 @@ int afd_snapshot_save(struct afd_registry *reg, const char *path, char *err);
  * keep the file aside (the daemon renames it to path.corrupt) and start
  * fresh.
  */
-int afd_snapshot_restore(struct afd_registry *reg, const char *path, char *err);
+int afd_snapshot_restore(struct afd_registry *reg, struct afd_control *ctl,
+                         const char *path, char *err);
+
+/* The same from encoded bytes (an HA follower's copy of the leader's
+ * state): AFD_EPARSE (nothing restored) or AFD_ENOMEM. ctl may be NULL
+ * (controller state not restored). Restoring over existing deployments
+ * replaces their learned state. */
+int afd_snapshot_restore_bytes(struct afd_registry *reg,
+                               struct afd_control *ctl, const uint8_t *buf,
+                               size_t len, char *err);
 
 #endif

@@ -19,6 +19,7 @@
 #include "estimator/base/error.h"
 #include "plugin/daemon/control.h"
 #include "plugin/daemon/registry.h"
+#include "plugin/daemon/replication.h"
 #include "plugin/daemon/services.h"
 #include "proto/afd_sizer.pb-c.h"
 
@@ -50,6 +51,7 @@ static void fill_command(Afd__Sizer__V1__ScaleCommand *m,
     m->reason = (char *)cc->cmd.reason;
     m->issued_ms = cc->cmd.issued_ms;
     m->advisory = cc->advisory;
+    m->leader_epoch = cc->leader_epoch;
 }
 
 static void fill_alert(Afd__Sizer__V1__RegimeAlert *m,
@@ -180,7 +182,8 @@ static void watch_commands(struct afd_grpc_call *call,
     struct afd_deployment *d;
     size_t i;
 
-    if (!start_watch(call, req->deployment, ctx, &d))
+    if (afd_svc_refuse_follower(call, ctx) ||
+        !start_watch(call, req->deployment, ctx, &d))
         return;
     if (d) {
         send_in_flight(call, ctl, d);
@@ -215,7 +218,9 @@ static void watch_alerts(struct afd_grpc_call *call,
     struct afd_deployment *d;
     size_t i;
 
-    if (!start_watch(call, req->deployment, ctx, &d))
+    /* HA: followers evaluate no alerts; watch the leader. */
+    if (afd_svc_refuse_follower(call, ctx) ||
+        !start_watch(call, req->deployment, ctx, &d))
         return;
     if (d) {
         afd_control_foreach_firing(ctl, d, send_firing, &f);
@@ -243,6 +248,8 @@ static void ack_command(struct afd_grpc_call *call, const ProtobufCMessage *msg,
                         "command_id must be > 0 (ids start at 1)");
         return;
     }
+    if (afd_svc_refuse_follower(call, ctx))
+        return;
     d = afd_svc_find_deployment(call, ctx, req->deployment);
     if (!d)
         return;
@@ -253,9 +260,12 @@ static void ack_command(struct afd_grpc_call *call, const ProtobufCMessage *msg,
     out.accepted = rc == AFD_OK;
     out.message = rc == AFD_OK ? "" : err;
     afd_grpc_reply(call, &out.base);
-    /* A successful ack changes the KEDA target at once. */
-    if (rc == AFD_OK)
+    /* A successful ack changes the KEDA target at once, and the
+     * replicated state (HA) right away too. */
+    if (rc == AFD_OK) {
+        afd_replication_state_changed(afd_svc_env(ctx)->repl);
         afd_svc_keda_tick(ctx);
+    }
 }
 
 static const struct afd_grpc_method methods[] = {

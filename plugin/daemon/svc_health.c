@@ -12,12 +12,19 @@
  * SERVICE_UNKNOWN message, not an error, and the stream stays open (the
  * protocol's Watch semantics); the set of services never changes, so that
  * watcher gets nothing more until the shutdown ends its stream.
+ * With HA, "afd.sizer.v1.Leader" is SERVING only on the leader (Check and
+ * the first Watch message; leadership changes are not pushed to Watch).
  */
 #include <stdbool.h>
 #include <string.h>
 
+#include "plugin/daemon/replication.h"
 #include "plugin/daemon/services.h"
 #include "proto/grpc/health/v1/health.pb-c.h"
+
+/* Health of the leadership: SERVING only on the HA leader (and always
+ * without HA). Check and the first Watch message; changes are not pushed. */
+#define AFD_HEALTH_LEADER "afd.sizer.v1.Leader"
 
 static const char *const served[] = {
     "",
@@ -25,6 +32,7 @@ static const char *const served[] = {
     "afd.sizer.v1.Telemetry",
     "afd.sizer.v1.Sizer",
     "externalscaler.ExternalScaler",
+    AFD_HEALTH_LEADER,
 };
 
 #define WATCH_PATH "/grpc.health.v1.Health/Watch"
@@ -43,8 +51,15 @@ static bool is_served(const char *name)
 }
 
 static Grpc__Health__V1__HealthCheckResponse__ServingStatus
-status_of(const struct afd_svc_env *env)
+status_of(const struct afd_svc_env *env, const char *name)
 {
+    char addr[8];
+    bool known;
+
+    /* "afd.sizer.v1.Leader": SERVING on the replica that commands now. */
+    if (!strcmp(name, AFD_HEALTH_LEADER) &&
+        afd_replication_refuse(env->repl, addr, sizeof(addr), &known))
+        return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
     return env->draining
                ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
                : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
@@ -75,7 +90,7 @@ static void health_watch(struct afd_grpc_call *call,
         return;
     }
     afd_grpc_call_set_data(call, (void *)&watch_known, NULL);
-    send_status(call, status_of(ctx));
+    send_status(call, status_of(ctx, name));
 }
 
 static void notify_draining(struct afd_grpc_call *call, void *arg)
@@ -108,7 +123,7 @@ static void health_check(struct afd_grpc_call *call,
         afd_grpc_finish(call, AFD_GRPC_NOT_FOUND, "unknown service '%s'", name);
         return;
     }
-    resp.status = status_of(ctx);
+    resp.status = status_of(ctx, name);
     afd_grpc_reply(call, &resp.base);
 }
 

@@ -135,6 +135,9 @@ static void report_message(struct afd_grpc_call *call,
         afd_grpc_finish(call, AFD_GRPC_RESOURCE_EXHAUSTED, "out of memory");
         return;
     }
+    /* HA: only the leader learns; a follower's state comes from etcd. */
+    if (afd_svc_refuse_follower(call, ctx))
+        return;
     st->batches++;
     if (!b) {
         afd_registry_count_reject(reg, st->deployment, AFD_REJECT_MALFORMED);

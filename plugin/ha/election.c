@@ -118,7 +118,9 @@ void afd_ha_on_campaign(struct afd_ha_election *e, int64_t now_ms,
         e->leader_changes++;
         return;
     }
-    e->campaign_due_ms = now_ms + e->ttl_ms / 3;
+    /* At most 1 s between tries: a dead leader's key expires TTL after
+     * its last renewal, and its successor follows within a second. */
+    e->campaign_due_ms = now_ms + (e->ttl_ms / 3 < 1000 ? e->ttl_ms / 3 : 1000);
 }
 
 void afd_ha_on_step_down(struct afd_ha_election *e, int64_t now_ms)
