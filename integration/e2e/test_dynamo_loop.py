@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The closed loop through NVIDIA Dynamo's planner against the closed loop
 through WatchCommands, on the default scenario (integration/scenarios/
-default.json, seed 1, the demo's controller settings), in one run:
+default.json, seed 1, the demo's controller settings), in one run
+(--part loop):
 
   oracle:   `afd-sim scenario --policy oracle` (offline, each phase's
             best static x: the demo's 100% line);
@@ -20,17 +21,23 @@ Checks: both loops within one point of each other against the oracle
 while the daemon issued no command id (exactly one actuator); and the
 planner path gives byte-identical JSON when run again (lock-step
 determinism).
-CONSTRAIN: a fresh daemon with "dynamo.constrain" (also registered as a
+CONSTRAIN (--part constrain): a fresh daemon with "dynamo.constrain" (also registered as a
 constrain plugin) and a rival propose plugin of higher priority that SETs
 200 Attention instances every tick: the rival wins PROPOSE, our
 AT_LEAST / AT_MOST band clamps every final target (ACCEPT before our first
-decision leaves it alone), and the day ends above 90% of the oracle where
-the rival alone (static 200) is far below.
-About 60 s on 2 shared cores.
+decision leaves it alone), and the day's efficiency is more than twice
+the rival's alone (static 200) and, on the default day, above 90% of the
+oracle.
+About 40 s (loop) and 25 s (constrain) on 2 shared cores.
 
-Usage: /usr/bin/python3 test_grpc_dynamo_loop.py BIN_DIR
+Usage: /usr/bin/python3 test_dynamo_loop.py BIN_DIR --part loop|constrain
+                        [--scenario FILE]
+(integration/dynamo.cmake: the default scenario in the plain build, the
+smoke scenario under the sanitizers, which make the simulator ~3x slower.)
 """
+import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -45,8 +52,8 @@ import dynamo_planner  # noqa: E402
 import grpc_e2e_common as common  # noqa: E402
 from test_grpc_dynamo import load_dynamo_stubs, token_file  # noqa: E402
 
-SCENARIO = os.path.join(common.SRC_ROOT, "integration", "scenarios",
-                        "default.json")
+SCENARIO = [os.path.join(common.SRC_ROOT, "integration", "scenarios",
+                         "default.json")]  # --scenario replaces it
 SEED = "1"
 DEP = "sim"
 KEY = ("afd-attention", "sim-attn")
@@ -64,7 +71,7 @@ BASE = {"liveness_window_s": 2,
 
 def sim_args(bin_dir, *extra):
     return [os.path.join(bin_dir, "afd-sim"), "scenario", "--scenario",
-            SCENARIO, "--seed", SEED, "--json"] + list(extra)
+            SCENARIO[0], "--seed", SEED, "--json"] + list(extra)
 
 
 def efficiency(run, oracle):
@@ -212,15 +219,27 @@ def constrain_loop(c, bin_dir, tmp, stubs, oracle):
     c.check("the rival's SET wins PROPOSE; our band clamps every final "
             "target into [AT_LEAST, AT_MOST]; ACCEPT leaves it alone",
             not bad and bands > 0 and clamped > 0, str(bad[:3]))
-    c.check("the band keeps the day above 90% of the oracle (the rival "
-            "alone: far below)", eff > 0.90 and eff_alone < 0.5,
-            "%.4f vs %.4f" % (eff, eff_alone))
+    c.check("the band more than doubles the rival's efficiency",
+            eff > 2 * eff_alone, "%.4f vs %.4f" % (eff, eff_alone))
+    # Before our first decision (5-11 ticks) the rival's 200 goes through
+    # and its in-flight requests take a while to drain: negligible over
+    # the default day's 15-minute phases, not over smoke's 150 s.
+    if os.path.basename(SCENARIO[0]) == "default.json":
+        c.check("default day: the band keeps it above 90% of the oracle",
+                eff > 0.90, "%.4f" % eff)
 
 
 def main():
-    bin_dir = sys.argv[1]
-    c = common.Checks("test_grpc_dynamo_loop")
-    tmp = tempfile.mkdtemp(prefix="test_grpc_dynamo_loop-")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bin_dir")
+    ap.add_argument("--part", choices=["loop", "constrain"], required=True)
+    ap.add_argument("--scenario")
+    a = ap.parse_args()
+    bin_dir = a.bin_dir
+    if a.scenario:
+        SCENARIO[0] = a.scenario
+    c = common.Checks("test_dynamo_loop --part " + a.part)
+    tmp = tempfile.mkdtemp(prefix="test_dynamo_loop-")
     try:
         stubs = load_dynamo_stubs(tmp)
         t0 = time.monotonic()
@@ -229,6 +248,9 @@ def main():
                            capture_output=True, text=True, timeout=240)
         c.check("oracle run exits 0", p.returncode == 0, p.stderr)
         oracle = json.loads(p.stdout)
+        if a.part == "constrain":
+            constrain_loop(c, bin_dir, tmp, stubs, oracle)
+            return common.finish(c, tmp)
         t1 = time.monotonic()
         cmd, rc_sim, rc_d, err = commands_loop(bin_dir, tmp)
         c.check("WatchCommands loop: afd-sim and daemon exit 0",
@@ -241,11 +263,12 @@ def main():
                 rc_sim == 0 and rc_d == 0 and pl is not None,
                 "%r %r; see %s" % (rc_sim, rc_d, sub))
         e_cmd, e_pl = efficiency(cmd, oracle), efficiency(pl, oracle)
-        print("default scenario, seed %s: oracle %.4f tokens/ms/device "
+        print("%s, seed %s: oracle %.4f tokens/ms/device "
               "(%.1f s); WatchCommands loop %.4f = %.2f%% of the oracle, "
               "%d commands (%.1f s); planner loop %.4f = %.2f%%, %d SETs "
               "applied, %d ticks (%.1f s)"
-              % (SEED, oracle["throughput_per_device"], t1 - t0,
+              % (os.path.basename(SCENARIO[0]), SEED,
+                 oracle["throughput_per_device"], t1 - t0,
                  cmd["throughput_per_device"], 100 * e_cmd,
                  len(cmd["commands"]), t2 - t1, pl["throughput_per_device"],
                  100 * e_pl, len(pl["commands"]), planner.n_ticks, t3 - t2))
@@ -254,7 +277,8 @@ def main():
                 "%.4f vs %.4f" % (e_pl, e_cmd))
         c.check("both loops above 95% of the oracle",
                 e_pl > 0.95 and e_cmd > 0.95, "%.4f %.4f" % (e_pl, e_cmd))
-        windows = sum(ph["duration_s"] for ph in oracle["per_phase"])
+        windows = math.ceil(sum(ph["duration_s"]
+                                for ph in oracle["per_phase"]))
         c.check("one planner tick per simulated second, no failed call",
                 planner.n_ticks == windows and not planner.failures,
                 "%d ticks, failures %r" % (planner.n_ticks,
@@ -275,7 +299,6 @@ def main():
         again = planner_loop(bin_dir, tmp, stubs, "again")
         c.check("same seed through the planner, same JSON",
                 again[0] == pl, "runs differ; see %s" % again[5])
-        constrain_loop(c, bin_dir, tmp, stubs, oracle)
     except Exception as e:  # report, never hang silently
         common.report_exception(c, e)
     return common.finish(c, tmp)
