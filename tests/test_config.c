@@ -306,9 +306,46 @@ static void test_config_validate_empty_address(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, config_setup, config_teardown)
 
+/* ensure the "ha" section loads, defaults stay single-node, and every bad
+ * key or bound is named */
+static void test_config_ha_section(void **state)
+{
+    struct config_fixture *f = *state;
+    char err[AFD_ERR_LEN] = "";
+
+    assert_string_equal(f->cfg.ha.endpoints, "");
+    assert_string_equal(f->cfg.ha.prefix, "/afd-sizer");
+    assert_int_equal(f->cfg.ha.ttl_ms, 5000);
+    assert_int_equal(f->cfg.ha.state_interval_ms, 1000);
+    write_file(f, "{\"ha\": {\"etcd_endpoints\": \"a:2379,b:2379\", "
+                  "\"prefix\": \"/x\", \"ttl_ms\": 3000, "
+                  "\"state_interval_ms\": 250, \"advertise\": \"p:1\"}}");
+    if (afd_config_load_file(&f->cfg, f->path, err))
+        fail_msg("load: %s", err);
+    assert_string_equal(f->cfg.ha.endpoints, "a:2379,b:2379");
+    assert_string_equal(f->cfg.ha.prefix, "/x");
+    assert_int_equal(f->cfg.ha.ttl_ms, 3000);
+    assert_int_equal(f->cfg.ha.state_interval_ms, 250);
+    assert_string_equal(f->cfg.ha.advertise, "p:1");
+    expect_error(f, "{\"ha\": {\"ttl\": 3}}", AFD_EINVAL,
+                 "ha.ttl: unknown key");
+    expect_error(f, "{\"ha\": {\"ttl_ms\": 1000}}", AFD_EINVAL,
+                 "ha.ttl_ms must be in [2000, 600000]");
+    expect_error(f, "{\"ha\": {\"prefix\": \"nope\"}}", AFD_EINVAL,
+                 "ha.prefix must start with '/'");
+    expect_error(f, "{\"ha\": {\"etcd_endpoints\": \"a:1,,b:2\"}}", AFD_EINVAL,
+                 "ha.etcd_endpoints must be 1 to 8");
+    expect_error(f, "{\"ha\": {\"state_interval_ms\": 9000}}", AFD_EINVAL,
+                 "ha.state_interval_ms must be in [50, ttl_ms]");
+    expect_error(f, "{\"ha\": []}", AFD_EINVAL, "ha: must be an object");
+    /* a failed load changed nothing */
+    assert_int_equal(f->cfg.ha.ttl_ms, 3000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        T(test_config_ha_section),
         T(test_config_default_values),
         T(test_config_load_file_good),
         T(test_config_load_file_builtin_profile),

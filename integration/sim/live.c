@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "estimator/base/error.h"
 #include "plugin/rpc/grpc_client.h"
@@ -24,6 +25,10 @@
 #define ALERT_DRAIN_MS 300
 #define MAX_PENDING    64
 #define CLOCK_SLACK_MS 60000.0 /* issued_ms this far off: not our clock */
+#define ADDR_LEN       256
+#define MAX_REPLICAS   8
+#define FOLLOW_TRIES   200 /* x FOLLOW_PAUSE_MS: 20 s to find a leader */
+#define FOLLOW_PAUSE_MS 100
 
 struct pending {
     uint64_t id;
@@ -31,6 +36,7 @@ struct pending {
     double due_ms; /* scenario ms */
     bool applied, acked;
     size_t event; /* index in out->commands */
+    unsigned acked_conn; /* connection the ack went to */
 };
 
 struct live {
@@ -40,6 +46,12 @@ struct live {
     struct afd_fleet *f;
     struct afd_grpc_client *cli;
     struct afd_grpc_reader *cmds, *alerts;
+    /* HA: the replicas given (--plugin A,B,C), the one we talk to */
+    char replica[MAX_REPLICAS][ADDR_LEN];
+    size_t n_replicas, cur;
+    char addr[ADDR_LEN];
+    unsigned conn;       /* connections made; 1 = the first */
+    int64_t epoch_seen;  /* highest ScaleCommand.leader_epoch */
     char (*attn_id)[ID_LEN];
     char (*ffn_id)[ID_LEN];
     long max_ffn;
@@ -288,6 +300,77 @@ static int simulate_window(struct live *l, double end_ms, char *err)
 }
 
 /* Sends the window in one Report call; returns its summary. */
+static void pause_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* (Re)connects to addr: client, WatchCommands and WatchAlerts readers. */
+static int connect_to(struct live *l, const char *addr, char *err)
+{
+    Afd__Sizer__V1__WatchCommandsRequest wc =
+        AFD__SIZER__V1__WATCH_COMMANDS_REQUEST__INIT;
+    Afd__Sizer__V1__WatchAlertsRequest wa =
+        AFD__SIZER__V1__WATCH_ALERTS_REQUEST__INIT;
+
+    afd_grpc_reader_free(l->cmds);
+    afd_grpc_reader_free(l->alerts);
+    afd_grpc_client_free(l->cli);
+    l->cmds = l->alerts = NULL;
+    snprintf(l->addr, sizeof(l->addr), "%s", addr);
+    l->conn++;
+    l->cli = afd_grpc_client_new(addr, getenv("AFD_TOKEN"), err);
+    if (!l->cli)
+        return AFD_EIO;
+    /* "" = every deployment: ours may not exist before its first batch */
+    wc.deployment = "";
+    wa.deployment = "";
+    l->cmds = afd_grpc_reader_start(l->cli, M_WATCH_CMDS, &wc.base,
+                                    &afd__sizer__v1__scale_command__descriptor,
+                                    1024, err);
+    if (!l->cmds)
+        return AFD_EIO;
+    l->alerts = afd_grpc_reader_start(l->cli, M_WATCH_ALRT, &wa.base,
+                                      &afd__sizer__v1__regime_alert__descriptor,
+                                      1024, err);
+    return l->alerts ? AFD_OK : AFD_EIO;
+}
+
+/*
+ * HA: after a call failed with why, finds the leader and reconnects. A
+ * follower names it ("leader=HOST:PORT" in FAILED_PRECONDITION); else
+ * (UNAVAILABLE, a dead peer) the next replica of the list is tried.
+ * AFD_OK when reconnected (the caller retries), the original error when
+ * the failure is not one a leader change explains or only one address was
+ * given.
+ */
+static int follow_leader(struct live *l, int rc, char *why)
+{
+    const char *p = strstr(why, "leader=");
+    char next[ADDR_LEN], err[AFD_ERR_LEN];
+    size_t n;
+
+    if (l->n_replicas < 2 ||
+        !(strstr(why, "FAILED_PRECONDITION") || strstr(why, "UNAVAILABLE") ||
+          strstr(why, "DEADLINE_EXCEEDED") || strstr(why, "CANCELLED")))
+        return rc;
+    if (p) {
+        p += strlen("leader=");
+        n = strcspn(p, " \t\n;,");
+        snprintf(next, sizeof(next), "%.*s", (int)(n < ADDR_LEN ? n : 0), p);
+    } else {
+        l->cur = (l->cur + 1) % l->n_replicas;
+        snprintf(next, sizeof(next), "%s", l->replica[l->cur]);
+    }
+    pause_ms(FOLLOW_PAUSE_MS);
+    if (!l->o->quiet)
+        fprintf(stderr, "afd-sim: %s; trying %s\n", why, next);
+    return connect_to(l, next, err) ? rc : AFD_OK;
+}
+
 static int report_window(struct live *l, Afd__Sizer__V1__ReportSummary **sum,
                          char *err)
 {
@@ -345,8 +428,10 @@ out:
     free(sp);
     free(fr);
     free(frp);
-    l->n_smp = 0;
-    l->n_req = 0;
+    if (rc == AFD_OK) { /* kept for a retry against another replica */
+        l->n_smp = 0;
+        l->n_req = 0;
+    }
     return rc;
 }
 
@@ -416,9 +501,19 @@ static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
         l->warned_cmd = true;
         return AFD_OK;
     }
-    for (size_t i = 0; i < l->n_pend; i++)
-        if (l->pend[i].id == c->id)
-            return AFD_OK; /* replayed on reconnect */
+    /* HA fencing: a deposed leader's late command is not ours to apply. */
+    if (c->leader_epoch < l->epoch_seen)
+        return AFD_OK;
+    l->epoch_seen = c->leader_epoch;
+    for (size_t i = 0; i < l->n_pend; i++) {
+        if (l->pend[i].id != c->id)
+            continue;
+        /* replayed on reconnect; a new leader offering it again has not
+         * seen our ack (its predecessor died first): ack it once more */
+        if (l->pend[i].acked && l->pend[i].acked_conn != l->conn)
+            l->pend[i].acked = false;
+        return AFD_OK;
+    }
     memset(&ev, 0, sizeof(ev));
     ev.t_s = scen_s(c->issued_ms);
     if (fabs(ev.t_s * 1000.0 - l->sim_ms) > CLOCK_SLACK_MS) {
@@ -447,7 +542,7 @@ static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
 static int read_commands(struct live *l, uint64_t want, char *err)
 {
     ProtobufCMessage *m;
-    int waited = 0, rc;
+    int waited = 0, follows = 0, rc;
 
     for (;;) {
         int wait = l->last_seen >= want ? 0 : 50;
@@ -463,8 +558,11 @@ static int read_commands(struct live *l, uint64_t want, char *err)
                                (unsigned long long)want, CMD_WAIT_MS);
             continue;
         }
-        if (rc)
-            return rc;
+        if (rc) { /* the stream ended: a leader change, or fatal */
+            if (++follows > FOLLOW_TRIES || follow_leader(l, rc, err))
+                return rc;
+            continue;
+        }
         rc = take_command(l, (Afd__Sizer__V1__ScaleCommand *)m, err);
         protobuf_c_message_free_unpacked(m, NULL);
         if (rc)
@@ -493,17 +591,22 @@ static int ack_applied(struct live *l, char *err)
         q.command_id = p->id;
         q.success = ok;
         q.detail = detail;
-        rc = afd_grpc_client_unary(
-            l->cli, M_ACK, &q.base,
-            &afd__sizer__v1__ack_command_response__descriptor,
-            (ProtobufCMessage **)&a, l->o->rpc_timeout_ms, err);
-        if (rc)
-            return rc;
+        for (int tries = 0;; tries++) {
+            rc = afd_grpc_client_unary(
+                l->cli, M_ACK, &q.base,
+                &afd__sizer__v1__ack_command_response__descriptor,
+                (ProtobufCMessage **)&a, l->o->rpc_timeout_ms, err);
+            if (!rc)
+                break;
+            if (tries >= FOLLOW_TRIES || follow_leader(l, rc, err))
+                return rc;
+        }
         if (!a->accepted && !l->o->quiet)
             fprintf(stderr, "afd-sim: ack of command %llu not accepted: %s\n",
                     (unsigned long long)p->id, a->message);
         protobuf_c_message_free_unpacked(&a->base, NULL);
         p->acked = true;
+        p->acked_conn = l->conn;
     }
     return AFD_OK;
 }
@@ -600,8 +703,13 @@ static int run_window(struct live *l, double end_ms, char *err)
 
     rc = simulate_window(l, end_ms, err);
     observe(l, start_ms, &obs);
-    if (!rc)
+    for (int tries = 0; !rc; tries++) {
         rc = report_window(l, &sum, err);
+        if (!rc)
+            break;
+        if (tries >= FOLLOW_TRIES || (rc = follow_leader(l, rc, err)))
+            return rc;
+    }
     if (rc)
         return rc;
     want = l->o->planner_in ? 0 : sum->last_command_id;
@@ -622,13 +730,28 @@ static int run_window(struct live *l, double end_ms, char *err)
     return rc;
 }
 
+/* "A" or "A,B,C" (HA replicas, any order): the addresses to try. */
+static int split_replicas(struct live *l, char *err)
+{
+    const char *p = l->o->target;
+
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (!n || n >= ADDR_LEN || l->n_replicas == MAX_REPLICAS)
+            return afd_err(err, AFD_EINVAL,
+                           "--plugin wants HOST:PORT or up to %d of them "
+                           "separated by commas, got '%s'",
+                           MAX_REPLICAS, l->o->target);
+        snprintf(l->replica[l->n_replicas++], ADDR_LEN, "%.*s", (int)n, p);
+        p += n + (p[n] == ',');
+    }
+    return l->n_replicas ? AFD_OK
+                         : afd_err(err, AFD_EINVAL, "--plugin is empty");
+}
+
 static int live_setup(struct live *l, char *err)
 {
     const struct afd_scenario *s = l->s;
-    Afd__Sizer__V1__WatchCommandsRequest wc =
-        AFD__SIZER__V1__WATCH_COMMANDS_REQUEST__INIT;
-    Afd__Sizer__V1__WatchAlertsRequest wa =
-        AFD__SIZER__V1__WATCH_ALERTS_REQUEST__INIT;
     struct afd_fleet_phase fp = {&s->phases[0].gen, s->phases[0].batch,
                                  s->phases[0].ffn,
                                  afd_scenario_phase_seed(s->seed, 0), 0};
@@ -666,22 +789,9 @@ static int live_setup(struct live *l, char *err)
              l->f, x0 > l->o->max_attention ? l->o->max_attention : x0, err)))
         return rc;
     afd_fleet_on_finish(l->f, on_finish, l);
-    l->cli = afd_grpc_client_new(l->o->target, getenv("AFD_TOKEN"), err);
-    if (!l->cli)
-        return AFD_EIO;
-    /* "" = every deployment: ours may not exist before its first batch */
-    wc.deployment = "";
-    wa.deployment = "";
-    l->cmds = afd_grpc_reader_start(l->cli, M_WATCH_CMDS, &wc.base,
-                                    &afd__sizer__v1__scale_command__descriptor,
-                                    1024, err);
-    if (!l->cmds)
-        return AFD_EIO;
-    l->alerts = afd_grpc_reader_start(l->cli, M_WATCH_ALRT, &wa.base,
-                                      &afd__sizer__v1__regime_alert__descriptor,
-                                      1024, err);
-    if (!l->alerts)
-        return AFD_EIO;
+    if ((rc = split_replicas(l, err)) ||
+        (rc = connect_to(l, l->replica[0], err)))
+        return rc;
     l->phase_end_ms = s->phases[0].duration_s * 1000.0;
     return add_point(l, false, err);
 }

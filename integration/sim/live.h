@@ -29,6 +29,14 @@
  * to 300 ms. Same seed and the same daemon config give the same commands,
  * the same timeline and the same JSON (the alerts too, given the drain).
  *
+ * HA (o->target "A,B,C", the replicas of an afd-sizer HA group): a call
+ * refused by a follower (FAILED_PRECONDITION naming "leader=HOST:PORT")
+ * or failing because the peer is gone (UNAVAILABLE, ...) reconnects - to
+ * the named leader, else the next address - and is retried with the same
+ * window's telemetry, for up to 20 s. A command whose leader_epoch is
+ * below the highest seen is ignored (fencing); one offered again by a new
+ * leader after we acked it to its predecessor is acked again.
+ *
  * Instance ids are "<deployment>-attn-NNN" / "<deployment>-ffn-NNN"; a
  * removed instance stops reporting and the daemon forgets it after its
  * liveness window (keep that window short in the demo config).
@@ -49,7 +57,7 @@
 #define AFD_LIVE_EPOCH_MS 1700000000000LL /* 2023-11-14T22:13:20Z */
 
 struct afd_live_options {
-    const char *target;       /* daemon gRPC HOST:PORT */
+    const char *target;       /* daemon gRPC HOST:PORT, or A,B,C (HA) */
     const char *deployment;   /* default "sim" */
     double actuation_delay_s; /* simulated s from issue to resize, >= 0 */
     double window_s;          /* simulated s per Report call, > 0 */

@@ -14,8 +14,8 @@ static int bad(char *err, const char *file, const char *field, const char *why)
                    field, why);
 }
 
-static int get_string(json_t *v, const char *file, const char *field,
-                      char *dst, size_t cap, char *err)
+static int get_string(json_t *v, const char *file, const char *field, char *dst,
+                      size_t cap, char *err)
 {
     if (!json_is_string(v))
         return bad(err, file, field, "must be a string");
@@ -35,8 +35,8 @@ static int get_int(json_t *v, const char *file, const char *field, int *dst,
     return AFD_OK;
 }
 
-int afd_config_ha_load(struct afd_ha_config *hc, json_t *root,
-                       const char *file, char *err)
+int afd_config_ha_load(struct afd_ha_config *hc, json_t *root, const char *file,
+                       char *err)
 {
     struct afd_ha_config tmp = *hc;
     json_t *sec = json_object_get(root, "ha");
@@ -53,13 +53,13 @@ int afd_config_ha_load(struct afd_ha_config *hc, json_t *root,
     json_object_foreach(sec, key, v)
     {
         if (!strcmp(key, "etcd_endpoints"))
-            rc = get_string(v, file, key, tmp.endpoints,
-                            sizeof(tmp.endpoints), err);
+            rc = get_string(v, file, key, tmp.endpoints, sizeof(tmp.endpoints),
+                            err);
         else if (!strcmp(key, "prefix"))
             rc = get_string(v, file, key, tmp.prefix, sizeof(tmp.prefix), err);
         else if (!strcmp(key, "advertise"))
-            rc = get_string(v, file, key, tmp.advertise,
-                            sizeof(tmp.advertise), err);
+            rc = get_string(v, file, key, tmp.advertise, sizeof(tmp.advertise),
+                            err);
         else if (!strcmp(key, "ttl_ms"))
             rc = get_int(v, file, key, &tmp.ttl_ms, err);
         else if (!strcmp(key, "state_interval_ms"))

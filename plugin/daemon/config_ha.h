@@ -15,7 +15,7 @@
 
 /* Reads root's "ha" object into hc (unchanged on error) and removes it
  * from root. AFD_EINVAL naming file and field. */
-int afd_config_ha_load(struct afd_ha_config *hc, json_t *root,
-                       const char *file, char *err);
+int afd_config_ha_load(struct afd_ha_config *hc, json_t *root, const char *file,
+                       char *err);
 
 #endif

@@ -455,6 +455,10 @@ int afd_control_ack(struct afd_control *c, struct afd_deployment *d,
                        "deployment '%s' never issued command %llu",
                        afd_deployment_name(d), (unsigned long long)id);
     now = afd_control_now_ms(c, d, wall_ms);
+    /* A restored policy may have seen later times than this replica's
+     * telemetry clock (HA takeover, restart): never ask it to go back. */
+    if (now < e->last_now)
+        now = e->last_now;
     rc = afd_policy_ack(e->policy, id, success, detail, now, err);
     if (rc == AFD_OK) {
         e->last_now = now;

@@ -56,8 +56,8 @@
  *   afd_dynamo_{registrations,rejections,heartbeats,evictions,
  *   call_failures}_total counter
  *
- * HA (only with ha.etcd_endpoints; replication.h): afd_leader gauge 0/1,
- *   afd_leader_changes_total counter, afd_ha_epoch, afd_ha_etcd_up,
+ * HA (replication.h): afd_leader gauge 0/1 (1 on a single node); only with
+ *   ha.etcd_endpoints: afd_leader_changes_total counter, afd_ha_epoch, afd_ha_etcd_up,
  *   afd_ha_state_age_seconds gauge, afd_ha_state_{writes,write_failures,
  *   reads,restore_failures}_total, afd_ha_commands_dropped_total counter
  *

@@ -209,8 +209,7 @@ void afd_replication_command(struct afd_replication *r,
     }
     seq = write_now(r);
     if (!seq || r->n_held == MAX_HELD) {
-        fprintf(stderr,
-                "afd-sizer: ha: command %llu for '%s' not sent: %s\n",
+        fprintf(stderr, "afd-sizer: ha: command %llu for '%s' not sent: %s\n",
                 (unsigned long long)cc->cmd.id, cc->cmd.deployment,
                 seq ? "too many commands waiting for etcd"
                     : "not the leader any more");
@@ -263,13 +262,15 @@ static void counter(struct evbuffer *out, const char *name, const char *help,
 void afd_replication_metrics(struct afd_replication *r, struct evbuffer *out)
 {
     struct afd_ha_status st;
+    const char *help = "1 while this replica may command (always on a single "
+                       "node), else 0";
 
-    if (!r)
+    if (!r) { /* a single node is its own leader */
+        gauge(out, "afd_leader", help, 1);
         return;
+    }
     afd_ha_status(r->ha, now_mono(), &st);
-    gauge(out, "afd_leader",
-          "1 while this replica is the leader and may command, else 0",
-          st.may_command);
+    gauge(out, "afd_leader", help, st.may_command);
     counter(out, "afd_leader_changes_total",
             "Times this replica became or stopped being the leader",
             st.leader_changes);

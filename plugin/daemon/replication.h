@@ -39,8 +39,7 @@ struct afd_replication;
 struct afd_replication *afd_replication_new(struct event_base *base,
                                             const struct afd_ha_config *cfg,
                                             const char *grpc_addr,
-                                            struct afd_svc_env *env,
-                                            char *err);
+                                            struct afd_svc_env *env, char *err);
 /* Stops the worker (a leader hands over at once). NULL ok. */
 void afd_replication_free(struct afd_replication *r);
 
@@ -61,7 +60,8 @@ void afd_replication_state_changed(struct afd_replication *r);
 bool afd_replication_refuse(struct afd_replication *r, char *addr, size_t cap,
                             bool *leader_known);
 
-/* afd_leader, afd_leader_changes_total, afd_ha_* families. NULL r: none. */
+/* afd_leader, afd_leader_changes_total, afd_ha_* families. NULL r (single
+ * node): afd_leader 1 only. */
 void afd_replication_metrics(struct afd_replication *r, struct evbuffer *out);
 /* One /readyz line: "ha: leader (epoch N)" / "ha: follower (leader at
  * ADDR)" / "ha: etcd unreachable, read-only: ERROR". */

@@ -160,14 +160,20 @@ static bool start_watch(struct afd_grpc_call *call, const char *name, void *ctx,
     return true;
 }
 
-static void send_in_flight(struct afd_grpc_call *call, struct afd_control *ctl,
+static void send_in_flight(struct afd_grpc_call *call, void *ctx,
                            struct afd_deployment *d)
 {
+    struct afd_replication *repl = afd_svc_env(ctx)->repl;
     struct afd_control_command cc;
     Afd__Sizer__V1__ScaleCommand m;
+    int64_t epoch;
 
-    if (!afd_control_in_flight(ctl, d, &cc))
+    if (!afd_control_in_flight(afd_svc_env(ctx)->ctl, d, &cc))
         return;
+    /* HA: a new leader offers its predecessor's un-acked command again
+     * under its own epoch (same id: apply once, ack once). */
+    if (repl && afd_replication_gate(repl, &epoch))
+        cc.leader_epoch = epoch;
     fill_command(&m, &cc);
     afd_grpc_send(call, &m.base);
 }
@@ -178,7 +184,6 @@ static void watch_commands(struct afd_grpc_call *call,
     const Afd__Sizer__V1__WatchCommandsRequest *req =
         (const Afd__Sizer__V1__WatchCommandsRequest *)msg;
     struct afd_registry *reg = afd_svc_env(ctx)->reg;
-    struct afd_control *ctl = afd_svc_env(ctx)->ctl;
     struct afd_deployment *d;
     size_t i;
 
@@ -186,10 +191,10 @@ static void watch_commands(struct afd_grpc_call *call,
         !start_watch(call, req->deployment, ctx, &d))
         return;
     if (d) {
-        send_in_flight(call, ctl, d);
+        send_in_flight(call, ctx, d);
     } else if (!req->deployment || !req->deployment[0]) {
         for (i = 0; i < afd_registry_count(reg); i++)
-            send_in_flight(call, ctl, afd_registry_at(reg, i));
+            send_in_flight(call, ctx, afd_registry_at(reg, i));
     }
 }
 

@@ -118,9 +118,10 @@ void afd_ha_on_campaign(struct afd_ha_election *e, int64_t now_ms,
         e->leader_changes++;
         return;
     }
-    /* At most 1 s between tries: a dead leader's key expires TTL after
-     * its last renewal, and its successor follows within a second. */
-    e->campaign_due_ms = now_ms + (e->ttl_ms / 3 < 1000 ? e->ttl_ms / 3 : 1000);
+    /* A dead leader's key expires TTL after its last renewal (etcd checks
+     * expiry every 500 ms); trying every 200 ms keeps the successor within
+     * TTL + 1 s of the death. A losing campaign is a read, no revision. */
+    e->campaign_due_ms = now_ms + (e->ttl_ms / 3 < 200 ? e->ttl_ms / 3 : 200);
 }
 
 void afd_ha_on_step_down(struct afd_ha_election *e, int64_t now_ms)

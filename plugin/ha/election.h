@@ -9,7 +9,7 @@
  * Campaign = txn(create_revision(<prefix>/leader) == 0 -> put with our
  * lease). The winner's epoch is that key's create_revision: it only grows,
  * so it is the fencing token carried by every command and state write.
- * Followers campaign every min(TTL/3, 1 s). Renewal every TTL/3; a leader whose last successful renewal was sent more
+ * Followers campaign every min(TTL/3, 200 ms). Renewal every TTL/3; a leader whose last successful renewal was sent more
  * than TTL - margin ago stops commanding (afd_ha_may_command() is false) and
  * steps down, BEFORE etcd can expire the key and let another replica win.
  *

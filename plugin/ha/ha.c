@@ -318,8 +318,8 @@ static void *run(void *arg)
             pthread_mutex_unlock(&h->mu);
             if ((takeover || queued) && now >= retry_at) {
                 /* A new leader resumes from the state before it commands. */
-                bool ok = takeover ? read_state(h, true, err)
-                                   : write_state(h, err);
+                bool ok =
+                    takeover ? read_state(h, true, err) : write_state(h, err);
                 look |= ok;
                 if (!ok)
                     retry_at = now + RETRY_MS;
@@ -399,8 +399,7 @@ struct afd_ha *afd_ha_start(const struct afd_ha_config *cfg,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&h->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (afd_ha_init(&h->e, cfg->ttl_ms, margin, err) ||
-        add_endpoints(h, err)) {
+    if (afd_ha_init(&h->e, cfg->ttl_ms, margin, err) || add_endpoints(h, err)) {
         afd_ha_free(h);
         return NULL;
     }

@@ -39,8 +39,8 @@
 struct afd_ha_config {
     char endpoints[AFD_HA_ENDPOINTS_LEN]; /* "h1:p1,h2:p2"; "" = no HA */
     char prefix[AFD_HA_PREFIX_LEN];       /* key prefix, default /afd-sizer */
-    int ttl_ms;            /* lease TTL, default 5000, >= 2000 */
-    int state_interval_ms; /* leader write period, default 1000 */
+    int ttl_ms;                           /* lease TTL, default 5000, >= 2000 */
+    int state_interval_ms;           /* leader write period, default 1000 */
     char advertise[AFD_HA_ADDR_LEN]; /* our gRPC address for the others;
                                         "" = the bound listen address */
 };
@@ -50,10 +50,10 @@ void afd_ha_config_default(struct afd_ha_config *c);
 int afd_ha_config_check(const struct afd_ha_config *c, char *err);
 
 struct afd_ha_status {
-    enum afd_ha_role role; /* as the worker last published it */
-    bool may_command;      /* afd_ha_can_command() now */
-    int64_t epoch;         /* our epoch while leader, else 0 */
-    int64_t epoch_seen;    /* highest epoch seen (any leader) */
+    enum afd_ha_role role;             /* as the worker last published it */
+    bool may_command;                  /* afd_ha_can_command() now */
+    int64_t epoch;                     /* our epoch while leader, else 0 */
+    int64_t epoch_seen;                /* highest epoch seen (any leader) */
     char leader_addr[AFD_HA_ADDR_LEN]; /* current leader, "" = unknown */
     bool etcd_up;                      /* the last etcd call succeeded */
     char last_error[AFD_HA_ERR_LEN];   /* the last etcd failure */
