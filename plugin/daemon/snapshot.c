@@ -691,8 +691,11 @@ int afd_snapshot_restore_bytes(struct afd_registry *reg,
     int rc;
 
     AFD_ASSERT_OWNER(&reg->owner);
-    if ((rc = decode(buf, len, &snap, err)) < 0)
+    if ((rc = decode(buf, len, &snap, err)) < 0) {
+        if (snap) /* decoded, but a body version we do not know */
+            afd__sizer__snapshot__v1__snapshot__free_unpacked(snap, NULL);
         return rc;
+    }
     n = snap->n_deployments;
     in = calloc(n ? n : 1, sizeof(*in));
     rc = in ? AFD_OK : afd_err(err, AFD_ENOMEM, "out of memory");
