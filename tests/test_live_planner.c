@@ -96,12 +96,28 @@ static void test_decision_errors(void **state)
     }
 }
 
+/* ensure the traffic is the count and the means of the window's requests,
+ * zeros for an empty window */
+static void test_traffic(void **state)
+{
+    static const double req[] = {100, 500, 300, 100};
+    struct afd_live_obs o;
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    afd_live_planner_traffic(&o, req, 2);
+    assert_true(o.num_req == 2 && o.isl == 200 && o.osl == 300);
+    afd_live_planner_traffic(&o, req, 0);
+    assert_true(o.num_req == 0 && o.isl == 0 && o.osl == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_observe_line),
         cmocka_unit_test(test_decision_forms),
         cmocka_unit_test(test_decision_errors),
+        cmocka_unit_test(test_traffic),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

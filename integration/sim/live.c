@@ -11,23 +11,22 @@
 #include "plugin/rpc/grpc_client.h"
 #include "integration/sim/fleet.h"
 #include "integration/sim/live_planner.h"
+#include "integration/sim/live_report.h"
 #include "proto/afd_sizer.pb-c.h"
 
-#define M_REPORT       "/afd.sizer.v1.Telemetry/Report"
-#define M_RECOMMEND    "/afd.sizer.v1.Sizer/GetRecommendation"
-#define M_WATCH_CMDS   "/afd.sizer.v1.Sizer/WatchCommands"
-#define M_ACK          "/afd.sizer.v1.Sizer/AckCommand"
-#define M_WATCH_ALRT   "/afd.sizer.v1.Sizer/WatchAlerts"
-#define ID_LEN         96
-#define ITEMS_PER_MSG  2000      /* items per TelemetryBatch (< 4 MB) */
-#define MAX_BUFFERED   (1 << 22) /* samples or requests in one window */
-#define CMD_WAIT_MS    5000      /* for a command the summary announced */
-#define ALERT_DRAIN_MS 300
-#define MAX_PENDING    64
-#define CLOCK_SLACK_MS 60000.0 /* issued_ms this far off: not our clock */
-#define ADDR_LEN       256
-#define MAX_REPLICAS   8
-#define FOLLOW_TRIES   200 /* x FOLLOW_PAUSE_MS: 20 s to find a leader */
+#define M_RECOMMEND     "/afd.sizer.v1.Sizer/GetRecommendation"
+#define M_WATCH_CMDS    "/afd.sizer.v1.Sizer/WatchCommands"
+#define M_ACK           "/afd.sizer.v1.Sizer/AckCommand"
+#define M_WATCH_ALRT    "/afd.sizer.v1.Sizer/WatchAlerts"
+#define ID_LEN          96
+#define MAX_BUFFERED    (1 << 22) /* samples or requests in one window */
+#define CMD_WAIT_MS     5000      /* for a command the summary announced */
+#define ALERT_DRAIN_MS  300
+#define MAX_PENDING     64
+#define CLOCK_SLACK_MS  60000.0 /* issued_ms this far off: not our clock */
+#define ADDR_LEN        256
+#define MAX_REPLICAS    8
+#define FOLLOW_TRIES    200 /* x FOLLOW_PAUSE_MS: 20 s to find a leader */
 #define FOLLOW_PAUSE_MS 100
 
 struct pending {
@@ -35,7 +34,7 @@ struct pending {
     long target;
     double due_ms; /* scenario ms */
     bool applied, acked;
-    size_t event; /* index in out->commands */
+    size_t event;        /* index in out->commands */
     unsigned acked_conn; /* connection the ack went to */
 };
 
@@ -50,8 +49,8 @@ struct live {
     char replica[MAX_REPLICAS][ADDR_LEN];
     size_t n_replicas, cur;
     char addr[ADDR_LEN];
-    unsigned conn;       /* connections made; 1 = the first */
-    int64_t epoch_seen;  /* highest ScaleCommand.leader_epoch */
+    unsigned conn;      /* connections made; 1 = the first */
+    int64_t epoch_seen; /* highest ScaleCommand.leader_epoch */
     char (*attn_id)[ID_LEN];
     char (*ffn_id)[ID_LEN];
     long max_ffn;
@@ -299,7 +298,7 @@ static int simulate_window(struct live *l, double end_ms, char *err)
     return AFD_OK;
 }
 
-/* Sends the window in one Report call; returns its summary. */
+/* Sleeps ms of wall time (before a retry). */
 static void pause_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -371,63 +370,15 @@ static int follow_leader(struct live *l, int rc, char *why)
     return connect_to(l, next, err) ? rc : AFD_OK;
 }
 
+/* Sends the window in one Report call (live_report.h); returns its
+ * summary. */
 static int report_window(struct live *l, Afd__Sizer__V1__ReportSummary **sum,
                          char *err)
 {
-    size_t n_msgs, k, i, every = 1, n_send, sent = 0, done = 0;
-    Afd__Sizer__V1__TelemetryBatch *b = NULL;
-    Afd__Sizer__V1__FinishedRequest *fr = NULL, **frp = NULL;
-    Afd__Sizer__V1__StepSample **sp = NULL;
-    const ProtobufCMessage **msgs = NULL;
-    int rc = AFD_OK;
+    int rc = afd_live_report(l->cli, l->o->deployment, l->smp, l->n_smp, l->req,
+                             l->n_req, l->o->max_requests, l->o->rpc_timeout_ms,
+                             sum, err);
 
-    if (l->n_req > (size_t)l->o->max_requests)
-        every = (l->n_req + (size_t)l->o->max_requests - 1) /
-                (size_t)l->o->max_requests;
-    n_send = (l->n_req + every - 1) / every;
-    n_msgs = 1 + (l->n_smp > n_send ? l->n_smp : n_send) / ITEMS_PER_MSG;
-    b = calloc(n_msgs, sizeof(*b));
-    msgs = calloc(n_msgs, sizeof(*msgs));
-    sp = calloc(l->n_smp + 1, sizeof(*sp));
-    fr = calloc(n_send + 1, sizeof(*fr));
-    frp = calloc(n_send + 1, sizeof(*frp));
-    if (!b || !msgs || !sp || !fr || !frp) {
-        rc = afd_err(err, AFD_ENOMEM, "out of memory for a report");
-        goto out;
-    }
-    for (i = 0; i < l->n_smp; i++)
-        sp[i] = &l->smp[i];
-    for (i = 0; i < n_send; i++) {
-        afd__sizer__v1__finished_request__init(&fr[i]);
-        fr[i].prompt_tokens = l->req[2 * i * every];
-        fr[i].decode_tokens = l->req[2 * i * every + 1];
-        frp[i] = &fr[i];
-    }
-    for (k = 0; k < n_msgs; k++) {
-        size_t ns =
-            l->n_smp - done < ITEMS_PER_MSG ? l->n_smp - done : ITEMS_PER_MSG;
-        size_t nr =
-            n_send - sent < ITEMS_PER_MSG ? n_send - sent : ITEMS_PER_MSG;
-        afd__sizer__v1__telemetry_batch__init(&b[k]);
-        b[k].deployment = (char *)l->o->deployment;
-        b[k].n_steps = ns;
-        b[k].steps = sp + done;
-        b[k].n_requests = nr;
-        b[k].requests = frp + sent;
-        done += ns;
-        sent += nr;
-        msgs[k] = &b[k].base;
-    }
-    rc = afd_grpc_client_stream(l->cli, M_REPORT, msgs, n_msgs,
-                                &afd__sizer__v1__report_summary__descriptor,
-                                (ProtobufCMessage **)sum, l->o->rpc_timeout_ms,
-                                err);
-out:
-    free(b);
-    free(msgs);
-    free(sp);
-    free(fr);
-    free(frp);
     if (rc == AFD_OK) { /* kept for a retry against another replica */
         l->n_smp = 0;
         l->n_req = 0;
@@ -491,13 +442,12 @@ static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
         l->last_seen = c->id;
     if (c->advisory || c->id == 0)
         return AFD_OK;
-    if (l->o->planner_in) { /* the planner decides; this daemon should not */
+    if (l->o->planner_in) { /* the planner decides, not this daemon */
         if (!l->warned_cmd)
             fprintf(stderr,
-                    "afd-sim: the daemon issued command %llu although the "
-                    "planner actuates '%s' (not in its dynamo section?): "
-                    "not applied\n",
-                    (unsigned long long)c->id, l->o->deployment);
+                    "afd-sim: command %llu ignored: the planner "
+                    "actuates (deployment not in dynamo.deployments?)\n",
+                    (unsigned long long)c->id);
         l->warned_cmd = true;
         return AFD_OK;
     }
@@ -646,7 +596,6 @@ static int read_alerts(struct live *l, int wait_ms, char *err)
 static void observe(const struct live *l, double start_ms,
                     struct afd_live_obs *o)
 {
-    double p = 0, d = 0;
     size_t i;
 
     memset(o, 0, sizeof(*o));
@@ -658,34 +607,22 @@ static void observe(const struct live *l, double start_ms,
         if (!l->pend[i].applied)
             o->expected = l->pend[i].target; /* the latest one wins */
     o->ffn = afd_fleet_ffn(l->f);
-    for (i = 0; i < l->n_req; i++) {
-        p += l->req[2 * i];
-        d += l->req[2 * i + 1];
-    }
-    o->num_req = (double)l->n_req;
-    o->isl = l->n_req ? p / (double)l->n_req : 0;
-    o->osl = l->n_req ? d / (double)l->n_req : 0;
+    afd_live_planner_traffic(o, l->req, l->n_req);
 }
 
-/* One exchange with the planner: a decision unlike the count the fleet
- * is heading to is scheduled like a command. */
+/* One exchange with the planner: a count unlike the one the fleet is
+ * heading to is scheduled like a command. */
 static int planner_exchange(struct live *l, const struct afd_live_obs *o,
                             char *err)
 {
     struct afd_live_decision dec;
-    struct afd_command_event ev;
-    int rc;
+    struct afd_command_event ev = {.t_s = o->t_s, .from = o->expected};
+    int rc = afd_live_planner_exchange(l->o->planner_out, l->o->planner_in,
+                                       l->o->max_attention, o, &dec, err);
 
-    rc = afd_live_planner_observe(l->o->planner_out, o, err);
-    if (!rc)
-        rc = afd_live_planner_decision(l->o->planner_in, l->o->max_attention,
-                                       &dec, err);
     if (rc || !dec.set || dec.replicas == o->expected)
         return rc;
-    memset(&ev, 0, sizeof(ev));
-    ev.t_s = l->sim_ms / 1000.0;
     ev.id = ++l->n_decisions;
-    ev.from = o->expected;
     ev.to = dec.replicas;
     snprintf(ev.reason, sizeof(ev.reason), "%s", dec.reason);
     return schedule(l, &ev, err);

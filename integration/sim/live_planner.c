@@ -96,3 +96,28 @@ out:
     json_decref(root);
     return rc;
 }
+
+int afd_live_planner_exchange(FILE *out, FILE *in, long max,
+                              const struct afd_live_obs *o,
+                              struct afd_live_decision *dec, char *err)
+{
+    int rc = afd_live_planner_observe(out, o, err);
+
+    memset(dec, 0, sizeof(*dec));
+    return rc ? rc : afd_live_planner_decision(in, max, dec, err);
+}
+
+void afd_live_planner_traffic(struct afd_live_obs *o, const double *req,
+                              size_t n)
+{
+    double p = 0, d = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        p += req[2 * i];
+        d += req[2 * i + 1];
+    }
+    o->num_req = (double)n;
+    o->isl = n ? p / (double)n : 0;
+    o->osl = n ? d / (double)n : 0;
+}

@@ -33,6 +33,7 @@
 #define AFD_SIM_LIVE_PLANNER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "integration/sim/policy_run.h"
@@ -61,5 +62,15 @@ int afd_live_planner_observe(FILE *out, const struct afd_live_obs *o,
 /* Reads and parses one answer line; replicas must be in 1..max. */
 int afd_live_planner_decision(FILE *in, long max, struct afd_live_decision *out,
                               char *err);
+
+/* One exchange: afd_live_planner_observe then afd_live_planner_decision. */
+int afd_live_planner_exchange(FILE *out, FILE *in, long max,
+                              const struct afd_live_obs *o,
+                              struct afd_live_decision *dec, char *err);
+
+/* Sets o's num_req, isl and osl from n finished requests given as
+ * (prompt, decode) pairs in req (0 when n is 0). */
+void afd_live_planner_traffic(struct afd_live_obs *o, const double *req,
+                              size_t n);
 
 #endif
