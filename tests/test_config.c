@@ -338,6 +338,14 @@ static void test_config_ha_section(void **state)
     expect_error(f, "{\"ha\": {\"state_interval_ms\": 9000}}", AFD_EINVAL,
                  "ha.state_interval_ms must be in [50, ttl_ms]");
     expect_error(f, "{\"ha\": []}", AFD_EINVAL, "ha: must be an object");
+    expect_error(f,
+                 "{\"ha\": {\"tls_cert_file\": \"c\", "
+                 "\"tls_key_file\": \"k\"}}",
+                 AFD_EINVAL, "need ha.tls_ca_file");
+    expect_error(f,
+                 "{\"ha\": {\"tls_ca_file\": \"a\", "
+                 "\"tls_key_file\": \"k\"}}",
+                 AFD_EINVAL, "go together");
     /* a failed load changed nothing */
     assert_int_equal(f->cfg.ha.ttl_ms, 3000);
 }

@@ -19,7 +19,11 @@ peer it asks every replica's /readyz.
            within 1 s;
   etcd:    SIGSTOP all etcd members: the leader stops commanding
            (afd_leader 0, telemetry refused) within the TTL; SIGCONT: one
-           leader again.
+           leader again;
+  tls:     a one-member etcd serving TLS with --client-cert-auth (a
+           throw-away CA from openssl): a replica with --etcd-tls-ca/-cert/
+           -key becomes leader; one without a client certificate cannot
+           and says "etcd unreachable" in /readyz.
 Throughout: command ids strictly increase, never two in flight, every id
 accepted exactly once. Every wait is bounded; everything is stopped.
 
@@ -361,6 +365,16 @@ def body(c, tmp, bin_dir, stubs):
                 "ha: follower (leader %s)" % lead.grpc_addr
                 in http_get(follower.http_addr, "/readyz"))
 
+        wp = subprocess.run(
+            ["/usr/bin/python3", os.path.join(
+                os.path.dirname(os.path.abspath(__file__)), "..", "examples",
+                "worker.py"), "--target", follower.grpc_addr,
+             "--deployment", "worker", "--seconds", "0.5"],
+            capture_output=True, text=True, timeout=120)
+        c.check("the worker example follows the leader a follower names",
+                wp.returncode == 0 and "following the leader at %s" %
+                lead.grpc_addr in wp.stdout, wp.stdout + wp.stderr)
+
         loop = Loop(c, reps, stubs)
         loop.connect(follower)  # learns the leader from the refusal
         loop.run_until(30)
@@ -446,6 +460,48 @@ def body(c, tmp, bin_dir, stubs):
         etcd.stop()
 
 
+def tls_check(c, tmp, bin_dir):
+    from test_security import make_pki
+    pki_dir = os.path.join(tmp, "pki")
+    os.makedirs(pki_dir)
+    make_pki(pki_dir)
+    port, peer = peers.free_port(), peers.free_port()
+    f = lambda n: os.path.join(pki_dir, n)  # noqa: E731
+    log = open(os.path.join(tmp, "etcd-tls.log"), "wb")
+    etcd = subprocess.Popen([
+        ETCD, "--name", "t0", "--data-dir", os.path.join(tmp, "t0"),
+        "--listen-client-urls", "https://127.0.0.1:%d" % port,
+        "--advertise-client-urls", "https://127.0.0.1:%d" % port,
+        "--listen-peer-urls", "http://127.0.0.1:%d" % peer,
+        "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % peer,
+        "--initial-cluster", "t0=http://127.0.0.1:%d" % peer,
+        "--cert-file", f("server.pem"), "--key-file", f("server.key"),
+        "--trusted-ca-file", f("ca.pem"), "--client-cert-auth"],
+        stdout=log, stderr=log)
+    daemons = []
+    try:
+        base = ["--etcd-endpoints", "127.0.0.1:%d" % port, "--ha-ttl-ms",
+                str(TTL_MS), "--etcd-tls-ca", f("ca.pem")]
+        for i, extra in enumerate((["--etcd-tls-cert", f("client.pem"),
+                                    "--etcd-tls-key", f("client.key")], [])):
+            d_tmp = os.path.join(tmp, "tls%d" % i)
+            os.makedirs(d_tmp)
+            daemons.append(common.Daemon(bin_dir, d_tmp, config=CONFIG,
+                                         extra_args=base + extra).start())
+        ok = peers.wait_for(lambda: "ha: leader" in http_get(
+            daemons[0].http_addr, "/readyz"), 15, 0.1)
+        c.check("tls: the replica with a client certificate leads over "
+                "etcd's TLS", ok, http_get(daemons[0].http_addr, "/readyz"))
+        ro = http_get(daemons[1].http_addr, "/readyz")
+        c.check("tls: without a client certificate: not leader, etcd "
+                "unreachable", "ha: etcd unreachable" in ro, ro)
+    finally:
+        for d in daemons:
+            d.stop()
+        etcd.kill()
+        etcd.wait(timeout=10)
+
+
 def main():
     bin_dir = sys.argv[1]
     c = common.Checks("test_ha")
@@ -455,6 +511,7 @@ def main():
             c.check("etcd-server installed (%s)" % ETCD, False)
         else:
             body(c, tmp, bin_dir, common.load_stubs(tmp))
+            tls_check(c, tmp, bin_dir)
     except Exception as e:
         common.report_exception(c, e)
     return common.finish(c, tmp)

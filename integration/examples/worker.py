@@ -12,7 +12,8 @@ what the daemon would learn from a fleet with that hardware.
 The worker opens one Telemetry.Report stream, sends a TelemetryBatch of
 `--steps-per-batch` decode steps every `--interval` seconds for `--seconds`,
 half-closes the stream, prints the ReportSummary, then asks
-Sizer.GetRecommendation and prints the answer.
+Sizer.GetRecommendation and prints the answer. Pointed at a follower of an
+HA group, it follows the leader the follower names.
 
 Python stubs are generated at run time from proto/ with grpc_tools.protoc
 into a temporary folder (unless afd_sizer_pb2 is importable already).
@@ -24,6 +25,7 @@ python3-grpc-tools):
         --target 127.0.0.1:50051 --deployment llama-prod --seconds 10
 """
 import argparse
+import re
 import importlib
 import os
 import random
@@ -178,22 +180,33 @@ def main():
 
     pb, pb_grpc = load_stubs(args.proto_dir)
     fleet = Fleet(pb, args)
-    with grpc.insecure_channel(args.target) as ch:
-        try:
-            summary = pb_grpc.TelemetryStub(ch).Report(
-                batches(pb, fleet, args), timeout=args.seconds + 30)
-            print("streamed %d batches: %d steps and %d requests accepted, "
-                  "%d rejected%s" % (
-                      summary.batches, summary.accepted_steps,
-                      summary.accepted_requests, summary.rejected,
-                      (" (first: %s)" % summary.first_rejection)
-                      if summary.rejected else ""))
-            rec = pb_grpc.SizerStub(ch).GetRecommendation(
-                pb.GetRecommendationRequest(deployment=args.deployment),
-                timeout=10)
-        except grpc.RpcError as e:
-            sys.exit("worker: %s: %s: %s" % (args.target, e.code().name,
-                                             e.details()))
+    target = args.target
+    for hop in range(4):
+        with grpc.insecure_channel(target) as ch:
+            try:
+                summary = pb_grpc.TelemetryStub(ch).Report(
+                    batches(pb, fleet, args), timeout=args.seconds + 30)
+                print("streamed %d batches: %d steps and %d requests "
+                      "accepted, %d rejected%s" % (
+                          summary.batches, summary.accepted_steps,
+                          summary.accepted_requests, summary.rejected,
+                          (" (first: %s)" % summary.first_rejection)
+                          if summary.rejected else ""))
+                rec = pb_grpc.SizerStub(ch).GetRecommendation(
+                    pb.GetRecommendationRequest(deployment=args.deployment),
+                    timeout=10)
+            except grpc.RpcError as e:
+                # An HA follower refuses telemetry and names the leader.
+                m = re.search(r"leader=(\S+)", e.details() or "")
+                if (e.code() == grpc.StatusCode.FAILED_PRECONDITION and m
+                        and hop < 3):
+                    print("worker: %s is a follower; following the leader "
+                          "at %s" % (target, m.group(1)))
+                    target = m.group(1)
+                    continue
+                sys.exit("worker: %s: %s: %s" % (target, e.code().name,
+                                                 e.details()))
+        break
     print_recommendation(pb, rec)
     return 0
 

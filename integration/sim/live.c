@@ -14,20 +14,20 @@
 #include "integration/sim/live_report.h"
 #include "proto/afd_sizer.pb-c.h"
 
-#define M_RECOMMEND     "/afd.sizer.v1.Sizer/GetRecommendation"
-#define M_WATCH_CMDS    "/afd.sizer.v1.Sizer/WatchCommands"
-#define M_ACK           "/afd.sizer.v1.Sizer/AckCommand"
-#define M_WATCH_ALRT    "/afd.sizer.v1.Sizer/WatchAlerts"
-#define ID_LEN          96
-#define MAX_BUFFERED    (1 << 22) /* samples or requests in one window */
-#define CMD_WAIT_MS     5000      /* for a command the summary announced */
-#define ALERT_DRAIN_MS  300
-#define MAX_PENDING     64
-#define CLOCK_SLACK_MS  60000.0 /* issued_ms this far off: not our clock */
-#define ADDR_LEN        256
-#define MAX_REPLICAS    8
-#define FOLLOW_TRIES    200 /* x FOLLOW_PAUSE_MS: 20 s to find a leader */
-#define FOLLOW_PAUSE_MS 100
+#define M_RECOMMEND    "/afd.sizer.v1.Sizer/GetRecommendation"
+#define M_WATCH_CMDS   "/afd.sizer.v1.Sizer/WatchCommands"
+#define M_ACK          "/afd.sizer.v1.Sizer/AckCommand"
+#define M_WATCH_ALRT   "/afd.sizer.v1.Sizer/WatchAlerts"
+#define ID_LEN         96
+#define MAX_BUFFERED   (1 << 22) /* samples or requests in one window */
+#define CMD_WAIT_MS    5000      /* for a command the summary announced */
+#define ALERT_DRAIN_MS 300
+#define MAX_PENDING    64
+#define CLOCK_SLACK_MS 60000.0 /* issued_ms this far off: not our clock */
+#define ADDR_LEN       256
+#define MAX_REPLICAS   8
+#define FOLLOW_TRIES   200 /* x FOLLOW_WAIT_MS: 20 s to find a leader */
+#define FOLLOW_WAIT_MS 100
 
 struct pending {
     uint64_t id;
@@ -364,7 +364,7 @@ static int follow_leader(struct live *l, int rc, char *why)
         l->cur = (l->cur + 1) % l->n_replicas;
         snprintf(next, sizeof(next), "%s", l->replica[l->cur]);
     }
-    pause_ms(FOLLOW_PAUSE_MS);
+    pause_ms(FOLLOW_WAIT_MS);
     if (!l->o->quiet)
         fprintf(stderr, "afd-sim: %s; trying %s\n", why, next);
     return connect_to(l, next, err) ? rc : AFD_OK;

@@ -7,7 +7,9 @@
  *                   [--token-file PATH]
  *                   [--dynamo-planner ADDR [--dynamo-token-file PATH]]
  *                   [--etcd-endpoints LIST [--ha-prefix P] [--ha-ttl-ms MS]
- *                    [--ha-advertise ADDR]]
+ *                    [--ha-advertise ADDR]
+ *                    [--etcd-tls-ca PEM [--etcd-tls-cert PEM
+ *                     --etcd-tls-key PEM]]]
  *
  * There is deliberately no --token flag: a command line is visible to
  * every local user in the process list, and config files end up in
@@ -39,7 +41,9 @@ static void serve_usage(FILE *out)
             "                        [--dynamo-tls-ca PEM "
             "[--dynamo-tls-cert PEM --dynamo-tls-key PEM]]]\n"
             "                       [--etcd-endpoints LIST [--ha-prefix P] "
-            "[--ha-ttl-ms MS] [--ha-advertise ADDR]]\n"
+            "[--ha-ttl-ms MS] [--ha-advertise ADDR]\n"
+            "                        [--etcd-tls-ca PEM [--etcd-tls-cert PEM "
+            "--etcd-tls-key PEM]]]\n"
             "  --config FILE       JSON configuration (see "
             "plugin/daemon/config.h)\n"
             "  --grpc-listen ADDR  gRPC HOST:PORT (default %s; port 0 picks "
@@ -76,7 +80,11 @@ static void serve_usage(FILE *out)
             "  --ha-advertise ADDR the gRPC address other replicas and "
             "clients should use\n"
             "                      for this one (default: the bound "
-            "listen address)\n",
+            "listen address)\n"
+            "  --etcd-tls-ca PEM   talk TLS to etcd, checking its "
+            "certificate against this CA\n"
+            "  --etcd-tls-cert PEM, --etcd-tls-key PEM  our client "
+            "certificate (etcd --client-cert-auth)\n",
             AFD_DEFAULT_GRPC_LISTEN, AFD_DEFAULT_HTTP_LISTEN);
 }
 
@@ -110,6 +118,9 @@ struct serve_flags {
     const char *ha_prefix;
     const char *ha_ttl_ms;
     const char *ha_advertise;
+    const char *etcd_tls_ca;
+    const char *etcd_tls_cert;
+    const char *etcd_tls_key;
 };
 
 /* Returns -1 to go on, else the exit status. */
@@ -157,6 +168,12 @@ static int parse_flags(int argc, char **argv, struct serve_flags *f)
             slot = &f->ha_ttl_ms;
         } else if (!strcmp(argv[i], "--ha-advertise")) {
             slot = &f->ha_advertise;
+        } else if (!strcmp(argv[i], "--etcd-tls-ca")) {
+            slot = &f->etcd_tls_ca;
+        } else if (!strcmp(argv[i], "--etcd-tls-cert")) {
+            slot = &f->etcd_tls_cert;
+        } else if (!strcmp(argv[i], "--etcd-tls-key")) {
+            slot = &f->etcd_tls_key;
         } else {
             fprintf(stderr, "afd-sizer serve: unknown option '%s'\n", argv[i]);
             serve_usage(stderr);
@@ -217,7 +234,16 @@ static int load_config(const struct serve_flags *f, struct afd_config *cfg)
                                    "--ha-prefix", f->ha_prefix)) ||
         (f->ha_advertise &&
          !set_flag(cfg->ha.advertise, sizeof(cfg->ha.advertise),
-                   "--ha-advertise", f->ha_advertise)))
+                   "--ha-advertise", f->ha_advertise)) ||
+        (f->etcd_tls_ca &&
+         !set_flag(cfg->ha.tls_ca_file, sizeof(cfg->ha.tls_ca_file),
+                   "--etcd-tls-ca", f->etcd_tls_ca)) ||
+        (f->etcd_tls_cert &&
+         !set_flag(cfg->ha.tls_cert_file, sizeof(cfg->ha.tls_cert_file),
+                   "--etcd-tls-cert", f->etcd_tls_cert)) ||
+        (f->etcd_tls_key &&
+         !set_flag(cfg->ha.tls_key_file, sizeof(cfg->ha.tls_key_file),
+                   "--etcd-tls-key", f->etcd_tls_key)))
         return AFD_EXIT_USAGE;
     if (f->ha_ttl_ms) {
         char *end;

@@ -60,6 +60,15 @@ int afd_config_ha_load(struct afd_ha_config *hc, json_t *root, const char *file,
         else if (!strcmp(key, "advertise"))
             rc = get_string(v, file, key, tmp.advertise, sizeof(tmp.advertise),
                             err);
+        else if (!strcmp(key, "tls_ca_file"))
+            rc = get_string(v, file, key, tmp.tls_ca_file,
+                            sizeof(tmp.tls_ca_file), err);
+        else if (!strcmp(key, "tls_cert_file"))
+            rc = get_string(v, file, key, tmp.tls_cert_file,
+                            sizeof(tmp.tls_cert_file), err);
+        else if (!strcmp(key, "tls_key_file"))
+            rc = get_string(v, file, key, tmp.tls_key_file,
+                            sizeof(tmp.tls_key_file), err);
         else if (!strcmp(key, "ttl_ms"))
             rc = get_int(v, file, key, &tmp.ttl_ms, err);
         else if (!strcmp(key, "state_interval_ms"))
@@ -67,7 +76,8 @@ int afd_config_ha_load(struct afd_ha_config *hc, json_t *root, const char *file,
         else
             rc = bad(err, file, key,
                      "unknown key (known: etcd_endpoints, prefix, ttl_ms, "
-                     "state_interval_ms, advertise)");
+                     "state_interval_ms, advertise, tls_ca_file, "
+                     "tls_cert_file, tls_key_file)");
         if (rc)
             return rc;
     }

@@ -28,7 +28,9 @@ static ProtobufCBinaryData str(const char *s)
     return bin(s, strlen(s));
 }
 
-struct afd_etcd *afd_etcd_new(const char *endpoint, char *err)
+static struct afd_etcd *new_client(const char *endpoint, const char *ca_pem,
+                                   const char *cert_pem, const char *key_pem,
+                                   char *err)
 {
     struct afd_etcd *c;
 
@@ -41,12 +43,30 @@ struct afd_etcd *afd_etcd_new(const char *endpoint, char *err)
         afd_err(err, AFD_ENOMEM, "etcd client: out of memory");
         return NULL;
     }
-    c->rpc = afd_grpc_client_new(endpoint, NULL, err);
+    c->rpc = ca_pem ? afd_grpc_client_new_tls(endpoint, NULL, ca_pem, cert_pem,
+                                              key_pem, err)
+                    : afd_grpc_client_new(endpoint, NULL, err);
     if (c->rpc == NULL) {
         free(c);
         return NULL;
     }
     return c;
+}
+
+struct afd_etcd *afd_etcd_new(const char *endpoint, char *err)
+{
+    return new_client(endpoint, NULL, NULL, NULL, err);
+}
+
+struct afd_etcd *afd_etcd_new_tls(const char *endpoint, const char *ca_pem,
+                                  const char *cert_pem, const char *key_pem,
+                                  char *err)
+{
+    if (ca_pem == NULL) {
+        afd_err(err, AFD_EINVAL, "etcd TLS needs a CA certificate");
+        return NULL;
+    }
+    return new_client(endpoint, ca_pem, cert_pem, key_pem, err);
 }
 
 void afd_etcd_free(struct afd_etcd *c)

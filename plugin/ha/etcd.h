@@ -21,8 +21,13 @@
 
 struct afd_etcd;
 
-/* endpoint "HOST:PORT" (plaintext; TLS is not wired yet). */
+/* endpoint "HOST:PORT", plaintext. */
 struct afd_etcd *afd_etcd_new(const char *endpoint, char *err);
+/* The same over TLS: etcd's certificate checked against ca_pem (PEM text);
+ * cert_pem + key_pem (both or neither) for etcd's --client-cert-auth. */
+struct afd_etcd *afd_etcd_new_tls(const char *endpoint, const char *ca_pem,
+                                  const char *cert_pem, const char *key_pem,
+                                  char *err);
 void afd_etcd_free(struct afd_etcd *c);
 
 int afd_etcd_lease_grant(struct afd_etcd *c, int64_t ttl_s, int64_t *id,

@@ -85,6 +85,14 @@ int afd_ha_config_check(const struct afd_ha_config *c, char *err)
                        "ha.prefix must start with '/' and name something, "
                        "got '%s'",
                        c->prefix);
+    if (!c->tls_ca_file[0] && (c->tls_cert_file[0] || c->tls_key_file[0]))
+        return afd_err(err, AFD_EINVAL,
+                       "ha.tls_cert_file/tls_key_file need ha.tls_ca_file "
+                       "(--etcd-tls-ca)");
+    if (!c->tls_cert_file[0] != !c->tls_key_file[0])
+        return afd_err(err, AFD_EINVAL,
+                       "ha.tls_cert_file and ha.tls_key_file go together "
+                       "(--etcd-tls-cert, --etcd-tls-key)");
     if (!c->endpoints[0])
         return AFD_OK;
     for (p = c->endpoints; *p; p++)
@@ -350,18 +358,45 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* The TLS files of cfg, read; pem[i] NULL where not configured. */
+static int read_pems(const struct afd_ha_config *cfg, char *pem[3], char *err)
+{
+    const char *path[3] = {cfg->tls_ca_file, cfg->tls_cert_file,
+                           cfg->tls_key_file};
+    char why[AFD_ERR_LEN];
+    size_t len;
+    int i;
+
+    for (i = 0; i < 3; i++)
+        if (path[i][0] && afd_read_file(path[i], 1 << 20, &pem[i], &len, why))
+            return afd_err(err, AFD_EINVAL, "ha: %s", why);
+    return AFD_OK;
+}
+
 static int add_endpoints(struct afd_ha *h, char *err)
 {
     char list[AFD_HA_ENDPOINTS_LEN], *save = NULL, *tok;
+    char *pem[3] = {NULL, NULL, NULL};
+    int i, rc = read_pems(&h->cfg, pem, err);
 
     snprintf(list, sizeof(list), "%s", h->cfg.endpoints);
-    for (tok = strtok_r(list, ",", &save); tok;
+    for (tok = strtok_r(list, ",", &save); !rc && tok;
          tok = strtok_r(NULL, ",", &save)) {
-        h->etcd[h->n_etcd] = afd_etcd_new(tok, err);
+        h->etcd[h->n_etcd] =
+            pem[0] ? afd_etcd_new_tls(tok, pem[0], pem[1], pem[2], err)
+                   : afd_etcd_new(tok, err);
         if (!h->etcd[h->n_etcd])
-            return AFD_EINVAL;
-        h->n_etcd++;
+            rc = AFD_EINVAL;
+        else
+            h->n_etcd++;
     }
+    for (i = 0; i < 3; i++) { /* the channels keep their own copies */
+        if (pem[i])
+            memset(pem[i], 0, strlen(pem[i]));
+        free(pem[i]);
+    }
+    if (rc)
+        return rc;
     return h->n_etcd ? AFD_OK
                      : afd_err(err, AFD_EINVAL, "ha: no etcd endpoint given");
 }

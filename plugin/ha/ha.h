@@ -35,6 +35,7 @@
 #define AFD_HA_PREFIX_LEN    128
 #define AFD_HA_MAX_ENDPOINTS 8
 #define AFD_HA_ERR_LEN       256
+#define AFD_HA_PATH_LEN      1024
 
 struct afd_ha_config {
     char endpoints[AFD_HA_ENDPOINTS_LEN]; /* "h1:p1,h2:p2"; "" = no HA */
@@ -43,6 +44,11 @@ struct afd_ha_config {
     int state_interval_ms;           /* leader write period, default 1000 */
     char advertise[AFD_HA_ADDR_LEN]; /* our gRPC address for the others;
                                         "" = the bound listen address */
+    /* TLS to etcd (PEM files; "" = plaintext): CA, and cert + key for
+     * etcd's --client-cert-auth. Read once at start. */
+    char tls_ca_file[AFD_HA_PATH_LEN];
+    char tls_cert_file[AFD_HA_PATH_LEN];
+    char tls_key_file[AFD_HA_PATH_LEN];
 };
 
 void afd_ha_config_default(struct afd_ha_config *c);
