@@ -2,9 +2,9 @@
 # test_dynamo_loop.py, a stand-in planner driving afd-sim): --part loop
 # (parity with the WatchCommands loop against the oracle, determinism) and
 # --part constrain (a rival propose plugin clamped by our CONSTRAIN band).
-# The plain build runs them on the default scenario (about 40 s and 25 s on
-# 2 cores); the sanitizer build, where afd-sim and the daemon run ~3x
-# slower, on the smoke scenario the closed-loop e2e uses.
+# The plain build runs them on the default scenario (40-60 s and 25-45 s on
+# 2 shared cores); the sanitizer build, where afd-sim and the daemon run
+# ~3x slower, on the smoke scenario the closed-loop e2e uses (10-15 s).
 if(AFD_SANITIZE)
   set(AFD_DYNAMO_SCENARIO smoke.json)
 else()

@@ -28,7 +28,7 @@ AT_LEAST / AT_MOST band clamps every final target (ACCEPT before our first
 decision leaves it alone), and the day's efficiency is more than twice
 the rival's alone (static 200) and, on the default day, above 90% of the
 oracle.
-About 40 s (loop) and 25 s (constrain) on 2 shared cores.
+40-60 s (loop) and 25-45 s (constrain) on 2 shared cores.
 
 Usage: /usr/bin/python3 test_dynamo_loop.py BIN_DIR --part loop|constrain
                         [--scenario FILE]
