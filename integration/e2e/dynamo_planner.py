@@ -1,7 +1,8 @@
 """A stand-in for NVIDIA Dynamo's planner, written from the design proposal
 "Dynamo Planner Plugin Architecture" (revision v11): the PluginRegistry
 (Register / Heartbeat / Unregister) with its documented rules, and the
-PROPOSE stage call of one tick. Used by test_grpc_dynamo.py.
+PROPOSE stage call of one tick. Used by test_grpc_dynamo.py and
+test_dynamo_loop.py.
 
 Rules implemented (the proposal's "Heartbeat and lifecycle", "Authn",
 "Protocol versioning"):
