@@ -50,6 +50,7 @@ import grpc_e2e_common as common  # noqa: E402
 
 DEP = "shift"
 PLUGIN = "afd-sizer-e2e"
+CPLUGIN = PLUGIN + "-constrain"
 TOKEN = "s3cret-planner-token"
 T0 = 1700000000000
 B = 256
@@ -67,7 +68,7 @@ def config(advisory=False, plugin_id=PLUGIN):
   "liveness_window_s": 30,
   "dynamo": {"plugin_id": "%s", "priority": 40, "hold_policy": "hold_last",
              "heartbeat_interval_s": 0.1, "request_timeout_s": %g,
-             "advisory": %s,
+             "advisory": %s, "constrain": true,
              "deployments": [{"name": "%s", "component_name": "shift-attn",
                               "sub_component_type": "afd-attention"}]}
 }""" % (plugin_id, BUDGET_S, "true" if advisory else "false", DEP)
@@ -174,6 +175,12 @@ def daemon_a(c, tmp, stubs, dpb, dpbg):
         r, _ = planner.propose(PLUGIN, workers={"ready_decode": 3})
         c.check("Propose with no telemetry: ACCEPT (never an error)",
                 is_accept(r), repr(r))
+        creq = planner.registered(CPLUGIN)
+        c.check("also registered as a constrain plugin (dynamo.constrain)",
+                creq is not None and creq.plugin_type == "constrain" and
+                creq.endpoint == req.endpoint, str(creq))
+        r, _ = planner.propose(CPLUGIN, kind="constrain")
+        c.check("Constrain with no telemetry: ACCEPT", is_accept(r), repr(r))
 
         ch = d.channel()
         tel = stubs.afd_sizer_pb2_grpc.TelemetryStub(ch)
@@ -222,6 +229,18 @@ def daemon_a(c, tmp, stubs, dpb, dpbg):
                     "recommends" in r.override.reason, r.override.reason)
             c.check("not final (the planner's merge decides)",
                     not r.final)
+            cr, _ = planner.propose(CPLUGIN, kind="constrain")
+            ok = not isinstance(cr, grpc.StatusCode) and \
+                cr.WhichOneof("result") == "override"
+            t = cr.override.targets if ok else []
+            c.check("Constrain: AT_LEAST and AT_MOST of the same component "
+                    "around the SET (the balanced band), never SET",
+                    len(t) == 2 and [x.type for x in t] ==
+                    [dpb.AT_LEAST, dpb.AT_MOST] and
+                    all(x.component_name == "shift-attn" and
+                        x.sub_component_type == "afd-attention" for x in t)
+                    and 1 <= t[0].replicas <= first_set <= t[1].replicas and
+                    "balanced band" in cr.override.reason, repr(cr))
 
         # Load: 8 threads x 50 Propose while telemetry keeps coming.
         lat, errs = [], []
@@ -296,9 +315,11 @@ def daemon_a(c, tmp, stubs, dpb, dpbg):
     finally:
         rc = d.stop()
     c.check("A exits 0 on SIGTERM", rc == 0, d.stderr()[-2000:])
-    c.check("A unregistered on SIGTERM (graceful_shutdown)",
+    c.check("A unregistered both plugins on SIGTERM (graceful_shutdown)",
             (PLUGIN, "graceful_shutdown") in planner.unregisters and
-            planner.registered(PLUGIN) is None, repr(planner.unregisters))
+            (CPLUGIN, "graceful_shutdown") in planner.unregisters and
+            planner.registered(PLUGIN) is None and
+            planner.registered(CPLUGIN) is None, repr(planner.unregisters))
     return planner
 
 
@@ -345,6 +366,11 @@ def daemon_c(c, tmp, stubs, planner):
         c.check("advisory: stderr logs what would have been set",
                 "dynamo advisory: would set afd-attention/shift-attn "
                 "replicas to" in d.stderr(), d.stderr()[-1000:])
+        r, _ = planner.propose("afd-sizer-adv-constrain", kind="constrain")
+        c.check("advisory: Constrain answers ACCEPT", is_accept(r), repr(r))
+        c.check("advisory: stderr logs the band it would have given",
+                "dynamo advisory: would constrain afd-attention/shift-attn "
+                "replicas at least" in d.stderr(), d.stderr()[-1000:])
         ch.close()
     finally:
         rc = d.stop()

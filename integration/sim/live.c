@@ -10,15 +10,15 @@
 #include "estimator/base/error.h"
 #include "plugin/rpc/grpc_client.h"
 #include "integration/sim/fleet.h"
+#include "integration/sim/live_planner.h"
+#include "integration/sim/live_report.h"
 #include "proto/afd_sizer.pb-c.h"
 
-#define M_REPORT       "/afd.sizer.v1.Telemetry/Report"
 #define M_RECOMMEND    "/afd.sizer.v1.Sizer/GetRecommendation"
 #define M_WATCH_CMDS   "/afd.sizer.v1.Sizer/WatchCommands"
 #define M_ACK          "/afd.sizer.v1.Sizer/AckCommand"
 #define M_WATCH_ALRT   "/afd.sizer.v1.Sizer/WatchAlerts"
 #define ID_LEN         96
-#define ITEMS_PER_MSG  2000      /* items per TelemetryBatch (< 4 MB) */
 #define MAX_BUFFERED   (1 << 22) /* samples or requests in one window */
 #define CMD_WAIT_MS    5000      /* for a command the summary announced */
 #define ALERT_DRAIN_MS 300
@@ -61,7 +61,8 @@ struct live {
     size_t n_req, cap_req;
     /* commands */
     uint64_t last_seen;
-    bool warned_clock;
+    bool warned_clock, warned_cmd;
+    uint64_t n_decisions; /* planner actuation: ids of its decisions */
     struct pending pend[MAX_PENDING];
     size_t n_pend;
     /* time and accounting */
@@ -297,7 +298,7 @@ static int simulate_window(struct live *l, double end_ms, char *err)
     return AFD_OK;
 }
 
-/* Sends the window in one Report call; returns its summary. */
+/* Sleeps ms of wall time (before a retry). */
 static void pause_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -369,63 +370,15 @@ static int follow_leader(struct live *l, int rc, char *why)
     return connect_to(l, next, err) ? rc : AFD_OK;
 }
 
+/* Sends the window in one Report call (live_report.h); returns its
+ * summary. */
 static int report_window(struct live *l, Afd__Sizer__V1__ReportSummary **sum,
                          char *err)
 {
-    size_t n_msgs, k, i, every = 1, n_send, sent = 0, done = 0;
-    Afd__Sizer__V1__TelemetryBatch *b = NULL;
-    Afd__Sizer__V1__FinishedRequest *fr = NULL, **frp = NULL;
-    Afd__Sizer__V1__StepSample **sp = NULL;
-    const ProtobufCMessage **msgs = NULL;
-    int rc = AFD_OK;
+    int rc = afd_live_report(l->cli, l->o->deployment, l->smp, l->n_smp, l->req,
+                             l->n_req, l->o->max_requests, l->o->rpc_timeout_ms,
+                             sum, err);
 
-    if (l->n_req > (size_t)l->o->max_requests)
-        every = (l->n_req + (size_t)l->o->max_requests - 1) /
-                (size_t)l->o->max_requests;
-    n_send = (l->n_req + every - 1) / every;
-    n_msgs = 1 + (l->n_smp > n_send ? l->n_smp : n_send) / ITEMS_PER_MSG;
-    b = calloc(n_msgs, sizeof(*b));
-    msgs = calloc(n_msgs, sizeof(*msgs));
-    sp = calloc(l->n_smp + 1, sizeof(*sp));
-    fr = calloc(n_send + 1, sizeof(*fr));
-    frp = calloc(n_send + 1, sizeof(*frp));
-    if (!b || !msgs || !sp || !fr || !frp) {
-        rc = afd_err(err, AFD_ENOMEM, "out of memory for a report");
-        goto out;
-    }
-    for (i = 0; i < l->n_smp; i++)
-        sp[i] = &l->smp[i];
-    for (i = 0; i < n_send; i++) {
-        afd__sizer__v1__finished_request__init(&fr[i]);
-        fr[i].prompt_tokens = l->req[2 * i * every];
-        fr[i].decode_tokens = l->req[2 * i * every + 1];
-        frp[i] = &fr[i];
-    }
-    for (k = 0; k < n_msgs; k++) {
-        size_t ns =
-            l->n_smp - done < ITEMS_PER_MSG ? l->n_smp - done : ITEMS_PER_MSG;
-        size_t nr =
-            n_send - sent < ITEMS_PER_MSG ? n_send - sent : ITEMS_PER_MSG;
-        afd__sizer__v1__telemetry_batch__init(&b[k]);
-        b[k].deployment = (char *)l->o->deployment;
-        b[k].n_steps = ns;
-        b[k].steps = sp + done;
-        b[k].n_requests = nr;
-        b[k].requests = frp + sent;
-        done += ns;
-        sent += nr;
-        msgs[k] = &b[k].base;
-    }
-    rc = afd_grpc_client_stream(l->cli, M_REPORT, msgs, n_msgs,
-                                &afd__sizer__v1__report_summary__descriptor,
-                                (ProtobufCMessage **)sum, l->o->rpc_timeout_ms,
-                                err);
-out:
-    free(b);
-    free(msgs);
-    free(sp);
-    free(fr);
-    free(frp);
     if (rc == AFD_OK) { /* kept for a retry against another replica */
         l->n_smp = 0;
         l->n_req = 0;
@@ -442,12 +395,46 @@ static double delay_s(const struct live *l, long from, long to)
     return d >= 0 ? d : l->o->actuation_delay_s;
 }
 
+/* Records ev (t_s, id, from, to, regime, reason set) and queues its
+ * resize at t_s + the delay of its direction. */
+static int schedule(struct live *l, struct afd_command_event *ev, char *err)
+{
+    struct pending *p;
+    int rc;
+
+    if (l->n_pend == MAX_PENDING) { /* keep the unfinished ones */
+        size_t k = 0;
+        for (size_t i = 0; i < l->n_pend; i++)
+            if (!l->pend[i].applied || !l->pend[i].acked)
+                l->pend[k++] = l->pend[i];
+        l->n_pend = k;
+        if (k == MAX_PENDING)
+            return afd_err(err, AFD_ENOMEM, "%d commands not acked",
+                           MAX_PENDING);
+    }
+    ev->applied_t_s = NAN;
+    rc = afd_run_add_command(l->out, ev, err);
+    if (rc)
+        return rc;
+    p = &l->pend[l->n_pend++];
+    memset(p, 0, sizeof(*p));
+    p->id = ev->id;
+    p->target = ev->to;
+    p->due_ms = ev->t_s * 1000.0 + delay_s(l, ev->from, ev->to) * 1000.0;
+    p->event = l->out->n_commands - 1;
+    /* the planner's worker counts are its ack: nothing to send */
+    p->acked = l->o->planner_in != NULL;
+    if (!l->o->quiet)
+        fprintf(stderr, "afd-sim: t = %.0f s: command %llu: %ld -> %ld (%s)\n",
+                ev->t_s, (unsigned long long)ev->id, ev->from, ev->to,
+                ev->regime);
+    return AFD_OK;
+}
+
 static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
                         char *err)
 {
     struct afd_command_event ev;
-    struct pending *p;
-    int rc;
 
     if (strcmp(c->deployment, l->o->deployment))
         return AFD_OK;
@@ -455,6 +442,15 @@ static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
         l->last_seen = c->id;
     if (c->advisory || c->id == 0)
         return AFD_OK;
+    if (l->o->planner_in) { /* the planner decides, not this daemon */
+        if (!l->warned_cmd)
+            fprintf(stderr,
+                    "afd-sim: command %llu ignored: the planner "
+                    "actuates (deployment not in dynamo.deployments?)\n",
+                    (unsigned long long)c->id);
+        l->warned_cmd = true;
+        return AFD_OK;
+    }
     /* HA fencing: a deposed leader's late command is not ours to apply. */
     if (c->leader_epoch < l->epoch_seen)
         return AFD_OK;
@@ -467,16 +463,6 @@ static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
         if (l->pend[i].acked && l->pend[i].acked_conn != l->conn)
             l->pend[i].acked = false;
         return AFD_OK;
-    }
-    if (l->n_pend == MAX_PENDING) { /* keep the unfinished ones */
-        size_t k = 0;
-        for (size_t i = 0; i < l->n_pend; i++)
-            if (!l->pend[i].acked)
-                l->pend[k++] = l->pend[i];
-        l->n_pend = k;
-        if (k == MAX_PENDING)
-            return afd_err(err, AFD_ENOMEM, "%d commands not acked",
-                           MAX_PENDING);
     }
     memset(&ev, 0, sizeof(ev));
     ev.t_s = scen_s(c->issued_ms);
@@ -497,22 +483,9 @@ static int take_command(struct live *l, const Afd__Sizer__V1__ScaleCommand *c,
     ev.id = c->id;
     ev.from = c->current_attention_instances;
     ev.to = c->target_attention_instances;
-    ev.applied_t_s = NAN;
     snprintf(ev.regime, sizeof(ev.regime), "%s", c->regime);
     snprintf(ev.reason, sizeof(ev.reason), "%s", c->reason);
-    rc = afd_run_add_command(l->out, &ev, err);
-    if (rc)
-        return rc;
-    p = &l->pend[l->n_pend++];
-    memset(p, 0, sizeof(*p));
-    p->id = c->id;
-    p->target = c->target_attention_instances;
-    p->due_ms = ev.t_s * 1000.0 + delay_s(l, ev.from, ev.to) * 1000.0;
-    p->event = l->out->n_commands - 1;
-    if (!l->o->quiet)
-        fprintf(stderr, "afd-sim: t = %.0f s: command %llu: %ld -> %ld (%s)\n",
-                ev.t_s, (unsigned long long)ev.id, ev.from, ev.to, ev.regime);
-    return AFD_OK;
+    return schedule(l, &ev, err);
 }
 
 /* Takes every queued command; waits (bounded) until `want` was seen. */
@@ -618,14 +591,55 @@ static int read_alerts(struct live *l, int wait_ms, char *err)
     }
 }
 
-/* One window: simulate, report, follow commands, ack, sample. */
+/* The window's observations as a planner sees them (live_planner.h);
+ * before report_window, which empties the window's requests. */
+static void observe(const struct live *l, double start_ms,
+                    struct afd_live_obs *o)
+{
+    size_t i;
+
+    memset(o, 0, sizeof(*o));
+    o->t_s = l->sim_ms / 1000.0;
+    o->window_s = (l->sim_ms - start_ms) / 1000.0;
+    o->deployment = l->o->deployment;
+    o->ready = o->expected = afd_fleet_attention(l->f);
+    for (i = 0; i < l->n_pend; i++)
+        if (!l->pend[i].applied)
+            o->expected = l->pend[i].target; /* the latest one wins */
+    o->ffn = afd_fleet_ffn(l->f);
+    afd_live_planner_traffic(o, l->req, l->n_req);
+}
+
+/* One exchange with the planner: a count unlike the one the fleet is
+ * heading to is scheduled like a command. */
+static int planner_exchange(struct live *l, const struct afd_live_obs *o,
+                            char *err)
+{
+    struct afd_live_decision dec;
+    struct afd_command_event ev = {.t_s = o->t_s, .from = o->expected};
+    int rc = afd_live_planner_exchange(l->o->planner_out, l->o->planner_in,
+                                       l->o->max_attention, o, &dec, err);
+
+    if (rc || !dec.set || dec.replicas == o->expected)
+        return rc;
+    ev.id = ++l->n_decisions;
+    ev.to = dec.replicas;
+    snprintf(ev.reason, sizeof(ev.reason), "%s", dec.reason);
+    return schedule(l, &ev, err);
+}
+
+/* One window: simulate, report, follow commands (or the planner), ack,
+ * sample. */
 static int run_window(struct live *l, double end_ms, char *err)
 {
     Afd__Sizer__V1__ReportSummary *sum = NULL;
+    struct afd_live_obs obs;
+    double start_ms = l->sim_ms;
     uint64_t want;
     int rc;
 
     rc = simulate_window(l, end_ms, err);
+    observe(l, start_ms, &obs);
     for (int tries = 0; !rc; tries++) {
         rc = report_window(l, &sum, err);
         if (!rc)
@@ -635,14 +649,15 @@ static int run_window(struct live *l, double end_ms, char *err)
     }
     if (rc)
         return rc;
-    want = sum->last_command_id;
+    want = l->o->planner_in ? 0 : sum->last_command_id;
     if (sum->rejected && !l->o->quiet)
         fprintf(stderr, "afd-sim: daemon rejected %llu items: %s\n",
                 (unsigned long long)sum->rejected, sum->first_rejection);
     protobuf_c_message_free_unpacked(&sum->base, NULL);
     rc = read_commands(l, want, err);
     if (!rc)
-        rc = ack_applied(l, err);
+        rc = l->o->planner_in ? planner_exchange(l, &obs, err)
+                              : ack_applied(l, err);
     if (!rc)
         rc = read_alerts(l, 0, err);
     if (!rc && l->sim_ms >= l->next_point_ms) {
@@ -741,6 +756,9 @@ static int check_options(const struct afd_live_options *o, char *err)
         !(o->actuation_delay_s >= 0))
         return afd_err(err, AFD_EINVAL,
                        "window, timeline and delay must be > 0 (delay >= 0)");
+    if (!o->planner_in != !o->planner_out)
+        return afd_err(err, AFD_EINVAL,
+                       "planner actuation needs both pipe ends");
     if (o->sample_every < 1 || o->max_requests < 1 || o->max_attention < 1 ||
         o->rpc_timeout_ms < 1)
         return afd_err(err, AFD_EINVAL,

@@ -18,6 +18,12 @@
  *      commands are recorded, never applied;
  *   4. acks (AckCommand, success) every command applied in this window,
  *      waiting for each answer, then starts the next window.
+ * With o->planner_in/out (live_planner.h) an external planner is the one
+ * actuator instead: steps 3 and 4 become one exchange on the planner's
+ * pipe (observations out, the Attention count it decides back), applied
+ * with the same delays; WatchCommands is drained without waiting and
+ * nothing is acked (the daemon drives such a deployment through the
+ * planner: its commands are advisory, plugin/daemon/config_dynamo.h).
  * Regime alerts come from WatchAlerts on their own reader and are recorded
  * with their own start/end times; at the end the run drains them for up
  * to 300 ms. Same seed and the same daemon config give the same commands,
@@ -43,6 +49,7 @@
 #define AFD_SIM_LIVE_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "integration/sim/policy_run.h"
 #include "integration/sim/scenario.h"
@@ -60,6 +67,9 @@ struct afd_live_options {
     int rpc_timeout_ms;       /* per call, wall ms */
     long max_attention;       /* fleet capacity, instances */
     bool quiet;               /* no progress lines */
+    /* planner actuation (live_planner.h): observations to planner_out,
+     * decisions from planner_in; NULL = WatchCommands actuation */
+    FILE *planner_out, *planner_in;
 };
 
 /* Defaults: deployment "sim", delay 5 s, window 1 s, timeline 1 s, sample

@@ -80,7 +80,13 @@ static void sc_usage(FILE *out)
         "                          (default 4)\n"
         "  --max-requests N        finished requests sent per window, at\n"
         "                          most (default 2000; thinned evenly)\n"
-        "  --max-attention N       fleet capacity (default 256)\n");
+        "  --max-attention N       fleet capacity (default 256)\n"
+        "  --actuator A            commands (default): follow WatchCommands\n"
+        "                          and ack; planner: an external planner is\n"
+        "                          the actuator: one observation line per\n"
+        "                          window on stdout, one decision line back\n"
+        "                          on stdin (integration/sim/live_planner.h),\n"
+        "                          then the result\n");
 }
 
 static int sc_usage_err(const char *msg)
@@ -126,7 +132,15 @@ static int sc_parse(int argc, char **argv, struct sc_opts *o, char *err)
             o->live.target = v;
         else if (!strcmp(a, "--deployment"))
             o->live.deployment = v;
-        else if (!strcmp(a, "--seed")) {
+        else if (!strcmp(a, "--actuator")) {
+            if (strcmp(v, "commands") && strcmp(v, "planner"))
+                return afd_err(err, AFD_EINVAL,
+                               "--actuator must be commands or planner, got "
+                               "'%s'",
+                               v);
+            o->live.planner_out = strcmp(v, "planner") ? NULL : stdout;
+            o->live.planner_in = strcmp(v, "planner") ? NULL : stdin;
+        } else if (!strcmp(a, "--seed")) {
             if (sc_num(a, v, 0, 9007199254740992.0, &d, err))
                 return AFD_EINVAL;
             o->seed = (unsigned long long)d;

@@ -176,10 +176,10 @@ static int parse_key(const char *key, json_t *v, struct afd_dynamo_config *dc,
             return bad(err, file, key, "must be accept_when_idle or hold_last");
         return AFD_OK;
     }
-    if (!strcmp(key, "advisory")) {
+    if (!strcmp(key, "advisory") || !strcmp(key, "constrain")) {
         if (!json_is_boolean(v))
             return bad(err, file, key, "must be true or false");
-        dc->advisory = json_is_true(v);
+        *(key[0] == 'a' ? &dc->advisory : &dc->constrain) = json_is_true(v);
         return AFD_OK;
     }
     if (!strcmp(key, "priority")) {
@@ -210,7 +210,7 @@ static int parse_key(const char *key, json_t *v, struct afd_dynamo_config *dc,
                "tls_cert_file, tls_key_file, plugin_id, "
                "priority, endpoint, execution_interval_s, hold_policy, "
                "request_timeout_s, heartbeat_interval_s, fpm_encoding, "
-               "advisory, sub_component_type, deployments)");
+               "advisory, constrain, sub_component_type, deployments)");
 }
 
 int afd_config_dynamo_load(struct afd_dynamo_config *dc, json_t *root,

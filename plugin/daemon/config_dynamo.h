@@ -14,6 +14,8 @@
  *              "execution_interval_s": 0, "hold_policy": "accept_when_idle",
  *              "request_timeout_s": 1, "heartbeat_interval_s": 5,
  *              "fpm_encoding": "proto", "advisory": false,
+ *              "constrain": false,            (also a CONSTRAIN plugin,
+ *                                              id "<plugin_id>-constrain")
  *              "sub_component_type": "afd-attention",
  *              "deployments": [{"name": "llama", "component_name": "attn",
  *                               "sub_component_type": "afd-attention"}]}
@@ -57,6 +59,9 @@ struct afd_dynamo_config {
     int heartbeat_interval_ms;
     char fpm_encoding[16];
     bool advisory; /* answer ACCEPT, log what would have been set */
+    /* also register as a CONSTRAIN plugin: AT_LEAST / AT_MOST the
+     * balanced band (plugin/daemon/dynamo.h) */
+    bool constrain;
     char sub_component_type[AFD_DYNAMO_NAME_LEN]; /* default for maps */
     struct afd_dynamo_map maps[AFD_DYNAMO_MAX_MAPS];
     size_t n_maps;

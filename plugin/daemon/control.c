@@ -26,6 +26,9 @@ struct afd_dep_control {
     bool external;        /* the Dynamo planner actuates: decisions advisory */
     double r_star;        /* ratio of the latest valid recommendation */
     int64_t leader_epoch; /* HA epoch of this evaluation, 0 without HA */
+    bool decided;         /* the current evaluation made a decision */
+    bool has_band;        /* band: the latest decision's (control.h) */
+    struct afd_control_band band;
     struct afd_control_command hist[AFD_CONTROL_HISTORY];
     size_t n_hist; /* valid entries */
     size_t head;   /* next write position */
@@ -258,6 +261,7 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
         e->last_issued = cc;
     }
     remember(e, &cc);
+    e->decided = true;
     if (c->sink.command)
         c->sink.command(&cc, c->sink.arg);
 }
@@ -328,6 +332,8 @@ static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
     double best, at, devices, margin;
     char why[AFD_ERR_LEN];
 
+    if (e->decided) /* the band of this decision, set below when known */
+        e->has_band = false;
     if (!rec->valid)
         return;
     /* The model's own view, not the measured bottleneck: at the optimum the
@@ -359,6 +365,11 @@ static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
     } else {
         afd_balanced_band(&si, in.r_star, margin, &in.band_lo, &in.band_hi);
     }
+    if (e->decided) {
+        e->band = (struct afd_control_band){in.band_lo, in.band_hi, in.r_star,
+                                            margin, rec->ffn_instances};
+        e->has_band = true;
+    }
     devices = rec->attention_instances + rec->ffn_instances;
     in.loss = best > 0 ? fmax(0, 1 - at / best) : 0;
     in.lost_per_device = fmax(0, best - at) * 1000; /* tokens/ms -> /s */
@@ -387,6 +398,7 @@ int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,
     e->leader_epoch = epoch;
     e->last_now = now_ms;
     e->evaluations++;
+    e->decided = false;
     if (rec->valid)
         e->r_star = rec->solution.has_barrier ? rec->solution.r_star_barrier
                                               : rec->solution.r_star;
@@ -603,4 +615,16 @@ void afd_control_set_leader_gate(struct afd_control *c,
 {
     c->leader = leader;
     c->leader_arg = arg;
+}
+
+bool afd_control_band(struct afd_control *c, struct afd_deployment *d,
+                      struct afd_control_band *out)
+{
+    struct afd_dep_control *e = afd_deployment_control(d);
+
+    (void)c;
+    if (!e || !e->has_band)
+        return false;
+    *out = e->band;
+    return true;
 }

@@ -205,4 +205,25 @@ void afd_control_set_leader_gate(struct afd_control *c,
                                  bool (*leader)(void *arg, int64_t *epoch),
                                  void *arg);
 
+/*
+ * The balanced band recorded with d's latest decision (issued or advisory):
+ * the band step 3 computed in the evaluation that made it, the one the
+ * out-of-band alert uses: ratios lo <= r_star <= hi (x/y) where the
+ * model's throughput per device is >= (1 - loss) times the best, loss the
+ * alert margin widened by the model's uncertainty (controller/alert.h);
+ * barrier model when the target is barrier-aware. ffn is the y they scale
+ * by. Tied to decisions so that it moves only when the policy acts (its
+ * dwell and gain threshold), not with every estimate. False before the
+ * first decision, or when that evaluation had no band. The Dynamo
+ * CONSTRAIN answer reads it (plugin/daemon/dynamo.h).
+ */
+struct afd_control_band {
+    double lo, hi; /* ratios x/y */
+    double r_star; /* the target's ratio (barrier-aware when known) */
+    double loss;   /* fraction of the best throughput given up at the edges */
+    int ffn;       /* y */
+};
+bool afd_control_band(struct afd_control *c, struct afd_deployment *d,
+                      struct afd_control_band *out);
+
 #endif

@@ -5,6 +5,7 @@
 #include "plugin/daemon/dynamo.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,18 @@
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS   60000
 
+/* One registration: the propose plugin, and the constrain one when
+ * configured. Only the thread touches these. */
+struct slot {
+    char id[AFD_DYNAMO_NAME_LEN + sizeof(AFD_DYNAMO_CONSTRAIN_SUFFIX)];
+    const char *type; /* "propose" | "constrain" */
+    bool registered;
+};
+
 struct afd_dynamo {
     struct afd_dynamo_config cfg;
+    struct slot slot[2];
+    int n_slots;
     char endpoint[AFD_ADDR_LEN + 16];
     char *token;
     struct afd_grpc_client *client;
@@ -87,7 +98,7 @@ static void count(struct afd_dynamo *d, uint64_t *field)
 }
 
 /* One Register call: AFD_OK registered, AFD_ESTATE rejected, else failed. */
-static int do_register(struct afd_dynamo *d)
+static int do_register(struct afd_dynamo *d, const struct slot *sl)
 {
     Dynamo__Planner__Plugin__V1__RegisterRequest req =
         DYNAMO__PLANNER__PLUGIN__V1__REGISTER_REQUEST__INIT;
@@ -95,8 +106,8 @@ static int do_register(struct afd_dynamo *d)
     char err[AFD_ERR_LEN], why[AFD_DYNAMO_REASON_LEN];
     int rc;
 
-    req.plugin_id = d->cfg.plugin_id;
-    req.plugin_type = "propose";
+    req.plugin_id = (char *)sl->id;
+    req.plugin_type = (char *)sl->type;
     req.priority = (uint32_t)d->cfg.priority;
     req.endpoint = d->endpoint;
     req.version = AFD_VERSION;
@@ -125,16 +136,16 @@ static int do_register(struct afd_dynamo *d)
                  resp->reject_reason[0] ? resp->reject_reason : "no reason");
         count(d, &d->st.rejections);
         set_state(d, AFD_DYNAMO_REJECTED, why);
-        fprintf(stderr, "afd-sizer: dynamo planner rejected %s: %s\n",
-                d->cfg.plugin_id, why);
+        fprintf(stderr, "afd-sizer: dynamo planner rejected %s: %s\n", sl->id,
+                why);
         rc = AFD_ESTATE;
     } else {
         count(d, &d->st.registrations);
         set_state(d, AFD_DYNAMO_REGISTERED, NULL);
         fprintf(stderr,
-                "afd-sizer: dynamo planner: registered %s as propose "
+                "afd-sizer: dynamo planner: registered %s as %s "
                 "(endpoint %s, protocol %s)\n",
-                d->cfg.plugin_id, d->endpoint,
+                sl->id, sl->type, d->endpoint,
                 resp->negotiated_protocol_version[0]
                     ? resp->negotiated_protocol_version
                     : AFD_DYNAMO_PROTOCOL_VERSION);
@@ -144,7 +155,7 @@ static int do_register(struct afd_dynamo *d)
 }
 
 /* One Heartbeat: true while still registered. */
-static bool do_heartbeat(struct afd_dynamo *d)
+static bool do_heartbeat(struct afd_dynamo *d, const struct slot *sl)
 {
     Dynamo__Planner__Plugin__V1__HeartbeatRequest req =
         DYNAMO__PLANNER__PLUGIN__V1__HEARTBEAT_REQUEST__INIT;
@@ -152,7 +163,7 @@ static bool do_heartbeat(struct afd_dynamo *d)
     char err[AFD_ERR_LEN];
     bool ok;
 
-    req.plugin_id = d->cfg.plugin_id;
+    req.plugin_id = (char *)sl->id;
     if (afd_grpc_client_unary(
             d->client, REGISTRY "Heartbeat", &req.base,
             &dynamo__planner__plugin__v1__heartbeat_response__descriptor,
@@ -160,8 +171,9 @@ static bool do_heartbeat(struct afd_dynamo *d)
         count(d, &d->st.call_failures);
         count(d, &d->st.evictions);
         set_state(d, AFD_DYNAMO_UNREACHABLE, err);
-        fprintf(stderr, "afd-sizer: dynamo planner: heartbeat failed: %s\n",
-                err);
+        fprintf(stderr,
+                "afd-sizer: dynamo planner: heartbeat of %s failed: %s\n",
+                sl->id, err);
         return false;
     }
     ok = resp->ok;
@@ -172,18 +184,20 @@ static bool do_heartbeat(struct afd_dynamo *d)
     }
     count(d, &d->st.evictions);
     set_state(d, AFD_DYNAMO_REGISTERING, "evicted by the planner");
-    fprintf(stderr, "afd-sizer: dynamo planner: evicted, registering again\n");
+    fprintf(stderr,
+            "afd-sizer: dynamo planner: %s evicted, registering again\n",
+            sl->id);
     return false;
 }
 
-static void do_unregister(struct afd_dynamo *d)
+static void do_unregister(struct afd_dynamo *d, const struct slot *sl)
 {
     Dynamo__Planner__Plugin__V1__UnregisterRequest req =
         DYNAMO__PLANNER__PLUGIN__V1__UNREGISTER_REQUEST__INIT;
     Dynamo__Planner__Plugin__V1__UnregisterResponse *resp = NULL;
     char err[AFD_ERR_LEN];
 
-    req.plugin_id = d->cfg.plugin_id;
+    req.plugin_id = (char *)sl->id;
     req.reason = "graceful_shutdown";
     if (afd_grpc_client_unary(
             d->client, REGISTRY "Unregister", &req.base,
@@ -194,35 +208,47 @@ static void do_unregister(struct afd_dynamo *d)
         return;
     }
     protobuf_c_message_free_unpacked(&resp->base, NULL);
-    fprintf(stderr, "afd-sizer: dynamo planner: unregistered %s\n",
-            d->cfg.plugin_id);
+    fprintf(stderr, "afd-sizer: dynamo planner: unregistered %s\n", sl->id);
+}
+
+/* Registers every plugin not registered yet; true when all are. */
+static bool register_all(struct afd_dynamo *d)
+{
+    bool all = true;
+    int i;
+
+    for (i = 0; i < d->n_slots; i++) {
+        struct slot *sl = &d->slot[i];
+        if (!sl->registered)
+            sl->registered = do_register(d, sl) == AFD_OK;
+        all = all && sl->registered;
+    }
+    return all;
 }
 
 static void *run(void *arg)
 {
     struct afd_dynamo *d = arg;
-    int backoff = BACKOFF_FIRST_MS;
-    bool registered = false;
+    int backoff = BACKOFF_FIRST_MS, i;
 
     for (;;) {
-        if (!registered) {
-            registered = do_register(d) == AFD_OK;
-            if (registered) {
-                backoff = BACKOFF_FIRST_MS;
-            } else {
-                if (wait_ms(d, backoff))
-                    break;
-                backoff =
-                    backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-                continue;
-            }
+        if (register_all(d)) {
+            backoff = BACKOFF_FIRST_MS;
+        } else {
+            if (wait_ms(d, backoff))
+                break;
+            backoff =
+                backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+            continue;
         }
         if (wait_ms(d, d->cfg.heartbeat_interval_ms))
             break;
-        registered = do_heartbeat(d);
+        for (i = 0; i < d->n_slots; i++)
+            d->slot[i].registered = do_heartbeat(d, &d->slot[i]);
     }
-    if (registered)
-        do_unregister(d);
+    for (i = 0; i < d->n_slots; i++)
+        if (d->slot[i].registered)
+            do_unregister(d, &d->slot[i]);
     return NULL;
 }
 
@@ -237,6 +263,12 @@ struct afd_dynamo *afd_dynamo_start(const struct afd_dynamo_config *dc,
         return NULL;
     }
     d->cfg = *dc;
+    snprintf(d->slot[0].id, sizeof(d->slot[0].id), "%s", dc->plugin_id);
+    d->slot[0].type = "propose";
+    snprintf(d->slot[1].id, sizeof(d->slot[1].id), "%s%s", dc->plugin_id,
+             AFD_DYNAMO_CONSTRAIN_SUFFIX);
+    d->slot[1].type = "constrain";
+    d->n_slots = dc->constrain ? 2 : 1;
     if (dc->endpoint[0])
         snprintf(d->endpoint, sizeof(d->endpoint), "%s", dc->endpoint);
     else
@@ -368,4 +400,38 @@ void afd_dynamo_answer(const struct afd_recommendation *rec,
     out->set = true;
     out->replicas = last->cmd.target;
     snprintf(out->reason, sizeof(out->reason), "%s", last->cmd.reason);
+}
+
+void afd_dynamo_bounds(const struct afd_control_band *band, int min_x,
+                       int max_x, struct afd_dynamo_bounds *out)
+{
+    double y, lo, hi;
+    int at;
+
+    memset(out, 0, sizeof(*out));
+    if (!band) {
+        snprintf(out->reason, sizeof(out->reason),
+                 "no balanced band yet: no decision with a valid "
+                 "recommendation");
+        return;
+    }
+    y = band->ffn > 0 ? band->ffn : 1;
+    /* 1e-9 slack: a barrier band's edges are whole counts divided by y */
+    lo = ceil(band->lo * y - 1e-9);
+    hi = floor(band->hi * y + 1e-9);
+    lo = fmax(lo, min_x);
+    hi = fmin(hi, max_x);
+    if (lo > hi) { /* no whole count inside: the one nearest the target */
+        at = (int)lround(fmin(fmax(band->r_star * y, min_x), max_x));
+        lo = hi = at;
+    }
+    out->set = true;
+    out->at_least = (int)lo;
+    out->at_most = (int)hi;
+    snprintf(out->reason, sizeof(out->reason),
+             "balanced band: %d..%d Attention instances for %d FFN keep "
+             "the model's throughput per device within %.1f%% of the best "
+             "(r* = %.2f)",
+             out->at_least, out->at_most, (int)y, 100 * band->loss,
+             band->r_star);
 }

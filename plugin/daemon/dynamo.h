@@ -13,15 +13,20 @@
  * gone) sends the thread back to Register, retried with the proposal's
  * backoff 1 s, 2 s, 4 s .. 60 s; a rejection (auth, protocol version) is
  * logged on stderr with the planner's reason and retried the same way.
+ * With dynamo.constrain the same thread also registers (and heartbeats,
+ * re-registers, unregisters) "<plugin_id>-constrain" as plugin_type
+ * "constrain"; the status below covers both (the latest event wins, the
+ * counters add up).
  * afd_dynamo_free stops the thread, which first sends Unregister
- * ("graceful_shutdown") when registered. Why a thread: every call blocks
- * for at most its deadline, and the loop must never wait on the planner;
+ * ("graceful_shutdown") for each registered plugin. Why a thread: every call
+ * blocks for at most its deadline, and the loop must never wait on the planner;
  * the thread writes only the status below (under a mutex), which the loop
  * reads for /readyz and /metrics. Nothing else is shared.
  *
- * Answers (afd_dynamo_answer, pure): what Propose says for one deployment,
- * from the stored recommendation and the controller's latest decision;
- * the service (svc_dynamo.c) never computes in the RPC path.
+ * Answers (afd_dynamo_answer, afd_dynamo_bounds, pure): what Propose and
+ * Constrain say for one deployment, from the stored recommendation, the
+ * controller's latest decision and its stored balanced band; the service
+ * (svc_dynamo.c) never computes in the RPC path.
  */
 #ifndef AFD_DYNAMO_H
 #define AFD_DYNAMO_H
@@ -36,9 +41,11 @@
 
 #define AFD_DYNAMO_PROTOCOL_VERSION "1.0"
 #define AFD_DYNAMO_REASON_LEN       320
+#define AFD_DYNAMO_CONSTRAIN_SUFFIX "-constrain"
 
 struct afd_recommendation;
 struct afd_control_command;
+struct afd_control_band;
 
 enum afd_dynamo_state {
     AFD_DYNAMO_REGISTERING = 0, /* not registered yet, or again */
@@ -98,5 +105,25 @@ struct afd_dynamo_answer {
 void afd_dynamo_answer(const struct afd_recommendation *rec,
                        const struct afd_control_command *last,
                        struct afd_dynamo_answer *out);
+
+/* What Constrain answers for one mapped deployment. */
+struct afd_dynamo_bounds {
+    bool set;     /* AT_LEAST / AT_MOST given; false = no opinion (ACCEPT) */
+    int at_least; /* Attention replicas, >= 1 */
+    int at_most;  /* Attention replicas, >= at_least */
+    char reason[AFD_DYNAMO_REASON_LEN];
+};
+
+/*
+ * Pure. band: the balanced band stored with the controller's latest
+ * decision for the deployment (control.h; NULL when none: no opinion,
+ * with the reason in words);
+ * min_x..max_x: the controller's Attention bounds. The whole counts inside
+ * the band: at_least = ceil(lo * y), at_most = floor(hi * y) (ratios within
+ * 1e-9 of a whole count count as it), clipped to min_x..max_x; a band that
+ * holds no whole count pins both to the count nearest r_star * y.
+ */
+void afd_dynamo_bounds(const struct afd_control_band *band, int min_x,
+                       int max_x, struct afd_dynamo_bounds *out);
 
 #endif

@@ -1,15 +1,19 @@
 /*
- * svc_dynamo.c - dynamo.planner.plugin.v1.ProposePlugin/Propose: our answer
- * to each planner tick (plugin/daemon/dynamo.h). Reads only what is stored
- * (the recommendation and the controller's latest decision), so it answers
- * in microseconds whatever the load; nothing is computed here.
+ * svc_dynamo.c - dynamo.planner.plugin.v1.ProposePlugin/Propose and
+ * ConstrainPlugin/Constrain: our answers to each planner tick
+ * (plugin/daemon/dynamo.h). Reads only what is stored (the recommendation,
+ * the controller's latest decision and balanced band), so it answers in
+ * microseconds whatever the load; nothing is computed here.
  *
- * One ComponentTarget (SET, the Attention pool's replicas) per mapped
- * deployment with a decision; the FFN pool is left without opinion.
- * Nothing to say (no data, no decision, unknown deployment): ACCEPT, never
- * an error. The request's observations are stored for the recommendation
- * where our own telemetry is absent (observe below). Advisory
- * ("dynamo.advisory"): ACCEPT, and what would have been set goes to stderr.
+ * Propose: one ComponentTarget (SET, the Attention pool's replicas) per
+ * mapped deployment with a decision; the FFN pool is left without opinion.
+ * Constrain: two per mapped deployment with a band (AT_LEAST and AT_MOST
+ * the whole counts of the balanced band; never SET). Nothing to say (no
+ * data, no decision, unknown deployment): ACCEPT, never an error. The
+ * Propose request's observations are stored for the recommendation where
+ * our own telemetry is absent (observe below). Advisory
+ * ("dynamo.advisory"): ACCEPT, and what would have been answered goes to
+ * stderr.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,14 +26,20 @@
 #include "plugin/daemon/services.h"
 #include "proto/dynamo/planner/plugin/v1/plugin.pb-c.h"
 
+#define MAX_TARGETS (2 * AFD_DYNAMO_MAX_MAPS)
+
 /* Storage behind one OverrideResult. */
 struct override_msg {
     Dynamo__Planner__Plugin__V1__OverrideResult res;
-    Dynamo__Planner__Plugin__V1__ComponentTarget t[AFD_DYNAMO_MAX_MAPS];
-    Dynamo__Planner__Plugin__V1__ComponentTarget *ptrs[AFD_DYNAMO_MAX_MAPS];
+    Dynamo__Planner__Plugin__V1__ComponentTarget t[MAX_TARGETS];
+    Dynamo__Planner__Plugin__V1__ComponentTarget *ptrs[MAX_TARGETS];
     struct afd_dynamo_map maps[AFD_DYNAMO_MAX_MAPS];
+    size_t n_maps;
     char reason[1024];
 };
+
+typedef void (*add_fn)(struct afd_svc_env *env, struct afd_deployment *d,
+                       const struct afd_dynamo_map *m, struct override_msg *o);
 
 /* The newest decision of d (issued or advisory), if any. */
 static bool last_decision(struct afd_svc_env *env, struct afd_deployment *d,
@@ -47,37 +57,82 @@ static bool last_decision(struct afd_svc_env *env, struct afd_deployment *d,
     return true;
 }
 
-/* Adds the answer of deployment d (mapped by m) to o. */
+static void add_reason(struct override_msg *o, const char *dep, const char *why)
+{
+    size_t len = strlen(o->reason);
+
+    snprintf(o->reason + len, sizeof(o->reason) - len, "%s%s: %s",
+             len ? "; " : "", dep, why);
+}
+
+/* Appends one target of component m to o; false when o is full. */
+static bool add_one(struct override_msg *o, const struct afd_dynamo_map *m,
+                    int replicas, Dynamo__Planner__Plugin__V1__OverrideType ty)
+{
+    Dynamo__Planner__Plugin__V1__ComponentTarget *t;
+    size_t i = o->res.n_targets, k;
+
+    if (i >= MAX_TARGETS)
+        return false;
+    for (k = 0; k < o->n_maps; k++) /* the map's storage, once */
+        if (!strcmp(o->maps[k].deployment, m->deployment))
+            break;
+    if (k == o->n_maps) {
+        if (k >= AFD_DYNAMO_MAX_MAPS)
+            return false;
+        o->maps[o->n_maps++] = *m;
+    }
+    t = &o->t[i];
+    dynamo__planner__plugin__v1__component_target__init(t);
+    t->sub_component_type = o->maps[k].sub_component_type;
+    t->_component_name_case =
+        DYNAMO__PLANNER__PLUGIN__V1__COMPONENT_TARGET___COMPONENT_NAME_COMPONENT_NAME;
+    t->component_name = o->maps[k].component_name;
+    t->_replicas_case =
+        DYNAMO__PLANNER__PLUGIN__V1__COMPONENT_TARGET___REPLICAS_REPLICAS;
+    t->replicas = replicas;
+    t->type = ty;
+    o->ptrs[i] = t;
+    o->res.n_targets = i + 1;
+    return true;
+}
+
+/* Propose: the answer of deployment d (mapped by m). */
 static void add_target(struct afd_svc_env *env, struct afd_deployment *d,
                        const struct afd_dynamo_map *m, struct override_msg *o)
 {
-    Dynamo__Planner__Plugin__V1__ComponentTarget *t;
     struct afd_control_command last;
     struct afd_dynamo_answer a;
-    size_t i = o->res.n_targets, len = strlen(o->reason);
 
     afd_dynamo_answer(afd_deployment_recommendation(d),
                       last_decision(env, d, &last) ? &last : NULL, &a);
-    snprintf(o->reason + len, sizeof(o->reason) - len, "%s%s: %s",
-             len ? "; " : "", m->deployment, a.reason);
-    if (!a.set || i >= AFD_DYNAMO_MAX_MAPS)
-        return;
-    o->maps[i] = *m;
-    t = &o->t[i];
-    dynamo__planner__plugin__v1__component_target__init(t);
-    t->sub_component_type = o->maps[i].sub_component_type;
-    t->_component_name_case =
-        DYNAMO__PLANNER__PLUGIN__V1__COMPONENT_TARGET___COMPONENT_NAME_COMPONENT_NAME;
-    t->component_name = o->maps[i].component_name;
-    t->_replicas_case =
-        DYNAMO__PLANNER__PLUGIN__V1__COMPONENT_TARGET___REPLICAS_REPLICAS;
-    t->replicas = a.replicas;
-    t->type = DYNAMO__PLANNER__PLUGIN__V1__OVERRIDE_TYPE__SET;
-    o->ptrs[i] = t;
-    o->res.n_targets = i + 1;
+    add_reason(o, m->deployment, a.reason);
+    if (a.set)
+        add_one(o, m, a.replicas,
+                DYNAMO__PLANNER__PLUGIN__V1__OVERRIDE_TYPE__SET);
 }
 
-static void build(struct afd_svc_env *env, struct override_msg *o)
+/* Constrain: the band of deployment d (mapped by m). */
+static void add_bounds(struct afd_svc_env *env, struct afd_deployment *d,
+                       const struct afd_dynamo_map *m, struct override_msg *o)
+{
+    const struct afd_policy_config *pc = &env->cfg->controller.policy;
+    const struct afd_recommendation *rec = afd_deployment_recommendation(d);
+    struct afd_control_band band;
+    struct afd_dynamo_bounds b;
+    bool has =
+        env->ctl && rec && rec->valid && afd_control_band(env->ctl, d, &band);
+
+    afd_dynamo_bounds(has ? &band : NULL, pc->min_attention, pc->max_attention,
+                      &b);
+    add_reason(o, m->deployment, b.reason);
+    if (b.set && add_one(o, m, b.at_least,
+                         DYNAMO__PLANNER__PLUGIN__V1__OVERRIDE_TYPE__AT_LEAST))
+        add_one(o, m, b.at_most,
+                DYNAMO__PLANNER__PLUGIN__V1__OVERRIDE_TYPE__AT_MOST);
+}
+
+static void build(struct afd_svc_env *env, add_fn add, struct override_msg *o)
 {
     const struct afd_dynamo_config *dc = &env->cfg->dynamo;
     struct afd_dynamo_map m;
@@ -91,19 +146,16 @@ static void build(struct afd_svc_env *env, struct override_msg *o)
         for (i = 0; i < dc->n_maps; i++) {
             d = afd_registry_find(env->reg, dc->maps[i].deployment);
             if (d)
-                add_target(env, d, &dc->maps[i], o);
+                add(env, d, &dc->maps[i], o);
             else
-                snprintf(o->reason + strlen(o->reason),
-                         sizeof(o->reason) - strlen(o->reason),
-                         "%s%s: no telemetry yet", o->reason[0] ? "; " : "",
-                         dc->maps[i].deployment);
+                add_reason(o, dc->maps[i].deployment, "no telemetry yet");
         }
     } else {
         n = afd_registry_count(env->reg);
         for (i = 0; i < n && i < AFD_DYNAMO_MAX_MAPS; i++) {
             d = afd_registry_at(env->reg, i);
             afd_config_dynamo_map(dc, afd_deployment_name(d), &m);
-            add_target(env, d, &m, o);
+            add(env, d, &m, o);
         }
     }
     if (!o->reason[0])
@@ -150,6 +202,34 @@ static void observe(struct afd_svc_env *env,
         afd_deployment_set_planner_obs(d, &o);
 }
 
+static const char *type_name(Dynamo__Planner__Plugin__V1__OverrideType t)
+{
+    return t == DYNAMO__PLANNER__PLUGIN__V1__OVERRIDE_TYPE__SET ? "to"
+           : t == DYNAMO__PLANNER__PLUGIN__V1__OVERRIDE_TYPE__AT_LEAST
+               ? "at least"
+               : "at most";
+}
+
+/* True when the stage answers o's targets; false for ACCEPT (nothing to
+ * say, or advisory: then what would have been answered is logged). */
+static bool answers(const struct afd_svc_env *env, const struct override_msg *o)
+{
+    size_t i;
+
+    if (o->res.n_targets && !env->cfg->dynamo.advisory)
+        return true;
+    for (i = 0; i < o->res.n_targets; i++)
+        fprintf(stderr,
+                "afd-sizer: dynamo advisory: would %s %s/%s replicas %s %d "
+                "(%s)\n",
+                o->t[i].type == DYNAMO__PLANNER__PLUGIN__V1__OVERRIDE_TYPE__SET
+                    ? "set"
+                    : "constrain",
+                o->t[i].sub_component_type, o->t[i].component_name,
+                type_name(o->t[i].type), o->t[i].replicas, o->reason);
+    return false;
+}
+
 static void propose(struct afd_grpc_call *call, const ProtobufCMessage *req,
                     void *ctx)
 {
@@ -159,23 +239,42 @@ static void propose(struct afd_grpc_call *call, const ProtobufCMessage *req,
         DYNAMO__PLANNER__PLUGIN__V1__PROPOSE_STAGE_RESPONSE__INIT;
     Dynamo__Planner__Plugin__V1__AcceptResult accept =
         DYNAMO__PLANNER__PLUGIN__V1__ACCEPT_RESULT__INIT;
-    size_t i;
 
     observe(env, (const Dynamo__Planner__Plugin__V1__ProposeStageRequest *)req);
-    build(env, &o);
-    if (o.res.n_targets && !env->cfg->dynamo.advisory) {
+    build(env, add_target, &o);
+    if (answers(env, &o)) {
         out.result_case =
             DYNAMO__PLANNER__PLUGIN__V1__PROPOSE_STAGE_RESPONSE__RESULT_OVERRIDE;
         out.override = &o.res;
     } else {
-        for (i = 0; i < o.res.n_targets; i++)
-            fprintf(stderr,
-                    "afd-sizer: dynamo advisory: would set %s/%s replicas "
-                    "to %d (%s)\n",
-                    o.t[i].sub_component_type, o.t[i].component_name,
-                    o.t[i].replicas, o.reason);
         out.result_case =
             DYNAMO__PLANNER__PLUGIN__V1__PROPOSE_STAGE_RESPONSE__RESULT_ACCEPT;
+        out.accept = &accept;
+    }
+    afd_grpc_reply(call, &out.base);
+}
+
+/* CONSTRAIN: the band where our model keeps the pool efficient; final is
+ * left false (the proposal ignores it in this stage). */
+static void constrain(struct afd_grpc_call *call, const ProtobufCMessage *req,
+                      void *ctx)
+{
+    struct afd_svc_env *env = afd_svc_env(ctx);
+    static struct override_msg o; /* loop thread only; large */
+    Dynamo__Planner__Plugin__V1__ConstrainStageResponse out =
+        DYNAMO__PLANNER__PLUGIN__V1__CONSTRAIN_STAGE_RESPONSE__INIT;
+    Dynamo__Planner__Plugin__V1__AcceptResult accept =
+        DYNAMO__PLANNER__PLUGIN__V1__ACCEPT_RESULT__INIT;
+
+    (void)req;
+    build(env, add_bounds, &o);
+    if (answers(env, &o)) {
+        out.result_case =
+            DYNAMO__PLANNER__PLUGIN__V1__CONSTRAIN_STAGE_RESPONSE__RESULT_OVERRIDE;
+        out.override = &o.res;
+    } else {
+        out.result_case =
+            DYNAMO__PLANNER__PLUGIN__V1__CONSTRAIN_STAGE_RESPONSE__RESULT_ACCEPT;
         out.accept = &accept;
     }
     afd_grpc_reply(call, &out.base);
@@ -188,6 +287,13 @@ static const struct afd_grpc_method methods[] = {
         .request =
             &dynamo__planner__plugin__v1__propose_stage_request__descriptor,
         .on_request = propose,
+    },
+    {
+        .path = "/dynamo.planner.plugin.v1.ConstrainPlugin/Constrain",
+        .kind = AFD_GRPC_UNARY,
+        .request =
+            &dynamo__planner__plugin__v1__constrain_stage_request__descriptor,
+        .on_request = constrain,
     },
 };
 
