@@ -328,7 +328,7 @@ static void test_config_ha_section(void **state)
     assert_int_equal(f->cfg.ha.state_interval_ms, 250);
     assert_string_equal(f->cfg.ha.advertise, "p:1");
     expect_error(f, "{\"ha\": {\"ttl\": 3}}", AFD_EINVAL,
-                 "ha.ttl: unknown key");
+                 "ha.ttl: unknown field");
     expect_error(f, "{\"ha\": {\"ttl_ms\": 1000}}", AFD_EINVAL,
                  "ha.ttl_ms must be in [2000, 600000]");
     expect_error(f, "{\"ha\": {\"prefix\": \"nope\"}}", AFD_EINVAL,

@@ -422,6 +422,20 @@ static void test_snapshot_control_state_round_trip(void **state)
 
     assert_non_null(a);
     assert_non_null(b);
+    /* control-level fields are checked before anything is created */
+    out = in;
+    out.last_issued.cmd.id = 7;
+    assert_int_equal(afd_control_saved_check(&out, err), AFD_EINVAL);
+    assert_non_null(strstr(err, "last command 7 is not below next id 7"));
+    assert_int_equal(
+        afd_control_import(a, afd_registry_find(f->reg, "prod"), &out, err),
+        AFD_EINVAL);
+    assert_non_null(strstr(err, "saved control state of 'prod'"));
+    assert_false(afd_control_export(afd_registry_find(f->reg, "prod"), &out));
+    out = in;
+    out.acked_target = -1;
+    assert_int_equal(afd_control_saved_check(&out, err), AFD_EINVAL);
+    assert_non_null(strstr(err, "acked target -1"));
     assert_int_equal(
         afd_control_import(a, afd_registry_find(f->reg, "prod"), &in, err),
         AFD_OK);

@@ -276,6 +276,25 @@ def close(a, b, rel=1e-9, abs_tol=1e-12):
     return abs(a - b) <= max(abs_tol, rel * max(abs(a), abs(b)))
 
 
+def attention_window(pb, deployment, sec, load, x, t0_ms, batch):
+    """One simulated second of x Attention instances, 10 steps each, at
+    t0_ms + sec*1000 + (k+1)*100, k = 0..9: the first sample of the last
+    group reaches the boundary t0_ms + (sec+1)*1000, so on the telemetry
+    clock window sec is evaluated once, with every instance's load of that
+    window already in. Loads differ a little per instance (a measured
+    spread)."""
+    steps = []
+    for k in range(10):
+        for i in range(x):
+            steps.append(pb.StepSample(
+                instance_id="attn-%d" % i, role=pb.ROLE_ATTENTION,
+                step=sec * 10 + k, batch_size=batch,
+                token_load=load + (i - (x - 1) / 2.0) * 100.0,
+                attention_ms=0.0, comm_ms=0.0,
+                timestamp_ms=t0_ms + sec * 1000 + (k + 1) * 100))
+    return pb.TelemetryBatch(deployment=deployment, steps=steps)
+
+
 def rpc_code(fn, *args, **kw):
     """Calls fn; returns (None, result) or (status code, details)."""
     try:

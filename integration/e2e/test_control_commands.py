@@ -72,21 +72,8 @@ class Watcher(common.StreamReader):
 
 
 def window(pb, sec, load, x=3):
-    """One simulated second: x instances x 10 steps at T0 + sec*1000 +
-    (k+1)*100, k = 0..9. The first sample of the last group reaches the
-    boundary T0 + (sec+1)*1000, so window sec is evaluated once, at that
-    clock, with every instance's load of that window already in. Loads
-    differ a little per instance (a measured spread)."""
-    steps = []
-    for k in range(10):
-        for i in range(x):
-            steps.append(pb.StepSample(
-                instance_id="attn-%d" % i, role=pb.ROLE_ATTENTION,
-                step=sec * 10 + k, batch_size=B,
-                token_load=load + (i - (x - 1) / 2.0) * 100.0,
-                attention_ms=0.0, comm_ms=0.0,
-                timestamp_ms=T0 + sec * 1000 + (k + 1) * 100))
-    return pb.TelemetryBatch(deployment=DEP, steps=steps)
+    """One simulated second (grpc_e2e_common.attention_window)."""
+    return common.attention_window(pb, DEP, sec, load, x, T0, B)
 
 
 def report(tel, pb, sec, load):

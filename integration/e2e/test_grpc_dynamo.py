@@ -88,16 +88,7 @@ def load_dynamo_stubs(tmp):
 
 
 def window(pb, sec, load, x=3):
-    steps = []
-    for k in range(10):
-        for i in range(x):
-            steps.append(pb.StepSample(
-                instance_id="attn-%d" % i, role=pb.ROLE_ATTENTION,
-                step=sec * 10 + k, batch_size=B,
-                token_load=load + (i - (x - 1) / 2.0) * 100.0,
-                attention_ms=0.0, comm_ms=0.0,
-                timestamp_ms=T0 + sec * 1000 + (k + 1) * 100))
-    return pb.TelemetryBatch(deployment=DEP, steps=steps)
+    return common.attention_window(pb, DEP, sec, load, x, T0, B)
 
 
 def drive_to_command(tel, pb):

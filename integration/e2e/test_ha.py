@@ -31,7 +31,6 @@ Usage: /usr/bin/python3 test_ha.py BIN_DIR
 """
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -134,32 +133,31 @@ def metric(addr, name):
 
 
 def window(pb, sec, x):
+    """Window sec: theta 100 (optimum x = 3) and theta 600 (x = 9) in turn,
+    20 s each."""
     load = 25600.0 if (sec // 20) % 2 == 0 else 153600.0
-    steps = []
-    for k in range(10):
-        for i in range(x):
-            steps.append(pb.StepSample(
-                instance_id="attn-%d" % i, role=pb.ROLE_ATTENTION,
-                step=sec * 10 + k, batch_size=B,
-                token_load=load + (i - (x - 1) / 2.0) * 100.0,
-                attention_ms=0.0, comm_ms=0.0,
-                timestamp_ms=T0 + sec * 1000 + (k + 1) * 100))
-    return pb.TelemetryBatch(deployment=DEP, steps=steps)
+    return common.attention_window(pb, DEP, sec, load, x, T0, B)
 
 
 class Replicas:
-    def __init__(self, bin_dir, tmp, etcd, stubs):
-        self.bin_dir, self.tmp, self.etcd, self.stubs = bin_dir, tmp, etcd, \
-            stubs
+    """Three `afd-sizer serve` replicas of one HA group (key prefix), each
+    in its own folder under tmp; start(i) also restarts replica i there."""
+
+    def __init__(self, bin_dir, tmp, etcd, config=None, prefix="/afd-sizer"):
+        self.bin_dir, self.tmp, self.etcd = bin_dir, tmp, etcd
+        self.config = CONFIG if config is None else config
+        self.prefix = prefix
         self.daemons = [None, None, None]
 
     def start(self, i):
-        d_tmp = os.path.join(self.tmp, "r%d" % i)
+        d_tmp = os.path.join(self.tmp, "%s-r%d" % (self.prefix.strip("/")
+                                                   .replace("/", "-"), i))
         os.makedirs(d_tmp, exist_ok=True)
         self.daemons[i] = common.Daemon(
-            self.bin_dir, d_tmp, config=CONFIG,
+            self.bin_dir, d_tmp, config=self.config,
             extra_args=["--etcd-endpoints", self.etcd.endpoints(),
-                        "--ha-ttl-ms", str(TTL_MS)]).start()
+                        "--ha-ttl-ms", str(TTL_MS),
+                        "--ha-prefix", self.prefix]).start()
 
     def live(self):
         return [d for d in self.daemons if d and d.proc and
@@ -334,7 +332,7 @@ def body(c, tmp, bin_dir, stubs):
     reps = None
     try:
         c.check("3-member etcd cluster healthy", etcd.start())
-        reps = Replicas(bin_dir, tmp, etcd, stubs)
+        reps = Replicas(bin_dir, tmp, etcd)
         for i in range(3):
             reps.start(i)
         lead = reps.leader()

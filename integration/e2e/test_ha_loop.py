@@ -24,10 +24,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grpc_e2e_common as common  # noqa: E402
-import peers  # noqa: E402
-from test_ha import ETCD, EtcdCluster, http_get  # noqa: E402
+from test_ha import ETCD, EtcdCluster, Replicas  # noqa: E402
 
-TTL_MS = 3000
 # The demo's controller settings (plugin/demo/cmd_demo.c demo_settings).
 CONFIG = json.dumps({
     "liveness_window_s": 2,
@@ -37,25 +35,6 @@ CONFIG = json.dumps({
                    "max_step": 64, "ack_timeout_s": 60, "backoff_s": 30,
                    "alerts": {"debounce_s": 10, "resolve_s": 30}},
 })
-
-
-def start_replicas(bin_dir, tmp, etcd, prefix):
-    out = []
-    for i in range(3):
-        d_tmp = os.path.join(tmp, "%s-r%d" % (prefix.strip("/"), i))
-        os.makedirs(d_tmp, exist_ok=True)
-        out.append(common.Daemon(
-            bin_dir, d_tmp, config=CONFIG,
-            extra_args=["--etcd-endpoints", etcd.endpoints(),
-                        "--ha-ttl-ms", str(TTL_MS), "--ha-prefix", prefix]
-        ).start())
-    return out
-
-
-def leader_of(daemons):
-    ls = [d for d in daemons if d.proc and d.proc.poll() is None and
-          "ha: leader" in http_get(d.http_addr, "/readyz")]
-    return ls[0] if len(ls) == 1 else None
 
 
 def sim(bin_dir, scenario, daemons):
@@ -91,42 +70,43 @@ def body(c, tmp, bin_dir, src):
     try:
         c.check("3-member etcd cluster healthy", etcd.start())
         # run 1: no kill
-        reps = start_replicas(bin_dir, tmp, etcd, "/run1")
-        lead = peers.wait_for(lambda: leader_of(reps), 10, 0.05)
-        order = [d for d in reps if d is not lead] + [lead]
+        reps = Replicas(bin_dir, tmp, etcd, config=CONFIG, prefix="/run1")
+        for i in range(3):
+            reps.start(i)
+        lead = reps.leader()
+        order = [d for d in reps.daemons if d is not lead] + [lead]
         p = sim(bin_dir, scenario, order)
         out, err = p.communicate(timeout=300)
         runs.append(check_run(c, "no kill", p, out, err))
-        for d in reps:
+        for d in reps.live():
             d.stop()
         # run 2: two leader kills
-        reps = start_replicas(bin_dir, tmp, etcd, "/run2")
-        lead = peers.wait_for(lambda: leader_of(reps), 10, 0.05)
-        order = [d for d in reps if d is not lead] + [lead]
+        reps = Replicas(bin_dir, tmp, etcd, config=CONFIG, prefix="/run2")
+        for i in range(3):
+            reps.start(i)
+        lead = reps.leader()
+        order = [d for d in reps.daemons if d is not lead] + [lead]
         t_start = time.monotonic()
         p = sim(bin_dir, scenario, order)
         time.sleep(2.0)
         killed = 0
         for k in range(2):
-            lead = peers.wait_for(lambda: leader_of(reps), 10, 0.05)
+            lead = reps.leader()
             if lead is None or p.poll() is not None:
                 break
-            i = reps.index(lead)
+            i = reps.daemons.index(lead)
             lead.kill()
             killed += 1
-            reps[i] = common.Daemon(
-                bin_dir, lead.tmp, config=CONFIG,
-                extra_args=lead.extra_args).start()
-            peers.wait_for(lambda: leader_of(reps), 10, 0.05)
+            reps.start(i)  # rejoins as a follower
+            reps.leader()
             time.sleep(1.0)
         out, err = p.communicate(timeout=300)
         wall = time.monotonic() - t_start
         c.check("kills landed while the run went on", killed == 2,
                 "%d kills" % killed)
         runs.append(check_run(c, "two kills", p, out, err))
-        for d in reps:
-            if d.proc and d.proc.poll() is None:
-                d.stop()
+        for d in reps.live():
+            d.stop()
         t0 = runs[0]["throughput_per_device"]
         t1 = runs[1]["throughput_per_device"]
         print("oracle %.4f; no kill %.4f (%.1f%% of oracle, %d commands); "

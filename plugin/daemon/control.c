@@ -574,26 +574,35 @@ bool afd_control_export(struct afd_deployment *d, struct afd_control_saved *out)
     return true;
 }
 
+int afd_control_saved_check(const struct afd_control_saved *s, char *err)
+{
+    const struct afd_command *last = &s->last_issued.cmd;
+
+    if (s->has_issued && (last->id == 0 || last->id >= s->policy.next_id))
+        return afd_err(err, AFD_EINVAL,
+                       "last command %llu is not below next id %llu",
+                       (unsigned long long)last->id,
+                       (unsigned long long)s->policy.next_id);
+    if (s->acked_target < 0 || s->acked_target > AFD_POLICY_COUNT_MAX)
+        return afd_err(err, AFD_EINVAL, "acked target %d outside [0, %d]",
+                       s->acked_target, AFD_POLICY_COUNT_MAX);
+    return AFD_OK;
+}
+
 int afd_control_import(struct afd_control *c, struct afd_deployment *d,
                        const struct afd_control_saved *s, char *err)
 {
-    struct afd_dep_control *e = state(c, d);
+    struct afd_dep_control *e;
     const struct afd_command *last = &s->last_issued.cmd;
+    char why[AFD_ERR_LEN];
     int rc;
 
-    if (!e)
+    if (afd_control_saved_check(s, why))
+        return afd_err(err, AFD_EINVAL, "saved control state of '%s': %s",
+                       afd_deployment_name(d), why);
+    if (!(e = state(c, d)))
         return afd_err(err, AFD_ENOMEM, "out of memory for '%s' control state",
                        afd_deployment_name(d));
-    if (s->has_issued && (last->id == 0 || last->id >= s->policy.next_id))
-        return afd_err(err, AFD_EINVAL,
-                       "saved control state of '%s': last command %llu is "
-                       "not below next id %llu",
-                       afd_deployment_name(d), (unsigned long long)last->id,
-                       (unsigned long long)s->policy.next_id);
-    if (s->acked_target < 0 || s->acked_target > AFD_POLICY_COUNT_MAX)
-        return afd_err(err, AFD_EINVAL,
-                       "saved control state of '%s': acked target %d",
-                       afd_deployment_name(d), s->acked_target);
     if ((rc = afd_policy_import(e->policy, &s->policy, err)))
         return rc;
     if (s->has_issued && last->id >= e->last_id) {

@@ -68,7 +68,7 @@ struct afd_control_command {
     double r_star;          /* mean-field r* of the recommendation */
     double r_star_barrier;  /* barrier-aware ratio, 0 when unknown */
     bool advisory;
-    int64_t leader_epoch;   /* HA fencing token when issued, 0 without HA */
+    int64_t leader_epoch; /* HA fencing token when issued, 0 without HA */
 };
 
 /* Where decisions and alert events go (both optional). */
@@ -190,8 +190,14 @@ struct afd_control_saved {
     int acked_target;                       /* last successful ack, 0 */
 };
 
+/* The checks of the control-level fields of s (the last issued command's
+ * id below next_id, the acked target in range); the policy's own are
+ * afd_policy_import's. AFD_EINVAL with the reason. */
+int afd_control_saved_check(const struct afd_control_saved *s, char *err);
+
 /* d's state; false when d has none yet (never evaluated). */
-bool afd_control_export(struct afd_deployment *d, struct afd_control_saved *out);
+bool afd_control_export(struct afd_deployment *d,
+                        struct afd_control_saved *out);
 /* Resumes d from s (policy.h afd_policy_import's rules). AFD_ENOMEM,
  * AFD_EINVAL with the reason in err; nothing changes on error. */
 int afd_control_import(struct afd_control *c, struct afd_deployment *d,

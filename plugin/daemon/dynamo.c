@@ -16,6 +16,7 @@
 #include "plugin/daemon/control.h"
 #include "plugin/daemon/registry.h"
 #include "plugin/rpc/grpc_client.h"
+#include "plugin/sys/os.h"
 #include "proto/dynamo/planner/plugin/v1/plugin.pb-c.h"
 
 #define REGISTRY         "/dynamo.planner.plugin.v1.PluginRegistry/"
@@ -62,16 +63,9 @@ const char *afd_dynamo_state_name(enum afd_dynamo_state s)
 /* Sleeps up to ms unless stopped; true when stopping. */
 static bool wait_ms(struct afd_dynamo *d, int ms)
 {
-    struct timespec ts;
+    struct timespec ts = afd_timespec_after_ms(CLOCK_REALTIME, ms);
     bool stop;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&d->mu);
     while (!d->stop)
         if (pthread_cond_timedwait(&d->cv, &d->mu, &ts) == ETIMEDOUT)

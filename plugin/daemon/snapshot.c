@@ -506,16 +506,10 @@ static int read_control(const PB(ControlState) * m, struct dep_in *in,
         s->last_issued.r_star = m->last_issued->r_star;
         s->last_issued.r_star_barrier = m->last_issued->r_star_barrier;
         s->last_issued.leader_epoch = m->last_issued->leader_epoch;
-        if (s->last_issued.cmd.id == 0 ||
-            s->last_issued.cmd.id >= s->policy.next_id)
-            return afd_err(err, AFD_EPARSE,
-                           "last command %llu is not below next id %llu",
-                           (unsigned long long)s->last_issued.cmd.id,
-                           (unsigned long long)s->policy.next_id);
     }
     s->acked_target = m->acked_target;
-    if (s->acked_target < 0 || s->acked_target > AFD_POLICY_COUNT_MAX)
-        return afd_err(err, AFD_EPARSE, "acked target %d", s->acked_target);
+    if (afd_control_saved_check(s, err))
+        return AFD_EPARSE;
     afd_policy_config_init(&pc);
     if (!(p = afd_policy_new(in->name, &pc, err)))
         return AFD_ENOMEM;

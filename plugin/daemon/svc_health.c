@@ -53,12 +53,11 @@ static bool is_served(const char *name)
 static Grpc__Health__V1__HealthCheckResponse__ServingStatus
 status_of(const struct afd_svc_env *env, const char *name)
 {
-    char addr[8];
-    bool known;
+    int64_t epoch;
 
     /* "afd.sizer.v1.Leader": SERVING on the replica that commands now. */
-    if (!strcmp(name, AFD_HEALTH_LEADER) &&
-        afd_replication_refuse(env->repl, addr, sizeof(addr), &known))
+    if (!strcmp(name, AFD_HEALTH_LEADER) && env->repl &&
+        !afd_replication_gate(env->repl, &epoch))
         return GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
     return env->draining
                ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING

@@ -268,13 +268,7 @@ static void wait_until(struct afd_ha *h, int64_t due_ms, uint64_t seq)
         return;
     if (wait > 1000)
         wait = 1000;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += wait / 1000;
-    ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    ts = afd_timespec_after_ms(CLOCK_MONOTONIC, wait);
     pthread_mutex_lock(&h->mu);
     if (!h->stop && h->wseq == seq)
         (void)pthread_cond_timedwait(&h->cv, &h->mu, &ts);

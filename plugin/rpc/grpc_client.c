@@ -16,6 +16,7 @@
 
 #include "estimator/base/error.h"
 #include "plugin/rpc/grpc_buf.h"
+#include "plugin/sys/os.h"
 
 #define CLIENT_GRACE_MS 5000 /* past the deadline before we cancel */
 #define AUTH_LEN        600
@@ -487,17 +488,11 @@ struct afd_grpc_reader *afd_grpc_reader_start(
 int afd_grpc_reader_next(struct afd_grpc_reader *r, ProtobufCMessage **msg,
                          int timeout_ms, char *err)
 {
-    struct timespec until;
+    struct timespec until =
+        afd_timespec_after_ms(CLOCK_REALTIME, timeout_ms > 0 ? timeout_ms : 0);
     int rc = AFD_OK;
 
     *msg = NULL;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&r->mu);
     while (r->n == 0 && !r->ended && timeout_ms > 0)
         if (pthread_cond_timedwait(&r->cond, &r->mu, &until) == ETIMEDOUT)

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Exit status of every afd-* program. */
 #define AFD_EXIT_OK      0
@@ -30,6 +31,10 @@ int64_t afd_clock_mono_ms(void);
 int64_t afd_clock_mono_ns(void);
 double afd_clock_mono_s(void);
 int64_t afd_clock_wall_ms(void);
+
+/* The absolute time ms from now on clock (CLOCK_REALTIME or
+ * CLOCK_MONOTONIC), for pthread_cond_timedwait; ms >= 0. */
+struct timespec afd_timespec_after_ms(clockid_t clock, int64_t ms);
 
 /*
  * Epoch ms that never jump: the wall clock read once (first call) advanced
