@@ -313,14 +313,23 @@ static void describe_move(const struct afd_policy *p,
                  cmd->current, cmd->target, note);
         return;
     }
-    snprintf(cmd->reason, sizeof(cmd->reason),
-             "%s%s-bound: r*=%.2f recommends %d Attention instances for %d "
-             "FFN%s, %+.1f%% throughput per device, above the %g%% threshold "
-             "for %g s; %d -> %d%s",
-             pre, afd_regime_name(in->regime), in->r_star, in->target, in->ffn,
-             in->barrier ? " (barrier-aware)" : "", 100.0 * gain,
-             100.0 * c->gain_threshold, seconds(held_ms), cmd->current,
-             cmd->target, note);
+    if (in->confident && held_ms < c->dwell_ms)
+        snprintf(cmd->reason, sizeof(cmd->reason),
+                 "%s%s-bound: r*=%.2f recommends %d Attention instances for "
+                 "%d FFN%s, %+.1f%% throughput per device, above the %g%% "
+                 "threshold, on a confident estimate (no dwell); %d -> %d%s",
+                 pre, afd_regime_name(in->regime), in->r_star, in->target,
+                 in->ffn, in->barrier ? " (barrier-aware)" : "", 100.0 * gain,
+                 100.0 * c->gain_threshold, cmd->current, cmd->target, note);
+    else
+        snprintf(cmd->reason, sizeof(cmd->reason),
+                 "%s%s-bound: r*=%.2f recommends %d Attention instances for "
+                 "%d FFN%s, %+.1f%% throughput per device, above the %g%% "
+                 "threshold for %g s; %d -> %d%s",
+                 pre, afd_regime_name(in->regime), in->r_star, in->target,
+                 in->ffn, in->barrier ? " (barrier-aware)" : "", 100.0 * gain,
+                 100.0 * c->gain_threshold, seconds(held_ms), cmd->current,
+                 cmd->target, note);
 }
 
 /* The command one step toward desired; dir is +1 or -1. */
@@ -396,7 +405,7 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
         p->dwell_dir = dir;
         p->dwell_since = now_ms;
     }
-    if (now_ms - p->dwell_since < c->dwell_ms) {
+    if (now_ms - p->dwell_since < c->dwell_ms && !in->confident) {
         set_reason(p,
                    "gain %+.1f%% for %d -> %d above the %g%% threshold for "
                    "%g s of the %g s dwell",

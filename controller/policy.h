@@ -20,10 +20,11 @@
  *      gain_threshold and above the model's own uncertainty on it
  *      (gain_uncertainty), the direction (up or down) is the same, and both
  *      have held for dwell_ms: the first step with now - dwell_start >=
- *      dwell_ms acts. A dip to gain <= threshold or a flip of direction
- * restarts the timer. Dwell is not tracked while a command is in flight (counts
- * are changing); it is tracked during cooldown and backoff, so an action may
- *      follow as soon as they end.
+ *      dwell_ms acts; at once when the input says it is confident (the
+ *      dwell filters noise the estimate has already averaged away). A dip to
+ * gain <= threshold or a flip of direction restarts the timer. Dwell is not
+ * tracked while a command is in flight (counts are changing); it is tracked
+ * during cooldown and backoff, so an action may follow as soon as they end.
  *   4. Backoff. A failed or timed-out command blocks new ones for backoff_ms,
  *      from the failed ack (or from the timeout deadline).
  *   5. Cooldown. A successful ack blocks new commands for cooldown_ms from
@@ -115,6 +116,9 @@ struct afd_policy_input {
     double r_star;           /* recommended ratio target / y, finite, > 0 */
     double gain_uncertainty; /* 95% half-width of the gain, fraction, >= 0
                                 (0: unknown or exact) */
+    bool confident;          /* the estimate behind target is a fresh
+                                measurement with a tight interval (a shift
+                                forecast): no dwell (rule 3) */
 };
 
 struct afd_command {
@@ -231,15 +235,16 @@ void afd_policy_counters(const struct afd_policy *p,
  * and counters are re-learnt. Times are on the policy's clock (now_ms).
  */
 struct afd_policy_saved {
-    uint64_t next_id;       /* id the next command gets, >= 1 */
-    bool in_flight;         /* pending waits for its ack */
+    uint64_t next_id; /* id the next command gets, >= 1 */
+    bool in_flight;   /* pending waits for its ack */
     struct afd_command pending;
     int64_t cooldown_until; /* ms, 0: none */
     int64_t backoff_until;  /* ms, 0: none */
     int64_t last_now;       /* latest now_ms the policy saw */
 };
 
-void afd_policy_export(const struct afd_policy *p, struct afd_policy_saved *out);
+void afd_policy_export(const struct afd_policy *p,
+                       struct afd_policy_saved *out);
 
 /*
  * Resumes from s: ids never go back (next_id = max of both), the pending

@@ -84,7 +84,7 @@ bool afd_comm_mode_apply(const struct afd_comm_mode_tracker *m,
 }
 
 void afd_comm_mode_alternative(const struct afd_profile *p, double b, double rb,
-                               struct afd_profile *out)
+                               bool split_known, struct afd_profile *out)
 {
     bool agg = p->comm_mode == AFD_COMM_AGGREGATE;
     double n_now = agg ? rb : b, n_alt = agg ? b : rb;
@@ -92,6 +92,6 @@ void afd_comm_mode_alternative(const struct afd_profile *p, double b, double rb,
 
     *out = *p;
     out->comm_mode = agg ? AFD_COMM_PER_INSTANCE : AFD_COMM_AGGREGATE;
-    out->bC = fmin(p->bC, t_now);
+    out->bC = split_known ? fmin(p->bC, t_now) : 0;
     out->aC = n_alt > 0 ? (t_now - out->bC) / n_alt : 0;
 }

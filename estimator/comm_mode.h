@@ -76,11 +76,15 @@ bool afd_comm_mode_apply(const struct afd_comm_mode_tracker *m,
 
 /*
  * The other mode's hypothesis for p at the current point (b, rb tokens):
- * comm_mode flipped, the same fixed part bC (at most the current time), and
- * the per-token part re-expressed in the other mode's tokens, so that both
- * hypotheses predict the same comm time here and part only as r moves.
+ * comm_mode flipped, the fixed part bC (at most the current time) when
+ * split_known, else none, and the rest of the current time per token in
+ * the other mode's tokens, so that both hypotheses predict the same comm
+ * time here and part only as r moves. Why none when the calibration has
+ * not split aC from bC (its tokens never moved): the split is then the
+ * prior's, and all-per-token is the other mode's extreme, so the two
+ * hypotheses bracket every line through the current point.
  */
 void afd_comm_mode_alternative(const struct afd_profile *p, double b, double rb,
-                               struct afd_profile *out);
+                               bool split_known, struct afd_profile *out);
 
 #endif

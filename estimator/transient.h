@@ -9,24 +9,37 @@
  * finish first), so their renewal-reward theta underrates it. Both biases
  * make a sizer walk to the new target in a staircase.
  *
- * This forecast counts time at risk instead. Every slot is refilled the
- * moment its request finishes (model.md section 1), so each finished
- * request, old or new, admits one request of the new phase at its finish
- * time. From `start` on it keeps, for the requests admitted since:
+ * This forecast counts time at risk instead, on a step clock (decode
+ * steps since some origin, as the caller counts them: every running request
+ * gains one token per step, whatever the step time). Every slot is refilled
+ * the moment its request finishes (model.md section 1), so each finished
+ * request, old or new, admits one request of the new phase at its finish,
+ * unless the slot resumes a request handed back earlier (a removed
+ * instance's, or a batch cut's): the caller says which share of each
+ * finish admitted, and adds the admissions of slots it knows were added.
+ * From `start` on it keeps, for the requests admitted since:
  *     exposure = sum over those still running of (now - admitted)
- *              + sum over those finished of their lifetime
+ *              + sum over those finished of their decode length
  *     finished = how many of them finished
- * A finished request belongs to the new phase when finish - D * step_ms
- * >= start. The finish rate per unit of exposure estimates the new phase's
- * hazard, so its mean lifetime is exposure / finished (censoring-correct
- * for a constant hazard), its mean decode length that over step_ms, and
- * with a geometric decode length independent of the prompt (workload.h)
+ * A finished request belongs to the new phase when finish - D >= start;
+ * a request known to have finished within a window of steps counts with
+ * the share of the window for which that holds.
+ * Why steps and not milliseconds: the step time moves during a shift (the
+ * old phase's requests leave), and a request's admission time recovered as
+ * finish - D * (today's step time) would misfile old requests as new, each
+ * one a finish without exposure (a forecast biased short for seconds).
+ * The finish rate per step of exposure estimates the new phase's hazard,
+ * so its mean decode length is exposure / finished (censoring-correct for
+ * a constant hazard), and with a geometric decode length independent of
+ * the prompt (workload.h)
  *     theta = E[P] + (E[D] - 1),   sigma^2 = Var(P) + E[D] (E[D] - 1)
  * E[P] and Var(P) from the new phase's finished prompts. A heavier tail
  * than geometric makes this an underestimate, the cheap side for a sizer
  * (fewer Attention instances than optimal cost little; too many, a lot).
+ * The relative 95% half-width of E[D] is 1.96 / sqrt(finished) (the
+ * exponential lifetime's), reported as rel_ci.
  *
- * Pure: times are the caller's ms (one clock, never decreasing), no I/O, no
+ * Pure: times are the caller's step clock (never decreasing), no I/O, no
  * allocation. One owner.
  */
 #ifndef AFD_TRANSIENT_H
@@ -38,43 +51,82 @@
 /* New-phase requests finished before a forecast is given. */
 #define AFD_TRANSIENT_MIN_FINISHED 30
 
-struct afd_transient {
-    bool active;
-    int64_t start_ms;
-    /* Admissions since start, at finish times a_k: count, sum(a_k - start). */
-    double admitted, sum_admit_ms;
-    /* New-phase requests finished: count, sum(f_j - start), prompt sums. */
-    double finished, sum_finish_ms, sum_p, sum_p2;
+/* Closures remembered (the latest ones). */
+#define AFD_TRANSIENT_CLOSED 4
+
+/* Steps [from, to) in which no slot took a new request (to = +inf: open). */
+struct afd_transient_closed {
+    double from, to;
 };
 
-/* Starts (or restarts) a forecast at start_ms, forgetting the last one. */
-void afd_transient_start(struct afd_transient *t, int64_t start_ms);
+struct afd_transient {
+    bool active;
+    double start; /* steps */
+    /* Admissions since start, at finish steps a_k: count, sum(a_k - start). */
+    double admitted, sum_admit;
+    /* New-phase requests finished: count, sum(f_j - start), prompt sums. */
+    double finished, sum_finish, sum_p, sum_p2;
+    struct afd_transient_closed closed[AFD_TRANSIENT_CLOSED];
+    int n_closed;
+};
+
+/* An inactive forecast with no closures (a zeroed struct is the same). */
+void afd_transient_init(struct afd_transient *t);
+
+/* Starts (or restarts) a forecast at step `start`, forgetting the last
+ * (but not the closures: they are the fleet's). */
+void afd_transient_start(struct afd_transient *t, double start);
 
 /* Ends the forecast (active false). */
 void afd_transient_stop(struct afd_transient *t);
 
 /*
- * One finished request reported at now_ms: prompt P >= 0 and decode D >= 1
- * tokens, step_ms the current step time (> 0). Ignored when not active, for
- * a time before start, or for non-finite input.
+ * `weight` > 0 finished requests (a sampled report's one stands for
+ * several) of prompt P >= 0 and decode D >= 1 tokens, finished somewhere
+ * in the steps [from, to] (a report's window; from == to for an exact
+ * step), uniformly as far as the caller knows; `admits` in [0, weight] of
+ * them then took a new request into their slot (all but resumed
+ * hand-backs). The parts of the window before start are ignored; so are
+ * non-finite input, from > to and admits outside [0, weight].
  */
-void afd_transient_request(struct afd_transient *t, int64_t now_ms,
-                           double prompt, double decode, double step_ms);
+void afd_transient_request(struct afd_transient *t, double from, double to,
+                           double prompt, double decode, double weight,
+                           double admits);
+
+/*
+ * Closures: from step `at` on, no slot takes a new request (handed-back
+ * requests wait, and every finish resumes one) until afd_transient_reopen.
+ * A resumed request has paused, so finish - D overstates when it was
+ * admitted: one whose finish - D falls in a closure is not new, whatever
+ * start says. Kept while inactive too; the oldest dropped beyond
+ * AFD_TRANSIENT_CLOSED. Close while closed and reopen while open, or
+ * non-finite steps, are ignored.
+ */
+void afd_transient_close(struct afd_transient *t, double at);
+void afd_transient_reopen(struct afd_transient *t, double at);
+
+/*
+ * n >= 0 new-phase requests admitted at step `at` into slots that were
+ * added (a scale-out, a larger batch), not refilled by a finish. Ignored
+ * when not active, before start, or for non-finite or negative input.
+ */
+void afd_transient_admit(struct afd_transient *t, double at, double n);
 
 struct afd_transient_forecast {
     double theta;       /* tokens per slot */
     double sigma;       /* tokens */
     double mean_decode; /* decode steps of the new phase */
-    double life_ms;     /* its mean request lifetime */
+    double rel_ci;      /* 95% relative half-width of mean_decode */
     double finished;    /* new-phase requests behind it */
 };
 
 /*
- * The forecast at now_ms with step time step_ms. Returns false (out
- * untouched) when not active, with fewer than AFD_TRANSIENT_MIN_FINISHED
- * new-phase requests finished, or without a positive exposure.
+ * The forecast at step `now`, no earlier than the end of the last window
+ * passed to afd_transient_request. Returns false (out untouched) when not
+ * active, with fewer than AFD_TRANSIENT_MIN_FINISHED new-phase requests
+ * finished, or without a positive exposure.
  */
-bool afd_transient_forecast(const struct afd_transient *t, int64_t now_ms,
-                            double step_ms, struct afd_transient_forecast *out);
+bool afd_transient_forecast(const struct afd_transient *t, double now,
+                            struct afd_transient_forecast *out);
 
 #endif

@@ -88,24 +88,30 @@ static void test_undecided_cases(void **state)
 }
 
 /* ensure the alternative hypothesis predicts the same time at the current
- * point with the same fixed part */
+ * point, with the same fixed part when the split is known and all of it per
+ * token when not */
 static void test_alternative(void **state)
 {
     struct afd_profile p = *afd_profile_builtin("paper-v1-fit"), a, b;
 
     (void)state;
     /* per instance: t = 1e-3 * 256 + 0.3 = 0.556 ms at B = 256, r*B = 5120 */
-    afd_comm_mode_alternative(&p, 256, 5120, &a);
+    afd_comm_mode_alternative(&p, 256, 5120, true, &a);
     assert_int_equal(a.comm_mode, AFD_COMM_AGGREGATE);
     assert_true(a.bC == 0.3);
     assert_close(0.256 / 5120, a.aC, 0, 1e-12);
     assert_close(0.556, a.aC * 5120 + a.bC, 0, 1e-12);
     assert_true(a.aA == p.aA && a.bF == p.bF);
     /* and back */
-    afd_comm_mode_alternative(&a, 256, 5120, &b);
+    afd_comm_mode_alternative(&a, 256, 5120, true, &b);
     assert_int_equal(b.comm_mode, AFD_COMM_PER_INSTANCE);
     assert_close(p.aC, b.aC, 0, 1e-12);
     assert_close(p.bC, b.bC, 0, 1e-12);
+    /* split unknown: 0.556 ms all per token, 0.556 / 5120 ms per token */
+    afd_comm_mode_alternative(&p, 256, 5120, false, &a);
+    assert_int_equal(a.comm_mode, AFD_COMM_AGGREGATE);
+    assert_true(a.bC == 0);
+    assert_close(0.556 / 5120, a.aC, 0, 1e-12);
 }
 
 int main(void)

@@ -295,6 +295,29 @@ static void test_policy_step_dwell_kept_when_target_moves(void **state)
     assert_int_equal(cmd.target, 7);
 }
 
+/* ensure a confident input acts at once, without the dwell, but not below
+ * the threshold, and a later unconfident one earns its dwell again */
+static void test_policy_step_confident_skips_dwell(void **state)
+{
+    struct afd_policy_config c = base_cfg();
+    struct afd_policy *p = make(state, &c);
+    struct afd_policy_input sure = input(4, 6, GAIN_HIGH);
+    struct afd_policy_input low = input(4, 6, GAIN_LOW);
+    struct afd_command cmd;
+
+    sure.confident = true;
+    low.confident = true;
+    steps_none(p, &low, 0, 5000, 1000);
+    assert_int_equal(step(p, &sure, 6000, &cmd), AFD_DECISION_COMMAND);
+    assert_int_equal(cmd.target, 6);
+    assert_true(cmd.issued_ms == 6000);
+    assert_string_equal(cmd.reason,
+                        "attention-bound: r*=6.00 recommends 6 Attention "
+                        "instances for 1 FFN, +25.0% throughput per device, "
+                        "above the 2% threshold, on a confident estimate (no "
+                        "dwell); 4 -> 6");
+}
+
 /* ensure no second command is issued while one waits for its ack */
 static void test_policy_step_in_flight_blocks(void **state)
 {
@@ -847,6 +870,7 @@ int main(void)
         T(test_policy_step_dwell_restarts_after_dip),
         T(test_policy_step_dwell_restarts_on_flip),
         T(test_policy_step_dwell_kept_when_target_moves),
+        T(test_policy_step_confident_skips_dwell),
         T(test_policy_step_in_flight_blocks),
         T(test_policy_step_timeout_allows_new_command),
         T(test_policy_expire_backoff_from_deadline),

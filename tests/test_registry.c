@@ -301,6 +301,31 @@ static void test_add_request_bad_values_rejected(void **state)
                      AFD_REJECT_NONE);
 }
 
+/* ensure a finished request's weight is 0 (unset) or a finite value >= 1 */
+static void test_add_request_weight_checked(void **state)
+{
+    struct fixture *f = *state;
+    struct afd_deployment *d = NULL;
+    char err[AFD_ERR_LEN];
+
+    assert_int_equal(
+        afd_deployment_add_request(f->reg, &d, "prod", 10, 5, 0.5, err),
+        AFD_REJECT_OUT_OF_RANGE);
+    assert_non_null(strstr(err, "'weight'"));
+    assert_int_equal(
+        afd_deployment_add_request(f->reg, &d, "prod", 10, 5, NAN, err),
+        AFD_REJECT_NOT_FINITE);
+    assert_int_equal(
+        afd_deployment_add_request(f->reg, &d, "prod", 10, 5, -2, err),
+        AFD_REJECT_NEGATIVE);
+    assert_int_equal(
+        afd_deployment_add_request(f->reg, &d, "prod", 10, 5, 0, err),
+        AFD_REJECT_NONE);
+    assert_int_equal(
+        afd_deployment_add_request(f->reg, &d, "prod", 10, 5, 7, err),
+        AFD_REJECT_NONE);
+}
+
 /* ensure an unknown deployment is rejected and counted when auto-create is
  * off, and nothing is created */
 static void test_add_step_auto_create_off_unknown(void **state)
@@ -835,6 +860,7 @@ int main(void)
         T(test_add_step_bad_utf8_deployment_malformed, setup),
         T(test_add_step_valid_around_bad_kept, setup),
         T(test_add_request_bad_values_rejected, setup),
+        T(test_add_request_weight_checked, setup),
         T(test_add_step_auto_create_off_unknown, setup_no_auto),
         T(test_add_step_auto_create_on_creates, setup),
         T(test_add_step_bad_item_no_auto_create, setup),

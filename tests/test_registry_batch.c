@@ -134,7 +134,7 @@ static void test_deployment_add_step_matches_by_name(void **state)
 
         assert_int_equal(
             afd_registry_add_request(f->reg, "byname", 50, dec, NULL),
-            afd_deployment_add_request(f->reg, &d, "batch", 50, dec, NULL));
+            afd_deployment_add_request(f->reg, &d, "batch", 50, dec, 1, NULL));
     }
     assert_ptr_equal(d, afd_registry_find(f->reg, "batch"));
     afd_deployment_counters(by, &cb);
@@ -171,8 +171,9 @@ static void test_deployment_add_step_all_invalid_creates_nothing(void **state)
     assert_int_equal(afd_deployment_add_step(f->reg, &d, "new", &bad, 0, err),
                      AFD_REJECT_NOT_FINITE);
     assert_non_null(strstr(err, "token_load"));
-    assert_int_equal(afd_deployment_add_request(f->reg, &d, "new", 5, 0, err),
-                     AFD_REJECT_OUT_OF_RANGE);
+    assert_int_equal(
+        afd_deployment_add_request(f->reg, &d, "new", 5, 0, 1, err),
+        AFD_REJECT_OUT_OF_RANGE);
     assert_non_null(strstr(err, "decode_tokens"));
     assert_null(d);
     assert_null(afd_registry_find(f->reg, "new"));
@@ -227,8 +228,9 @@ static void test_deployment_add_step_unknown_orphan(void **state)
             AFD_REJECT_UNKNOWN_DEPLOYMENT);
         assert_non_null(strstr(err, "unknown deployment 'other'"));
     }
-    assert_int_equal(afd_deployment_add_request(f->reg, &d, "other", 1, 2, err),
-                     AFD_REJECT_UNKNOWN_DEPLOYMENT);
+    assert_int_equal(
+        afd_deployment_add_request(f->reg, &d, "other", 1, 2, 1, err),
+        AFD_REJECT_UNKNOWN_DEPLOYMENT);
     assert_null(d);
     afd_registry_orphan_rejects(f->reg, orphan);
     assert_true(orphan[AFD_REJECT_UNKNOWN_DEPLOYMENT] == 4);

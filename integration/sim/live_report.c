@@ -37,6 +37,9 @@ int afd_live_report(struct afd_grpc_client *cli, const char *deployment,
         afd__sizer__v1__finished_request__init(&fr[i]);
         fr[i].prompt_tokens = req[2 * i * every];
         fr[i].decode_tokens = req[2 * i * every + 1];
+        /* One of every `every` sent: it stands for the ones up to the
+         * next sent (the last, for the rest). */
+        fr[i].weight = (double)(i + 1 < n_send ? every : n_req - i * every);
         frp[i] = &fr[i];
     }
     for (k = 0; k < n_msgs; k++) {

@@ -240,6 +240,7 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
     in.tput_current = rec->throughput_current;
     in.tput_target = rec->throughput_target;
     in.gain_uncertainty = rec->gain_uncertainty;
+    in.confident = rec->theta_confident;
     /* The stage binding now explains the move (attention-bound: add
      * Attention instances; FFN-bound: remove some); the regime at r* is
      * the balance point and says nothing about direction. */
@@ -462,8 +463,14 @@ int afd_control_ack(struct afd_control *c, struct afd_deployment *d,
     rc = afd_policy_ack(e->policy, id, success, detail, now, err);
     if (rc == AFD_OK) {
         e->last_now = now;
-        if (success && id == e->last_issued.cmd.id)
-            e->acked_target = e->last_issued.cmd.target;
+        if (success && id == e->last_issued.cmd.id) {
+            const struct afd_command *cmd = &e->last_issued.cmd;
+
+            e->acked_target = cmd->target;
+            /* The removed instances' requests are handed back now, not
+             * when their rows expire (the forecast's ledger, slots.c). */
+            afd_deployment_note_release(d, cmd->current - cmd->target);
+        }
     } else if (rc == AFD_EINVAL) {
         e->policy_errors++;
     }

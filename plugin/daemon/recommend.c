@@ -100,7 +100,7 @@ static void live_view(const struct afd_deployment *d, int64_t settled_ms,
  * lifetime, mean decode steps x step time, clamped to [5 s, 120 s] (5 s
  * before anything is known).
  */
-static int64_t young_ms(const struct afd_deployment *d)
+static int64_t young_ms(const struct afd_deployment *d, int64_t now_ms)
 {
     struct afd_workload_stats ws;
     double step = afd_deployment_step_ms(d), life = AFD_YOUNG_MIN_MS;
@@ -108,6 +108,11 @@ static int64_t young_ms(const struct afd_deployment *d)
     if (afd_workload_stats(d->workload, &ws, NULL) == AFD_OK &&
         ws.requests >= AFD_MIN_REQUESTS_FOR_THETA && step > 0)
         life = ws.mean_decode * step;
+    /* Finished requests lag a shift to longer lives: a recent forecast
+     * knows the new phase's lifetime first. */
+    if (d->forecast_ms > 0 && d->forecast.mean_decode * step > life &&
+        now_ms - d->forecast_ms < 3 * d->forecast.mean_decode * step)
+        life = d->forecast.mean_decode * step;
     if (life < AFD_YOUNG_MIN_MS)
         life = AFD_YOUNG_MIN_MS;
     return (int64_t)(life > AFD_YOUNG_MAX_MS ? AFD_YOUNG_MAX_MS : life);
@@ -121,13 +126,19 @@ static int64_t young_ms(const struct afd_deployment *d)
  * with the forecast further the same way
  * (the detector also fires on the slow tail of an earlier shift, and the
  * first seconds of a forecast are its least certain), else it lapses after
- * a minute. The forecast is refreshed until our own resize changes x (its
- * counts assume every slot is refilled by a finish, which a resize breaks),
- * then frozen; it ends when the live estimate comes within 5% of it or
- * after three request lifetimes (old or new, the longer; 30 s to 300 s).
+ * a minute. It counts on the step clock, so a step time that moves does
+ * not bias it, and through batch changes and our own scale-outs: the slot
+ * ledger (slots.c) tells it which finishes resumed handed-back requests
+ * and which slots were added. Our own scale-in freezes it (the new phase's
+ * handed-back requests wait while it would count them at risk). It ends,
+ * once the post-scale-in hold is over, when the live estimate comes within
+ * 5% of it (after two new-phase lifetimes) or after three request
+ * lifetimes (old or new, the longer; 30 s to 300 s).
  * Returns true while the forecast is the theta to use.
  */
 #define AFD_TRANSIENT_CONFIRM 0.1
+/* A forecast this tight (95% relative half-width) needs no dwell. */
+#define AFD_FORECAST_CONFIDENT 0.05
 
 static bool transient_update(struct afd_deployment *d, int64_t now_ms,
                              double live_theta, double old_decode)
@@ -147,13 +158,22 @@ static bool transient_update(struct afd_deployment *d, int64_t now_ms,
          * requests back): no new candidate for a request lifetime after. */
         if (!d->transient.active &&
             d->shift.last_channel == AFD_SHIFT_ON_LOAD &&
-            now_ms - d->x_changed_ms >= d->young_ms) {
-            afd_transient_start(&d->transient,
-                                (int64_t)llround(d->shift.last_t * 1000));
-            d->transient_x = x;
-            d->transient_step = step;
-            d->transient_locked = false;
+            now_ms - d->x_changed_ms >= d->young_ms &&
+            now_ms >= d->hold_until_ms) {
+            /* The detection came at most one evaluation ago: back to it
+             * on the step clock at today's step time, but not before the
+             * end of the requests already counted (those finished in a
+             * window reaching past start would be lost to it: each one's
+             * admission missing, the forecast biased short). */
+            double back = (double)now_ms - d->shift.last_t * 1000;
+            double at =
+                d->step_clock - (step > 0 && back > 0 ? back / step : 0);
+
+            afd_transient_start(
+                &d->transient, at > d->req_step_clock ? at : d->req_step_clock);
+            d->transient_start_ms = (int64_t)llround(d->shift.last_t * 1000);
             d->has_forecast = false;
+            d->forecast_frozen = false;
             d->transient_confirmed = false;
             d->transient_ref =
                 d->prev_live_theta > 0 ? d->prev_live_theta : live_theta;
@@ -162,14 +182,11 @@ static bool transient_update(struct afd_deployment *d, int64_t now_ms,
     d->prev_live_theta = live_theta;
     if (!d->transient.active)
         return false;
-    /* x lags a resize by the liveness window; the step time does not. */
-    if (x != d->transient_x ||
-        fabs(step - d->transient_step) > 0.1 * d->transient_step)
-        d->transient_locked = true;
-    if (!d->transient_locked &&
-        afd_transient_forecast(&d->transient, now_ms, step, &fc)) {
+    if (!d->forecast_frozen &&
+        afd_transient_forecast(&d->transient, d->req_step_clock, &fc)) {
         d->forecast = fc;
         d->has_forecast = true;
+        d->forecast_ms = now_ms;
     }
     /* Confirmed: the live estimate moved, and the forecast lies further
      * the same way (it sees the new phase, the live loads still the mix). */
@@ -184,14 +201,20 @@ static bool transient_update(struct afd_deployment *d, int64_t now_ms,
     if (!d->transient_confirmed && moved)
         d->transient_confirmed = true;
     if (!d->transient_confirmed || !d->has_forecast) {
-        if (now_ms - d->transient.start_ms > 60000)
+        if (now_ms - d->transient_start_ms > 60000)
             afd_transient_stop(&d->transient);
         return false;
     }
-    end = 3 * fmax(d->forecast.life_ms, old_decode * step);
+    end = 3 * fmax(d->forecast.mean_decode, old_decode) * step;
     end = end < 30000 ? 30000 : end > 300000 ? 300000 : end;
-    if (fabs(live_theta - d->forecast.theta) <= 0.05 * d->forecast.theta ||
-        (double)(now_ms - d->transient.start_ms) > end) {
+    /* The live estimate passes through the forecast on its way (young
+     * requests pull it below for a while): agreement counts only after two
+     * of the new phase's lifetimes. */
+    if (now_ms >= d->hold_until_ms &&
+        ((fabs(live_theta - d->forecast.theta) <= 0.05 * d->forecast.theta &&
+          (double)(now_ms - d->transient_start_ms) >
+              2 * d->forecast.mean_decode * step) ||
+         (double)(now_ms - d->transient_start_ms) > end)) {
         afd_transient_stop(&d->transient);
         d->has_forecast = false;
         return false;
@@ -218,10 +241,18 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
         /* After our own scale-in the leaving instances' requests are handed
          * back and resumed by the remaining slots, older than the
          * workload's: hold the estimate for a request lifetime. */
-        if (rec->attention_instances < d->hold_x)
-            d->hold_until_ms = now_ms + d->young_ms;
+        if (rec->attention_instances < d->hold_x) {
+            /* The handed-back requests queue for the remaining slots: a
+             * backlog of (hold_x / x - 1) fleets' worth of requests, drained
+             * at one fleet per lifetime, then finished within another. */
+            double k = (double)d->hold_x / rec->attention_instances;
+
+            d->hold_until_ms =
+                now_ms + (int64_t)((k > 8 ? 8 : k) * (double)d->young_ms);
+        }
         d->hold_x = rec->attention_instances;
-        if (now_ms < d->hold_until_ms && d->load.valid)
+        d->holding = now_ms < d->hold_until_ms && d->load.valid;
+        if (d->holding)
             rec->theta = d->load.theta;
         else
             rec->theta = afd_load_tracker_update(&d->load, now_ms,
@@ -233,6 +264,8 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
         if (transient_update(d, now_ms, rec->theta,
                              have_d ? ws.mean_decode : 0)) {
             rec->theta_source = AFD_THETA_FORECAST;
+            rec->forecast_rel_ci = d->forecast.rel_ci;
+            rec->theta_confident = d->forecast.rel_ci <= AFD_FORECAST_CONFIDENT;
             rec->theta = d->forecast.theta;
             rec->has_sigma = true;
             rec->sigma = d->forecast.sigma;
@@ -327,36 +360,96 @@ static double worst_loss(const struct model *a, const struct model *b, int x)
 }
 
 /*
- * The 95% half-width of the expected gain: each identified coefficient
- * moved alone by its calibration half-width (calib.h), the gain's changes
- * combined in quadrature. Coefficients the data have not identified are
- * the prior, not noise: they are left out (counting their +-100% would
- * forbid every move, and only moves identify them).
+ * The 95% half-width of the expected gain. Per stage, the calibration's
+ * (slope, intercept) error ellipse (calib.h's afd_calib_fit covariance):
+ * the line moved along each principal axis by its 95% half-length, the
+ * gain's changes combined in quadrature over the axes and stages, and
+ * with theta moved by its own 95% half-width (theta_hw). Axes,
+ * not each coefficient alone: after the load moves a little, slope and
+ * intercept are each uncertain but tightly tied (the time near the
+ * measured loads is known); moving one alone would claim an uncertainty
+ * the data rule out, and block every move for as long as it lasts.
+ * Stages whose coefficients the data have not identified are the prior,
+ * not noise: they are left out (counting their +-100% would forbid every
+ * move, and only moves identify them); so is the comm line the comm-mode
+ * tracker replaced (recommend's own, not the calibration's).
  */
-static double gain_uncertainty(const struct model *m,
-                               const struct afd_recommendation *rec)
+static double gain_uncertainty(const struct afd_deployment *d,
+                               const struct model *m,
+                               const struct afd_recommendation *rec,
+                               double theta_hw)
 {
     const double cur = throughput(&m->in, m->barrier, rec->attention_instances);
     double g0, acc = 0;
-    int k;
+    int st;
 
     if (!(cur > 0) || !(m->thr_target > 0))
         return 0;
     g0 = m->thr_target / cur - 1;
-    for (k = 0; k < AFD_COEF_COUNT; k++) {
-        struct afd_profile p = m->profile;
+    if (theta_hw > 0) {
+        /* theta's own 95% half-width: a few instances' mean load is noisy,
+         * and near a steep r* one instance more or less is all noise. */
         struct afd_solve_input in = m->in;
-        double *c[AFD_COEF_COUNT] = {&p.aA, &p.bA, &p.aC, &p.bC, &p.aF, &p.bF};
         double t, u;
 
-        if (!rec->calib.identified[k] || !(rec->calib.ci[k] > 0))
-            continue;
-        *c[k] += rec->calib.ci[k];
-        in.profile = &p;
+        in.theta += theta_hw;
         t = throughput(&in, m->barrier, m->target);
         u = throughput(&in, m->barrier, rec->attention_instances);
         if (t > 0 && u > 0)
             acc += (t / u - 1 - g0) * (t / u - 1 - g0);
+    }
+    for (st = 0; st < 3; st++) {
+        struct afd_calib_fit fit;
+        double va, vb, cab, tr, det, disc, lam[2];
+        int k;
+
+        if (!rec->calib.identified[2 * st] &&
+            !rec->calib.identified[2 * st + 1])
+            continue;
+        if (st == 1 && rec->comm_mode_identified &&
+            m->profile.comm_mode != d->cfg.profile.comm_mode)
+            continue;
+        afd_calib_fit(d->calib, st, &fit);
+        va = fit.var[0];
+        cab = fit.var[1];
+        vb = fit.var[2];
+        tr = va + vb;
+        det = va * vb - cab * cab;
+        disc = sqrt(fmax(0.0, tr * tr / 4 - det));
+        lam[0] = tr / 2 + disc;
+        lam[1] = fmax(0.0, tr / 2 - disc);
+        for (k = 0; k < 2; k++) {
+            struct afd_profile p = m->profile;
+            struct afd_solve_input in = m->in;
+            double *c[3][2] = {{&p.aA, &p.bA}, {&p.aC, &p.bC}, {&p.aF, &p.bF}};
+            double ex, ey, n, h, t, u;
+
+            if (!(lam[k] > 0))
+                continue;
+            /* Eigenvector of [[va, cab], [cab, vb]] for lam[k]. */
+            if (fabs(cab) > 0) {
+                ex = lam[k] - vb;
+                ey = cab;
+            } else {
+                ex = (va >= vb) == (k == 0);
+                ey = !ex;
+            }
+            n = hypot(ex, ey);
+            if (!(n > 0))
+                continue;
+            h = 1.96 * sqrt(lam[k]);
+            *c[st][0] += h * ex / n;
+            *c[st][1] += h * ey / n;
+            if (*c[st][0] < 0)
+                *c[st][0] = 0;
+            if (*c[st][1] < 0)
+                *c[st][1] = 0;
+            in.profile = &p;
+            t = throughput(&in, m->barrier, m->target);
+            u = throughput(&in, m->barrier, rec->attention_instances);
+            if (t > 0 && u > 0)
+                acc += (t / u - 1 - g0) * (t / u - 1 - g0);
+        }
     }
     return sqrt(acc);
 }
@@ -379,6 +472,35 @@ static void comm_observe(struct afd_deployment *d)
     d->comm_x = x;
 }
 
+/*
+ * The count nearest the current x whose throughput is within AFD_NEAR_BAND
+ * of the optimum's: the curve is flat near r* (the default scenario's
+ * short-chat phase: 24 to 31 instances within 0.3%) and steep beyond it,
+ * and every move pays a transient the model does not price (a scale-in
+ * hands its requests back, piled on the instances left; bench-transition:
+ * 97 -> 30 then 30 -> 24 a minute later ends 0.7% below staying at 30).
+ * So the smallest move that takes nearly all of the gain.
+ */
+#define AFD_NEAR_BAND 0.005
+
+static void nearest_in_band(struct model *m, int x)
+{
+    int c, step;
+
+    if (x < 1 || x == m->target || !(m->thr_target > 0))
+        return;
+    step = m->target > x ? 1 : -1;
+    for (c = x + step; c != m->target; c += step) {
+        double t = throughput(&m->in, m->barrier, c);
+
+        if (t >= (1 - AFD_NEAR_BAND) * m->thr_target) {
+            m->target = c;
+            m->thr_target = t;
+            return;
+        }
+    }
+}
+
 static void solve(struct afd_deployment *d, const struct live_view *v)
 {
     struct afd_recommendation *rec = &d->rec;
@@ -396,9 +518,12 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
     if (!d->comm.identified && !d->cfg.comm_mode_known) {
         /* The two comm modes agree here and part as x moves: when they
          * disagree on the count, take the one whose worse case is better. */
-        afd_comm_mode_alternative(
-            &p, rec->batch,
-            rec->batch * rec->attention_instances / rec->ffn_instances, &alt);
+        afd_comm_mode_alternative(&p, rec->batch,
+                                  rec->batch * rec->attention_instances /
+                                      rec->ffn_instances,
+                                  rec->calib.identified[AFD_COEF_AC] &&
+                                      rec->calib.identified[AFD_COEF_BC],
+                                  &alt);
         if (run_model(d, v, &alt, &alt_m, err) == 0 &&
             alt_m.target != main_m.target &&
             worst_loss(&main_m, &alt_m, alt_m.target) <
@@ -407,6 +532,7 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
             rec->comm_hedged = true;
         }
     }
+    nearest_in_band(m, rec->attention_instances);
     rec->profile = m->profile;
     rec->solution = m->sol;
     rec->spread_measured = m->barrier && m->sol.spread_measured;
@@ -419,7 +545,13 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
         rec->throughput_current > 0
             ? rec->throughput_target / rec->throughput_current - 1
             : 0;
-    rec->gain_uncertainty = gain_uncertainty(m, rec);
+    rec->gain_uncertainty =
+        gain_uncertainty(d, m, rec,
+                         rec->theta_source == AFD_THETA_FORECAST
+                             ? d->forecast.rel_ci * d->forecast.mean_decode
+                         : v->n_load >= 2 && rec->batch > 0
+                             ? 1.96 * v->sd_t / sqrt(v->n_load) / rec->batch
+                             : 0);
     rec->current_regime = afd_regime_at(
         &m->in, (double)rec->attention_instances / rec->ffn_instances);
     rec->valid = true;
@@ -438,7 +570,7 @@ afd_deployment_recompute(struct afd_deployment *d, int64_t now_ms)
 
     AFD_ASSERT_OWNER(&d->reg->owner);
     afd_deployment_expire(d, now_ms);
-    d->young_ms = young_ms(d);
+    d->young_ms = young_ms(d, now_ms);
     live_view(d, now_ms - d->young_ms, &v);
     memset(rec, 0, sizeof(*rec));
     rec->computed_ms = now_ms;

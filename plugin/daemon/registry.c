@@ -336,9 +336,11 @@ void afd_deployment_expire(struct afd_deployment *d, int64_t now_ms)
 
     /* After a removal slot i holds a shifted row: look at it again. */
     while (i < d->n_slots) {
-        if (d->slots[i].hash && now_ms - d->slots[i].last_seen_ms > window)
+        if (d->slots[i].hash && now_ms - d->slots[i].last_seen_ms > window) {
+            if (d->slots[i].role == AFD_ROLE_ATTENTION)
+                afd_slots_row_gone(d, d->slots[i].batch_size);
             slot_remove(d, i);
-        else
+        } else
             i++;
     }
 }
@@ -512,6 +514,10 @@ static enum afd_reject_reason upsert(struct afd_deployment *d,
         d->n_role[s->role]++;
         in->role = s->role;
     }
+    /* Slots added or handed back, for the forecast's ledger (slots.c); a
+     * new row's are a new instance's. */
+    if (s->role == AFD_ROLE_ATTENTION && s->batch_size != in->batch_size)
+        afd_slots_changed(d, s->batch_size - in->batch_size);
     in->token_load = s->token_load;
     in->batch_size = s->batch_size;
     in->last_seen_ms = now_ms;
@@ -583,6 +589,7 @@ enum afd_reject_reason afd_deployment_add_step(struct afd_registry *reg,
     }
     feed(d, s, row, now_ms);
     d->counters.steps_accepted++;
+    afd_slots_step_clock(d, s, row, now_ms);
     d->clock_ms = now_ms > d->clock_ms ? now_ms : d->clock_ms;
     if (reg->eval_fn &&
         (d->next_eval_ms == 0 || d->clock_ms >= d->next_eval_ms)) {
@@ -655,14 +662,15 @@ enum afd_reject_reason afd_registry_add_request(struct afd_registry *reg,
 {
     struct afd_deployment *d = NULL;
 
-    return afd_deployment_add_request(reg, &d, deployment, prompt, decode, err);
+    return afd_deployment_add_request(reg, &d, deployment, prompt, decode, 1,
+                                      err);
 }
 
 enum afd_reject_reason afd_deployment_add_request(struct afd_registry *reg,
                                                   struct afd_deployment **dp,
                                                   const char *deployment,
                                                   double prompt, double decode,
-                                                  char *err)
+                                                  double weight, char *err)
 {
     struct afd_deployment *d = *dp;
     enum afd_reject_reason r = AFD_REJECT_NONE;
@@ -670,7 +678,7 @@ enum afd_reject_reason afd_deployment_add_request(struct afd_registry *reg,
     AFD_ASSERT_OWNER(&reg->owner);
 
     if ((d || (deployment && deployment[0])) &&
-        (r = afd_request_check(prompt, decode, err)) != AFD_REJECT_NONE)
+        (r = afd_request_check(prompt, decode, weight, err)) != AFD_REJECT_NONE)
         return reject(reg, d, deployment, r);
     if (!d && (r = resolve(reg, deployment, dp, err)) != AFD_REJECT_NONE)
         return r;
@@ -680,18 +688,21 @@ enum afd_reject_reason afd_deployment_add_request(struct afd_registry *reg,
         d->counters.rejected[AFD_REJECT_OUT_OF_RANGE]++;
         return AFD_REJECT_OUT_OF_RANGE;
     }
-    /* Requests carry no time: those of one report finished, on average,
-     * halfway between it and the previous one (the forecast counts time at
-     * risk, so a whole report's lag would bias it). */
+    /* Requests carry no time: those of one report finished somewhere
+     * between it and the previous one, on the step clock (a long gap: at
+     * the last step). */
     if (d->clock_ms != d->req_clock_ms) {
-        d->req_stamp_ms =
+        d->req_from =
             d->req_clock_ms > 0 && d->clock_ms - d->req_clock_ms < 10000
-                ? d->req_clock_ms + (d->clock_ms - d->req_clock_ms) / 2
-                : d->clock_ms;
+                ? d->req_step_clock
+                : d->step_clock;
         d->req_clock_ms = d->clock_ms;
+        d->req_step_clock = d->step_clock;
     }
-    afd_transient_request(&d->transient, d->req_stamp_ms, prompt, decode,
-                          afd_deployment_step_ms(d));
+    if (weight == 0)
+        weight = 1;
+    afd_transient_request(&d->transient, d->req_from, d->req_step_clock, prompt,
+                          decode, weight, afd_slots_admits(d, weight));
     d->counters.requests_accepted++;
     return AFD_REJECT_NONE;
 }

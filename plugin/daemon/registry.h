@@ -104,6 +104,11 @@ struct afd_recommendation {
     int last_shift_direction;  /* +1 load/time up, -1 down, 0 none */
     const char *last_shift_on; /* signal that fired, "" none */
     enum afd_theta_source theta_source;
+    /* THETA_SOURCE_FORECAST only: its 95% relative half-width, and whether
+     * it is under AFD_FORECAST_CONFIDENT (the controller then skips its
+     * dwell). */
+    double forecast_rel_ci;
+    bool theta_confident;
     double theta; /* tokens */
     double sigma; /* tokens; has_sigma false if unknown */
     bool has_sigma;
@@ -201,8 +206,9 @@ enum afd_reject_reason afd_registry_add_request(struct afd_registry *reg,
 /*
  * The same (same checks, counters and telemetry-clock hook) for a batch of
  * items naming one deployment: *d caches it (NULL before the first item;
- * keep passing the same name). It is resolved, or auto-created, at the
- * first valid item only, so a batch of invalid items creates nothing.
+ * keep passing the same name). A request's weight is FinishedRequest.weight
+ * (0 = 1; afd_registry_add_request passes 1). It is resolved, or auto-created,
+ * at the first valid item only, so a batch of invalid items creates nothing.
  */
 enum afd_reject_reason afd_deployment_add_step(struct afd_registry *reg,
                                                struct afd_deployment **d,
@@ -213,7 +219,7 @@ enum afd_reject_reason afd_deployment_add_request(struct afd_registry *reg,
                                                   struct afd_deployment **d,
                                                   const char *deployment,
                                                   double prompt, double decode,
-                                                  char *err);
+                                                  double weight, char *err);
 /* Counts a rejection decided outside the registry (malformed, auth). */
 void afd_registry_count_reject(struct afd_registry *reg, const char *deployment,
                                enum afd_reject_reason reason);
@@ -251,6 +257,11 @@ bool afd_deployment_observed_stage_ms(const struct afd_deployment *d,
 /* True once at least one time of that stage was measured. */
 bool afd_deployment_stage_measured(const struct afd_deployment *d,
                                    enum afd_regime stage);
+
+/* Our command that removed `instances` Attention instances was applied
+ * now: their requests are handed back (the shift forecast's slot ledger,
+ * slots.c). */
+void afd_deployment_note_release(struct afd_deployment *d, int instances);
 
 /* Stores what the planner observed (replaces the previous observation). */
 void afd_deployment_set_planner_obs(struct afd_deployment *d,

@@ -146,7 +146,7 @@ enum afd_reject_reason afd_step_sample_check(const struct afd_step_sample *s,
 }
 
 enum afd_reject_reason afd_request_check(double prompt, double decode,
-                                         char *err)
+                                         double weight, char *err)
 {
     static const char what[] = "finished request";
     enum afd_reject_reason r;
@@ -158,6 +158,15 @@ enum afd_reject_reason afd_request_check(double prompt, double decode,
         afd_err(err, AFD_EINVAL,
                 "finished request field 'decode_tokens' must be >= 1, got %g",
                 decode);
+        r = AFD_REJECT_OUT_OF_RANGE;
+    }
+    if (r == AFD_REJECT_NONE)
+        r = check_value(weight, AFD_MAX_TOKENS, what, "weight", err);
+    if (r == AFD_REJECT_NONE && weight != 0 && weight < 1) {
+        afd_err(err, AFD_EINVAL,
+                "finished request field 'weight' must be 0 (unset) or >= 1, "
+                "got %g",
+                weight);
         r = AFD_REJECT_OUT_OF_RANGE;
     }
     return r;

@@ -57,6 +57,8 @@ struct afd_instance {
     double batch_size;
     int64_t last_seen_ms;
     int64_t first_seen_ms; /* when the row appeared; 0 restored or unknown */
+    uint64_t last_step;    /* its step counter at its last sample; 0 none */
+    double step_base;      /* deployment step clock minus its counter */
     char id[AFD_NAME_LEN];
 };
 
@@ -70,6 +72,20 @@ enum {
 
 /* The current step time, ms: the slowest stage's recent mean (0 unknown). */
 double afd_deployment_step_ms(const struct afd_deployment *d);
+
+/* The slot ledger (slots.c): delta slots added (> 0) or handed back (< 0)
+ * now; how many of the next finished requests, `weight` of them, admitted
+ * a new request (the rest resumed handed-back ones: consumes the backlog);
+ * an expired Attention row of `batch` slots (one released by our acked
+ * command, afd_deployment_note_release, was counted then). */
+void afd_slots_changed(struct afd_deployment *d, double delta);
+/* Advances d->step_clock for step sample s of row (before d->clock_ms
+ * moves to now_ms). */
+void afd_slots_step_clock(struct afd_deployment *d,
+                          const struct afd_step_sample *s,
+                          struct afd_instance *row, int64_t now_ms);
+double afd_slots_admits(struct afd_deployment *d, double weight);
+void afd_slots_row_gone(struct afd_deployment *d, double batch);
 
 /* Copies the shift detector's state into rec (recommend.c). */
 void afd_deployment_shift_report(const struct afd_deployment *d,
@@ -87,23 +103,33 @@ struct afd_deployment {
     struct afd_planner_obs planner; /* an external planner's view */
     struct afd_transient transient; /* theta forecast after a shift */
     uint64_t transient_shifts;      /* shift.shifts when it was started */
-    int transient_x;                /* x when it was started */
-    bool transient_locked;          /* x moved since: forecast frozen */
-    struct afd_transient_forecast forecast; /* the last (or frozen) one */
+    int64_t transient_start_ms;     /* the candidate's detection time */
+    struct afd_transient_forecast forecast; /* the last one */
     bool has_forecast;
+    bool forecast_frozen;     /* our scale-in since it started (slots.c) */
+    int64_t forecast_ms;      /* when it was last refreshed; 0 never */
     bool transient_confirmed; /* the live estimate moved since the start */
-    double transient_step;    /* step time at the start, ms */
+    bool holding;             /* theta held after our own scale-in */
     int transient_last_x;     /* x at the previous recompute */
-    int64_t x_changed_ms;     /* when x last changed */
-    int hold_x;               /* x at the previous recompute */
-    int64_t hold_until_ms;    /* live theta held after a scale-in */
-    double transient_ref;     /* live theta before the shift */
-    double prev_live_theta;   /* live theta at the previous recompute */
-    int64_t young_ms;         /* a row younger than this is just-joined */
-    int64_t req_clock_ms, req_stamp_ms;
-    /* finished-request time stamps */ /* comm mode from our own moves */
-    int comm_x;                        /* x at the previous recompute */
-    struct afd_instance *slots;        /* power-of-two table */
+    /* The slot ledger (slots.c): handed-back requests waiting; instances
+     * released by acked commands whose rows have not expired yet. */
+    double backlog;
+    int released;
+    int64_t x_changed_ms;   /* when x last changed */
+    int hold_x;             /* x at the previous recompute */
+    int64_t hold_until_ms;  /* live theta held after a scale-in */
+    double transient_ref;   /* live theta before the shift */
+    double prev_live_theta; /* live theta at the previous recompute */
+    int64_t young_ms;       /* a row younger than this is just-joined */
+    /* Finished-request stamps on the step clock (decode steps so far,
+     * advanced by the stage step time as telemetry time passes). */
+    double step_clock;
+    bool step_counters; /* samples carry step counters: the clock is theirs */
+    int64_t req_clock_ms;
+    double req_step_clock, req_from; /* the last report's window */
+    /* comm mode from our own moves */
+    int comm_x;                 /* x at the previous recompute */
+    struct afd_instance *slots; /* power-of-two table */
     size_t n_slots;
     size_t n_instances;
     int n_role[2]; /* rows per role in the table */
@@ -142,7 +168,7 @@ enum afd_reject_reason afd_step_sample_check(const struct afd_step_sample *s,
                                              char *err);
 /* The same for a finished request (prompt and decode tokens). */
 enum afd_reject_reason afd_request_check(double prompt, double decode,
-                                         char *err);
+                                         double weight, char *err);
 /* Drops rows unseen for longer than the liveness window. */
 void afd_deployment_expire(struct afd_deployment *d, int64_t now_ms);
 /* Current x (override or rows) and y (override, rows, else 1). */

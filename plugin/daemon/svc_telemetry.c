@@ -112,7 +112,7 @@ static void add_request(struct afd_registry *reg, struct report_state *st,
 
     err[0] = '\0';
     r = afd_deployment_add_request(reg, d, dep, p->prompt_tokens,
-                                   p->decode_tokens, err);
+                                   p->decode_tokens, p->weight, err);
     if (r == AFD_REJECT_NONE)
         st->requests++;
     else

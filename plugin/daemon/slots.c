@@ -1,0 +1,117 @@
+/*
+ * slots.c - the shift forecast's bookkeeping (registry_internal.h,
+ * estimator/transient.h): the step clock it counts in, and the slot ledger
+ * that says which finished requests admitted a new one.
+ *
+ * The forecast assumes every finish refills its slot with a request of the
+ * new phase. Two things break that, both visible here: slots handed back
+ * (our own scale-in, a batch cut: the requests of the removed slots wait
+ * and are resumed by the next finishes, which then admit nothing) and slots
+ * added (a scale-out, a larger batch: new requests, or waiting ones, with
+ * no finish). The ledger keeps the backlog of handed-back requests and
+ * tells the forecast, per finish, the share that admitted.
+ *
+ * Units: requests. A sender that samples its finished requests says what
+ * each stands for (FinishedRequest.weight).
+ */
+#include <math.h>
+
+#include "plugin/daemon/registry_internal.h"
+
+void afd_slots_changed(struct afd_deployment *d, double delta)
+{
+    double n;
+
+    if (!isfinite(delta) || delta == 0)
+        return;
+    n = fabs(delta);
+    if (delta < 0) {
+        if (!(d->backlog > 0))
+            afd_transient_close(&d->transient, d->step_clock);
+        d->backlog += n;
+        return;
+    }
+    /* New slots resume the waiting requests first (they wait in front). */
+    if (d->backlog > n) {
+        d->backlog -= n;
+        return;
+    }
+    n -= d->backlog;
+    if (d->backlog > 0)
+        afd_transient_reopen(&d->transient, d->step_clock);
+    d->backlog = 0;
+    afd_transient_admit(&d->transient, d->step_clock, n);
+}
+
+double afd_slots_admits(struct afd_deployment *d, double weight)
+{
+    double resumed;
+
+    if (!(d->backlog > 0))
+        return weight;
+    resumed = d->backlog < weight ? d->backlog : weight;
+    d->backlog -= resumed;
+    if (!(d->backlog > 0)) {
+        d->backlog = 0;
+        afd_transient_reopen(&d->transient, d->req_step_clock);
+    }
+    return weight - resumed;
+}
+
+void afd_deployment_note_release(struct afd_deployment *d, int instances)
+{
+    double batch = d->rec.batch;
+
+    if (instances <= 0 || !(batch > 0))
+        return;
+    d->released += instances;
+    /* The requests handed back now include the new phase's own, which
+     * wait while the forecast counts them at risk: it keeps the value it
+     * had (the decision that asked for this was made on it). A forecast
+     * with no value yet goes on (few of its requests are handed back). */
+    if (d->transient.active && d->has_forecast)
+        d->forecast_frozen = true;
+    afd_slots_changed(d, -(double)instances * batch);
+}
+
+void afd_slots_row_gone(struct afd_deployment *d, double batch)
+{
+    /* An instance we released was counted at its ack. */
+    if (d->released > 0) {
+        d->released--;
+        return;
+    }
+    if (batch > 0)
+        afd_slots_changed(d, -batch);
+}
+
+/*
+ * The step clock (decode steps so far) the shift forecast counts in. From
+ * the instances' own step counters when they send them: each row's counter
+ * is aligned to the clock when first seen (or when it restarts), and the
+ * clock is the furthest any row has got since. Without counters, telemetry
+ * time over the step time; that reads the slowest stage's mean, not the
+ * barrier's slowest instance, so it runs a little fast when the load is
+ * uneven.
+ */
+void afd_slots_step_clock(struct afd_deployment *d,
+                          const struct afd_step_sample *s,
+                          struct afd_instance *row, int64_t now_ms)
+{
+    if (s->step > 0) {
+        double at;
+
+        if (!row->last_step || s->step < row->last_step)
+            row->step_base = d->step_clock - (double)s->step;
+        row->last_step = s->step;
+        at = row->step_base + (double)s->step;
+        if (at > d->step_clock)
+            d->step_clock = at;
+        d->step_counters = true;
+    } else if (!d->step_counters && now_ms > d->clock_ms && d->clock_ms > 0) {
+        double step = afd_deployment_step_ms(d);
+
+        if (step > 0)
+            d->step_clock += (double)(now_ms - d->clock_ms) / step;
+    }
+}
