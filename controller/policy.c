@@ -293,7 +293,7 @@ static void describe_move(const struct afd_policy *p,
                           struct afd_command *cmd)
 {
     const struct afd_policy_config *c = &p->cfg;
-    char note[64] = "";
+    char note[64] = "", held[48];
     const char *pre = c->advisory ? "advisory: " : "";
 
     if (cmd->target != desired)
@@ -314,22 +314,16 @@ static void describe_move(const struct afd_policy *p,
         return;
     }
     if (in->confident && held_ms < c->dwell_ms)
-        snprintf(cmd->reason, sizeof(cmd->reason),
-                 "%s%s-bound: r*=%.2f recommends %d Attention instances for "
-                 "%d FFN%s, %+.1f%% throughput per device, above the %g%% "
-                 "threshold, on a confident estimate (no dwell); %d -> %d%s",
-                 pre, afd_regime_name(in->regime), in->r_star, in->target,
-                 in->ffn, in->barrier ? " (barrier-aware)" : "", 100.0 * gain,
-                 100.0 * c->gain_threshold, cmd->current, cmd->target, note);
+        snprintf(held, sizeof(held), ", on a confident estimate (no dwell)");
     else
-        snprintf(cmd->reason, sizeof(cmd->reason),
-                 "%s%s-bound: r*=%.2f recommends %d Attention instances for "
-                 "%d FFN%s, %+.1f%% throughput per device, above the %g%% "
-                 "threshold for %g s; %d -> %d%s",
-                 pre, afd_regime_name(in->regime), in->r_star, in->target,
-                 in->ffn, in->barrier ? " (barrier-aware)" : "", 100.0 * gain,
-                 100.0 * c->gain_threshold, seconds(held_ms), cmd->current,
-                 cmd->target, note);
+        snprintf(held, sizeof(held), " for %g s", seconds(held_ms));
+    snprintf(cmd->reason, sizeof(cmd->reason),
+             "%s%s-bound: r*=%.2f recommends %d Attention instances for %d "
+             "FFN%s, %+.1f%% throughput per device, above the %g%% "
+             "threshold%s; %d -> %d%s",
+             pre, afd_regime_name(in->regime), in->r_star, in->target, in->ffn,
+             in->barrier ? " (barrier-aware)" : "", 100.0 * gain,
+             100.0 * c->gain_threshold, held, cmd->current, cmd->target, note);
 }
 
 /* The command one step toward desired; dir is +1 or -1. */
