@@ -241,15 +241,9 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
         /* After our own scale-in the leaving instances' requests are handed
          * back and resumed by the remaining slots, older than the
          * workload's: hold the estimate for a request lifetime. */
-        if (rec->attention_instances < d->hold_x) {
-            /* The handed-back requests queue for the remaining slots: a
-             * backlog of (hold_x / x - 1) fleets' worth of requests, drained
-             * at one fleet per lifetime, then finished within another. */
-            double k = (double)d->hold_x / rec->attention_instances;
-
-            d->hold_until_ms =
-                now_ms + (int64_t)((k > 8 ? 8 : k) * (double)d->young_ms);
-        }
+        if (rec->attention_instances < d->hold_x &&
+            d->hold_until_ms < now_ms + d->young_ms)
+            d->hold_until_ms = now_ms + d->young_ms;
         d->hold_x = rec->attention_instances;
         d->holding = now_ms < d->hold_until_ms && d->load.valid;
         if (d->holding)

@@ -337,7 +337,10 @@ void afd_deployment_expire(struct afd_deployment *d, int64_t now_ms)
     /* After a removal slot i holds a shifted row: look at it again. */
     while (i < d->n_slots) {
         if (d->slots[i].hash && now_ms - d->slots[i].last_seen_ms > window) {
-            if (d->slots[i].role == AFD_ROLE_ATTENTION)
+            /* A row restored from a snapshot (first seen 0) may have left
+             * long ago, under another leader: not a hand-back now. */
+            if (d->slots[i].role == AFD_ROLE_ATTENTION &&
+                d->slots[i].first_seen_ms > 0)
                 afd_slots_row_gone(d, d->slots[i].batch_size);
             slot_remove(d, i);
         } else
