@@ -469,7 +469,7 @@ int afd_control_ack(struct afd_control *c, struct afd_deployment *d,
             e->acked_target = cmd->target;
             /* The removed instances' requests are handed back now, not
              * when their rows expire (the forecast's ledger, slots.c). */
-            afd_deployment_note_release(d, cmd->current - cmd->target, now);
+            afd_deployment_note_release(d, cmd->current - cmd->target);
         }
     } else if (rc == AFD_EINVAL) {
         e->policy_errors++;

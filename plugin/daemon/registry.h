@@ -259,10 +259,9 @@ bool afd_deployment_stage_measured(const struct afd_deployment *d,
                                    enum afd_regime stage);
 
 /* Our command that removed `instances` Attention instances was applied
- * at now_ms: their requests are handed back (the shift forecast's slot
- * ledger, slots.c), and theta is held while they queue (recommend.c). */
-void afd_deployment_note_release(struct afd_deployment *d, int instances,
-                                 int64_t now_ms);
+ * now: their requests are handed back (the shift forecast's slot
+ * ledger, slots.c). */
+void afd_deployment_note_release(struct afd_deployment *d, int instances);
 
 /* Stores what the planner observed (replaces the previous observation). */
 void afd_deployment_set_planner_obs(struct afd_deployment *d,

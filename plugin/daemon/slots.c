@@ -58,21 +58,10 @@ double afd_slots_admits(struct afd_deployment *d, double weight)
     return weight - resumed;
 }
 
-void afd_deployment_note_release(struct afd_deployment *d, int instances,
-                                 int64_t now_ms)
+void afd_deployment_note_release(struct afd_deployment *d, int instances)
 {
-    double batch = d->rec.batch;
-    int x = d->rec.attention_instances - instances;
-    double k;
-
-    if (instances <= 0 || !(batch > 0))
+    if (instances <= 0 || !(d->rec.batch > 0))
         return;
-    /* Theta held (recommend.c) while the handed-back requests queue for
-     * the slots left: (x + released) / x fleets' worth, one per lifetime. */
-    k = x > 0 ? (double)(x + instances) / x : 8;
-    k = k > 8 ? 8 : k;
-    if (d->hold_until_ms < now_ms + (int64_t)(k * (double)d->young_ms))
-        d->hold_until_ms = now_ms + (int64_t)(k * (double)d->young_ms);
     d->released += instances;
     /* The requests handed back now include the new phase's own, which
      * wait while the forecast counts them at risk: it keeps the value it
@@ -80,7 +69,7 @@ void afd_deployment_note_release(struct afd_deployment *d, int instances,
      * with no value yet goes on (few of its requests are handed back). */
     if (d->transient.active && d->has_forecast)
         d->forecast_frozen = true;
-    afd_slots_changed(d, -(double)instances * batch);
+    afd_slots_changed(d, -(double)instances * d->rec.batch);
 }
 
 void afd_slots_row_gone(struct afd_deployment *d, double batch)
