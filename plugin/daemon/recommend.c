@@ -241,9 +241,20 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
         /* After our own scale-in the leaving instances' requests are handed
          * back and resumed by the remaining slots, older than the
          * workload's: hold the estimate for a request lifetime. */
-        if (rec->attention_instances < d->hold_x &&
-            d->hold_until_ms < now_ms + d->young_ms)
-            d->hold_until_ms = now_ms + d->young_ms;
+        if (rec->attention_instances < d->hold_x) {
+            /* After our own release the handed-back requests queue for
+             * the slots left: hold_x / x fleets' worth, one per lifetime
+             * (any other drop, e.g. a new leader's first seconds: one). */
+            double k = d->released_seen
+                           ? (double)d->hold_x / rec->attention_instances
+                           : 1;
+            int64_t until =
+                now_ms + (int64_t)((k > 8 ? 8 : k) * (double)d->young_ms);
+
+            if (d->hold_until_ms < until)
+                d->hold_until_ms = until;
+            d->released_seen = false;
+        }
         d->hold_x = rec->attention_instances;
         d->holding = now_ms < d->hold_until_ms && d->load.valid;
         if (d->holding)

@@ -115,10 +115,11 @@ struct afd_deployment {
      * released by acked commands whose rows have not expired yet. */
     double backlog;
     int released;
-    int64_t x_changed_ms;  /* when x last changed */
-    int hold_x;            /* x at the previous recompute */
-    int64_t hold_until_ms; /* live theta held after a scale-in */
-    double transient_ref;  /* live theta before the shift */
+    bool released_seen;     /* an acked release since the last x drop */
+    int64_t x_changed_ms;   /* when x last changed */
+    int hold_x;             /* x at the previous recompute */
+    int64_t hold_until_ms;  /* live theta held after a scale-in */
+    double transient_ref;   /* live theta before the shift */
     double prev_live_theta; /* live theta at the previous recompute */
     int64_t young_ms;       /* a row younger than this is just-joined */
     /* Finished-request stamps on the step clock (decode steps so far,

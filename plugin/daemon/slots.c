@@ -63,6 +63,7 @@ void afd_deployment_note_release(struct afd_deployment *d, int instances)
     if (instances <= 0 || !(d->rec.batch > 0))
         return;
     d->released += instances;
+    d->released_seen = true;
     /* The requests handed back now include the new phase's own, which
      * wait while the forecast counts them at risk: it keeps the value it
      * had (the decision that asked for this was made on it). A forecast
