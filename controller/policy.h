@@ -21,10 +21,11 @@
  *      (gain_uncertainty), the direction (up or down) is the same, and both
  *      have held for dwell_ms: the first step with now - dwell_start >=
  *      dwell_ms acts; at once when the input says it is confident (the
- *      dwell filters noise the estimate has already averaged away). A dip to
- * gain <= threshold or a flip of direction restarts the timer. Dwell is not
- * tracked while a command is in flight (counts are changing); it is tracked
- * during cooldown and backoff, so an action may follow as soon as they end.
+ *      dwell filters noise the estimate has already averaged away). A dip
+ *      to gain <= threshold or a flip of direction restarts the timer.
+ *      Dwell is not tracked while a command is in flight (counts are
+ *      changing); it is tracked during cooldown and backoff, so an action
+ *      may follow as soon as they end.
  *   4. Backoff. A failed or timed-out command blocks new ones for backoff_ms,
  *      from the failed ack (or from the timeout deadline).
  *   5. Cooldown. A successful ack blocks new commands for cooldown_ms from

@@ -47,9 +47,12 @@ void afd_transient_close(struct afd_transient *t, double at)
 
 void afd_transient_reopen(struct afd_transient *t, double at)
 {
-    struct afd_transient_closed *c = &t->closed[t->n_closed - 1];
+    struct afd_transient_closed *c;
 
-    if (t->n_closed > 0 && isinf(c->to) && isfinite(at))
+    if (t->n_closed == 0 || !isfinite(at))
+        return;
+    c = &t->closed[t->n_closed - 1];
+    if (isinf(c->to))
         c->to = at > c->from ? at : c->from;
 }
 

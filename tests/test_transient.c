@@ -89,6 +89,8 @@ static void test_closures(void **state)
 
     (void)state;
     afd_transient_init(&t);
+    afd_transient_reopen(&t, 110); /* nothing closed yet: ignored */
+    assert_int_equal(t.n_closed, 0);
     afd_transient_close(&t, 120);
     afd_transient_close(&t, 125); /* already closed: ignored */
     afd_transient_reopen(&t, 140);

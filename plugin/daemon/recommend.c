@@ -238,13 +238,12 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
         bool have_d = have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA;
 
         rec->theta_source = AFD_THETA_LIVE_LOADS;
-        /* After our own scale-in the leaving instances' requests are handed
-         * back and resumed by the remaining slots, older than the
-         * workload's: hold the estimate for a request lifetime. */
+        /* After a scale-in the leaving instances' requests are handed back
+         * and resumed by the remaining slots, older than the workload's:
+         * hold the estimate while they queue, hold_x / x fleets' worth at
+         * one per request lifetime after our own release, one lifetime
+         * after any other drop (e.g. a new leader's first seconds). */
         if (rec->attention_instances < d->hold_x) {
-            /* After our own release the handed-back requests queue for
-             * the slots left: hold_x / x fleets' worth, one per lifetime
-             * (any other drop, e.g. a new leader's first seconds: one). */
             double k = d->released_seen
                            ? (double)d->hold_x / rec->attention_instances
                            : 1;
@@ -256,8 +255,7 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
             d->released_seen = false;
         }
         d->hold_x = rec->attention_instances;
-        d->holding = now_ms < d->hold_until_ms && d->load.valid;
-        if (d->holding)
+        if (now_ms < d->hold_until_ms && d->load.valid)
             rec->theta = d->load.theta;
         else
             rec->theta = afd_load_tracker_update(&d->load, now_ms,
@@ -269,7 +267,6 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
         if (transient_update(d, now_ms, rec->theta,
                              have_d ? ws.mean_decode : 0)) {
             rec->theta_source = AFD_THETA_FORECAST;
-            rec->forecast_rel_ci = d->forecast.rel_ci;
             rec->theta_confident = d->forecast.rel_ci <= AFD_FORECAST_CONFIDENT;
             rec->theta = d->forecast.theta;
             rec->has_sigma = true;

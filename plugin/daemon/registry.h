@@ -104,10 +104,8 @@ struct afd_recommendation {
     int last_shift_direction;  /* +1 load/time up, -1 down, 0 none */
     const char *last_shift_on; /* signal that fired, "" none */
     enum afd_theta_source theta_source;
-    /* THETA_SOURCE_FORECAST only: its 95% relative half-width, and whether
-     * it is under AFD_FORECAST_CONFIDENT (the controller then skips its
-     * dwell). */
-    double forecast_rel_ci;
+    /* THETA_SOURCE_FORECAST only: its 95% relative half-width is under
+     * AFD_FORECAST_CONFIDENT (the controller then skips its dwell). */
     bool theta_confident;
     double theta; /* tokens */
     double sigma; /* tokens; has_sigma false if unknown */

@@ -79,13 +79,13 @@ double afd_deployment_step_ms(const struct afd_deployment *d);
  * an expired Attention row of `batch` slots (one released by our acked
  * command, afd_deployment_note_release, was counted then). */
 void afd_slots_changed(struct afd_deployment *d, double delta);
+double afd_slots_admits(struct afd_deployment *d, double weight);
+void afd_slots_row_gone(struct afd_deployment *d, double batch);
 /* Advances d->step_clock for step sample s of row (before d->clock_ms
  * moves to now_ms). */
 void afd_slots_step_clock(struct afd_deployment *d,
                           const struct afd_step_sample *s,
                           struct afd_instance *row, int64_t now_ms);
-double afd_slots_admits(struct afd_deployment *d, double weight);
-void afd_slots_row_gone(struct afd_deployment *d, double batch);
 
 /* Copies the shift detector's state into rec (recommend.c). */
 void afd_deployment_shift_report(const struct afd_deployment *d,
@@ -109,7 +109,6 @@ struct afd_deployment {
     bool forecast_frozen;     /* our scale-in since it started (slots.c) */
     int64_t forecast_ms;      /* when it was last refreshed; 0 never */
     bool transient_confirmed; /* the live estimate moved since the start */
-    bool holding;             /* theta held after our own scale-in */
     int transient_last_x;     /* x at the previous recompute */
     /* The slot ledger (slots.c): handed-back requests waiting; instances
      * released by acked commands whose rows have not expired yet. */
