@@ -845,6 +845,57 @@ static void test_add_step_feeds_calibration(void **state)
 
 #define T(fn, s) cmocka_unit_test_setup_teardown(fn, s, teardown)
 
+/*
+ * ensure the shift forecast's bookkeeping (slots.c): the step clock follows
+ * the instances' own counters, a row first seen later joins at the clock
+ * without moving it; a batch cut hands requests back (a backlog and an
+ * open closure) that the next finished ones, by weight, resume before the
+ * closure reopens; our release hands back its instances' slots at once
+ */
+static void test_slot_ledger_and_step_clock(void **state)
+{
+    struct fixture *f = *state;
+    struct afd_step_sample a = attention_sample("a0", 1000);
+    struct afd_step_sample b = attention_sample("a1", 1000);
+    struct afd_deployment *d;
+
+    a.step = 10;
+    assert_int_equal(afd_registry_add_step(f->reg, "prod", &a, 1000, NULL),
+                     AFD_REJECT_NONE);
+    d = prod(f);
+    assert_true(d->step_clock == 0); /* first sight: aligned, not moved */
+    a.step = 20;
+    afd_registry_add_step(f->reg, "prod", &a, 2000, NULL);
+    assert_true(d->step_clock == 10);
+    b.step = 500; /* its own counter, seen later */
+    afd_registry_add_step(f->reg, "prod", &b, 2000, NULL);
+    assert_true(d->step_clock == 10);
+    b.step = 505;
+    afd_registry_add_step(f->reg, "prod", &b, 2100, NULL);
+    assert_true(d->step_clock == 15);
+    /* batch cut on a0: 256 -> 128 hands back 128 requests */
+    assert_true(d->backlog == 0);
+    a.step = 25;
+    a.batch_size = 128;
+    afd_registry_add_step(f->reg, "prod", &a, 2200, NULL);
+    assert_true(d->backlog == 128);
+    assert_int_equal(d->transient.n_closed, 1);
+    assert_true(isinf(d->transient.closed[0].to));
+    /* 100 finished (one sampled, weight 100) resume 100, then 50 resume
+     * the last 28 and reopen */
+    afd_deployment_add_request(f->reg, &d, "prod", 100, 5, 100, NULL);
+    assert_true(d->backlog == 28);
+    afd_deployment_add_request(f->reg, &d, "prod", 100, 5, 50, NULL);
+    assert_true(d->backlog == 0);
+    assert_true(isfinite(d->transient.closed[0].to));
+    /* our command removed one instance of 256 slots */
+    d->rec.batch = 256;
+    d->rec.attention_instances = 2;
+    afd_deployment_note_release(d, 1);
+    assert_true(d->backlog == 256 && d->released == 1 && d->released_seen);
+    assert_int_equal(d->transient.n_closed, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -861,6 +912,7 @@ int main(void)
         T(test_add_step_valid_around_bad_kept, setup),
         T(test_add_request_bad_values_rejected, setup),
         T(test_add_request_weight_checked, setup),
+        T(test_slot_ledger_and_step_clock, setup),
         T(test_add_step_auto_create_off_unknown, setup_no_auto),
         T(test_add_step_auto_create_on_creates, setup),
         T(test_add_step_bad_item_no_auto_create, setup),
