@@ -57,9 +57,13 @@
  * Values. The reported coefficient is the RLS mean, whether calibrated or
  * not: an uncalibrated coefficient may have moved from the prior, because
  * the posterior mean is what makes a*x + b match the data at the observed
- * loads. The report clamps for afd_profile_validate: every value >= 0, and
- * aA, aF >= 1e-6 times their prior (the solver divides by them; a fitted
- * slope at or below zero is noise, not hardware).
+ * loads. Once the data alone identify the stage (ci_pair), the data's own
+ * least-squares line instead, kept as forgetting-weighted Welford sums
+ * beside the RLS state (the mean's prior pull decays only as fast as the
+ * data inform the weak direction: tests/test_calib_ci.c, one small move). The
+ * report clamps for afd_profile_validate: every value >= 0, and aA, aF >= 1e-6
+ * times their prior (the solver divides by them; a fitted slope at or below
+ * zero is noise, not hardware).
  *
  * Inputs: x and ms finite and >= 0, else AFD_EINVAL and no state change. An
  * update whose result is not finite (absurd magnitudes, ~1e150) is refused
@@ -71,7 +75,7 @@
  *   30000 on (the test asks 1e-9 at 40000);
  *   lambda 1, noisy, loads U(0, 1e5): equal to the batch Bayesian solution
  *   (R0 + X'X)^-1 (R0 theta0 + X'y) computed in long double to 2e-15 at 500
- *   samples, 8e-14 at 1e6 (the test asks 1e-12 at 500).
+ *   samples, 8e-14 at 1e6 (the test asks 1e-12 at 2000).
  * Cost: 18 ns per update (bench-estimator) to 26 ns (probe), x86-64 -O2,
  * on an idle machine.
  */
@@ -102,6 +106,10 @@ static const char *const stage_names[STAGE_COUNT] = {"attention", "comm",
 static const char *const stage_inputs[STAGE_COUNT] = {"load", "tokens",
                                                       "tokens"};
 
+struct calib_data {
+    double w, mz, my, m2, c;
+};
+
 /* Scaled coordinates: th = (a*s, b) ms; p = covariance {p00, p01, p11}. */
 struct calib_stage {
     double s;     /* tokens, a power of two */
@@ -111,6 +119,10 @@ struct calib_stage {
     double rs; /* forgetting-weighted sum of e^2/(1 + u'P-u), ms^2 */
     double rw; /* forgetting-weighted sample count behind rs */
     uint64_t n;
+    /* The data alone, forgetting-weighted like R - R0, in z = x/s: weight
+     * W, means of z and y, M2 = sum w (z - mz)^2, C = sum w (z - mz)(y - my)
+     * (exponentially weighted Welford: no cancellation at a single load). */
+    struct calib_data d;
     /* Recent measurements (afd_calib_fit): EWMAs of load and time, the
      * number folded in; transient, not exported. */
     double rx, ry;
@@ -225,6 +237,7 @@ static void reset_stages(struct afd_calib *c)
         st->rw = 0;
         st->n = 0;
         st->rn = 0;
+        memset(&st->d, 0, sizeof(st->d));
     }
 }
 
@@ -258,6 +271,18 @@ struct afd_calib *afd_calib_new(const struct afd_profile *prior,
 void afd_calib_free(struct afd_calib *c)
 {
     free(c);
+}
+
+/* Folds (z, y) into the data-only statistics, older weight times lam. */
+static void data_add(struct calib_data *d, double lam, double z, double y)
+{
+    double w = lam * d->w + 1.0, dz = z - d->mz, dy = y - d->my;
+
+    d->mz += dz / w;
+    d->my += dy / w;
+    d->m2 = lam * d->m2 + dz * (z - d->mz);
+    d->c = lam * d->c + dz * (y - d->my);
+    d->w = w;
 }
 
 /*
@@ -314,6 +339,7 @@ static int stage_update(const struct afd_calib *c, struct calib_stage *st,
     st->p[1] = q1;
     st->p[2] = q2;
     st->n++;
+    data_add(&st->d, lam, z, y);
     return AFD_OK;
 }
 
@@ -354,33 +380,59 @@ int afd_calib_add_ffn(struct afd_calib *c, double tokens, double ms, char *err)
     return add_sample(c, STAGE_FFN, tokens, ms, err);
 }
 
-/* The reported (clamped) slope of stage i; aA and aF stay > 0. */
-static double report_slope(const struct afd_calib *c, int i, double prior_a)
+/* The reported slope of stage i for scaled slope th0, clamped: aA and aF
+ * stay > 0. */
+static double report_slope(const struct afd_calib *c, int i, double prior_a,
+                           double th0)
 {
-    const struct calib_stage *st = &c->st[i];
-    double a = st->th[0] * st->inv_s;
+    double a = th0 * c->st[i].inv_s;
     double floor = i == STAGE_COMM ? 0.0 : SLOPE_FLOOR_REL * prior_a;
 
     return a > floor ? a : floor;
 }
 
 /*
- * 95% half-widths and identifiability of stage i's pair (see calib.h).
- * sigma^2 = rs / (rw - 2) (three samples at least, else the prior alone
- * speaks: +-|prior|, nothing identified). Posterior half-width: z sqrt(
- * sigma^2 P_ii), or the data-only one once excited. Identified: the data alone
- * pin the coefficient. The data's information is exactly R - R0 (forgetting
- * keeps R = R0 + a weighted sum of u u'), so its excitation is 1 - rho^2 =
- * det(Rd) / (Rd00 Rd11), 0 at a single load, and the data-only variance is
- * sigma^2 Rd_jj / det(Rd).
+ * The data-only line of stage i in scaled coordinates (th = (a*s, b)) and
+ * its covariance over sigma^2 ({v00, v01, v11}), from the Welford
+ * statistics: slope C/M2, intercept my - slope*mz, covariance
+ * [1/M2, -mz/M2; ., 1/W + mz^2/M2] (the inverse of the data's information
+ * R - R0). Returns the excitation 1 - rho^2 = M2 / (M2 + W mz^2), 0 when
+ * the data have no spread (th and v then untouched).
+ */
+static double data_line(const struct calib_stage *st, double th[2], double v[3])
+{
+    const struct calib_data *d = &st->d;
+
+    if (!(d->m2 > 0) || !(d->w > 0))
+        return 0;
+    th[0] = d->c / d->m2;
+    th[1] = d->my - th[0] * d->mz;
+    v[0] = 1.0 / d->m2;
+    v[1] = -d->mz / d->m2;
+    v[2] = 1.0 / d->w + d->mz * d->mz / d->m2;
+    return d->m2 / (d->m2 + d->w * d->mz * d->mz);
+}
+
+/*
+ * 95% half-widths, identifiability and, once identified, the values of
+ * stage i's pair (see calib.h). sigma^2 = rs / (rw - 2) (three samples at
+ * least, else the prior alone speaks: +-|prior|, nothing identified).
+ * Posterior half-width: z sqrt(sigma^2 P_ii); once the load has varied, the
+ * data-only one z sqrt(sigma^2 V_ii) instead (data_line). Identified: the
+ * data alone pin the coefficient to IDENT_REL of its data-only value. Then
+ * the pair reports the data-only line, not the RLS mean: the mean forgets
+ * the prior only at the pace of the data's information along the weak
+ * direction, and one small move (98 -> 107 instances) leaves an intercept
+ * 24% off that the data alone pin to 0.1% (the default demo's FFN). Sets
+ * *data_used when it does.
  */
 static void ci_pair(const struct afd_calib *c, int i,
-                    struct afd_calib_report *out)
+                    struct afd_calib_report *out, bool *data_used)
 {
     const struct calib_stage *st = &c->st[i];
-    const double w = c->cfg.prior_weight;
-    double s2, dp, r00, r01, r11, dd, rel0, rel1, v0, v1;
+    double s2, th[2], v[3], hw0, hw1;
 
+    *data_used = false;
     out->sigma_ms[i] = -1;
     out->excitation[i] = 0;
     if (st->rw < CI_MIN_WEIGHT) {
@@ -393,37 +445,32 @@ static void ci_pair(const struct afd_calib *c, int i,
     /* Unexcited: sigma^2 P, widened to +-100% by afd_calib_report. */
     out->ci[2 * i] = CI_Z * sqrt(s2 * st->p[0]) * st->inv_s;
     out->ci[2 * i + 1] = CI_Z * sqrt(s2 * st->p[2]);
-    dp = st->p[0] * st->p[2] - st->p[1] * st->p[1];
-    if (!(dp > 0))
-        return;
-    r00 = st->p[2] / dp - w;
-    r11 = st->p[0] / dp - w;
-    r01 = -st->p[1] / dp;
-    dd = r00 * r11 - r01 * r01;
-    if (!(r00 > 0 && r11 > 0 && dd > 0))
-        return;
-    out->excitation[i] = dd / (r00 * r11);
+    out->excitation[i] = data_line(st, th, v);
     if (out->excitation[i] < IDENT_EXCITATION)
         return;
-    v0 = fabs(st->th[0]);
-    v1 = fabs(st->th[1]);
-    rel0 = CI_Z * sqrt(s2 * r11 / dd);
-    rel1 = CI_Z * sqrt(s2 * r00 / dd);
-    /* The mean forgets the prior (random walk) while R keeps R0, so once
-     * excited the data-only covariance is the honest one (conservative:
-     * forgetting weights make the true variance smaller still). */
-    out->ci[2 * i] = rel0 * st->inv_s;
-    out->ci[2 * i + 1] = rel1;
-    out->identified[2 * i] = v0 > 0 && rel0 < IDENT_REL * v0;
-    out->identified[2 * i + 1] = v1 > 0 && rel1 < IDENT_REL * v1;
+    hw0 = CI_Z * sqrt(s2 * v[0]);
+    hw1 = CI_Z * sqrt(s2 * v[2]);
+    out->ci[2 * i] = hw0 * st->inv_s;
+    out->ci[2 * i + 1] = hw1;
+    out->identified[2 * i] = th[0] != 0 && hw0 < IDENT_REL * fabs(th[0]);
+    out->identified[2 * i + 1] = th[1] != 0 && hw1 < IDENT_REL * fabs(th[1]);
+    /* Both: with one alone the other may be anything the noise allows (a
+     * slope at its floor sends r* to max_ratio); the RLS mean is the safer
+     * line until the data pin both. */
+    if (!out->identified[2 * i] || !out->identified[2 * i + 1])
+        return;
+    *data_used = true;
+    out->value[2 * i] = report_slope(c, i, out->prior[2 * i], th[0]);
+    out->value[2 * i + 1] = th[1] > 0 ? th[1] : 0.0;
 }
 
-void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out)
+/* afd_calib_report, and per stage whether it reports the data-only line. */
+static void report(const struct afd_calib *c, struct afd_calib_report *out,
+                   bool data_used[STAGE_COUNT])
 {
     int i;
     double a, b, lim;
 
-    assert(c && out);
     memset(out, 0, sizeof(*out));
     lim = c->cfg.calibrated_ratio * c->p0;
     for (i = 0; i < STAGE_COUNT; i++) {
@@ -432,12 +479,12 @@ void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out)
         prior_pair(&c->prior, i, &a, &b);
         out->prior[2 * i] = a;
         out->prior[2 * i + 1] = b;
-        out->value[2 * i] = report_slope(c, i, a);
+        out->value[2 * i] = report_slope(c, i, a, st->th[0]);
         out->value[2 * i + 1] = st->th[1] > 0 ? st->th[1] : 0.0;
         out->calibrated[2 * i] = st->p[0] < lim;
         out->calibrated[2 * i + 1] = st->p[2] < lim;
         out->samples[i] = st->n;
-        ci_pair(c, i, out);
+        ci_pair(c, i, out, &data_used[i]);
     }
     /* A coefficient the data have not separated from its partner is known
      * no better than the prior: +-100% at least, whatever sigma says. */
@@ -447,16 +494,25 @@ void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out)
                               fmax(fabs(out->prior[i]), fabs(out->value[i])));
 }
 
+void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out)
+{
+    bool data_used[STAGE_COUNT];
+
+    assert(c && out);
+    report(c, out, data_used);
+}
+
 void afd_calib_fit(const struct afd_calib *c, int stage,
                    struct afd_calib_fit *out)
 {
     const struct calib_stage *st;
     struct afd_calib_report rep;
-    double s2;
+    bool data_used[STAGE_COUNT];
+    double s2, th[2], v[3];
 
     assert(c && out && stage >= 0 && stage < STAGE_COUNT);
     st = &c->st[stage];
-    afd_calib_report(c, &rep);
+    report(c, &rep, data_used);
     memset(out, 0, sizeof(*out));
     out->a = rep.value[2 * stage];
     out->b = rep.value[2 * stage + 1];
@@ -469,9 +525,15 @@ void afd_calib_fit(const struct afd_calib *c, int stage,
     if (out->sigma_ms < 0)
         return;
     s2 = out->sigma_ms * out->sigma_ms;
-    out->var[0] = s2 * st->p[0] * st->inv_s * st->inv_s;
-    out->var[1] = s2 * st->p[1] * st->inv_s;
-    out->var[2] = s2 * st->p[2];
+    /* The covariance of the line reported: the data-only one with it. */
+    if (!data_used[stage] || !(data_line(st, th, v) > 0)) {
+        v[0] = st->p[0];
+        v[1] = st->p[1];
+        v[2] = st->p[2];
+    }
+    out->var[0] = s2 * v[0] * st->inv_s * st->inv_s;
+    out->var[1] = s2 * v[1] * st->inv_s;
+    out->var[2] = s2 * v[2];
     /* An EWMA of independent noise has variance sigma^2 alpha/(2 - alpha). */
     out->recent_hw_ms =
         CI_Z * out->sigma_ms * sqrt(RECENT_ALPHA / (2.0 - RECENT_ALPHA));
@@ -531,7 +593,38 @@ void afd_calib_export(const struct afd_calib *c, struct afd_calib_state *out)
         o->resid[0] = st->rs;
         o->resid[1] = st->rw;
         o->samples = st->n;
+        o->data[0] = st->d.w;
+        o->data[1] = st->d.mz * st->s;
+        o->data[2] = st->d.my;
+        o->data[3] = st->d.m2 * st->s * st->s;
+        o->data[4] = st->d.c * st->s;
     }
+}
+
+/*
+ * The data statistics an older snapshot lacks, from the state itself: the
+ * data's information R - R0 (P^-1 less the prior's w I) gives weight, mean
+ * and M2; the RLS mean stands in for the data's line (calib.h).
+ */
+static void data_rebuild(const struct afd_calib *c, struct calib_stage *st)
+{
+    const double w = c->cfg.prior_weight;
+    double dp = st->p[0] * st->p[2] - st->p[1] * st->p[1];
+    double r00, r01, r11;
+
+    memset(&st->d, 0, sizeof(st->d));
+    if (!(dp > 0))
+        return;
+    r00 = st->p[2] / dp - w;
+    r11 = st->p[0] / dp - w;
+    r01 = -st->p[1] / dp;
+    if (!(r11 > 0))
+        return;
+    st->d.w = r11;
+    st->d.mz = r01 / r11;
+    st->d.m2 = fmax(0.0, r00 - r01 * r01 / r11);
+    st->d.my = st->th[1] + st->th[0] * st->d.mz;
+    st->d.c = st->th[0] * st->d.m2;
 }
 
 /* Checks one stage of an imported state against the rebuilt prior in tmp. */
@@ -565,6 +658,17 @@ static int check_stage(const struct afd_calib *tmp, int i,
                        "calibration state: %s residual statistics (%g, %g) "
                        "must be finite and >= 0",
                        stage_names[i], in->resid[0], in->resid[1]);
+    for (j = 0; j < 5; j++)
+        if (!isfinite(in->data[j]))
+            return afd_err(err, AFD_EINVAL,
+                           "calibration state: %s data[%d] must be finite, "
+                           "got %g",
+                           stage_names[i], j, in->data[j]);
+    if (!(in->data[0] >= 0 && in->data[3] >= 0))
+        return afd_err(err, AFD_EINVAL,
+                       "calibration state: %s data weight (%g) and spread "
+                       "(%g) must be >= 0",
+                       stage_names[i], in->data[0], in->data[3]);
     if (p0[0] != tmp->p0 * st->inv_s * st->inv_s || p0[1] != 0 || p0[2] != 0 ||
         p0[3] != tmp->p0)
         return afd_err(err, AFD_EINVAL,
@@ -603,6 +707,15 @@ int afd_calib_import(struct afd_calib *c, const struct afd_calib_state *in,
         st->rs = o->resid[0];
         st->rw = o->resid[1];
         st->n = o->samples;
+        if (o->data[0] > 0) {
+            st->d.w = o->data[0];
+            st->d.mz = o->data[1] * st->inv_s;
+            st->d.my = o->data[2];
+            st->d.m2 = o->data[3] * st->inv_s * st->inv_s;
+            st->d.c = o->data[4] * st->inv_s;
+        } else {
+            data_rebuild(&tmp, st);
+        }
     }
     *c = tmp;
     return AFD_OK;

@@ -19,9 +19,11 @@
  * variance has fallen below `calibrated_ratio` times its prior variance; with
  * all data at one load and a ratio <= 0.5 at most one of the pair can pass
  * (which one depends on the load against s), the other is reported as prior.
- * Reported values are the fit's mean for every coefficient, calibrated or not:
- * an uncalibrated one may have moved from its prior value, because the fit
- * makes a*x + b match the data at the loads observed. Values are clamped to at
+ * Reported values are the fit's mean, calibrated or not (an uncalibrated one
+ * may have moved from its prior value: the fit makes a*x + b match the data
+ * at the loads observed), except for a stage the data have identified (see
+ * `identified`): its pair is the data's own least-squares line, with no
+ * pull from the prior left in it. Values are clamped to at
  * least 0, aA and aF to at least 1e-6 times their prior, so the profile stays
  * valid for the solver.
  *
@@ -100,7 +102,8 @@ struct afd_calib_report {
      * 95% half-width under 10% of its value, which needs the stage's load to
      * have varied (excitation = 1 - rho^2 of the data's information,
      * 0 when every sample came at one load, > 1e-6 required). Independent
-     * of the prior, unlike `calibrated`. */
+     * of the prior, unlike `calibrated`. When both of a stage's pair are
+     * identified, both values are the data-only line's. */
     bool identified[AFD_COEF_COUNT];
     double excitation[3];
 };
@@ -114,7 +117,9 @@ void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out);
  */
 struct afd_calib_fit {
     double a, b;         /* ms = a*x + b, the report's values */
-    double var[3];       /* sigma^2 P: var(a), cov(a, b), var(b); 0 unknown */
+    double var[3];       /* var(a), cov(a, b), var(b) of the line reported:
+                            sigma^2 P, or the data-only sigma^2 (R - R0)^-1
+                            with the data's line; 0 unknown */
     double sigma_ms;     /* residual sd, -1 before three samples */
     bool identified;     /* both coefficients identified (report) */
     double recent_load;  /* tokens: EWMA (weight 1/64, ~64 samples) */
@@ -143,6 +148,12 @@ struct afd_calib_stage_state {
     double prior_cov[4]; /* the prior covariance, for the calibrated test */
     double resid[2];     /* residual sum (ms^2) and its weight; 0 0 = none */
     uint64_t samples;
+    /* The data alone (the line reported once identified), forgetting-
+     * weighted: weight, mean load (tokens), mean time (ms), sum of squared
+     * load deviations (tokens^2), sum of load x time deviations (tokens
+     * ms). Weight 0: none kept (older snapshots); import then rebuilds
+     * them from cov and coef, as if the RLS mean were the data's line. */
+    double data[5];
 };
 struct afd_calib_state {
     struct afd_calib_config config;

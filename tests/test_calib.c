@@ -308,19 +308,23 @@ static void test_afd_calib_add_noisy_converges(void **state)
 /*
  * ensure with lambda = 1 the fit equals the Bayesian batch solution
  * (R0 + X'X)^-1 (R0 theta0 + X'y), R0 = 10 diag(s^2, 1), s = 2^16 for the
- * attention prior (log2(bA/aA) = log2(50227) = 15.6), solved in long double
+ * attention prior (log2(bA/aA) = log2(50227) = 15.6), solved in long double;
+ * and, the pair identified, the report gives the data's own
+ * least-squares line (X'X)^-1 X'y
  */
 static void test_afd_calib_add_matches_batch_solution(void **state)
 {
     struct afd_calib *c = make(1.0);
     struct afd_calib_report rep;
+    struct afd_calib_state st;
     const double s = 65536, w = 10;
     long double r00 = w * s * s, r01 = 0, r11 = w;
     long double v0 = r00 * prior()->aA, v1 = r11 * prior()->bA, det;
+    long double d00 = 0, d11 = 0, dv0 = 0, dv1 = 0;
     int i;
 
     rng_state = 7;
-    for (i = 0; i < 500; i++) {
+    for (i = 0; i < 2000; i++) {
         double x = 100000 * rng_uniform();
         double y = 1e-4 * x + 1.0 + 0.5 * rng_normal();
 
@@ -330,13 +334,24 @@ static void test_afd_calib_add_matches_batch_solution(void **state)
         r11 += 1;
         v0 += (long double)x * y;
         v1 += y;
+        d00 += (long double)x * x;
+        d11 += 1;
+        dv0 += (long double)x * y;
+        dv1 += y;
     }
     det = r00 * r11 - r01 * r01;
+    afd_calib_export(c, &st);
+    assert_close((double)((r11 * v0 - r01 * v1) / det), st.stage[0].coef[0], 0,
+                 1e-12);
+    assert_close((double)((r00 * v1 - r01 * v0) / det), st.stage[0].coef[1], 0,
+                 1e-12);
     afd_calib_report(c, &rep);
-    assert_close((double)((r11 * v0 - r01 * v1) / det), rep.value[AFD_COEF_AA],
-                 0, 1e-12);
-    assert_close((double)((r00 * v1 - r01 * v0) / det), rep.value[AFD_COEF_BA],
-                 0, 1e-12);
+    assert_true(rep.identified[AFD_COEF_AA] && rep.identified[AFD_COEF_BA]);
+    det = d00 * d11 - r01 * r01;
+    assert_close((double)((d11 * dv0 - r01 * dv1) / det),
+                 rep.value[AFD_COEF_AA], 0, 1e-12);
+    assert_close((double)((d00 * dv1 - r01 * dv0) / det),
+                 rep.value[AFD_COEF_BA], 0, 1e-12);
     afd_calib_free(c);
 }
 

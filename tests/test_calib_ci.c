@@ -200,6 +200,44 @@ static void test_afd_calib_ci_excited_pairs_identified(void **state)
     afd_calib_free(c);
 }
 
+/*
+ * One small move with near-noiseless times (the default demo's FFN: 107
+ * instances, then 98, B = 256): the data alone pin the line (identified),
+ * and the report gives that line, not the RLS mean, which forgets a prior
+ * off by 2x only as fast as the data inform the weak direction. Truth:
+ * aF 2e-3, bF 6; prior 4e-3 and 3; 0.01% noise.
+ */
+static void test_afd_calib_ci_small_move_reports_data_line(void **state)
+{
+    struct afd_profile prior = truth;
+    struct afd_calib_report rep;
+    struct afd_calib_state st;
+    char err[AFD_ERR_LEN] = "";
+    struct afd_calib *c;
+    int k;
+
+    (void)state;
+    prior.aF *= 2;
+    prior.bF *= 0.5;
+    c = afd_calib_new(&prior, NULL, err);
+    assert_non_null(c);
+    rng_state = 11;
+    for (k = 0; k < 1000; k++) {
+        double n = (k < 200 ? 107 : 98) * BATCH;
+        double ms = (truth.aF * n + truth.bF) * (1 + 1e-4 * rng_normal());
+
+        assert_int_equal(afd_calib_add_ffn(c, n, ms, err), AFD_OK);
+    }
+    afd_calib_report(c, &rep);
+    assert_true(rep.identified[AFD_COEF_AF] && rep.identified[AFD_COEF_BF]);
+    assert_close(truth.aF, rep.value[AFD_COEF_AF], 0, 2e-3);
+    assert_close(truth.bF, rep.value[AFD_COEF_BF], 0, 2e-3);
+    /* The RLS mean (exported) still carries the prior's pull. */
+    afd_calib_export(c, &st);
+    assert_true(fabs(st.stage[2].coef[1] - truth.bF) > 0.05 * truth.bF);
+    afd_calib_free(c);
+}
+
 /* Residual statistics survive export/import bit for bit and are checked. */
 static void test_afd_calib_ci_round_trip(void **state)
 {
@@ -217,10 +255,24 @@ static void test_afd_calib_ci_round_trip(void **state)
     afd_calib_report(c, &r1);
     afd_calib_report(d, &r2);
     assert_memory_equal(r1.ci, r2.ci, sizeof(r1.ci));
+    assert_memory_equal(r1.value, r2.value, sizeof(r1.value));
     st2 = st;
     st2.stage[1].resid[0] = -1;
     assert_int_equal(afd_calib_import(d, &st2, err), AFD_EINVAL);
     assert_non_null(strstr(err, "residual"));
+    st2 = st;
+    st2.stage[0].data[3] = -1;
+    assert_int_equal(afd_calib_import(d, &st2, err), AFD_EINVAL);
+    assert_non_null(strstr(err, "spread"));
+    /* An older snapshot without the data statistics: rebuilt from the
+     * covariance, the RLS mean standing in for the data's line. */
+    st2 = st;
+    memset(st2.stage[0].data, 0, sizeof(st2.stage[0].data));
+    assert_int_equal(afd_calib_import(d, &st2, err), AFD_OK);
+    afd_calib_report(d, &r2);
+    assert_close(st.stage[0].coef[0], r2.value[AFD_COEF_AA], 0, 1e-9);
+    assert_close(st.stage[0].coef[1], r2.value[AFD_COEF_BA], 0, 1e-9);
+    assert_true(r2.identified[AFD_COEF_AA] && r2.identified[AFD_COEF_BA]);
     afd_calib_free(c);
     afd_calib_free(d);
 }
@@ -230,6 +282,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_afd_calib_ci_prior_off_2x),
         cmocka_unit_test(test_afd_calib_ci_excited_pairs_identified),
+        cmocka_unit_test(test_afd_calib_ci_small_move_reports_data_line),
         cmocka_unit_test(test_afd_calib_ci_round_trip),
     };
 

@@ -56,7 +56,7 @@ struct dep_out {
     double prior_coef[AFD_COEF_COUNT];
     PB(CalibStage) st[3];
     PB(CalibStage) * stp[3];
-    double coef[3][2], cov[3][4], pcov[3][4];
+    double coef[3][2], cov[3][4], pcov[3][4], data[3][5];
     PB(StageMeans) sm;
     double sm_ms[AFD_REGIME_COUNT];
     uint64_t sm_n[AFD_REGIME_COUNT];
@@ -151,6 +151,9 @@ static void fill_calib(struct dep_out *o, const struct afd_calib_state *s)
         o->st[i].prior_cov = o->pcov[i];
         o->st[i].resid_sum = s->stage[i].resid[0];
         o->st[i].resid_weight = s->stage[i].resid[1];
+        memcpy(o->data[i], s->stage[i].data, sizeof(o->data[i]));
+        o->st[i].n_data = 5;
+        o->st[i].data = o->data[i];
         o->st[i].samples = s->stage[i].samples;
         o->stp[i] = &o->st[i];
     }
@@ -420,9 +423,12 @@ static int read_calib(const PB(CalibState) * m, struct afd_calib_state *cs,
     for (i = 0; i < 3; i++) {
         const PB(CalibStage) *st = m->stages[i];
 
-        if (!st || st->n_coef != 2 || st->n_cov != 4 || st->n_prior_cov != 4)
+        if (!st || st->n_coef != 2 || st->n_cov != 4 || st->n_prior_cov != 4 ||
+            (st->n_data != 0 && st->n_data != 5))
             return afd_err(err, AFD_EPARSE,
                            "calibration stage %d is incomplete", i);
+        if (st->n_data == 5)
+            memcpy(cs->stage[i].data, st->data, sizeof(cs->stage[i].data));
         memcpy(cs->stage[i].coef, st->coef, sizeof(cs->stage[i].coef));
         memcpy(cs->stage[i].cov, st->cov, sizeof(cs->stage[i].cov));
         memcpy(cs->stage[i].prior_cov, st->prior_cov,
