@@ -6,9 +6,10 @@
  * stream its false-alarm run length is astronomically long (far beyond a
  * day of 40 ms steps), while a shift of d standard units fires after about
  * h / (d - k) samples: a 2x load change at 5% noise (d = 20) in one sample.
- * The baseline keeps learning (EWMA) while no alarm is pending, so a slow
- * drift moves the baseline instead of accumulating in the CUSUM. During the
- * warmup the CUSUM stays at zero: the baseline is not known yet.
+ * The baseline keeps learning (EWMA over tau_s seconds) while no alarm is
+ * pending, so a slow drift moves the baseline instead of accumulating in the
+ * CUSUM. During the warmup the CUSUM stays at zero: the baseline is not known
+ * yet.
  */
 #include "estimator/shift.h"
 
@@ -21,7 +22,7 @@
 void afd_shift_config_default(struct afd_shift_config *cfg)
 {
     assert(cfg);
-    cfg->alpha = 0.02;
+    cfg->tau_s = 2.0;
     cfg->k = 1.0;
     cfg->h = 12.0;
     cfg->min_rel = 0.05;
@@ -38,9 +39,10 @@ int afd_shift_init(struct afd_shift *s, const struct afd_shift_config *cfg,
         afd_shift_config_default(&def);
         cfg = &def;
     }
-    if (!(cfg->alpha > 0 && cfg->alpha < 1))
-        return afd_err(err, AFD_EINVAL, "shift alpha must be in (0, 1), got %g",
-                       cfg->alpha);
+    if (!(cfg->tau_s > 0 && isfinite(cfg->tau_s)))
+        return afd_err(err, AFD_EINVAL,
+                       "shift tau_s must be finite and > 0, got %g",
+                       cfg->tau_s);
     if (!(cfg->k >= 0 && isfinite(cfg->k)))
         return afd_err(err, AFD_EINVAL,
                        "shift k must be finite and >= 0, got %g", cfg->k);
@@ -61,11 +63,37 @@ int afd_shift_init(struct afd_shift *s, const struct afd_shift_config *cfg,
     return AFD_OK;
 }
 
-/* Welford-then-EWMA: exact mean/variance over the warmup, EWMA after. */
+/*
+ * The channel's sample interval, measured over windows of tau_s / 4: a
+ * fleet sends its instances' samples in bursts at one instant, so the gap
+ * between two samples says nothing; the count over a window does.
+ */
+static void pace(const struct afd_shift_config *cfg,
+                 struct afd_shift_channel *c, double t)
+{
+    if (c->wn == 0 || t < c->t0) {
+        c->t0 = t;
+        c->wn = 0;
+    }
+    if (t - c->t0 >= cfg->tau_s / 4) {
+        c->dt = (t - c->t0) / c->wn;
+        c->t0 = t;
+        c->wn = 0;
+    }
+    c->wn++;
+}
+
+/*
+ * Welford-then-EWMA: exact mean/variance over the warmup (and until the
+ * sample interval is known), then an EWMA whose weight per sample,
+ * 1 - exp(-dt/tau_s), makes its time constant tau_s seconds whatever the
+ * sample rate.
+ */
 static void learn(const struct afd_shift_config *cfg,
                   struct afd_shift_channel *c, double x)
 {
-    double a = c->n < cfg->warmup ? 1.0 / (c->n + 1) : cfg->alpha;
+    double a = c->n < cfg->warmup || !(c->dt > 0) ? 1.0 / (c->n + 1)
+                                                  : -expm1(-c->dt / cfg->tau_s);
     double d = x - c->mean;
 
     c->mean += a * d;
@@ -78,7 +106,7 @@ int afd_shift_add(struct afd_shift *s, int channel, double t, double x,
 {
     struct afd_shift_channel *c;
     double scale, z;
-    int i, dir = 0;
+    int dir = 0;
 
     assert(s);
     if (channel < 0 || channel >= AFD_SHIFT_CHANNELS)
@@ -90,6 +118,7 @@ int afd_shift_add(struct afd_shift *s, int channel, double t, double x,
                        "shift sample must be finite, got x = %g at t = %g", x,
                        t);
     c = &s->ch[channel];
+    pace(&s->cfg, c, t);
     if (c->n < s->cfg.warmup) {
         learn(&s->cfg, c, x);
         return 0;
@@ -105,8 +134,7 @@ int afd_shift_add(struct afd_shift *s, int channel, double t, double x,
     else if (c->down > s->cfg.h)
         dir = -1;
     if (!dir) {
-        if (c->up == 0 && c->down == 0)
-            learn(&s->cfg, c, x);
+        learn(&s->cfg, c, x);
         return 0;
     }
     s->shifts++;
@@ -115,8 +143,12 @@ int afd_shift_add(struct afd_shift *s, int channel, double t, double x,
     s->last_direction = dir;
     s->last_baseline = c->mean;
     s->last_value = x;
-    for (i = 0; i < AFD_SHIFT_CHANNELS; i++)
-        memset(&s->ch[i], 0, sizeof(s->ch[i]));
+    s->fired[channel]++;
+    s->fired_t[channel] = t;
+    /* Only this channel re-learns (keeping its pace): a noisy channel that
+     * fires often must not keep the others in warm-up, blind. */
+    c->mean = c->var = c->up = c->down = 0;
+    c->n = 0;
     learn(&s->cfg, c, x);
     return 1;
 }

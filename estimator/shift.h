@@ -4,16 +4,22 @@
  *
  * One detector watches up to AFD_SHIFT_CHANNELS signals sampled every step
  * (e.g. the mean per-instance token load, the FFN tokens, each stage time).
- * Per channel: an EWMA baseline (mean and variance) learnt over `warmup`
- * samples, then a two-sided Page CUSUM on the standardised deviation
+ * Per channel: a baseline (mean and variance), exact over the first
+ * `warmup` samples, then an EWMA with a time constant of tau_s seconds
+ * (not a weight per sample: a fleet of 200 Attention instances sends 200
+ * samples a step, and a per-sample weight would follow a shift's ramp as
+ * fast as it comes, never seeing it), and a two-sided Page CUSUM on the
+ * standardised deviation
  *     z = (x - mean) / max(sd, min_rel * |mean|)
  *     S+ = max(0, S+ + z - k),  S- = max(0, S- - z - k)
  * that fires when either exceeds h. The scale floor min_rel keeps a
  * near-noiseless channel from calling a 1% wobble a shift. On a detection
- * every channel re-learns its baseline (the workload changed for all of
- * them). Units: x in the channel's own units, t in seconds (injected clock).
- * Errors: AFD_EINVAL for a bad config, channel or non-finite sample (state
- * unchanged). Plain struct, no allocation; one owner, not thread-safe.
+ * the channel that fired re-learns its baseline; the others keep theirs
+ * (a noisy channel firing often would otherwise keep them all in warm-up)
+ * and may report the same change a moment later. Units: x in the channel's own
+ * units, t in seconds (injected clock). Errors: AFD_EINVAL for a bad config,
+ * channel or non-finite sample (state unchanged). Plain struct, no allocation;
+ * one owner, not thread-safe.
  */
 #ifndef AFD_SHIFT_H
 #define AFD_SHIFT_H
@@ -24,18 +30,21 @@
 #define AFD_SHIFT_CHANNELS 4
 
 struct afd_shift_config {
-    double alpha;    /* EWMA weight of a new sample, (0, 1) */
+    double tau_s;    /* baseline time constant, s, > 0 and finite */
     double k;        /* CUSUM allowance, standardised units, >= 0 */
     double h;        /* CUSUM threshold, > 0 */
     double min_rel;  /* scale floor as a fraction of |mean|, >= 0 */
     uint32_t warmup; /* samples before a channel may fire, >= 2 */
 };
 
-/* Defaults: alpha 0.02, k 1, h 12, min_rel 0.05, warmup 20. */
+/* Defaults: tau_s 2, k 1, h 12, min_rel 0.05, warmup 20. */
 void afd_shift_config_default(struct afd_shift_config *cfg);
 
 struct afd_shift_channel {
     double mean, var; /* EWMA baseline */
+    double t0, dt;    /* pace: window start, s; sample interval, s (0 not
+                         known yet) */
+    uint32_t wn;      /* samples in the pace window */
     double up, down;  /* CUSUM statistics */
     uint32_t n;       /* samples since the last (re)start */
 };
@@ -43,7 +52,9 @@ struct afd_shift_channel {
 struct afd_shift {
     struct afd_shift_config cfg;
     struct afd_shift_channel ch[AFD_SHIFT_CHANNELS];
-    uint64_t shifts;      /* detections so far */
+    uint64_t shifts;                    /* detections so far */
+    uint64_t fired[AFD_SHIFT_CHANNELS]; /* detections per channel */
+    double fired_t[AFD_SHIFT_CHANNELS]; /* time of each one's last, s */
     double last_t;        /* time of the last detection, s; -1 none */
     int last_channel;     /* channel that fired last; -1 none */
     int last_direction;   /* +1 up, -1 down, 0 none */

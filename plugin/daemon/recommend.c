@@ -152,26 +152,28 @@ static bool transient_update(struct afd_deployment *d, int64_t now_ms,
         d->transient_last_x = x;
         d->x_changed_ms = now_ms;
     }
-    if (d->shift.shifts != d->transient_shifts) {
-        d->transient_shifts = d->shift.shifts;
+    /* The load channel's own detections: a noisy stage channel may fire
+     * in between and be the last one. */
+    if (d->shift.fired[AFD_SHIFT_ON_LOAD] != d->transient_shifts) {
+        const double fired_t = d->shift.fired_t[AFD_SHIFT_ON_LOAD];
+
+        d->transient_shifts = d->shift.fired[AFD_SHIFT_ON_LOAD];
         /* Our own resize moves the loads too (a leaving instance hands its
          * requests back): no new candidate for a request lifetime after. */
-        if (!d->transient.active &&
-            d->shift.last_channel == AFD_SHIFT_ON_LOAD &&
-            now_ms - d->x_changed_ms >= d->young_ms &&
+        if (!d->transient.active && now_ms - d->x_changed_ms >= d->young_ms &&
             now_ms >= d->hold_until_ms) {
             /* The detection came at most one evaluation ago: back to it
              * on the step clock at today's step time, but not before the
              * end of the requests already counted (those finished in a
              * window reaching past start would be lost to it: each one's
              * admission missing, the forecast biased short). */
-            double back = (double)now_ms - d->shift.last_t * 1000;
+            double back = (double)now_ms - fired_t * 1000;
             double at =
                 d->step_clock - (step > 0 && back > 0 ? back / step : 0);
 
             afd_transient_start(
                 &d->transient, at > d->req_step_clock ? at : d->req_step_clock);
-            d->transient_start_ms = (int64_t)llround(d->shift.last_t * 1000);
+            d->transient_start_ms = (int64_t)llround(fired_t * 1000);
             d->has_forecast = false;
             d->forecast_frozen = false;
             d->transient_confirmed = false;

@@ -100,10 +100,10 @@ struct afd_deployment {
     struct afd_shift shift;       /* workload shifts from step samples */
     struct afd_load_tracker load; /* theta from live loads (recommend.c) */
     struct afd_comm_mode_tracker comm;
-    struct afd_planner_obs planner; /* an external planner's view */
-    struct afd_transient transient; /* theta forecast after a shift */
-    uint64_t transient_shifts;      /* shift.shifts when it was started */
-    int64_t transient_start_ms;     /* the candidate's detection time */
+    struct afd_planner_obs planner;         /* an external planner's view */
+    struct afd_transient transient;         /* theta forecast after a shift */
+    uint64_t transient_shifts;              /* load-channel detections seen */
+    int64_t transient_start_ms;             /* the candidate's detection time */
     struct afd_transient_forecast forecast; /* the last one */
     bool has_forecast;
     bool forecast_frozen;     /* our scale-in since it started (slots.c) */
