@@ -627,26 +627,32 @@ static void data_rebuild(const struct afd_calib *c, struct calib_stage *st)
     st->d.c = st->th[0] * st->d.m2;
 }
 
+/* AFD_EINVAL naming stage i's field what[j] unless v[0..n) are finite. */
+static int check_finite(int i, const char *what, const double *v, int n,
+                        char *err)
+{
+    int j;
+
+    for (j = 0; j < n; j++)
+        if (!isfinite(v[j]))
+            return afd_err(err, AFD_EINVAL,
+                           "calibration state: %s %s[%d] must be finite, "
+                           "got %g",
+                           stage_names[i], what, j, v[j]);
+    return AFD_OK;
+}
+
 /* Checks one stage of an imported state against the rebuilt prior in tmp. */
 static int check_stage(const struct afd_calib *tmp, int i,
                        const struct afd_calib_stage_state *in, char *err)
 {
     const struct calib_stage *st = &tmp->st[i];
     const double *v = in->cov, *p0 = in->prior_cov;
-    int j;
 
-    for (j = 0; j < 2; j++)
-        if (!isfinite(in->coef[j]))
-            return afd_err(err, AFD_EINVAL,
-                           "calibration state: %s coef[%d] must be finite, "
-                           "got %g",
-                           stage_names[i], j, in->coef[j]);
-    for (j = 0; j < 4; j++)
-        if (!isfinite(v[j]))
-            return afd_err(err, AFD_EINVAL,
-                           "calibration state: %s cov[%d] must be finite, "
-                           "got %g",
-                           stage_names[i], j, v[j]);
+    if (check_finite(i, "coef", in->coef, 2, err) < 0 ||
+        check_finite(i, "cov", v, 4, err) < 0 ||
+        check_finite(i, "data", in->data, 5, err) < 0)
+        return AFD_EINVAL;
     if (!(v[0] > 0 && v[3] > 0 && v[1] == v[2] && v[0] * v[3] >= v[1] * v[1]))
         return afd_err(err, AFD_EINVAL,
                        "calibration state: %s covariance [%g %g; %g %g] is "
@@ -658,12 +664,6 @@ static int check_stage(const struct afd_calib *tmp, int i,
                        "calibration state: %s residual statistics (%g, %g) "
                        "must be finite and >= 0",
                        stage_names[i], in->resid[0], in->resid[1]);
-    for (j = 0; j < 5; j++)
-        if (!isfinite(in->data[j]))
-            return afd_err(err, AFD_EINVAL,
-                           "calibration state: %s data[%d] must be finite, "
-                           "got %g",
-                           stage_names[i], j, in->data[j]);
     if (!(in->data[0] >= 0 && in->data[3] >= 0))
         return afd_err(err, AFD_EINVAL,
                        "calibration state: %s data weight (%g) and spread "
