@@ -422,7 +422,7 @@ static double data_line(const struct calib_stage *st, double th[2], double v[3])
  * data alone pin the coefficient to IDENT_REL of its data-only value. Then
  * the pair reports the data-only line, not the RLS mean: the mean forgets
  * the prior only at the pace of the data's information along the weak
- * direction, and one small move (98 -> 107 instances) leaves an intercept
+ * direction, and one small move (107 -> 98 instances) leaves an intercept
  * 24% off that the data alone pin to 0.1% (the default demo's FFN). Sets
  * *data_used when it does.
  */
@@ -525,12 +525,13 @@ void afd_calib_fit(const struct afd_calib *c, int stage,
     if (out->sigma_ms < 0)
         return;
     s2 = out->sigma_ms * out->sigma_ms;
-    /* The covariance of the line reported: the data-only one with it. */
-    if (!data_used[stage] || !(data_line(st, th, v) > 0)) {
-        v[0] = st->p[0];
-        v[1] = st->p[1];
-        v[2] = st->p[2];
-    }
+    /* The covariance of the line reported: the data-only one with it
+     * (data_used implies the data have spread, so data_line fills v). */
+    v[0] = st->p[0];
+    v[1] = st->p[1];
+    v[2] = st->p[2];
+    if (data_used[stage])
+        data_line(st, th, v);
     out->var[0] = s2 * v[0] * st->inv_s * st->inv_s;
     out->var[1] = s2 * v[1] * st->inv_s;
     out->var[2] = s2 * v[2];

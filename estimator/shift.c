@@ -6,10 +6,13 @@
  * stream its false-alarm run length is astronomically long (far beyond a
  * day of 40 ms steps), while a shift of d standard units fires after about
  * h / (d - k) samples: a 2x load change at 5% noise (d = 20) in one sample.
- * The baseline keeps learning (EWMA over tau_s seconds) while no alarm is
- * pending, so a slow drift moves the baseline instead of accumulating in the
- * CUSUM. During the warmup the CUSUM stays at zero: the baseline is not known
- * yet.
+ * The baseline learns from every sample (EWMA over tau_s seconds), so a
+ * slow drift moves the baseline instead of accumulating in the CUSUM; a
+ * real step fires within a few samples, long before tau_s moves it. (It
+ * once learnt only while the CUSUM sat at zero: that kept the small
+ * deviations and dropped the large ones, so the variance came out low and
+ * a noisy channel fired on its own noise.) During the warmup the CUSUM
+ * stays at zero: the baseline is not known yet.
  */
 #include "estimator/shift.h"
 
