@@ -873,21 +873,36 @@ static void test_slot_ledger_and_step_clock(void **state)
     b.step = 505;
     afd_registry_add_step(f->reg, "prod", &b, 2100, NULL);
     assert_true(d->step_clock == 15);
-    /* batch cut on a0: 256 -> 128 hands back 128 requests */
+    /* a report at step 15 (its window: [15, 15]) */
+    afd_deployment_add_request(f->reg, &d, "prod", 100, 5, 1, NULL);
+    assert_true(d->req_from == 15 && d->req_step_clock == 15);
+    /* batch cut on a0, seen at its sample of step 35 (the closure starts
+     * at the clock before it, 15): 256 -> 128 hands back 128 requests */
     assert_true(d->backlog == 0);
-    a.step = 25;
+    a.step = 45;
     a.batch_size = 128;
     afd_registry_add_step(f->reg, "prod", &a, 2200, NULL);
     assert_true(d->backlog == 128);
     assert_int_equal(d->transient.n_closed, 1);
+    assert_true(d->transient.closed[0].from == 15);
     assert_true(isinf(d->transient.closed[0].to));
-    /* 100 finished (one sampled, weight 100) resume 100, then 50 resume
-     * the last 28 and reopen */
+    a.step = 65;
+    afd_registry_add_step(f->reg, "prod", &a, 2200, NULL);
+    /* The report [15, 55]: 100 finished (one sampled, weight 100) resume
+     * 100, then 60 resume the last 28 and admit 32 */
     afd_deployment_add_request(f->reg, &d, "prod", 100, 5, 100, NULL);
+    assert_true(d->req_from == 15 && d->req_step_clock == 55);
     assert_true(d->backlog == 28);
-    afd_deployment_add_request(f->reg, &d, "prod", 100, 5, 50, NULL);
+    afd_deployment_add_request(f->reg, &d, "prod", 100, 5, 60, NULL);
     assert_true(d->backlog == 0);
-    assert_true(isfinite(d->transient.closed[0].to));
+    /* Where in the report it drained is known once the report is whole. */
+    assert_true(isinf(d->transient.closed[0].to));
+    a.step = 85;
+    afd_registry_add_step(f->reg, "prod", &a, 2300, NULL);
+    afd_deployment_add_request(f->reg, &d, "prod", 100, 5, 1, NULL);
+    /* Drained at weight 128 of the report's 160: 15 + 40 * 0.8 (not 55,
+     * its end: the 32 admitted after would be taken for resumed ones) */
+    assert_true(d->transient.closed[0].to == 47);
     /* our command removed one instance of 256 slots */
     d->rec.batch = 256;
     d->rec.attention_instances = 2;

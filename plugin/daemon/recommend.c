@@ -122,8 +122,8 @@ static int64_t young_ms(const struct afd_deployment *d, int64_t now_ms)
  * The forecast after a workload shift (estimator/transient.h). A shift the
  * detector sees in the settled instances' loads (registry.c feeds it) opens
  * a candidate at the detection time; it counts only once the live estimate
- * has moved by more than AFD_TRANSIENT_CONFIRM from where it stood then,
- * with the forecast further the same way
+ * and the forecast have both moved by more than AFD_TRANSIENT_CONFIRM from
+ * where the live estimate stood then, the same way
  * (the detector also fires on the slow tail of an earlier shift, and the
  * first seconds of a forecast are its least certain), else it lapses after
  * a minute. It counts on the step clock, so a step time that moves does
@@ -139,6 +139,36 @@ static int64_t young_ms(const struct afd_deployment *d, int64_t now_ms)
 #define AFD_TRANSIENT_CONFIRM 0.1
 /* A forecast this tight (95% relative half-width) needs no dwell. */
 #define AFD_FORECAST_CONFIDENT 0.05
+
+/*
+ * A closure that ended (slots.c: the backlog of a batch cut or a scale-in
+ * drained) is followed by a burst of admissions: each resumed request's
+ * finish admits one, most within a few old lifetimes. Finishes are known
+ * only to their report's window, so a forecast that starts next to the
+ * burst misfiles part of it: finishes before start taken for new ones
+ * with no admission counted (a batch cut to short chat: 500 forecast for
+ * 599). The count restarts after it: the closure's end, one report window
+ * and three old lifetimes on. Not once our own scale-in has frozen a
+ * forecast (its value stands).
+ */
+static void burst_skip(struct afd_deployment *d, double old_decode)
+{
+    const struct afd_transient *t = &d->transient;
+    double after;
+
+    if (t->n_closed == 0 || d->forecast_frozen ||
+        !isfinite(t->closed[t->n_closed - 1].to) ||
+        t->closed[t->n_closed - 1].to == d->burst_seen)
+        return;
+    /* Once per closure: the old lifetime drifts as the new phase's
+     * requests finish. */
+    d->burst_seen = t->closed[t->n_closed - 1].to;
+    after = d->burst_seen + (d->req_step_clock - d->req_from) + 3 * old_decode;
+    if (after > t->start) {
+        afd_transient_start(&d->transient, after);
+        d->has_forecast = false;
+    }
+}
 
 static bool transient_update(struct afd_deployment *d, int64_t now_ms,
                              double live_theta, double old_decode)
@@ -184,22 +214,26 @@ static bool transient_update(struct afd_deployment *d, int64_t now_ms,
     d->prev_live_theta = live_theta;
     if (!d->transient.active)
         return false;
+    burst_skip(d, old_decode);
     if (!d->forecast_frozen &&
         afd_transient_forecast(&d->transient, d->req_step_clock, &fc)) {
         d->forecast = fc;
         d->has_forecast = true;
         d->forecast_ms = now_ms;
     }
-    /* Confirmed: the live estimate moved, and the forecast lies further
-     * the same way (it sees the new phase, the live loads still the mix). */
+    /* Confirmed: the live estimate and the forecast both moved, the same
+     * way. Not "the forecast further": when the old phase's requests
+     * leave fast (short ones, or a batch cut), the slots fill with young
+     * requests at once and the live estimate passes the forecast on its
+     * way (default p4: 510 live, 600 true). */
     moved = d->has_forecast &&
             fabs(live_theta - d->transient_ref) >
                 AFD_TRANSIENT_CONFIRM * d->transient_ref &&
+            fabs(d->forecast.theta - d->transient_ref) >
+                AFD_TRANSIENT_CONFIRM * d->transient_ref &&
             (live_theta - d->transient_ref) *
                     (d->forecast.theta - d->transient_ref) >
-                0 &&
-            fabs(d->forecast.theta - d->transient_ref) >
-                fabs(live_theta - d->transient_ref);
+                0;
     if (!d->transient_confirmed && moved)
         d->transient_confirmed = true;
     if (!d->transient_confirmed || !d->has_forecast) {

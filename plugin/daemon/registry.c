@@ -691,17 +691,7 @@ enum afd_reject_reason afd_deployment_add_request(struct afd_registry *reg,
         d->counters.rejected[AFD_REJECT_OUT_OF_RANGE]++;
         return AFD_REJECT_OUT_OF_RANGE;
     }
-    /* Requests carry no time: those of one report finished somewhere
-     * between it and the previous one, on the step clock (a long gap: at
-     * the last step). */
-    if (d->clock_ms != d->req_clock_ms) {
-        d->req_from =
-            d->req_clock_ms > 0 && d->clock_ms - d->req_clock_ms < 10000
-                ? d->req_step_clock
-                : d->step_clock;
-        d->req_clock_ms = d->clock_ms;
-        d->req_step_clock = d->step_clock;
-    }
+    afd_slots_report(d);
     if (weight == 0)
         weight = 1;
     afd_transient_request(&d->transient, d->req_from, d->req_step_clock, prompt,

@@ -80,6 +80,9 @@ double afd_deployment_step_ms(const struct afd_deployment *d);
  * command, afd_deployment_note_release, was counted then). */
 void afd_slots_changed(struct afd_deployment *d, double delta);
 double afd_slots_admits(struct afd_deployment *d, double weight);
+/* Before each finished request: a new report's window when the telemetry
+ * clock has moved since the last one (d->req_from, d->req_step_clock). */
+void afd_slots_report(struct afd_deployment *d);
 void afd_slots_row_gone(struct afd_deployment *d, double batch);
 /* Advances d->step_clock for step sample s of row (before d->clock_ms
  * moves to now_ms). */
@@ -119,6 +122,7 @@ struct afd_deployment {
     int hold_x;             /* x at the previous recompute */
     int64_t hold_until_ms;  /* live theta held after a scale-in */
     double transient_ref;   /* live theta before the shift */
+    double burst_seen;      /* the closure end skipped (recommend.c) */
     double prev_live_theta; /* live theta at the previous recompute */
     int64_t young_ms;       /* a row younger than this is just-joined */
     /* Finished-request stamps on the step clock (decode steps so far,
@@ -127,6 +131,10 @@ struct afd_deployment {
     bool step_counters; /* samples carry step counters: the clock is theirs */
     int64_t req_clock_ms;
     double req_step_clock, req_from; /* the last report's window */
+    double req_weight;               /* its finished requests so far */
+    bool drain_pending;              /* the backlog drained in it (slots.c) */
+    double drain_weight;             /* at that weight of req_weight */
+    double close_at;                 /* the last closure's start, steps */
     /* comm mode from our own moves */
     int comm_x;                 /* x at the previous recompute */
     struct afd_instance *slots; /* power-of-two table */

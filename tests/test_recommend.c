@@ -1,0 +1,206 @@
+/*
+ * test_recommend.c - the theta the daemon sizes for through a workload
+ * shift (plugin/daemon/recommend.c, slots.c), fed by a simulated fleet
+ * (integration/sim/fleet.h) the way afd-sim's closed loop feeds it: one
+ * report a second of step samples (every 4th step) and the requests
+ * finished since, then a recompute.
+ */
+#include "tests/afd_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "estimator/base/error.h"
+#include "estimator/profile.h"
+#include "integration/sim/fleet.h"
+#include "integration/sim/gen.h"
+#include "plugin/daemon/registry.h"
+#include "plugin/daemon/registry_internal.h"
+
+#define X        20
+#define MAX_REQ  200000
+#define EPOCH_MS 1700000000000LL
+
+struct loop {
+    struct afd_config cfg;
+    struct afd_registry *reg;
+    struct afd_fleet *fleet;
+    struct afd_gen old_gen, new_gen;
+    double *req; /* prompt, decode pairs finished since the last report */
+    size_t n_req;
+    double sim_ms;
+    char ids[X + 1][16];
+};
+
+static void on_finish(void *ctx, int64_t prompt, int64_t decode)
+{
+    struct loop *l = ctx;
+
+    if (l->n_req < MAX_REQ) {
+        l->req[2 * l->n_req] = (double)prompt;
+        l->req[2 * l->n_req + 1] = (double)decode;
+        l->n_req++;
+    }
+}
+
+static int setup(void **state)
+{
+    struct loop *l = calloc(1, sizeof(*l));
+    const struct afd_profile *p = afd_profile_builtin("paper-v1-fit");
+    struct afd_fleet_phase ph;
+    char err[AFD_ERR_LEN] = "";
+    int j;
+
+    assert_non_null(l);
+    assert_non_null(p);
+    afd_config_default(&l->cfg);
+    l->cfg.deployments = calloc(1, sizeof(*l->cfg.deployments));
+    assert_non_null(l->cfg.deployments);
+    l->cfg.deployments[0] = l->cfg.default_deployment;
+    snprintf(l->cfg.deployments[0].name, AFD_NAME_LEN, "prod");
+    l->cfg.n_deployments = 1;
+    l->reg = afd_registry_new(&l->cfg, err);
+    if (!l->reg)
+        fail_msg("afd_registry_new: %s", err);
+    l->req = malloc(2 * MAX_REQ * sizeof(*l->req));
+    assert_non_null(l->req);
+    /* Old phase: long prompts, short answers (code completion); new: short
+     * chat, theta = E[P] + E[D] - 1 = 599. */
+    assert_int_equal(
+        afd_gen_parse("geometric:prompt=2000,decode=30", &l->old_gen, err), 0);
+    assert_int_equal(
+        afd_gen_parse("geometric:prompt=100,decode=500", &l->new_gen, err), 0);
+    l->fleet = afd_fleet_new(p, X, 256, err);
+    assert_non_null(l->fleet);
+    ph = (struct afd_fleet_phase){&l->old_gen, 256, 1, 7, 0};
+    assert_int_equal(afd_fleet_set_phase(l->fleet, &ph, err), 0);
+    assert_int_equal(afd_fleet_start(l->fleet, X, err), 0);
+    afd_fleet_on_finish(l->fleet, on_finish, l);
+    for (j = 0; j <= X; j++)
+        snprintf(l->ids[j], sizeof(l->ids[j]), j < X ? "a%d" : "f0", j);
+    *state = l;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct loop *l = *state;
+
+    afd_fleet_free(l->fleet);
+    afd_gen_release(&l->old_gen);
+    afd_gen_release(&l->new_gen);
+    afd_registry_free(l->reg);
+    afd_config_release(&l->cfg);
+    free(l->req);
+    free(l);
+    return 0;
+}
+
+/* One second of the fleet: its samples as they are taken, then the
+ * finished requests, then a recompute. */
+static const struct afd_recommendation *run_second(struct loop *l)
+{
+    struct afd_deployment *d = NULL;
+    double end = l->sim_ms + 1000;
+    int64_t ts = 0;
+    size_t k;
+
+    while (l->sim_ms < end) {
+        struct afd_sim_step_info info;
+
+        afd_fleet_step(l->fleet, &info);
+        l->sim_ms += info.step;
+        if (afd_fleet_now(l->fleet) % 4 == 0) {
+            const int64_t *load = afd_fleet_loads(l->fleet);
+            long b = afd_fleet_batch(l->fleet);
+            int j;
+
+            ts = EPOCH_MS + (int64_t)llround(l->sim_ms);
+            for (j = 0; j <= X; j++) {
+                struct afd_step_sample s;
+
+                memset(&s, 0, sizeof(s));
+                s.instance_id = l->ids[j];
+                s.step = (uint64_t)afd_fleet_now(l->fleet);
+                s.timestamp_ms = ts;
+                s.comm_ms = info.t_comm;
+                if (j < X) {
+                    s.role = AFD_ROLE_ATTENTION;
+                    s.batch_size = (double)b;
+                    s.token_load = (double)load[j];
+                    s.attention_ms = info.t_attention;
+                } else {
+                    s.role = AFD_ROLE_FFN;
+                    s.ffn_tokens = (double)X * (double)b;
+                    s.ffn_ms = info.t_ffn;
+                }
+                assert_int_equal(
+                    afd_registry_add_step(l->reg, "prod", &s, ts, NULL),
+                    AFD_REJECT_NONE);
+            }
+        }
+    }
+    d = afd_registry_find(l->reg, "prod");
+    assert_non_null(d);
+    for (k = 0; k < l->n_req; k++)
+        assert_int_equal(afd_deployment_add_request(l->reg, &d, "prod",
+                                                    l->req[2 * k],
+                                                    l->req[2 * k + 1], 1, NULL),
+                         AFD_REJECT_NONE);
+    l->n_req = 0;
+    return afd_deployment_recompute(d, ts);
+}
+
+/*
+ * ensure after a shift from long prompts with short answers to short chat,
+ * with the batch cut from 256 to 128 at the same moment, the daemon sizes
+ * for the new workload's theta (599) within seconds: the forecast, not the
+ * live loads (every slot turned over at once: young requests, 10-15% low
+ * for a request lifetime) and not a forecast that took the new requests
+ * admitted as the handed-back backlog drained for resumed ones (860+)
+ */
+static void test_forecast_through_batch_cut(void **state)
+{
+    struct loop *l = *state;
+    struct afd_fleet_phase ph = {&l->new_gen, 128, 1, 8, 60};
+    const struct afd_recommendation *r = NULL;
+    char err[AFD_ERR_LEN] = "";
+    int t, first = -1, last = -1;
+
+    for (t = 0; t < 60; t++)
+        r = run_second(l);
+    assert_true(r->valid);
+    assert_int_equal(r->theta_source, AFD_THETA_LIVE_LOADS);
+    assert_true(fabs(r->theta - 2029) < 0.05 * 2029);
+    assert_int_equal(afd_fleet_set_phase(l->fleet, &ph, err), 0);
+    for (t = 0; t < 20; t++) {
+        r = run_second(l);
+        if (r->theta_source != AFD_THETA_FORECAST)
+            continue;
+        if (first < 0)
+            first = t;
+        last = t;
+        /* four seconds in (800 finished: its own interval 7%), within
+         * 5% of the truth */
+        if (t >= first + 4)
+            assert_true(fabs(r->theta - 599) < 0.05 * 599);
+    }
+    print_message("forecast in use from %d s to %d s after the shift; theta "
+                  "%.1f at 20 s (599 true)\n",
+                  first + 1, last + 1, r->theta);
+    assert_true(first >= 0 && first < 8);
+    assert_true(last - first >= 10);
+    assert_true(fabs(r->theta - 599) < 0.05 * 599);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_forecast_through_batch_cut, setup,
+                                        teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
