@@ -1,6 +1,7 @@
 /* test_metrics.c - the Prometheus text rendering of a fixed registry. */
 #include "tests/afd_test.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,15 @@ static void test_metrics_render_valid_recommendation(void **state)
                 "afd_theta_source{deployment=\"prod\",source=\"planner\"} 0");
     assert_string_equal(afd_theta_source_name(AFD_THETA_SOURCE_COUNT),
                         "unknown");
+    /* Its 95% half-width: 1.96 sd / sqrt(2) / 256, sd of the two loads
+     * 2828.43 (2000 sqrt 2): 15.3125 */
+    {
+        const char *at = strstr(f->text, "\nafd_theta_ci95_tokens{deployment="
+                                         "\"prod\"} ");
+
+        assert_non_null(at);
+        assert_true(fabs(strtod(strchr(at, '}') + 2, NULL) - 15.3125) < 1e-9);
+    }
     expect_line(f->text, "afd_coefficient_calibrated{deployment=\"prod\","
                          "coef=\"bF\"} 0");
     /* No FFN samples: the prior alone speaks, +-|prior bF| = 5 ms. */

@@ -183,9 +183,14 @@ static void test_forecast_through_batch_cut(void **state)
             first = t;
         last = t;
         /* four seconds in (800 finished: its own interval 7%), within
-         * 5% of the truth */
+         * 5% of the truth; its reported interval covers the truth, and
+         * it says it is confident once that interval is under 5% */
         if (t >= first + 4)
             assert_true(fabs(r->theta - 599) < 0.05 * 599);
+        assert_true(r->theta_ci > 0 && fabs(r->theta - 599) <= r->theta_ci);
+        assert_int_equal(r->theta_confident,
+                         afd_registry_find(l->reg, "prod")->forecast.rel_ci <=
+                             0.05);
     }
     print_message("forecast in use from %d s to %d s after the shift; theta "
                   "%.1f at 20 s (599 true)\n",

@@ -208,6 +208,11 @@ def check_fleet(c, bin_dir, stubs, ch, prof, rng):
     c.check("fleet: counts x=4 y=3",
             rec.valid and rec.attention_instances == 4 and
             rec.ffn_instances == n_ffn, str(rec))
+    ci = 1.96 * spread / math.sqrt(len(loads)) / batch
+    c.check("fleet: theta's 95% half-width is the mean live load's, "
+            "not a forecast's",
+            e2e.close(rec.theta_ci95, ci, 1e-9) and not rec.theta_confident,
+            "%r vs %r" % (rec.theta_ci95, ci))
     c.check("fleet: barrier uses the measured spread of live loads",
             rec.spread_measured and e2e.close(rec.load_spread, spread, 1e-9),
             "%r vs %r" % (rec.load_spread, spread))

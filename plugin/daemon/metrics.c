@@ -193,6 +193,12 @@ static void w_theta_source(struct render *r, struct afd_deployment *d)
             (int)REC(d)->theta_source == k ? 1 : 0);
 }
 
+static void w_theta_ci(struct render *r, struct afd_deployment *d)
+{
+    if (REC(d)->theta_ci > 0)
+        num(r, NAME(d), NULL, NULL, REC(d)->theta_ci);
+}
+
 static void w_gain_uncertainty(struct render *r, struct afd_deployment *d)
 {
     if (REC(d)->valid)
@@ -554,6 +560,10 @@ static const struct family families[] = {
      "Where theta came from (one-hot: requests, live_loads, forecast after "
      "a workload shift, planner's traffic means)",
      w_theta_source},
+    {"afd_theta_ci95_tokens", "gauge",
+     "95% half-width of theta: the shift forecast's or the mean live "
+     "load's (absent when unknown)",
+     w_theta_ci},
     {"afd_batch_slots", "gauge",
      "Decode slots per Attention instance B used by the solve", w_batch},
     {"afd_load_spread_tokens", "gauge",

@@ -583,13 +583,13 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
         rec->throughput_current > 0
             ? rec->throughput_target / rec->throughput_current - 1
             : 0;
-    rec->gain_uncertainty =
-        gain_uncertainty(d, m, rec,
-                         rec->theta_source == AFD_THETA_FORECAST
-                             ? d->forecast.rel_ci * d->forecast.mean_decode
-                         : v->n_load >= 2 && rec->batch > 0
-                             ? 1.96 * v->sd_t / sqrt(v->n_load) / rec->batch
-                             : 0);
+    rec->theta_ci = rec->theta_source == AFD_THETA_FORECAST
+                        ? d->forecast.rel_ci * d->forecast.mean_decode
+                    : rec->theta_source == AFD_THETA_LIVE_LOADS &&
+                            v->n_load >= 2 && rec->batch > 0
+                        ? 1.96 * v->sd_t / sqrt(v->n_load) / rec->batch
+                        : 0;
+    rec->gain_uncertainty = gain_uncertainty(d, m, rec, rec->theta_ci);
     rec->current_regime = afd_regime_at(
         &m->in, (double)rec->attention_instances / rec->ffn_instances);
     rec->valid = true;

@@ -108,6 +108,9 @@ struct afd_recommendation {
      * AFD_FORECAST_CONFIDENT (the controller then skips its dwell). */
     bool theta_confident;
     double theta; /* tokens */
+    /* 95% half-width of theta, tokens: the forecast's (its mean decode
+     * length's interval) or the live loads' (their mean's); 0 unknown. */
+    double theta_ci;
     double sigma; /* tokens; has_sigma false if unknown */
     bool has_sigma;
     double batch;                   /* B used, slots */

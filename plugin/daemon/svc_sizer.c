@@ -147,6 +147,8 @@ static void get_recommendation(struct afd_grpc_call *call,
     out.comm_mode_identified = rec->comm_mode_identified;
     out.comm_hedged = rec->comm_hedged;
     out.gain_uncertainty = rec->gain_uncertainty;
+    out.theta_ci95 = rec->theta_ci;
+    out.theta_confident = rec->theta_confident;
     out.attention_source =
         (char *)(rec->attention_source ? rec->attention_source : "");
     if (env->ctl && afd_control_status(env->ctl, d, &cst)) {
