@@ -1,6 +1,7 @@
 /* test_page.c - the operator's page: HTML escaping and the rendered state. */
 #include "tests/afd_test.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,12 @@ static void test_page_one_deployment(void **state)
     afd_assert_contains(t, "<polyline");
     afd_assert_contains(t, afd_regime_name(rec->current_regime));
     afd_assert_contains(t, "controller: not evaluated yet");
+    /* theta from the two live loads, with its 95% interval:
+     * 1.96 * sd(25600, 30000) / sqrt(2) / 256 = 16.84 */
+    assert_true(fabs(rec->theta_ci - 1.96 * 2200 / 256) < 1e-9);
+    snprintf(want, sizeof(want), "%.4g &plusmn; %.2g tokens (live loads)",
+             rec->theta, rec->theta_ci);
+    afd_assert_contains(t, want);
     /* Calibration with its 95% interval, aA first (estimator/calib.h). */
     snprintf(want, sizeof(want), "aA %.4g &plusmn; %.2g", rec->calib.value[0],
              rec->calib.ci[0]);
