@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "estimator/base/error.h"
+
 void afd_comm_mode_config_default(struct afd_comm_mode_config *c)
 {
     c->min_move = 0.2;
@@ -94,4 +96,43 @@ void afd_comm_mode_alternative(const struct afd_profile *p, double b, double rb,
     out->comm_mode = agg ? AFD_COMM_PER_INSTANCE : AFD_COMM_AGGREGATE;
     out->bC = split_known ? fmin(p->bC, t_now) : 0;
     out->aC = n_alt > 0 ? (t_now - out->bC) / n_alt : 0;
+}
+
+void afd_comm_mode_export(const struct afd_comm_mode_tracker *m,
+                          struct afd_comm_mode_learnt *out)
+{
+    *out = (struct afd_comm_mode_learnt){m->identified, m->mode,     m->slope,
+                                         m->intercept,  m->have_ref, m->ref_b,
+                                         m->ref_rb,     m->ref_ms,   m->tests};
+}
+
+int afd_comm_mode_import(struct afd_comm_mode_tracker *m,
+                         const struct afd_comm_mode_learnt *in, char *err)
+{
+    if (in->mode != AFD_COMM_PER_INSTANCE && in->mode != AFD_COMM_AGGREGATE)
+        return afd_err(err, AFD_EINVAL, "comm mode: mode %d is not a mode",
+                       (int)in->mode);
+    if (!isfinite(in->slope) || in->slope < 0 || !isfinite(in->intercept) ||
+        in->intercept < 0)
+        return afd_err(err, AFD_EINVAL,
+                       "comm mode: line %g ms/token + %g ms must be finite "
+                       "and >= 0",
+                       in->slope, in->intercept);
+    if (in->have_ref &&
+        !(in->ref_b > 0 && in->ref_rb > 0 && in->ref_ms > 0 &&
+          isfinite(in->ref_b) && isfinite(in->ref_rb) && isfinite(in->ref_ms)))
+        return afd_err(err, AFD_EINVAL,
+                       "comm mode: reference point B %g, r*B %g, %g ms must "
+                       "be finite and > 0",
+                       in->ref_b, in->ref_rb, in->ref_ms);
+    m->identified = in->identified;
+    m->mode = in->identified ? in->mode : m->prior;
+    m->slope = in->slope;
+    m->intercept = in->intercept;
+    m->have_ref = in->have_ref;
+    m->ref_b = in->ref_b;
+    m->ref_rb = in->ref_rb;
+    m->ref_ms = in->ref_ms;
+    m->tests = in->tests;
+    return AFD_OK;
 }

@@ -87,4 +87,27 @@ bool afd_comm_mode_apply(const struct afd_comm_mode_tracker *m,
 void afd_comm_mode_alternative(const struct afd_profile *p, double b, double rb,
                                bool split_known, struct afd_profile *out);
 
+/*
+ * What the tracker learnt (a snapshot keeps it across a restart or a
+ * failover: the mode shows only when the ratio moves, so a new leader
+ * that forgot it would hedge again until the next move). Import checks it
+ * (a mode of the enum, a line of finite slope and intercept >= 0, a
+ * reference point of positive B, r*B and time) and replaces the learnt part of
+ * m, keeping its config and prior; AFD_EINVAL naming the field, m unchanged,
+ * otherwise.
+ */
+struct afd_comm_mode_learnt {
+    bool identified;
+    enum afd_comm_mode mode;
+    double slope, intercept;
+    bool have_ref;
+    double ref_b, ref_rb, ref_ms;
+    uint64_t tests;
+};
+
+void afd_comm_mode_export(const struct afd_comm_mode_tracker *m,
+                          struct afd_comm_mode_learnt *out);
+int afd_comm_mode_import(struct afd_comm_mode_tracker *m,
+                         const struct afd_comm_mode_learnt *in, char *err);
+
 #endif

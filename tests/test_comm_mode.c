@@ -5,7 +5,9 @@
 #include "tests/afd_test.h"
 
 #include <math.h>
+#include <string.h>
 
+#include "estimator/base/error.h"
 #include "estimator/comm_mode.h"
 #include "estimator/profile.h"
 
@@ -114,6 +116,54 @@ static void test_alternative(void **state)
     assert_close(0.556 / 5120, a.aC, 0, 1e-12);
 }
 
+/* ensure what a tracker learnt survives export and import into a fresh one
+ * (its own config and prior kept), and bad state is refused whole */
+static void test_export_import(void **state)
+{
+    struct afd_comm_mode_tracker a, b;
+    struct afd_comm_mode_learnt l, bad;
+    char err[AFD_ERR_LEN] = "";
+
+    (void)state;
+    start(&a, AFD_COMM_PER_INSTANCE);
+    afd_comm_mode_observe(&a, 256, 68 * 256, 17.908);
+    afd_comm_mode_observe(&a, 256, 20 * 256, 5.62);
+    afd_comm_mode_export(&a, &l);
+    assert_true(l.identified && l.mode == AFD_COMM_AGGREGATE);
+    start(&b, AFD_COMM_PER_INSTANCE);
+    b.cfg.min_move = 0.3;
+    assert_int_equal(afd_comm_mode_import(&b, &l, err), AFD_OK);
+    assert_true(b.identified && b.mode == AFD_COMM_AGGREGATE);
+    assert_true(b.slope == a.slope && b.intercept == a.intercept);
+    assert_true(b.have_ref && b.ref_rb == 20 * 256 && b.ref_ms == 5.62);
+    assert_true(b.tests == 1 && b.cfg.min_move == 0.3);
+    /* The next move tests from the imported reference as it would have. */
+    assert_true(afd_comm_mode_observe(&b, 256, 40 * 256, 10.74) ==
+                afd_comm_mode_observe(&a, 256, 40 * 256, 10.74));
+    assert_true(b.tests == 2 && a.tests == 2);
+    /* Refused, b unchanged. */
+    bad = l;
+    bad.slope = NAN;
+    assert_int_equal(afd_comm_mode_import(&b, &bad, err), AFD_EINVAL);
+    assert_non_null(strstr(err, "line"));
+    bad = l;
+    bad.mode = (enum afd_comm_mode)7;
+    assert_int_equal(afd_comm_mode_import(&b, &bad, err), AFD_EINVAL);
+    assert_non_null(strstr(err, "mode 7"));
+    bad = l;
+    bad.ref_ms = -1;
+    assert_int_equal(afd_comm_mode_import(&b, &bad, err), AFD_EINVAL);
+    assert_non_null(strstr(err, "reference point"));
+    assert_true(b.tests == 2 && b.identified);
+    /* Not identified: the importing tracker's own prior stands. */
+    start(&a, AFD_COMM_PER_INSTANCE);
+    afd_comm_mode_export(&a, &l);
+    start(&b, AFD_COMM_AGGREGATE);
+    assert_int_equal(afd_comm_mode_import(&b, &l, err), AFD_OK);
+    assert_false(b.identified);
+    assert_int_equal(b.mode, AFD_COMM_AGGREGATE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -121,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_per_instance_identified),
         cmocka_unit_test(test_undecided_cases),
         cmocka_unit_test(test_alternative),
+        cmocka_unit_test(test_export_import),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -469,6 +469,77 @@ static void test_snapshot_control_state_round_trip(void **state)
     afd_control_free(b);
 }
 
+/* ensure the comm mode the deployment's own moves identified survives a
+ * save and restore (a new leader would otherwise hedge again until the
+ * next move), and an older snapshot without it starts from the prior */
+static void test_snapshot_comm_mode_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    struct afd_deployment *a = afd_registry_find(f->reg, "prod"), *b;
+    char err[AFD_ERR_LEN] = "";
+
+    afd_comm_mode_observe(&a->comm, 256, 68 * 256, 17.908);
+    afd_comm_mode_observe(&a->comm, 256, 20 * 256, 5.62);
+    assert_true(a->comm.identified && a->comm.mode == AFD_COMM_AGGREGATE);
+    save_ok(f);
+    if (afd_snapshot_restore(f->fresh, NULL, f->path, err) != AFD_OK)
+        fail_msg("restore: %s", err);
+    b = afd_registry_find(f->fresh, "prod");
+    assert_non_null(b);
+    assert_true(b->comm.identified && b->comm.mode == AFD_COMM_AGGREGATE);
+    assert_true(b->comm.slope == a->comm.slope &&
+                b->comm.intercept == a->comm.intercept &&
+                b->comm.ref_rb == a->comm.ref_rb &&
+                b->comm.tests == a->comm.tests && b->comm.tests >= 1);
+    assert_true(afd_deployment_recompute(b, 2000)->comm_mode_identified);
+    /* "canary" never moved: nothing identified, its prior's mode */
+    b = afd_registry_find(f->fresh, "canary");
+    assert_false(b->comm.identified);
+    assert_int_equal(b->comm.mode, b->cfg.profile.comm_mode);
+}
+
+static void comm_mode_dropped(Afd__Sizer__Snapshot__V1__Snapshot *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n_deployments; i++) {
+        afd__sizer__snapshot__v1__comm_mode_state__free_unpacked(
+            s->deployments[i]->comm_mode, NULL);
+        s->deployments[i]->comm_mode = NULL;
+    }
+}
+
+static void comm_mode_bad_ref(Afd__Sizer__Snapshot__V1__Snapshot *s)
+{
+    s->deployments[1]->comm_mode->have_ref = true;
+    s->deployments[1]->comm_mode->ref_b = -2;
+}
+
+/* ensure a snapshot without comm mode state (an older one) restores with
+ * the trackers at their priors, and one the tracker refuses restores
+ * nothing */
+static void test_snapshot_restore_comm_mode_absent_or_bad(void **state)
+{
+    struct fixture *f = *state;
+    struct afd_deployment *d = afd_registry_find(f->reg, "prod");
+    char err[AFD_ERR_LEN] = "";
+
+    afd_comm_mode_observe(&d->comm, 256, 68 * 256, 17.908);
+    afd_comm_mode_observe(&d->comm, 256, 20 * 256, 5.62);
+    rewrite(f, comm_mode_dropped);
+    if (afd_snapshot_restore(f->fresh, NULL, f->path, err) != AFD_OK)
+        fail_msg("restore: %s", err);
+    d = afd_registry_find(f->fresh, "prod");
+    assert_non_null(d);
+    assert_false(d->comm.identified);
+    afd_registry_free(f->fresh);
+    f->fresh = afd_registry_new(&f->cfg, err);
+    assert_non_null(f->fresh);
+    rewrite(f, comm_mode_bad_ref);
+    expect_corrupt(f, "reference point");
+    assert_null(afd_registry_find(f->fresh, "prod"));
+}
+
 static void pending_beyond_next_id(Afd__Sizer__Snapshot__V1__Snapshot *s)
 {
     Afd__Sizer__Snapshot__V1__ControlState *c = malloc(sizeof(*c));
@@ -509,6 +580,8 @@ int main(void)
         T(test_snapshot_restore_incomplete_calib),
         T(test_snapshot_restore_unknown_version),
         T(test_snapshot_control_state_round_trip),
+        T(test_snapshot_comm_mode_round_trip),
+        T(test_snapshot_restore_comm_mode_absent_or_bad),
         T(test_snapshot_restore_bad_control_nothing),
     };
 

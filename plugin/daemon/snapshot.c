@@ -66,6 +66,7 @@ struct dep_out {
     struct afd_control_saved saved;
     PB(ControlState) ctl;
     PB(Command) pending, last;
+    PB(CommModeState) comm;
 };
 
 static void fill_command(PB(Command) * m, const struct afd_command *c,
@@ -161,6 +162,31 @@ static void fill_calib(struct dep_out *o, const struct afd_calib_state *s)
     o->cs.stages = o->stp;
 }
 
+static PB(CommMode) comm_mode_msg(enum afd_comm_mode m)
+{
+    return m == AFD_COMM_AGGREGATE
+               ? AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_AGGREGATE
+               : AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_PER_INSTANCE;
+}
+
+static void fill_comm(struct dep_out *o, struct afd_deployment *d)
+{
+    struct afd_comm_mode_learnt l;
+
+    afd_comm_mode_export(&d->comm, &l);
+    afd__sizer__snapshot__v1__comm_mode_state__init(&o->comm);
+    o->comm.identified = l.identified;
+    o->comm.mode = comm_mode_msg(l.mode);
+    o->comm.slope = l.slope;
+    o->comm.intercept = l.intercept;
+    o->comm.have_ref = l.have_ref;
+    o->comm.ref_b = l.ref_b;
+    o->comm.ref_rb = l.ref_rb;
+    o->comm.ref_ms = l.ref_ms;
+    o->comm.tests = l.tests;
+    o->dep.comm_mode = &o->comm;
+}
+
 /* The calib state is kept by the caller (its prior's strings are used). */
 static int fill_dep(struct dep_out *o, struct afd_deployment *d,
                     struct afd_calib_state *cs)
@@ -214,6 +240,7 @@ static int fill_dep(struct dep_out *o, struct afd_deployment *d,
     o->dep.n_instances = n;
     o->dep.instances = o->instp;
     fill_control(o, d);
+    fill_comm(o, d);
     return AFD_OK;
 }
 
@@ -375,6 +402,8 @@ struct dep_in {
     struct afd_stage_means sm;
     bool has_control;
     struct afd_control_saved control;
+    bool has_comm;
+    struct afd_comm_mode_learnt comm;
 };
 
 static int copy_str(char *dst, size_t cap, const char *src, const char *what,
@@ -524,6 +553,40 @@ static int read_control(const PB(ControlState) * m, struct dep_in *in,
     return rc == AFD_OK ? AFD_OK : AFD_EPARSE;
 }
 
+/* Absent (an older snapshot): the tracker starts from the prior. */
+static int read_comm(const PB(CommModeState) * m, struct dep_in *in, char *err)
+{
+    struct afd_comm_mode_config cfg;
+    struct afd_comm_mode_tracker t;
+
+    if (!m)
+        return AFD_OK;
+    if (m->mode !=
+            AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_PER_INSTANCE &&
+        m->mode != AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_AGGREGATE)
+        return afd_err(err, AFD_EPARSE, "comm mode state: mode %d",
+                       (int)m->mode);
+    in->comm = (struct afd_comm_mode_learnt){
+        m->identified,
+        m->mode == AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_AGGREGATE
+            ? AFD_COMM_AGGREGATE
+            : AFD_COMM_PER_INSTANCE,
+        m->slope,
+        m->intercept,
+        m->have_ref,
+        m->ref_b,
+        m->ref_rb,
+        m->ref_ms,
+        m->tests};
+    /* The tracker's own checks, on a throw-away one. */
+    afd_comm_mode_config_default(&cfg);
+    afd_comm_mode_init(&t, &cfg, AFD_COMM_PER_INSTANCE);
+    if (afd_comm_mode_import(&t, &in->comm, err) < 0)
+        return AFD_EPARSE;
+    in->has_comm = true;
+    return AFD_OK;
+}
+
 static int read_dep(const struct afd_registry *reg, const PB(Deployment) * m,
                     struct dep_in *in, char *err)
 {
@@ -567,7 +630,8 @@ static int read_dep(const struct afd_registry *reg, const PB(Deployment) * m,
         in->rows[i].batch_size = r->batch_size;
         in->rows[i].last_seen_ms = r->last_seen_ms;
     }
-    if (afd_instances_check(reg, in->rows, in->n_rows, err) < 0)
+    if (afd_instances_check(reg, in->rows, in->n_rows, err) < 0 ||
+        read_comm(m->comm_mode, in, err) < 0)
         return AFD_EPARSE;
     return read_control(m->control, in, err);
 }
@@ -672,6 +736,9 @@ static int apply(struct afd_registry *reg, struct afd_control *ctl,
         (rc = afd_calib_import(afd_deployment_calib(d), &in->cs, err)) < 0)
         return rc;
     afd_deployment_stage_means_import(d, &in->sm);
+    /* Checked in read_comm. */
+    if (in->has_comm)
+        afd_comm_mode_import(&d->comm, &in->comm, NULL);
     /* Checked in read_control: only allocation can fail here. */
     if (ctl && in->has_control &&
         (rc = afd_control_import(ctl, d, &in->control, err)) < 0)
