@@ -116,6 +116,25 @@ static void fill_control(struct dep_out *o, struct afd_deployment *d)
     o->dep.control = &o->ctl;
 }
 
+static PB(CommMode) comm_mode_msg(enum afd_comm_mode m)
+{
+    return m == AFD_COMM_AGGREGATE
+               ? AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_AGGREGATE
+               : AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_PER_INSTANCE;
+}
+
+/* AFD_EPARSE for a value outside the enum (a newer or corrupt file). */
+static int comm_mode_read(PB(CommMode) m, enum afd_comm_mode *out, char *err)
+{
+    if (m == AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_AGGREGATE)
+        *out = AFD_COMM_AGGREGATE;
+    else if (m == AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_PER_INSTANCE)
+        *out = AFD_COMM_PER_INSTANCE;
+    else
+        return afd_err(err, AFD_EPARSE, "unknown comm mode %d", (int)m);
+    return AFD_OK;
+}
+
 static void fill_calib(struct dep_out *o, const struct afd_calib_state *s)
 {
     const struct afd_profile *p = &s->prior;
@@ -134,10 +153,7 @@ static void fill_calib(struct dep_out *o, const struct afd_calib_state *s)
     o->prior_coef[5] = p->bF;
     o->prior.n_coef = AFD_COEF_COUNT;
     o->prior.coef = o->prior_coef;
-    o->prior.comm_mode =
-        p->comm_mode == AFD_COMM_AGGREGATE
-            ? AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_AGGREGATE
-            : AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_PER_INSTANCE;
+    o->prior.comm_mode = comm_mode_msg(p->comm_mode);
     o->cs.prior = &o->prior;
     for (i = 0; i < 3; i++) {
         afd__sizer__snapshot__v1__calib_stage__init(&o->st[i]);
@@ -160,13 +176,6 @@ static void fill_calib(struct dep_out *o, const struct afd_calib_state *s)
     }
     o->cs.n_stages = 3;
     o->cs.stages = o->stp;
-}
-
-static PB(CommMode) comm_mode_msg(enum afd_comm_mode m)
-{
-    return m == AFD_COMM_AGGREGATE
-               ? AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_AGGREGATE
-               : AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_PER_INSTANCE;
 }
 
 static void fill_comm(struct dep_out *o, struct afd_deployment *d)
@@ -439,16 +448,8 @@ static int read_calib(const PB(CalibState) * m, struct afd_calib_state *cs,
     cs->prior.bC = p->coef[3];
     cs->prior.aF = p->coef[4];
     cs->prior.bF = p->coef[5];
-    if (p->comm_mode !=
-            AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_AGGREGATE &&
-        p->comm_mode !=
-            AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_PER_INSTANCE)
-        return afd_err(err, AFD_EPARSE, "unknown comm mode %d",
-                       (int)p->comm_mode);
-    cs->prior.comm_mode =
-        p->comm_mode == AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_AGGREGATE
-            ? AFD_COMM_AGGREGATE
-            : AFD_COMM_PER_INSTANCE;
+    if (comm_mode_read(p->comm_mode, &cs->prior.comm_mode, err) < 0)
+        return AFD_EPARSE;
     for (i = 0; i < 3; i++) {
         const PB(CalibStage) *st = m->stages[i];
 
@@ -561,23 +562,14 @@ static int read_comm(const PB(CommModeState) * m, struct dep_in *in, char *err)
 
     if (!m)
         return AFD_OK;
-    if (m->mode !=
-            AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_PER_INSTANCE &&
-        m->mode != AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_AGGREGATE)
-        return afd_err(err, AFD_EPARSE, "comm mode state: mode %d",
-                       (int)m->mode);
-    in->comm = (struct afd_comm_mode_learnt){
-        m->identified,
-        m->mode == AFD__SIZER__SNAPSHOT__V1__COMM_MODE__COMM_MODE_AGGREGATE
-            ? AFD_COMM_AGGREGATE
-            : AFD_COMM_PER_INSTANCE,
-        m->slope,
-        m->intercept,
-        m->have_ref,
-        m->ref_b,
-        m->ref_rb,
-        m->ref_ms,
-        m->tests};
+    in->comm =
+        (struct afd_comm_mode_learnt){m->identified, AFD_COMM_PER_INSTANCE,
+                                      m->slope,      m->intercept,
+                                      m->have_ref,   m->ref_b,
+                                      m->ref_rb,     m->ref_ms,
+                                      m->tests};
+    if (comm_mode_read(m->mode, &in->comm.mode, err) < 0)
+        return AFD_EPARSE;
     /* The tracker's own checks, on a throw-away one. */
     afd_comm_mode_config_default(&cfg);
     afd_comm_mode_init(&t, &cfg, AFD_COMM_PER_INSTANCE);
