@@ -509,6 +509,11 @@ static void comm_mode_dropped(Afd__Sizer__Snapshot__V1__Snapshot *s)
     }
 }
 
+static void comm_mode_unknown(Afd__Sizer__Snapshot__V1__Snapshot *s)
+{
+    s->deployments[0]->comm_mode->mode = 9;
+}
+
 static void comm_mode_bad_ref(Afd__Sizer__Snapshot__V1__Snapshot *s)
 {
     s->deployments[1]->comm_mode->have_ref = true;
@@ -538,6 +543,8 @@ static void test_snapshot_restore_comm_mode_absent_or_bad(void **state)
     rewrite(f, comm_mode_bad_ref);
     expect_corrupt(f, "reference point");
     assert_null(afd_registry_find(f->fresh, "prod"));
+    rewrite(f, comm_mode_unknown);
+    expect_corrupt(f, "unknown comm mode 9");
 }
 
 static void pending_beyond_next_id(Afd__Sizer__Snapshot__V1__Snapshot *s)
