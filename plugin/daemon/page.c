@@ -317,12 +317,10 @@ static void render_deployment(struct page *p, const struct afd_metrics_src *src,
     put(p, "<tr><th>regime</th><td>%s now, %s at r*</td></tr>",
         afd_regime_name(rec->current_regime),
         afd_regime_name(rec->solution.regime));
+    put(p, "<tr><th>theta</th><td>%.4g", rec->theta);
     if (rec->theta_ci > 0)
-        put(p, "<tr><th>theta</th><td>%.4g &plusmn; %.2g tokens (%s)</td></tr>",
-            rec->theta, rec->theta_ci, theta_source_name(rec->theta_source));
-    else
-        put(p, "<tr><th>theta</th><td>%.4g tokens (%s)</td></tr>", rec->theta,
-            theta_source_name(rec->theta_source));
+        put(p, " &plusmn; %.2g", rec->theta_ci);
+    put(p, " tokens (%s)</td></tr>", theta_source_name(rec->theta_source));
     if (rec->has_sigma)
         put(p, "<tr><th>sigma</th><td>%.4g tokens</td></tr>", rec->sigma);
     put(p,

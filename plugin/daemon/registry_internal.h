@@ -134,7 +134,6 @@ struct afd_deployment {
     double req_weight;               /* its finished requests so far */
     bool drain_pending;              /* the backlog drained in it (slots.c) */
     double drain_weight;             /* at that weight of req_weight */
-    double close_at;                 /* the last closure's start, steps */
     /* comm mode from our own moves */
     int comm_x;                 /* x at the previous recompute */
     struct afd_instance *slots; /* power-of-two table */

@@ -30,13 +30,18 @@
  */
 static void drain_settle(struct afd_deployment *d)
 {
-    /* Only the part of the window after the closure began resumed (one
-     * that began within this report ends at its start). */
-    double lo = d->req_from > d->close_at ? d->req_from : d->close_at;
+    const struct afd_transient *t = &d->transient;
+    double lo;
 
-    if (!d->drain_pending)
+    if (!d->drain_pending || t->n_closed == 0)
         return;
     d->drain_pending = false;
+    /* Only the part of the window after the closure began resumed (one
+     * that began within this report ends at its start). The closure is
+     * the last one: the backlog opened it. */
+    lo = t->closed[t->n_closed - 1].from;
+    if (d->req_from > lo)
+        lo = d->req_from;
     afd_transient_reopen(
         &d->transient,
         lo + (d->req_step_clock > lo ? d->req_step_clock - lo : 0) *
@@ -68,10 +73,8 @@ void afd_slots_changed(struct afd_deployment *d, double delta)
     drain_settle(d);
     n = fabs(delta);
     if (delta < 0) {
-        if (!(d->backlog > 0)) {
+        if (!(d->backlog > 0))
             afd_transient_close(&d->transient, d->step_clock);
-            d->close_at = d->step_clock;
-        }
         d->backlog += n;
         return;
     }
