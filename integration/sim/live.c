@@ -54,6 +54,7 @@ struct live {
     char (*attn_id)[ID_LEN];
     char (*ffn_id)[ID_LEN];
     long max_ffn;
+    long cap_x; /* Attention capacity: the option, or its automatic value */
     /* the window's telemetry */
     Afd__Sizer__V1__StepSample *smp;
     size_t n_smp, cap_smp;
@@ -240,7 +241,7 @@ static int apply_due(struct live *l, char *err)
         if (p->applied || l->sim_ms < p->due_ms)
             continue;
         p->applied = true;
-        if (p->target < 1 || p->target > l->o->max_attention)
+        if (p->target < 1 || p->target > l->cap_x)
             continue; /* acked as a failure */
         rc = afd_fleet_resize(l->f, p->target, err);
         if (rc)
@@ -531,12 +532,12 @@ static int ack_applied(struct live *l, char *err)
             AFD__SIZER__V1__ACK_COMMAND_REQUEST__INIT;
         Afd__Sizer__V1__AckCommandResponse *a = NULL;
         char detail[96];
-        bool ok = p->target >= 1 && p->target <= l->o->max_attention;
+        bool ok = p->target >= 1 && p->target <= l->cap_x;
         if (!p->applied || p->acked)
             continue;
         snprintf(detail, sizeof(detail),
                  ok ? "resized to %ld" : "target %ld outside 1..%ld", p->target,
-                 l->o->max_attention);
+                 l->cap_x);
         q.deployment = (char *)l->o->deployment;
         q.command_id = p->id;
         q.success = ok;
@@ -618,7 +619,7 @@ static int planner_exchange(struct live *l, const struct afd_live_obs *o,
     struct afd_live_decision dec;
     struct afd_command_event ev = {.t_s = o->t_s, .from = o->expected};
     int rc = afd_live_planner_exchange(l->o->planner_out, l->o->planner_in,
-                                       l->o->max_attention, o, &dec, err);
+                                       l->cap_x, o, &dec, err);
 
     if (rc || !dec.set || dec.replicas == o->expected)
         return rc;
@@ -708,22 +709,32 @@ static int live_setup(struct live *l, char *err)
             return rc;
         x0 = th.x_barrier;
     }
-    l->attn_id = calloc((size_t)l->o->max_attention, sizeof(*l->attn_id));
+    /* Automatic capacity: room for the daemon's default bound
+     * (AFD_LIVE_AUTO_ATTENTION), as far as the slot cap allows at the
+     * largest batch. Not a fixed 256: with several FFN instances the
+     * offline policies search beyond it, and a capped loop loses to them
+     * by construction. */
+    l->cap_x = l->o->max_attention;
+    if (!l->cap_x) {
+        l->cap_x = AFD_LIVE_AUTO_ATTENTION;
+        if (l->cap_x > AFD_SIM_MAX_SLOTS / bmax)
+            l->cap_x = AFD_SIM_MAX_SLOTS / bmax;
+    }
+    l->attn_id = calloc((size_t)l->cap_x, sizeof(*l->attn_id));
     l->ffn_id = calloc((size_t)l->max_ffn, sizeof(*l->ffn_id));
     if (!l->attn_id || !l->ffn_id)
         return afd_err(err, AFD_ENOMEM, "out of memory for instance ids");
-    for (j = 0; j < l->o->max_attention; j++)
+    for (j = 0; j < l->cap_x; j++)
         snprintf(l->attn_id[j], ID_LEN, "%.60s-attn-%03ld", l->o->deployment,
                  j);
     for (j = 0; j < l->max_ffn; j++)
         snprintf(l->ffn_id[j], ID_LEN, "%.60s-ffn-%03ld", l->o->deployment, j);
-    l->f = afd_fleet_new(&s->profile, l->o->max_attention, bmax, err);
+    l->f = afd_fleet_new(&s->profile, l->cap_x, bmax, err);
     if (!l->f)
         return AFD_ENOMEM;
     afd_fleet_set_hardware(l->f, &s->hw);
     if ((rc = afd_fleet_set_phase(l->f, &fp, err)) ||
-        (rc = afd_fleet_start(
-             l->f, x0 > l->o->max_attention ? l->o->max_attention : x0, err)))
+        (rc = afd_fleet_start(l->f, x0 > l->cap_x ? l->cap_x : x0, err)))
         return rc;
     afd_fleet_on_finish(l->f, on_finish, l);
     if ((rc = split_replicas(l, err)) ||
@@ -743,7 +754,7 @@ void afd_live_options_init(struct afd_live_options *o)
     o->sample_every = 4;
     o->max_requests = 2000;
     o->rpc_timeout_ms = 10000;
-    o->max_attention = 256;
+    o->max_attention = 0; /* automatic, see afd_live_run */
 }
 
 static int check_options(const struct afd_live_options *o, char *err)
@@ -759,11 +770,11 @@ static int check_options(const struct afd_live_options *o, char *err)
     if (!o->planner_in != !o->planner_out)
         return afd_err(err, AFD_EINVAL,
                        "planner actuation needs both pipe ends");
-    if (o->sample_every < 1 || o->max_requests < 1 || o->max_attention < 1 ||
+    if (o->sample_every < 1 || o->max_requests < 1 || o->max_attention < 0 ||
         o->rpc_timeout_ms < 1)
         return afd_err(err, AFD_EINVAL,
-                       "sample_every, max_requests, max_attention and the "
-                       "rpc timeout must be >= 1");
+                       "sample_every, max_requests and the rpc timeout must be "
+                       ">= 1, max_attention >= 0 (0: automatic)");
     return AFD_OK;
 }
 

@@ -110,7 +110,7 @@ static void demo_settings(struct afd_demo_settings *s)
     s->gain_threshold = 0.02;
     s->dwell_ms = 3000;
     s->cooldown_ms = 5000;
-    s->max_step = 64;
+    s->max_step = 1024;
     s->ack_timeout_ms = 60000;
     s->backoff_ms = 30000;
     s->eval_interval_ms = 1000;
@@ -144,9 +144,11 @@ static void usage(FILE *out)
             "                   keep it\n"
             "  --jobs N         afd-sim runs at once (default 2)\n"
             "  --timeout S      give up after S wall seconds (default 600)\n"
-            "  --family         instead: the scenario's day on 10 generated\n"
-            "                   hardware profiles the daemon is not told\n"
-            "                   about (plugin/demo/family.h); a table of\n"
+            "  --family         instead: the scenario's day in 11 runs on\n"
+            "                   8 generated hardware profiles the daemon\n"
+            "                   is not told about (with a 60 s scale-out,\n"
+            "                   drift, 3x the FFN instances:\n"
+            "                   plugin/demo/family.h); a table of\n"
             "                   efficiency against the oracle and the best\n"
             "                   static ratio, commands and settle time per\n"
             "                   shift (--json: JSON)\n"

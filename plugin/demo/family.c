@@ -28,6 +28,7 @@ struct run_spec {
     int hw;             /* hardware index */
     double scale_out_s; /* < 0: the demo's default delay */
     bool drift;         /* attention 1.25x from 1200 s, 5% noise */
+    int ffn_mult;       /* every phase's FFN count times this (0: as is) */
 };
 
 struct run_result {
@@ -86,6 +87,25 @@ static json_t *profile_json(const struct afd_profile *p)
                      "comm_mode", afd_comm_mode_name(p->comm_mode));
 }
 
+/* Every FFN count in scenario s (the default and each phase's) times m. */
+static void scale_ffn(json_t *s, int m)
+{
+    json_t *phases = json_object_get(s, "phases"), *ph, *y;
+    size_t i;
+
+    y = json_object_get(s, "ffn_instances");
+    json_object_set_new(
+        s, "ffn_instances",
+        json_integer(m * (json_is_integer(y) ? json_integer_value(y) : 1)));
+    json_array_foreach(phases, i, ph)
+    {
+        y = json_object_get(ph, "ffn_instances");
+        if (json_is_integer(y))
+            json_object_set_new(ph, "ffn_instances",
+                                json_integer(m * json_integer_value(y)));
+    }
+}
+
 /* The base day with run r's hardware, no prior; written to path. */
 static int write_scenario(const json_t *base, const struct run_result *r,
                           const char *path, char *err)
@@ -106,6 +126,8 @@ static int write_scenario(const json_t *base, const struct run_result *r,
                                       "stage", "attention", "factor", 1.25));
     }
     json_object_set_new(s, "hardware", hw);
+    if (r->spec.ffn_mult > 1)
+        scale_ffn(s, r->spec.ffn_mult);
     if (r->spec.scale_out_s >= 0)
         json_object_set_new(
             s, "actuation",
@@ -267,11 +289,15 @@ static void describe(const struct run_result *r, char *buf, size_t n)
 {
     const struct afd_profile *p0 = afd_profile_builtin("paper-v1-fit");
 
-    snprintf(buf, n, "hw %d aA x%.2f aF x%.2f %s%s%s", r->spec.hw,
+    char ffn[32] = "";
+
+    if (r->spec.ffn_mult > 1)
+        snprintf(ffn, sizeof(ffn), ", %dx FFN", r->spec.ffn_mult);
+    snprintf(buf, n, "hw %d aA x%.2f aF x%.2f %s%s%s%s", r->spec.hw,
              r->hw.aA / p0->aA, r->hw.aF / p0->aF,
              r->hw.comm_mode == AFD_COMM_AGGREGATE ? "agg" : "per-inst",
              r->spec.scale_out_s >= 0 ? ", 60 s scale-out" : "",
-             r->spec.drift ? ", drift" : "");
+             r->spec.drift ? ", drift" : "", ffn);
 }
 
 static void print_table(FILE *out, const struct run_result *r, size_t n,
@@ -342,9 +368,10 @@ static int run_all(const struct afd_family_options *o, struct run_result *res,
                    size_t *n_out, char *err)
 {
     static const struct run_spec all[AFD_FAMILY_RUNS] = {
-        {0, -1, false}, {1, -1, false}, {2, -1, false}, {3, -1, false},
-        {4, -1, false}, {5, -1, false}, {6, -1, false}, {7, -1, false},
-        {0, 60, false}, {2, -1, true}};
+        {0, -1, false, 0}, {1, -1, false, 0}, {2, -1, false, 0},
+        {3, -1, false, 0}, {4, -1, false, 0}, {5, -1, false, 0},
+        {6, -1, false, 0}, {7, -1, false, 0}, {0, 60, false, 0},
+        {2, -1, true, 0},  {1, -1, false, 3}};
     static const int quick[] = {0, 8, 9};
     char dir[] = "/tmp/afd-family-XXXXXX", path[64], log[64], tmo[32], seed[32];
     size_t i, n = o->quick ? 3 : AFD_FAMILY_RUNS;

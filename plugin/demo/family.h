@@ -14,9 +14,11 @@
  *     aC, bC  log-uniform in [0.5, 2.0]   (interconnect)
  * with comm_mode per_instance for even k and aggregate for odd k. A 2.5x
  * per-token ratio moves r* by more than 2x against the prior (r_A is
- * proportional to aA / aF). Two more runs: hardware 0 with a 60 s
- * scale-out delay, and hardware 2 drifting (attention 25% slower from
- * t = 1200 s, 5% per-step noise). --quick runs hardware 0, the delay run
+ * proportional to aA / aF). Three more runs: hardware 0 with a 60 s
+ * scale-out delay, hardware 2 drifting (attention 25% slower from
+ * t = 1200 s, 5% per-step noise); and hardware 1 with three times the
+ * FFN instances in every phase (the several-FFN case: r* is per FFN, the
+ * Attention count three times as large). --quick runs hardware 0, the delay run
  * and the drift run only (CI). --seed S draws another family (hardware
  * from S, and S as every run's workload seed): the check that a change
  * is not fitted to the one family.
@@ -35,7 +37,7 @@
 struct afd_family_options {
     const char *self;     /* the afd-sizer executable */
     const char *scenario; /* the base scenario file */
-    bool quick;           /* 3 runs instead of 10 */
+    bool quick;           /* 3 runs instead of 11 */
     bool json;            /* one JSON object on stdout instead of a table */
     const char *csv;      /* also write the table here (NULL: no) */
     double timeout_s;     /* per run */
@@ -45,7 +47,7 @@ struct afd_family_options {
 };
 
 #define AFD_FAMILY_HARDWARE 8
-#define AFD_FAMILY_RUNS     (AFD_FAMILY_HARDWARE + 2)
+#define AFD_FAMILY_RUNS     (AFD_FAMILY_HARDWARE + 3)
 
 int afd_demo_family(const struct afd_family_options *o);
 
