@@ -14,12 +14,13 @@
 
 #include "estimator/base/error.h"
 #include "estimator/profile.h"
+#include "estimator/solver.h"
 #include "integration/sim/fleet.h"
 #include "integration/sim/gen.h"
 #include "plugin/daemon/registry.h"
 #include "plugin/daemon/registry_internal.h"
 
-#define X        20
+#define X_MAX    64
 #define MAX_REQ  200000
 #define EPOCH_MS 1700000000000LL
 
@@ -31,7 +32,8 @@ struct loop {
     double *req; /* prompt, decode pairs finished since the last report */
     size_t n_req;
     double sim_ms;
-    char ids[X + 1][16];
+    int x; /* Attention instances, <= X_MAX */
+    char ids[X_MAX + 1][16];
 };
 
 static void on_finish(void *ctx, int64_t prompt, int64_t decode)
@@ -45,7 +47,9 @@ static void on_finish(void *ctx, int64_t prompt, int64_t decode)
     }
 }
 
-static int setup(void **state)
+/* A fleet of x instances started (aged) on the old workload, or on the new
+ * one with start_new. */
+static int setup_with(void **state, int x, bool start_new)
 {
     struct loop *l = calloc(1, sizeof(*l));
     const struct afd_profile *p = afd_profile_builtin("paper-v1-fit");
@@ -72,16 +76,28 @@ static int setup(void **state)
         afd_gen_parse("geometric:prompt=2000,decode=30", &l->old_gen, err), 0);
     assert_int_equal(
         afd_gen_parse("geometric:prompt=100,decode=500", &l->new_gen, err), 0);
-    l->fleet = afd_fleet_new(p, X, 256, err);
+    l->x = x;
+    l->fleet = afd_fleet_new(p, x, 256, err);
     assert_non_null(l->fleet);
-    ph = (struct afd_fleet_phase){&l->old_gen, 256, 1, 7, 0};
+    ph = (struct afd_fleet_phase){start_new ? &l->new_gen : &l->old_gen, 256, 1,
+                                  7, 0};
     assert_int_equal(afd_fleet_set_phase(l->fleet, &ph, err), 0);
-    assert_int_equal(afd_fleet_start(l->fleet, X, err), 0);
+    assert_int_equal(afd_fleet_start(l->fleet, x, err), 0);
     afd_fleet_on_finish(l->fleet, on_finish, l);
-    for (j = 0; j <= X; j++)
-        snprintf(l->ids[j], sizeof(l->ids[j]), j < X ? "a%d" : "f0", j);
+    for (j = 0; j <= x; j++)
+        snprintf(l->ids[j], sizeof(l->ids[j]), j < x ? "a%d" : "f0", j);
     *state = l;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, 20, false);
+}
+
+static int setup_wide(void **state)
+{
+    return setup_with(state, X_MAX, false);
 }
 
 static int teardown(void **state)
@@ -118,7 +134,7 @@ static const struct afd_recommendation *run_second(struct loop *l)
             int j;
 
             ts = EPOCH_MS + (int64_t)llround(l->sim_ms);
-            for (j = 0; j <= X; j++) {
+            for (j = 0; j <= l->x; j++) {
                 struct afd_step_sample s;
 
                 memset(&s, 0, sizeof(s));
@@ -126,14 +142,14 @@ static const struct afd_recommendation *run_second(struct loop *l)
                 s.step = (uint64_t)afd_fleet_now(l->fleet);
                 s.timestamp_ms = ts;
                 s.comm_ms = info.t_comm;
-                if (j < X) {
+                if (j < l->x) {
                     s.role = AFD_ROLE_ATTENTION;
                     s.batch_size = (double)b;
                     s.token_load = (double)load[j];
                     s.attention_ms = info.t_attention;
                 } else {
                     s.role = AFD_ROLE_FFN;
-                    s.ffn_tokens = (double)X * (double)b;
+                    s.ffn_tokens = (double)l->x * (double)b;
                     s.ffn_ms = info.t_ffn;
                 }
                 assert_int_equal(
@@ -153,6 +169,35 @@ static const struct afd_recommendation *run_second(struct loop *l)
     return afd_deployment_recompute(d, ts);
 }
 
+/* The model the recommendation was computed on, as control.c rebuilds it
+ * for the band alert. */
+static void model_input(const struct afd_recommendation *r,
+                        struct afd_solve_input *si)
+{
+    afd_solve_input_init(si, &r->profile, r->batch, r->theta);
+    si->ffn_instances = r->ffn_instances;
+    si->has_sigma = r->has_sigma;
+    si->sigma = r->sigma;
+    si->has_load_spread = r->spread_measured;
+    si->load_spread = r->load_spread;
+}
+
+/* The band (within 0.5% of the optimum's throughput) as counts. */
+static void band_counts(const struct afd_recommendation *r, int *lo, int *hi)
+{
+    struct afd_solve_input si;
+    double rlo, rhi;
+    char err[AFD_ERR_LEN] = "";
+
+    model_input(r, &si);
+    assert_true(r->solution.has_barrier);
+    if (afd_balanced_band_barrier(&si, r->solution.attention_instances_barrier,
+                                  0.005, &rlo, &rhi, err))
+        fail_msg("afd_balanced_band_barrier: %s", err);
+    *lo = (int)lround(rlo * r->ffn_instances);
+    *hi = (int)lround(rhi * r->ffn_instances);
+}
+
 /*
  * ensure after a shift from long prompts with short answers to short chat,
  * with the batch cut from 256 to 128 at the same moment, the daemon sizes
@@ -167,7 +212,7 @@ static void test_forecast_through_batch_cut(void **state)
     struct afd_fleet_phase ph = {&l->new_gen, 128, 1, 8, 60};
     const struct afd_recommendation *r = NULL;
     char err[AFD_ERR_LEN] = "";
-    int t, first = -1, last = -1;
+    int t, first = -1, last = -1, nearest_checked = 0;
 
     for (t = 0; t < 60; t++)
         r = run_second(l);
@@ -191,18 +236,69 @@ static void test_forecast_through_batch_cut(void **state)
         assert_int_equal(r->theta_confident,
                          afd_registry_find(l->reg, "prod")->forecast.rel_ci <=
                              0.05);
+        /* a shift in progress: a scale-in to the band's nearest count
+         * (the handed-back requests are the old workload's) */
+        if (r->target_attention_instances < l->x) {
+            int lo, hi;
+
+            band_counts(r, &lo, &hi);
+            assert_int_equal(r->target_attention_instances,
+                             hi < l->x - 1 ? hi : l->x - 1);
+            nearest_checked++;
+        }
     }
     print_message("forecast in use from %d s to %d s after the shift; theta "
                   "%.1f at 20 s (599 true)\n",
                   first + 1, last + 1, r->theta);
+    assert_true(nearest_checked > 0);
     assert_true(first >= 0 && first < 8);
     assert_true(last - first >= 10);
     assert_true(fabs(r->theta - 599) < 0.05 * 599);
 }
 
+/*
+ * ensure with no shift in progress a scale-in is sent to the band's lowest
+ * count, not its nearest: the old workload (long prompts, short answers)
+ * on 64 instances of paper-v1-fit, whose band (within 0.5% of the
+ * optimum's throughput) is several counts wide and below 64 (what the
+ * scale-in hands back is the current workload; fewer requests stay in
+ * flight for the next shift to hand back)
+ */
+static void test_steady_scale_in_to_band_floor(void **state)
+{
+    struct loop *l = *state;
+    const struct afd_recommendation *r = NULL;
+    struct afd_solve_input si;
+    double best, below;
+    int t, lo, hi;
+
+    for (t = 0; t < 60; t++)
+        r = run_second(l);
+    assert_true(r->valid);
+    assert_int_equal(r->theta_source, AFD_THETA_LIVE_LOADS);
+    assert_false(afd_registry_find(l->reg, "prod")->transient.active);
+    band_counts(r, &lo, &hi);
+    print_message("x %d, band %d..%d, target %d\n", l->x, lo, hi,
+                  r->target_attention_instances);
+    /* the case the rule is for: the whole band below x, wider than one */
+    assert_true(hi < l->x && lo < hi);
+    assert_int_equal(r->target_attention_instances, lo);
+    /* and lo is the floor: one fewer falls out of the band */
+    model_input(r, &si);
+    assert_int_equal(afd_barrier_at(&si,
+                                    r->solution.attention_instances_barrier,
+                                    NULL, &best, NULL),
+                     AFD_OK);
+    assert_int_equal(afd_barrier_at(&si, lo - 1, NULL, &below, NULL), AFD_OK);
+    assert_true(below < 0.995 * best);
+    assert_true(r->throughput_target >= 0.995 * best);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_steady_scale_in_to_band_floor,
+                                        setup_wide, teardown),
         cmocka_unit_test_setup_teardown(test_forecast_through_batch_cut, setup,
                                         teardown),
     };
