@@ -100,6 +100,11 @@ static int setup_wide(void **state)
     return setup_with(state, X_MAX, false);
 }
 
+static int setup_wide_chat(void **state)
+{
+    return setup_with(state, X_MAX, true);
+}
+
 static int teardown(void **state)
 {
     struct loop *l = *state;
@@ -294,11 +299,48 @@ static void test_steady_scale_in_to_band_floor(void **state)
     assert_true(r->throughput_target >= 0.995 * best);
 }
 
+/*
+ * ensure a count set since the last shift is corrected to the band's
+ * nearest count, not its lowest (a correction hands back as little as it
+ * can): short chat on 64 instances, a shift to long prompts with short
+ * answers (band 34..42), the fleet resized to 48 five seconds in as a
+ * controller would, then a minute and a half later, the forecast over
+ */
+static void test_correction_to_nearest(void **state)
+{
+    struct loop *l = *state;
+    struct afd_fleet_phase ph = {&l->old_gen, 256, 1, 8, 30};
+    const struct afd_recommendation *r = NULL;
+    char err[AFD_ERR_LEN] = "";
+    int t, lo, hi;
+
+    for (t = 0; t < 30; t++)
+        run_second(l);
+    assert_int_equal(afd_fleet_set_phase(l->fleet, &ph, err), 0);
+    for (t = 0; t < 5; t++)
+        run_second(l);
+    assert_int_equal(afd_fleet_resize(l->fleet, 48, err), 0);
+    l->x = 48;
+    for (t = 0; t < 90; t++)
+        r = run_second(l);
+    assert_true(r->valid);
+    assert_int_equal(r->attention_instances, 48);
+    assert_int_equal(r->theta_source, AFD_THETA_LIVE_LOADS);
+    assert_false(afd_registry_find(l->reg, "prod")->transient.active);
+    band_counts(r, &lo, &hi);
+    print_message("x %d, band %d..%d, target %d\n", r->attention_instances, lo,
+                  hi, r->target_attention_instances);
+    assert_true(lo < hi && hi < 48);
+    assert_int_equal(r->target_attention_instances, hi);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_steady_scale_in_to_band_floor,
                                         setup_wide, teardown),
+        cmocka_unit_test_setup_teardown(test_correction_to_nearest,
+                                        setup_wide_chat, teardown),
         cmocka_unit_test_setup_teardown(test_forecast_through_batch_cut, setup,
                                         teardown),
     };
