@@ -26,6 +26,7 @@ struct afd_policy {
     bool dwelling;       /* a move in dwell_dir is wanted */
     int dwell_dir;       /* +1 up, -1 down */
     int64_t dwell_since; /* ms, when the wanted move was first seen */
+    int64_t dwell_need;  /* ms, the dwell of the last input (dwell_of) */
     bool in_flight;      /* pending holds the unacked command */
     struct afd_command pending;
     int64_t cooldown_until; /* ms, no command before (0: none yet) */
@@ -203,6 +204,17 @@ static int check_now(struct afd_policy *p, int64_t now_ms, char *err)
     return AFD_OK;
 }
 
+/* The dwell this input needs: the configured one, or the estimate's own
+ * correlation time when longer; none when configured to none (act at
+ * once: an explicit choice, e.g. a latency probe). */
+static int64_t dwell_of(const struct afd_policy_config *c,
+                        const struct afd_policy_input *in)
+{
+    if (c->dwell_ms == 0)
+        return 0;
+    return in->min_dwell_ms > c->dwell_ms ? in->min_dwell_ms : c->dwell_ms;
+}
+
 static int check_input(const struct afd_policy_input *in, char *err)
 {
     if (!in)
@@ -243,6 +255,11 @@ static int check_input(const struct afd_policy_input *in, char *err)
                        "policy input 'gain_uncertainty' must be finite and "
                        ">= 0, got %g",
                        in->gain_uncertainty);
+    if (in->min_dwell_ms < 0 || in->min_dwell_ms > AFD_POLICY_DURATION_MAX)
+        return afd_err(err, AFD_EINVAL,
+                       "policy input 'min_dwell_ms' must be in [0, %d], got "
+                       "%" PRId64,
+                       AFD_POLICY_DURATION_MAX, in->min_dwell_ms);
     return AFD_OK;
 }
 
@@ -313,7 +330,7 @@ static void describe_move(const struct afd_policy *p,
                  cmd->current, cmd->target, note);
         return;
     }
-    if (in->confident && held_ms < c->dwell_ms)
+    if (in->confident && held_ms < dwell_of(c, in))
         snprintf(held, sizeof(held), ", on a confident estimate (no dwell)");
     else
         snprintf(held, sizeof(held), " for %g s", seconds(held_ms));
@@ -399,13 +416,14 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
         p->dwell_dir = dir;
         p->dwell_since = now_ms;
     }
-    if (now_ms - p->dwell_since < c->dwell_ms && !in->confident) {
+    p->dwell_need = dwell_of(c, in);
+    if (now_ms - p->dwell_since < p->dwell_need && !in->confident) {
         set_reason(p,
                    "gain %+.1f%% for %d -> %d above the %g%% threshold for "
                    "%g s of the %g s dwell",
                    100.0 * gain, in->attention, desired,
                    100.0 * c->gain_threshold, seconds(now_ms - p->dwell_since),
-                   seconds(c->dwell_ms));
+                   seconds(p->dwell_need));
         return false;
     }
     return true;
@@ -551,7 +569,10 @@ void afd_policy_status(const struct afd_policy *p, int64_t now_ms,
     out->backoff_remaining_ms = remaining(p->backoff_until, now_ms);
     if (p->dwelling)
         out->dwell_remaining_ms =
-            remaining(p->dwell_since + p->cfg.dwell_ms, now_ms);
+            remaining(p->dwell_since + (p->dwell_need > p->cfg.dwell_ms
+                                            ? p->dwell_need
+                                            : p->cfg.dwell_ms),
+                      now_ms);
     if (p->in_flight) {
         deadline = p->pending.issued_ms + p->cfg.ack_timeout_ms;
         out->state = AFD_POLICY_IN_FLIGHT;

@@ -19,9 +19,12 @@
  *      gain = tput_target / tput_current - 1 is strictly above
  *      gain_threshold and above the model's own uncertainty on it
  *      (gain_uncertainty), the direction (up or down) is the same, and both
- *      have held for dwell_ms: the first step with now - dwell_start >=
- *      dwell_ms acts; at once when the input says it is confident (the
- *      dwell filters noise the estimate has already averaged away). A dip
+ *      have held for the dwell, max(dwell_ms, the input's min_dwell_ms: how
+ *      long the estimate's own fluctuations last; 0 when dwell_ms is 0, an
+ *      explicit "act at once"): the first step with
+ *      now - dwell_start >= the dwell acts; at once when the input says it
+ *      is confident (the dwell filters noise the estimate has already
+ *      averaged away). A dip
  *      to gain <= threshold or a flip of direction restarts the timer.
  *      Dwell is not tracked while a command is in flight (counts are
  *      changing); it is tracked during cooldown and backoff, so an action
@@ -120,6 +123,9 @@ struct afd_policy_input {
     bool confident;          /* the estimate behind target is a fresh
                                 measurement with a tight interval (a shift
                                 forecast): no dwell (rule 3) */
+    int64_t min_dwell_ms;    /* the estimate's own correlation time, ms,
+                                >= 0: the dwell is at least this (0: the
+                                configured dwell alone) */
 };
 
 struct afd_command {

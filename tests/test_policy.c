@@ -249,6 +249,44 @@ static void test_policy_step_acts_when_dwell_elapsed(void **state)
                         "4, toward 10)");
 }
 
+/* ensure an input's min_dwell_ms longer than the configured dwell extends
+ * it to exactly that (status and reason say so), a shorter one changes
+ * nothing, a confident input still skips it, and a configured dwell of 0
+ * stays 0 */
+static void test_policy_step_min_dwell_extends(void **state)
+{
+    struct afd_policy_config c = base_cfg();
+    struct afd_policy *p = make(state, &c);
+    struct afd_policy_input in = input(4, 6, GAIN_HIGH);
+    struct afd_policy_status st;
+    struct afd_command cmd;
+
+    in.min_dwell_ms = 45000;
+    steps_none(p, &in, 0, 44999, 1000);
+    afd_policy_status(p, 44999, &st);
+    assert_true(st.dwell_remaining_ms == 1);
+    assert_int_equal(step(p, &in, 45000, &cmd), AFD_DECISION_COMMAND);
+    assert_string_equal(cmd.reason,
+                        "attention-bound: r*=6.00 recommends 6 Attention "
+                        "instances for 1 FFN, +25.0% throughput per device, "
+                        "above the 2% threshold for 45 s; 4 -> 6");
+    afd_policy_free(p);
+    p = make(state, &c);
+    in.min_dwell_ms = 10000; /* shorter than the dwell: the dwell holds */
+    steps_none(p, &in, 0, 29999, 1000);
+    assert_int_equal(step(p, &in, 30000, &cmd), AFD_DECISION_COMMAND);
+    afd_policy_free(p);
+    p = make(state, &c);
+    in.min_dwell_ms = 45000;
+    in.confident = true;
+    assert_int_equal(step(p, &in, 0, &cmd), AFD_DECISION_COMMAND);
+    afd_policy_free(p);
+    c.dwell_ms = 0; /* no dwell configured: none at all */
+    p = make(state, &c);
+    in.confident = false;
+    assert_int_equal(step(p, &in, 0, &cmd), AFD_DECISION_COMMAND);
+}
+
 /* ensure the dwell timer restarts when the gain dips below the threshold */
 static void test_policy_step_dwell_restarts_after_dip(void **state)
 {
@@ -682,9 +720,11 @@ static void test_policy_step_rejects_bad_input(void **state)
     BAD("tput_target", bad.tput_target = NAN);
     BAD("regime", bad.regime = (enum afd_regime)7);
     BAD("r_star", bad.r_star = -1);
+    BAD("min_dwell_ms", bad.min_dwell_ms = -1);
+    BAD("min_dwell_ms", bad.min_dwell_ms = AFD_POLICY_DURATION_MAX + 1LL);
 #undef BAD
     afd_policy_counters(p, &k);
-    assert_true(k.invalid_inputs == 8);
+    assert_true(k.invalid_inputs == 10);
     /* the dwell that started at 0 was not disturbed */
     assert_int_equal(step(p, &good, 30000, &cmd), AFD_DECISION_COMMAND);
 }
@@ -867,6 +907,7 @@ int main(void)
         T(test_policy_gain_below_uncertainty),
         T(test_policy_step_gain_at_threshold_never_acts),
         T(test_policy_step_acts_when_dwell_elapsed),
+        T(test_policy_step_min_dwell_extends),
         T(test_policy_step_dwell_restarts_after_dip),
         T(test_policy_step_dwell_restarts_on_flip),
         T(test_policy_step_dwell_kept_when_target_moves),

@@ -237,6 +237,7 @@ static void test_forecast_through_batch_cut(void **state)
          * it says it is confident once that interval is under 5% */
         if (t >= first + 4)
             assert_true(fabs(r->theta - 599) < 0.05 * 599);
+        assert_true(r->theta_settle_ms == 0); /* its own interval rules */
         assert_true(r->theta_ci > 0 && fabs(r->theta - 599) <= r->theta_ci);
         assert_int_equal(r->theta_confident,
                          afd_registry_find(l->reg, "prod")->forecast.rel_ci <=
@@ -282,6 +283,10 @@ static void test_steady_scale_in_to_band_floor(void **state)
     assert_true(r->valid);
     assert_int_equal(r->theta_source, AFD_THETA_LIVE_LOADS);
     assert_false(afd_registry_find(l->reg, "prod")->transient.active);
+    /* live loads fluctuate for a request lifetime: the dwell's floor */
+    assert_true(r->theta_settle_ms > 0 &&
+                r->theta_settle_ms ==
+                    afd_registry_find(l->reg, "prod")->young_ms);
     band_counts(r, &lo, &hi);
     print_message("x %d, band %d..%d, target %d\n", l->x, lo, hi,
                   r->target_attention_instances);

@@ -241,6 +241,7 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
     in.tput_target = rec->throughput_target;
     in.gain_uncertainty = rec->gain_uncertainty;
     in.confident = rec->theta_confident;
+    in.min_dwell_ms = rec->theta_settle_ms;
     /* The stage binding now explains the move (attention-bound: add
      * Attention instances; FFN-bound: remove some); the regime at r* is
      * the balance point and says nothing about direction. */

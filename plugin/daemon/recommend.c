@@ -620,6 +620,13 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
                         ? 1.96 * v->sd_t / sqrt(v->n_load) / rec->batch
                         : 0;
     rec->gain_uncertainty = gain_uncertainty(d, m, rec, rec->theta_ci);
+    /* Live loads fluctuate for a request lifetime (each slot's request
+     * turns over once): a move must outlast that. Only a measured
+     * lifetime counts (finished requests), not young_ms's floor. */
+    rec->theta_settle_ms = rec->theta_source == AFD_THETA_LIVE_LOADS &&
+                                   rec->requests >= AFD_MIN_REQUESTS_FOR_THETA
+                               ? d->young_ms
+                               : 0;
     rec->current_regime = afd_regime_at(
         &m->in, (double)rec->attention_instances / rec->ffn_instances);
     rec->valid = true;

@@ -111,6 +111,10 @@ struct afd_recommendation {
     /* 95% half-width of theta, tokens: the forecast's (its mean decode
      * length's interval) or the live loads' (their mean's); 0 unknown. */
     double theta_ci;
+    /* How long theta's own fluctuations last, ms: one request lifetime for
+     * live loads once finished requests have measured it (young_ms), 0
+     * otherwise. The controller's dwell is at least this. */
+    int64_t theta_settle_ms;
     double sigma; /* tokens; has_sigma false if unknown */
     bool has_sigma;
     double batch;                   /* B used, slots */
