@@ -18,10 +18,10 @@
  * scale-out delay, hardware 2 drifting (attention 25% slower from
  * t = 1200 s, 5% per-step noise); and hardware 1 with three times the
  * FFN instances in every phase (the several-FFN case: r* is per FFN, the
- * Attention count three times as large). --quick runs hardware 0, the delay run
- * and the drift run only (CI). --seed S draws another family (hardware
- * from S, and S as every run's workload seed): the check that a change
- * is not fitted to the one family.
+ * Attention count three times as large). --quick runs hardware 0, the
+ * delay run and the drift run only (CI). --seed S draws another family
+ * (hardware from S, and S as every run's workload seed): the check that a
+ * change is not fitted to the one family.
  *
  * Printed per run: closed-loop throughput per device against the
  * per-phase oracle and against the best static ratio chosen with
