@@ -523,7 +523,7 @@ static void comm_observe(struct afd_deployment *d)
  *    count: fewer requests stay in flight for the next shift to hand back
  *    to a ratio sized for another workload (the default day's first
  *    shift, 98 -> 30 instances, costs 4.4% of that phase from the nearest
- *    count, 2.0% from the lowest, 61).
+ *    count, 2.0% from the lowest, 62).
  *  - During a shift (the forecast sets theta, or its transient is open)
  *    and for a count set since the last shift began, the nearest count in
  *    the band: the old workload's handed-back requests need the capacity,
