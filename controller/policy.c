@@ -26,7 +26,8 @@ struct afd_policy {
     bool dwelling;       /* a move in dwell_dir is wanted */
     int dwell_dir;       /* +1 up, -1 down */
     int64_t dwell_since; /* ms, when the wanted move was first seen */
-    int64_t dwell_need;  /* ms, the dwell of the last input (dwell_of) */
+    int64_t dwell_need;  /* ms, the dwell of the last input (dwell_of); set
+                            whenever dwelling is */
     bool in_flight;      /* pending holds the unacked command */
     struct afd_command pending;
     int64_t cooldown_until; /* ms, no command before (0: none yet) */
@@ -569,10 +570,7 @@ void afd_policy_status(const struct afd_policy *p, int64_t now_ms,
     out->backoff_remaining_ms = remaining(p->backoff_until, now_ms);
     if (p->dwelling)
         out->dwell_remaining_ms =
-            remaining(p->dwell_since + (p->dwell_need > p->cfg.dwell_ms
-                                            ? p->dwell_need
-                                            : p->cfg.dwell_ms),
-                      now_ms);
+            remaining(p->dwell_since + p->dwell_need, now_ms);
     if (p->in_flight) {
         deadline = p->pending.issued_ms + p->cfg.ack_timeout_ms;
         out->state = AFD_POLICY_IN_FLIGHT;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "controller/policy.h"
 #include "estimator/base/error.h"
 #include "plugin/rpc/grpc_client.h"
 #include "integration/sim/fleet.h"
@@ -709,14 +710,17 @@ static int live_setup(struct live *l, char *err)
             return rc;
         x0 = th.x_barrier;
     }
-    /* Automatic capacity: room for the daemon's default bound
-     * (AFD_LIVE_AUTO_ATTENTION), as far as the slot cap allows at the
+    /* Automatic capacity: room for the daemon's default bound (the
+     * policy's max_attention), as far as the slot cap allows at the
      * largest batch. Not a fixed 256: with several FFN instances the
      * offline policies search beyond it, and a capped loop loses to them
      * by construction. */
     l->cap_x = l->o->max_attention;
     if (!l->cap_x) {
-        l->cap_x = AFD_LIVE_AUTO_ATTENTION;
+        struct afd_policy_config pc;
+
+        afd_policy_config_init(&pc);
+        l->cap_x = pc.max_attention;
         if (l->cap_x > AFD_SIM_MAX_SLOTS / bmax)
             l->cap_x = AFD_SIM_MAX_SLOTS / bmax;
     }

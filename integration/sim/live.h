@@ -66,16 +66,14 @@ struct afd_live_options {
     int max_requests;         /* finished requests per window, >= 1 */
     int rpc_timeout_ms;       /* per call, wall ms */
     long max_attention;       /* fleet capacity, instances; 0 (default):
-                                 AFD_LIVE_AUTO_ATTENTION, less if the
-                                 largest batch needs it (slot cap) */
+                                 the daemon's default bound (policy.h's
+                                 max_attention), less if the largest
+                                 batch needs it (slot cap) */
     bool quiet;               /* no progress lines */
     /* planner actuation (live_planner.h): observations to planner_out,
      * decisions from planner_in; NULL = WatchCommands actuation */
     FILE *planner_out, *planner_in;
 };
-
-/* The daemon's default Attention bound (controller/policy.h). */
-#define AFD_LIVE_AUTO_ATTENTION 1024
 
 /* Defaults: deployment "sim", delay 5 s, window 1 s, timeline 1 s, sample
  * every 4th step, 2000 requests per window, 10 s per call, automatic

@@ -550,8 +550,8 @@ static void band_target(struct model *m, int x, bool nearest)
             if (!(t >= floor_thr))
                 break;
             m->target = c;
+            m->thr_target = t;
         }
-        m->thr_target = throughput(&m->in, m->barrier, m->target);
         return;
     }
     for (c = x + step; c != m->target; c += step) {
