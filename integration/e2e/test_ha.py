@@ -490,6 +490,10 @@ def tls_check(c, tmp, bin_dir):
             daemons[0].http_addr, "/readyz"), 15, 0.1)
         c.check("tls: the replica with a client certificate leads over "
                 "etcd's TLS", ok, http_get(daemons[0].http_addr, "/readyz"))
+        # Its first failed attempt at etcd may come after the leader's
+        # election (slower under ASan): wait for it, then check the text.
+        peers.wait_for(lambda: "ha: etcd unreachable" in http_get(
+            daemons[1].http_addr, "/readyz"), 15, 0.1)
         ro = http_get(daemons[1].http_addr, "/readyz")
         c.check("tls: without a client certificate: not leader, etcd "
                 "unreachable", "ha: etcd unreachable" in ro, ro)
