@@ -105,6 +105,11 @@ static int setup_wide_chat(void **state)
     return setup_with(state, X_MAX, true);
 }
 
+static int setup_chat(void **state)
+{
+    return setup_with(state, 20, true);
+}
+
 static int teardown(void **state)
 {
     struct loop *l = *state;
@@ -339,6 +344,61 @@ static void test_correction_to_nearest(void **state)
     assert_int_equal(r->target_attention_instances, hi);
 }
 
+/* sd of the live Attention rows' loads, as the registry holds them */
+static double live_spread(const struct afd_deployment *d)
+{
+    double n = 0, mean = 0, m2 = 0;
+    size_t i;
+
+    for (i = 0; i < d->n_slots; i++) {
+        const struct afd_instance *in = &d->slots[i];
+        double delta;
+
+        if (!in->hash || in->role != AFD_ROLE_ATTENTION)
+            continue;
+        n++;
+        delta = in->token_load - mean;
+        mean += delta / n;
+        m2 += delta * (in->token_load - mean);
+    }
+    return n >= 2 ? sqrt(m2 / (n - 1)) : 0;
+}
+
+/*
+ * ensure on a steady fleet the barrier spread the solve uses is the
+ * tracker's smoothed one, and it wanders less than one cross-section's sd:
+ * 20 instances of short chat, a minute to settle, then a minute of
+ * recomputes (the range of each series; one cross-section of 20 has a
+ * relative sd of about 16%)
+ */
+static void test_steady_spread_smoothed(void **state)
+{
+    struct loop *l = *state;
+    const struct afd_recommendation *r;
+    struct afd_deployment *d;
+    double lo_s = INFINITY, hi_s = 0, lo_l = INFINITY, hi_l = 0, v;
+    int t;
+
+    for (t = 0; t < 60; t++)
+        run_second(l);
+    for (t = 0; t < 60; t++) {
+        r = run_second(l);
+        d = afd_registry_find(l->reg, "prod");
+        assert_true(r->valid && r->spread_measured);
+        assert_int_equal(r->theta_source, AFD_THETA_LIVE_LOADS);
+        assert_close(r->load_spread, afd_load_tracker_spread(&d->load), 0,
+                     1e-9);
+        lo_s = fmin(lo_s, r->load_spread);
+        hi_s = fmax(hi_s, r->load_spread);
+        v = live_spread(d);
+        lo_l = fmin(lo_l, v);
+        hi_l = fmax(hi_l, v);
+    }
+    print_message("spread range: smoothed %.0f..%.0f, live %.0f..%.0f\n", lo_s,
+                  hi_s, lo_l, hi_l);
+    assert_true(hi_s - lo_s < 0.5 * (hi_l - lo_l));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +407,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_correction_to_nearest,
                                         setup_wide_chat, teardown),
         cmocka_unit_test_setup_teardown(test_forecast_through_batch_cut, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_steady_spread_smoothed, setup_chat,
                                         teardown),
     };
 

@@ -259,6 +259,10 @@ static bool transient_update(struct afd_deployment *d, int64_t now_ms,
 }
 
 /* Fills theta/sigma/B in rec; returns false with why_not set if missing. */
+/* How many request lifetimes the live-load filter may average over once
+ * the workload holds still (estimator/load_tracker.h). */
+#define AFD_LOAD_HORIZON_LIVES 2.0
+
 static bool gather(struct afd_deployment *d, const struct live_view *v,
                    int64_t now_ms)
 {
@@ -291,11 +295,23 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
             d->released_seen = false;
         }
         d->hold_x = rec->attention_instances;
-        if (now_ms < d->hold_until_ms && d->load.valid)
+        d->spread_use = v->n_load >= 2 ? v->sd_t : -1;
+        d->spread_n = v->n_load;
+        if (now_ms < d->hold_until_ms && d->load.valid) {
             rec->theta = d->load.theta;
-        else
-            rec->theta = afd_load_tracker_update(&d->load, now_ms,
-                                                 v->mean_t / rec->batch);
+        } else {
+            rec->theta = afd_load_tracker_update(
+                &d->load, now_ms, v->mean_t / rec->batch, d->spread_use,
+                AFD_LOAD_HORIZON_LIVES * (double)d->young_ms);
+            if (d->spread_use >= 0 && afd_load_tracker_spread(&d->load) >= 0) {
+                /* Loads decorrelate over a request lifetime: a filter of
+                 * time constant tau averages about 2 tau / life of them. */
+                double lives = 2 * d->load.tau_now_ms / (double)d->young_ms;
+
+                d->spread_use = afd_load_tracker_spread(&d->load);
+                d->spread_n = v->n_load * (lives > 1 ? lives : 1);
+            }
+        }
         if (have_d) {
             rec->has_sigma = true;
             rec->sigma = ws.sigma;
@@ -307,6 +323,9 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
             rec->theta = d->forecast.theta;
             rec->has_sigma = true;
             rec->sigma = d->forecast.sigma;
+            /* The loads are in flux: the spread is this moment's. */
+            d->spread_use = v->n_load >= 2 ? v->sd_t : -1;
+            d->spread_n = v->n_load;
         }
     } else if (have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA) {
         rec->theta_source = AFD_THETA_REQUESTS;
@@ -373,9 +392,9 @@ static int run_model(const struct afd_deployment *d, const struct live_view *v,
     afd_solve_input_init(&m->in, &m->profile, rec->batch, rec->theta);
     m->in.has_sigma = rec->has_sigma;
     m->in.sigma = rec->sigma;
-    if (v->n_load >= 2) {
+    if (v->n_load >= 2 && d->spread_use >= 0) {
         m->in.has_load_spread = true;
-        m->in.load_spread = v->sd_t;
+        m->in.load_spread = d->spread_use;
     }
     m->in.ffn_instances = rec->ffn_instances;
     m->in.max_ratio = d->cfg.max_ratio;
@@ -431,6 +450,20 @@ static double gain_uncertainty(const struct afd_deployment *d,
         double t, u;
 
         in.theta += theta_hw;
+        t = throughput(&in, m->barrier, m->target);
+        u = throughput(&in, m->barrier, rec->attention_instances);
+        if (t > 0 && u > 0)
+            acc += (t / u - 1 - g0) * (t / u - 1 - g0);
+    }
+    if (m->in.has_load_spread && d->spread_n >= 2) {
+        /* The spread is a sample sd of spread_n loads: 95% relative
+         * half-width about 1.96 / sqrt(2 (n - 1)). Near the cliff the
+         * barrier term decides between two counts, and with 10 instances
+         * one cross-section's sd is +-46%. */
+        struct afd_solve_input in = m->in;
+        double t, u;
+
+        in.load_spread *= 1 + 1.96 / sqrt(2 * (d->spread_n - 1));
         t = throughput(&in, m->barrier, m->target);
         u = throughput(&in, m->barrier, rec->attention_instances);
         if (t > 0 && u > 0)

@@ -117,10 +117,15 @@ struct afd_deployment {
      * released by acked commands whose rows have not expired yet. */
     double backlog;
     int released;
-    bool released_seen;     /* an acked release since the last x drop */
-    int64_t x_changed_ms;   /* when x last changed */
-    int hold_x;             /* x at the previous recompute */
-    int64_t hold_until_ms;  /* live theta held after a scale-in */
+    bool released_seen;    /* an acked release since the last x drop */
+    int64_t x_changed_ms;  /* when x last changed */
+    int hold_x;            /* x at the previous recompute */
+    int64_t hold_until_ms; /* live theta held after a scale-in */
+    /* the barrier spread the solve uses (sd of T_j, tokens): the tracker's
+     * smoothed one, the live one while held; spread_n its sample count
+     * (instances x lifetimes averaged) for its uncertainty */
+    double spread_use;
+    double spread_n;
     double transient_ref;   /* live theta before the shift */
     double burst_seen;      /* the closure end skipped (recommend.c) */
     double prev_live_theta; /* live theta at the previous recompute */
