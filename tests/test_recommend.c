@@ -247,6 +247,12 @@ static void test_forecast_through_batch_cut(void **state)
         assert_int_equal(r->theta_confident,
                          afd_registry_find(l->reg, "prod")->forecast.rel_ci <=
                              0.05);
+        /* the loads mix old and new requests: the barrier spread is the
+         * forecast's sqrt(B) sigma, not the live one */
+        assert_false(r->spread_measured);
+        assert_true(r->has_sigma &&
+                    r->sigma ==
+                        afd_registry_find(l->reg, "prod")->forecast.sigma);
         /* a shift in progress: a scale-in to the band's nearest count
          * (the handed-back requests are the old workload's) */
         if (r->target_attention_instances < l->x) {

@@ -18,7 +18,8 @@
  * the short ones). The comm mode is the one our own moves identified
  * (estimator/comm_mode.h); until then, when the two modes disagree on the
  * count, the count with the smaller worst-case loss over both. The barrier
- * spread = sd of live T_j when >= 2 Attention rows are live, else
+ * spread = sd of live T_j when >= 2 Attention rows are live, averaged by
+ * the tracker like theta; during a forecast, and with fewer rows,
  * sqrt(B)*sigma (inside the solver). Target x = the barrier optimum when the
  * barrier model has a spread, else the mean-field integer optimum; current
  * and target throughputs use the same model. The regime at the current
@@ -323,9 +324,10 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
             rec->theta = d->forecast.theta;
             rec->has_sigma = true;
             rec->sigma = d->forecast.sigma;
-            /* The loads are in flux: the spread is this moment's. */
-            d->spread_use = v->n_load >= 2 ? v->sd_t : -1;
-            d->spread_n = v->n_load;
+            /* The loads are in flux, old and new requests mixed: the
+             * new phase's spread is the forecast's, sqrt(B) sigma. */
+            d->spread_use = -1;
+            d->spread_n = 0;
         }
     } else if (have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA) {
         rec->theta_source = AFD_THETA_REQUESTS;
