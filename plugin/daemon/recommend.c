@@ -259,11 +259,11 @@ static bool transient_update(struct afd_deployment *d, int64_t now_ms,
     return true;
 }
 
-/* Fills theta/sigma/B in rec; returns false with why_not set if missing. */
 /* How many request lifetimes the live-load filter may average over once
  * the workload holds still (estimator/load_tracker.h). */
 #define AFD_LOAD_HORIZON_LIVES 2.0
 
+/* Fills theta/sigma/B in rec; returns false with why_not set if missing. */
 static bool gather(struct afd_deployment *d, const struct live_view *v,
                    int64_t now_ms)
 {
@@ -433,6 +433,17 @@ static double worst_loss(const struct model *a, const struct model *b, int x)
  * move, and only moves identify them); so is the comm line the comm-mode
  * tracker replaced (recommend's own, not the calibration's).
  */
+/* The squared change of the gain from x to m's target, from g0, when the
+ * model's input is `in` instead of m's (0 when either is not positive). */
+static double gain_change2(const struct model *m,
+                           const struct afd_solve_input *in, int x, double g0)
+{
+    double t = throughput(in, m->barrier, m->target);
+    double u = throughput(in, m->barrier, x);
+
+    return t > 0 && u > 0 ? (t / u - 1 - g0) * (t / u - 1 - g0) : 0;
+}
+
 static double gain_uncertainty(const struct afd_deployment *d,
                                const struct model *m,
                                const struct afd_recommendation *rec,
@@ -449,13 +460,9 @@ static double gain_uncertainty(const struct afd_deployment *d,
         /* theta's own 95% half-width: a few instances' mean load is noisy,
          * and near a steep r* one instance more or less is all noise. */
         struct afd_solve_input in = m->in;
-        double t, u;
 
         in.theta += theta_hw;
-        t = throughput(&in, m->barrier, m->target);
-        u = throughput(&in, m->barrier, rec->attention_instances);
-        if (t > 0 && u > 0)
-            acc += (t / u - 1 - g0) * (t / u - 1 - g0);
+        acc += gain_change2(m, &in, rec->attention_instances, g0);
     }
     if (m->in.has_load_spread && d->spread_n >= 2) {
         /* The spread is a sample sd of spread_n loads: 95% relative
@@ -463,13 +470,9 @@ static double gain_uncertainty(const struct afd_deployment *d,
          * barrier term decides between two counts, and with 10 instances
          * one cross-section's sd is +-46%. */
         struct afd_solve_input in = m->in;
-        double t, u;
 
         in.load_spread *= 1 + 1.96 / sqrt(2 * (d->spread_n - 1));
-        t = throughput(&in, m->barrier, m->target);
-        u = throughput(&in, m->barrier, rec->attention_instances);
-        if (t > 0 && u > 0)
-            acc += (t / u - 1 - g0) * (t / u - 1 - g0);
+        acc += gain_change2(m, &in, rec->attention_instances, g0);
     }
     for (st = 0; st < 3; st++) {
         struct afd_calib_fit fit;
@@ -495,7 +498,7 @@ static double gain_uncertainty(const struct afd_deployment *d,
             struct afd_profile p = m->profile;
             struct afd_solve_input in = m->in;
             double *c[3][2] = {{&p.aA, &p.bA}, {&p.aC, &p.bC}, {&p.aF, &p.bF}};
-            double ex, ey, n, h, t, u;
+            double ex, ey, n, h;
 
             if (!(lam[k] > 0))
                 continue;
@@ -518,10 +521,7 @@ static double gain_uncertainty(const struct afd_deployment *d,
             if (*c[st][1] < 0)
                 *c[st][1] = 0;
             in.profile = &p;
-            t = throughput(&in, m->barrier, m->target);
-            u = throughput(&in, m->barrier, rec->attention_instances);
-            if (t > 0 && u > 0)
-                acc += (t / u - 1 - g0) * (t / u - 1 - g0);
+            acc += gain_change2(m, &in, rec->attention_instances, g0);
         }
     }
     return sqrt(acc);
