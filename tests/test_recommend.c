@@ -405,6 +405,63 @@ static void test_steady_spread_smoothed(void **state)
     assert_true(hi_s - lo_s < 0.5 * (hi_l - lo_l));
 }
 
+/*
+ * ensure rows that go without a release of ours (the Dynamo planner
+ * applying an advisory decision, an operator) freeze the shift's forecast
+ * as our own release does: their requests are handed back, and a forecast
+ * that kept counting would take them for the new phase's (the planner
+ * loop's p4 fell back to a held live estimate of 519 for 599 and went
+ * 22 -> 21 -> 16). 64 instances on long prompts with short answers, a
+ * shift to short chat, a resize to 40 six seconds in that no command asked
+ * for, a 5 s liveness window.
+ */
+static void test_rows_gone_freeze_forecast(void **state)
+{
+    struct loop *l = *state;
+    struct afd_fleet_phase ph = {&l->new_gen, 256, 1, 8, 30};
+    const struct afd_recommendation *r = NULL;
+    struct afd_deployment *d;
+    char err[AFD_ERR_LEN] = "";
+    double frozen_theta = -1;
+    int t, frozen_at = -1;
+
+    l->cfg.liveness_window_ms = 5000;
+    for (t = 0; t < 30; t++)
+        run_second(l);
+    assert_int_equal(afd_fleet_set_phase(l->fleet, &ph, err), 0);
+    for (t = 0; t < 6; t++)
+        r = run_second(l);
+    d = afd_registry_find(l->reg, "prod");
+    assert_true(d->transient.active && d->has_forecast);
+    assert_false(d->forecast_frozen);
+    assert_int_equal(afd_fleet_resize(l->fleet, 40, err), 0);
+    l->x = 40;
+    for (t = 0; t < 15; t++) {
+        r = run_second(l);
+        if (d->forecast_frozen && frozen_at < 0) {
+            frozen_at = t;
+            frozen_theta = d->forecast.theta;
+        }
+        if (frozen_at >= 0 && d->transient.active &&
+            r->theta_source == AFD_THETA_FORECAST)
+            assert_true(r->theta == frozen_theta);
+    }
+    print_message("rows gone after the resize: forecast frozen %d s later at "
+                  "theta %.1f; forecast %.1f, theta %.1f (source %d) at the "
+                  "end\n",
+                  frozen_at + 1, frozen_theta, d->forecast.theta, r->theta,
+                  (int)r->theta_source);
+    /* not before the rows expired (5 s), but once they did */
+    assert_true(frozen_at >= 4 && frozen_at <= 7);
+    assert_int_equal(r->attention_instances, 40);
+    /* and the size stays on the forecast: without the freeze the forecast
+     * ends and the live estimate of the handed-back and young requests
+     * reads 234 for 599 (with it 733: the forecast counted the handed-back
+     * requests for the 5 s the rows took to expire) */
+    assert_int_equal(r->theta_source, AFD_THETA_FORECAST);
+    assert_true(fabs(r->theta - 599) < 0.25 * 599);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +473,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_steady_spread_smoothed, setup_chat,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_rows_gone_freeze_forecast,
+                                        setup_wide, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

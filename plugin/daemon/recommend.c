@@ -130,8 +130,9 @@ static int64_t young_ms(const struct afd_deployment *d, int64_t now_ms)
  * a minute. It counts on the step clock, so a step time that moves does
  * not bias it, and through batch changes and our own scale-outs: the slot
  * ledger (slots.c) tells it which finishes resumed handed-back requests
- * and which slots were added. Our own scale-in freezes it (the new phase's
- * handed-back requests wait while it would count them at risk). It ends,
+ * and which slots were added. A scale-in freezes it, ours at its ack, any
+ * other when the rows expire (the new phase's handed-back requests wait
+ * while it would count them at risk). It ends,
  * once the post-scale-in hold is over, when the live estimate comes within
  * 5% of it (after two new-phase lifetimes) or after three request
  * lifetimes (old or new, the longer; 30 s to 300 s).

@@ -131,6 +131,11 @@ void afd_slots_row_gone(struct afd_deployment *d, double batch)
         d->released--;
         return;
     }
+    /* Whoever removed it (an advisory decision the Dynamo planner applied,
+     * an operator, a failure), its requests are handed back as a release's
+     * are: the forecast keeps its value for the same reason. */
+    if (d->transient.active && d->has_forecast)
+        d->forecast_frozen = true;
     if (batch > 0)
         afd_slots_changed(d, -batch);
 }
