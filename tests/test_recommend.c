@@ -105,6 +105,11 @@ static int setup_wide_chat(void **state)
     return setup_with(state, X_MAX, true);
 }
 
+static int setup_narrow(void **state)
+{
+    return setup_with(state, 8, false);
+}
+
 static int setup_chat(void **state)
 {
     return setup_with(state, 20, true);
@@ -318,6 +323,30 @@ static void test_steady_scale_in_to_band_floor(void **state)
 }
 
 /*
+ * ensure a scale-out goes to the nearest count within the 0.5% band, not
+ * to the 1% floor's lowest count: the old workload on 8 instances of
+ * paper-v1-fit, below both bands (the floor's reach is for scale-ins,
+ * which hand requests back; on scale-outs it measured worse)
+ */
+static void test_scale_out_to_near_band(void **state)
+{
+    struct loop *l = *state;
+    const struct afd_recommendation *r = NULL;
+    int t, lo, hi, lo1, hi1;
+
+    for (t = 0; t < 60; t++)
+        r = run_second(l);
+    assert_true(r->valid);
+    assert_int_equal(r->theta_source, AFD_THETA_LIVE_LOADS);
+    band_counts(r, 0.005, &lo, &hi);
+    band_counts(r, 0.01, &lo1, &hi1);
+    print_message("x %d, band %d..%d, 1%% band %d..%d, target %d\n", l->x, lo,
+                  hi, lo1, hi1, r->target_attention_instances);
+    assert_true(l->x < lo1 && lo1 < lo);
+    assert_int_equal(r->target_attention_instances, lo);
+}
+
+/*
  * ensure a count set since the last shift is corrected to the band's
  * nearest count, not its lowest (a correction hands back as little as it
  * can): short chat on 64 instances, a shift to long prompts with short
@@ -467,6 +496,8 @@ static void test_rows_gone_freeze_forecast(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_scale_out_to_near_band,
+                                        setup_narrow, teardown),
         cmocka_unit_test_setup_teardown(test_steady_scale_in_to_band_floor,
                                         setup_wide, teardown),
         cmocka_unit_test_setup_teardown(test_correction_to_nearest,
