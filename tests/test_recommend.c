@@ -24,6 +24,11 @@
 #define MAX_REQ  200000
 #define EPOCH_MS 1700000000000LL
 
+/* recommend.c's bands, restated: its near band (moves during a shift,
+ * corrections, scale-outs) and its floor band (a first scale-in). */
+#define NEAR_BAND  0.005
+#define FLOOR_BAND 0.01
+
 struct loop {
     struct afd_config cfg;
     struct afd_registry *reg;
@@ -197,8 +202,7 @@ static void model_input(const struct afd_recommendation *r,
     si->load_spread = r->load_spread;
 }
 
-/* The band (within `loss` of the optimum's throughput) as counts:
- * recommend.c's near band is 0.5%, its floor band 1%. */
+/* The band (within `loss` of the optimum's throughput) as counts. */
 static void band_counts(const struct afd_recommendation *r, double loss,
                         int *lo, int *hi)
 {
@@ -265,7 +269,7 @@ static void test_forecast_through_batch_cut(void **state)
         if (r->target_attention_instances < l->x) {
             int lo, hi;
 
-            band_counts(r, 0.005, &lo, &hi);
+            band_counts(r, NEAR_BAND, &lo, &hi);
             assert_int_equal(r->target_attention_instances,
                              hi < l->x - 1 ? hi : l->x - 1);
             nearest_checked++;
@@ -305,7 +309,7 @@ static void test_steady_scale_in_to_band_floor(void **state)
     assert_true(r->theta_settle_ms > 0 &&
                 r->theta_settle_ms ==
                     afd_registry_find(l->reg, "prod")->young_ms);
-    band_counts(r, 0.01, &lo, &hi);
+    band_counts(r, FLOOR_BAND, &lo, &hi);
     print_message("x %d, 1%% band %d..%d, target %d\n", l->x, lo, hi,
                   r->target_attention_instances);
     /* the case the rule is for: the whole band below x, wider than one */
@@ -318,8 +322,8 @@ static void test_steady_scale_in_to_band_floor(void **state)
                                     NULL, &best, NULL),
                      AFD_OK);
     assert_int_equal(afd_barrier_at(&si, lo - 1, NULL, &below, NULL), AFD_OK);
-    assert_true(below < 0.99 * best);
-    assert_true(r->throughput_target >= 0.99 * best);
+    assert_true(below < (1 - FLOOR_BAND) * best);
+    assert_true(r->throughput_target >= (1 - FLOOR_BAND) * best);
 }
 
 /*
@@ -338,8 +342,8 @@ static void test_scale_out_to_near_band(void **state)
         r = run_second(l);
     assert_true(r->valid);
     assert_int_equal(r->theta_source, AFD_THETA_LIVE_LOADS);
-    band_counts(r, 0.005, &lo, &hi);
-    band_counts(r, 0.01, &lo1, &hi1);
+    band_counts(r, NEAR_BAND, &lo, &hi);
+    band_counts(r, FLOOR_BAND, &lo1, &hi1);
     print_message("x %d, band %d..%d, 1%% band %d..%d, target %d\n", l->x, lo,
                   hi, lo1, hi1, r->target_attention_instances);
     assert_true(l->x < lo1 && lo1 < lo);
@@ -374,7 +378,7 @@ static void test_correction_to_nearest(void **state)
     assert_int_equal(r->attention_instances, 48);
     assert_int_equal(r->theta_source, AFD_THETA_LIVE_LOADS);
     assert_false(afd_registry_find(l->reg, "prod")->transient.active);
-    band_counts(r, 0.005, &lo, &hi);
+    band_counts(r, NEAR_BAND, &lo, &hi);
     print_message("x %d, band %d..%d, target %d\n", r->attention_instances, lo,
                   hi, r->target_attention_instances);
     assert_true(lo < hi && hi < 48);
