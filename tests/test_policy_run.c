@@ -90,6 +90,84 @@ static void test_afd_fleet_resize_tokens_exact(void **state)
     afd_gen_release(&g2);
 }
 
+/* ensure a start holds what a long-running fleet holds (renewal theory):
+ * on geometric decodes of mean m the slot's request is length-biased,
+ * E[done] = m - 1 (mean load per slot P + m - 1, not P + (m - 1) / 2 as a
+ * uniformly aged plain draw gives), and memoryless, so a 1/m share of the
+ * slots finishes per step (a plain draw aged uniformly finishes 28% of
+ * them in the first 10 steps at m = 100, not 10%); on fixed decodes the
+ * ages are spread evenly, not lined up */
+static uint64_t finished_n;
+
+static void count_finish(void *ctx, int64_t prompt, int64_t decode)
+{
+    (void)ctx, (void)prompt, (void)decode;
+    finished_n++;
+}
+
+/* A started fleet of x instances of b slots drawing from `spec` (seed 7);
+ * *mean_load: the mean load per slot at the start. */
+static struct afd_fleet *started(const char *spec, struct afd_gen *g, long x,
+                                 long b, double *mean_load)
+{
+    char err[AFD_ERR_LEN];
+    struct afd_fleet *f;
+    double load = 0;
+    long j;
+
+    assert_int_equal(afd_gen_parse(spec, g, err), AFD_OK);
+    f = afd_fleet_new(paper(), x, b, err);
+    assert_non_null(f);
+    struct afd_fleet_phase ph = {g, b, 1, 7, 0};
+    assert_int_equal(afd_fleet_set_phase(f, &ph, err), AFD_OK);
+    assert_int_equal(afd_fleet_start(f, x, err), AFD_OK);
+    for (j = 0; j < x; j++)
+        load += (double)afd_fleet_loads(f)[j];
+    *mean_load = load / (double)(x * b);
+    return f;
+}
+
+/* Requests finished (refills included) in the fleet's next `steps` steps. */
+static uint64_t finishes(struct afd_fleet *f, int steps)
+{
+    struct afd_sim_step_info info;
+
+    finished_n = 0;
+    afd_fleet_on_finish(f, count_finish, NULL);
+    while (steps-- > 0)
+        afd_fleet_step(f, &info);
+    return finished_n;
+}
+
+static void test_afd_fleet_start_stationary(void **state)
+{
+    struct afd_gen g, fx;
+    struct afd_fleet *f;
+    const double n = 64 * 256;
+    double load;
+
+    (void)state;
+    f = started("geometric:prompt=50,decode=100", &g, 64, 256, &load);
+    /* P + E[done] = 50 + 99: the stationary age is geometric on
+     * {0, 1, ..} with mean m - 1 and sd 99.5, so the mean of 16384 slots
+     * is 149 +- 0.8 at one sd */
+    assert_true(fabs(load - 149) < 3.5);
+    /* a stationary renewal process finishes t / m per slot in t steps
+     * (refilled slots included): 10 / 100 of 16384 = 1638 +- 40 */
+    assert_true(fabs((double)finishes(f, 10) - 1638.4) < 160);
+    afd_fleet_free(f);
+
+    /* fixed decode 100: ages uniform over 0..99 (mean load 10 + 49.5), so
+     * the first 10 steps finish 10% of the slots (all at once if the ages
+     * lined up) */
+    f = started("fixed:prompt=10,decode=100", &fx, 64, 256, &load);
+    assert_true(fabs(load - 59.5) < 1.5);                       /* +- 0.23 */
+    assert_true(fabs((double)finishes(f, 10) - 0.1 * n) < 160); /* +- 38 */
+    afd_fleet_free(f);
+    afd_gen_release(&g);
+    afd_gen_release(&fx);
+}
+
 /* ensure a removed instance's request resumes with its progress: load
  * P + tokens decoded so far, in the next slot that frees up */
 static void test_afd_fleet_hand_back_resumes(void **state)
@@ -393,6 +471,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_afd_fleet_resize_tokens_exact),
+        cmocka_unit_test(test_afd_fleet_start_stationary),
         cmocka_unit_test(test_afd_fleet_hand_back_resumes),
         cmocka_unit_test(test_afd_fleet_step_accounting),
         cmocka_unit_test(test_afd_fleet_bad_input),

@@ -13,6 +13,11 @@
 #define CAL_SIZE (1L << CAL_BITS)
 #define CAL_MASK (CAL_SIZE - 1)
 
+/* Mean lifetimes of renewal walk behind each slot of a start: the age
+ * distribution's error after L lifetimes is about e^-L on geometric
+ * decodes; heavier tails forget more slowly. */
+#define AFD_FLEET_AGED_LIVES 20.0
+
 /* One slot. Load at step s is base + s; the request leaves at `finish`. */
 struct fslot {
     int64_t finish;
@@ -49,6 +54,8 @@ struct afd_fleet {
     afd_fleet_finish_fn on_finish;
     void *on_finish_ctx;
     bool started;
+    int64_t aged_horizon; /* steps of renewal walk behind a start's slots */
+    int64_t aged_span;    /* its end drawn over this many more steps */
     struct afd_fleet_hw hw;
     struct afd_rng noise;
     double start_s;  /* scenario time of the phase start */
@@ -98,7 +105,7 @@ static void wq_pop_front(struct afd_fleet *f, struct waiting *w)
 }
 
 /* Gives slot i (instance j) a request at step t: the waiting pool's front,
- * else a fresh draw, aged uniformly over its decode when `aged`. */
+ * else a fresh draw, or when `aged` the request a long-running slot holds. */
 static void slot_fill(struct afd_fleet *f, int32_t i, long j, int64_t t,
                       bool aged)
 {
@@ -109,8 +116,27 @@ static void slot_fill(struct afd_fleet *f, int32_t i, long j, int64_t t,
         wq_pop_front(f, &w);
     } else {
         afd_gen_draw(f->gen, &f->rng[j], &w.prompt, &w.decode);
-        if (aged)
-            w.done = (int64_t)afd_rng_below(&f->rng[j], (uint64_t)w.decode);
+        if (aged) {
+            /* The request a long-running slot holds at a random step is
+             * the one straddling it in the slot's renewal sequence: long
+             * requests are met in proportion to their length, and are
+             * part done. Walk the sequence from a renewal point over
+             * many lifetimes (its start is forgotten), ending at a step
+             * drawn over one mean lifetime (else equal fixed lengths
+             * would all line up); drawing one request and ageing it
+             * uniformly would under-weight the long ones by their
+             * length (on geometric decodes, half the stationary age and
+             * half the remaining life). */
+            int64_t at = 0, end = f->aged_horizon +
+                                  (int64_t)afd_rng_below(
+                                      &f->rng[j], (uint64_t)f->aged_span);
+
+            while (at + w.decode <= end) {
+                at += w.decode;
+                afd_gen_draw(f->gen, &f->rng[j], &w.prompt, &w.decode);
+            }
+            w.done = end - at;
+        }
         w.born = w.done;
     }
     s->prompt = w.prompt;
@@ -243,6 +269,7 @@ int afd_fleet_set_phase(struct afd_fleet *f, const struct afd_fleet_phase *ph,
 
 int afd_fleet_start(struct afd_fleet *f, long attention, char *err)
 {
+    double mean_p, mean_d;
     long j, k;
 
     if (f->started || !f->gen)
@@ -252,6 +279,9 @@ int afd_fleet_start(struct afd_fleet *f, long attention, char *err)
         return afd_err(err, AFD_EINVAL,
                        "attention instances must be in 1..%ld, got %ld",
                        f->cap_x, attention);
+    afd_gen_means(f->gen, &mean_p, &mean_d);
+    f->aged_horizon = (int64_t)ceil(AFD_FLEET_AGED_LIVES * mean_d);
+    f->aged_span = mean_d >= 1 ? (int64_t)ceil(mean_d) : 1;
     for (j = 0; j < attention; j++)
         for (k = 0; k < f->b; k++)
             slot_fill(f, (int32_t)(j * f->cap_b + k), j, f->now, true);

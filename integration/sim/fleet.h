@@ -116,8 +116,11 @@ int afd_fleet_set_phase(struct afd_fleet *f, const struct afd_fleet_phase *ph,
                         char *err);
 
 /*
- * Fills x instances with requests already aged uniformly over their decode
- * (near the stationary state, as engine.c), for a run's first step. Only
+ * Fills x instances with the requests a long-running fleet would hold:
+ * each slot's is the one straddling the end of a renewal walk over many
+ * mean lifetimes (length-biased and part done: the stationary state the
+ * scenario's offline policies start a phase from), for a run's first
+ * step. Only
  * on a fleet with no instance yet; AFD_ESTATE otherwise, AFD_EINVAL for x
  * out of 1..max_attention.
  */
