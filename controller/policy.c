@@ -304,6 +304,15 @@ static int clamp_int(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* A lean scale-in whose worst-case cost is within the threshold (rule 3),
+ * when the gain alone would not carry it. */
+static bool lean_move(const struct afd_policy_config *c,
+                      const struct afd_policy_input *in, int dir, double gain)
+{
+    return in->lean && dir < 0 && !(gain > c->gain_threshold) &&
+           -gain + in->gain_uncertainty <= c->gain_threshold;
+}
+
 /* Writes the words of a move into cmd->reason. */
 static void describe_move(const struct afd_policy *p,
                           const struct afd_policy_input *in, bool bounds_fix,
@@ -335,6 +344,17 @@ static void describe_move(const struct afd_policy *p,
         snprintf(held, sizeof(held), ", on a confident estimate (no dwell)");
     else
         snprintf(held, sizeof(held), " for %g s", seconds(held_ms));
+    if (lean_move(c, in, cmd->target < cmd->current ? -1 : 1, gain)) {
+        snprintf(cmd->reason, sizeof(cmd->reason),
+                 "%slean: %d Attention instances for %d FFN, %.1f%% "
+                 "(+-%.1f%%) below r*=%.2f, within %g%%, less to hand back "
+                 "at a shift%s; %d -> %d%s",
+                 pre, in->target, in->ffn, -100.0 * gain,
+                 100.0 * in->gain_uncertainty, in->r_star,
+                 100.0 * c->gain_threshold, held, cmd->current, cmd->target,
+                 note);
+        return;
+    }
     snprintf(cmd->reason, sizeof(cmd->reason),
              "%s%s-bound: r*=%.2f recommends %d Attention instances for %d "
              "FFN%s, %+.1f%% throughput per device, above the %g%% "
@@ -394,7 +414,17 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
         p->dwelling = false;
         return true;
     }
-    if (!(gain > c->gain_threshold)) {
+    if (lean_move(c, in, dir, gain)) {
+        /* no gain to test: the cost is bounded instead (policy.h) */
+    } else if (in->lean && dir < 0 && !(gain > c->gain_threshold)) {
+        p->dwelling = false;
+        set_reason(p,
+                   "lean move %d -> %d Attention instances would cost "
+                   "%.1f%% (+-%.1f%%), more than the %g%% threshold",
+                   in->attention, desired, -100.0 * gain,
+                   100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold);
+        return false;
+    } else if (!(gain > c->gain_threshold)) {
         p->dwelling = false;
         set_reason(p,
                    "gain %+.1f%% for %d -> %d Attention instances is not "
@@ -402,8 +432,7 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
                    100.0 * gain, in->attention, desired,
                    100.0 * c->gain_threshold);
         return false;
-    }
-    if (!(gain > in->gain_uncertainty)) {
+    } else if (!(gain > in->gain_uncertainty)) {
         p->dwelling = false;
         set_reason(p,
                    "gain %+.1f%% for %d -> %d Attention instances is below "

@@ -26,6 +26,10 @@
  *      is confident (the dwell filters noise the estimate has already
  *      averaged away). A dip
  *      to gain <= threshold or a flip of direction restarts the timer.
+ *      A lean input (a scale-in that gains nothing now, see the field)
+ *      passes instead when -gain + gain_uncertainty <= gain_threshold: its
+ *      worst-case cost is no larger than the smallest gain worth a move;
+ *      the dwell is the same.
  *      Dwell is not tracked while a command is in flight (counts are
  *      changing); it is tracked during cooldown and backoff, so an action
  *      may follow as soon as they end.
@@ -123,6 +127,13 @@ struct afd_policy_input {
     bool confident;          /* the estimate behind target is a fresh
                                 measurement with a tight interval (a shift
                                 forecast): no dwell (rule 3) */
+    bool lean;               /* target is below x on a flat stretch of the
+                                curve, a move that gains nothing now but
+                                leaves fewer requests in flight for the
+                                next shift to hand back: taken without the
+                                gain test when its worst-case cost,
+                                -gain + gain_uncertainty, is within
+                                gain_threshold (rule 3) */
     int64_t min_dwell_ms;    /* the estimate's own correlation time, ms,
                                 >= 0: the dwell is at least this (0: the
                                 configured dwell alone) */

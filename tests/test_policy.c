@@ -837,6 +837,44 @@ static void test_policy_gain_below_uncertainty(void **state)
     assert_int_equal(afd_policy_step(p, &in, 14000, &d, &cmd, err), AFD_EINVAL);
 }
 
+/* ensure a lean scale-in (no gain, a bounded cost) acts after the dwell
+ * when its cost plus the model's uncertainty is within the threshold, and
+ * says why; a cost beyond it never acts and says so; the lean flag on a
+ * scale-out changes nothing (the gain test still applies) */
+static void test_policy_lean_move(void **state)
+{
+    struct afd_policy_config c = base_cfg();
+    struct afd_policy *p = make(state, &c);
+    struct afd_policy_input in = input(12, 6, 0.99); /* -1% */
+    struct afd_policy_status st;
+    struct afd_command cmd;
+
+    in.lean = true;
+    in.gain_uncertainty = 0.015; /* worst case 2.5% > 2% */
+    steps_none(p, &in, 0, 40000, 1000);
+    st = status_at(p, 40000);
+    assert_non_null(strstr(st.reason, "lean move 12 -> 6"));
+    assert_non_null(strstr(st.reason, "cost 1.0% (+-1.5%)"));
+    in.gain_uncertainty = 0.005;            /* worst case 1.5% */
+    steps_none(p, &in, 41000, 70000, 1000); /* the 30 s dwell */
+    assert_int_equal(step(p, &in, 71000, &cmd), AFD_DECISION_COMMAND);
+    assert_int_equal(cmd.current, 12);
+    assert_int_equal(cmd.target, 8); /* the step limit, 4 */
+    assert_true(fabs(cmd.expected_gain + 0.01) < 1e-12);
+    assert_string_equal(cmd.reason,
+                        "lean: 6 Attention instances for 1 FFN, 1.0% (+-0.5%) "
+                        "below r*=6.00, within 2%, less to hand back at a "
+                        "shift for 30 s; 12 -> 8 (step limit 4, toward 6)");
+    afd_policy_free(p);
+    /* a scale-out flagged lean: the gain test, not the cost bound */
+    p = make(state, &c);
+    in = input(4, 6, 0.99);
+    in.lean = true;
+    steps_none(p, &in, 0, 60000, 1000);
+    st = status_at(p, 60000);
+    assert_non_null(strstr(st.reason, "is not above the 2% threshold"));
+}
+
 /* ensure a policy resumed from another's export (a restart or a failover)
  * keeps the id sequence and the command in flight: the in-flight command
  * blocks, its ack is accepted once, cooldown runs from that ack and the
@@ -905,6 +943,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
         T(test_policy_step_below_threshold_never_acts),
         T(test_policy_gain_below_uncertainty),
+        T(test_policy_lean_move),
         T(test_policy_step_gain_at_threshold_never_acts),
         T(test_policy_step_acts_when_dwell_elapsed),
         T(test_policy_step_min_dwell_extends),

@@ -115,6 +115,11 @@ static int setup_narrow(void **state)
     return setup_with(state, 8, false);
 }
 
+static int setup_mid(void **state)
+{
+    return setup_with(state, 46, false);
+}
+
 static int setup_chat(void **state)
 {
     return setup_with(state, 20, true);
@@ -315,6 +320,9 @@ static void test_steady_scale_in_to_band_floor(void **state)
     /* the case the rule is for: the whole band below x, wider than one */
     assert_true(hi < l->x && lo < hi);
     assert_int_equal(r->target_attention_instances, lo);
+    /* nobody moved the count since the deployment appeared: the floor is
+     * also where a lean move would go (controller/policy.h) */
+    assert_true(r->lean);
     /* and lo is the floor: one fewer falls out of the 1% band */
     model_input(r, &si);
     assert_int_equal(afd_barrier_at(&si,
@@ -324,6 +332,30 @@ static void test_steady_scale_in_to_band_floor(void **state)
     assert_int_equal(afd_barrier_at(&si, lo - 1, NULL, &below, NULL), AFD_OK);
     assert_true(below < (1 - FLOOR_BAND) * best);
     assert_true(r->throughput_target >= (1 - FLOOR_BAND) * best);
+}
+
+/*
+ * ensure a count whose floor sheds less than 40% of it is no lean move:
+ * the old workload on 46 instances of paper-v1-fit (above the band's top,
+ * the floor still the target of a scale-in, but lean only from 40% on:
+ * the move must earn its gain)
+ */
+static void test_floor_short_of_lean_share(void **state)
+{
+    struct loop *l = *state;
+    const struct afd_recommendation *r = NULL;
+    int t, lo, hi;
+
+    for (t = 0; t < 60; t++)
+        r = run_second(l);
+    assert_true(r->valid);
+    band_counts(r, FLOOR_BAND, &lo, &hi);
+    print_message("x %d, 1%% band %d..%d, target %d, lean %d\n", l->x, lo, hi,
+                  r->target_attention_instances, r->lean);
+    assert_true(hi < l->x && lo < hi);
+    assert_true(l->x - lo < 0.4 * l->x); /* the case: a share under 40% */
+    assert_int_equal(r->target_attention_instances, lo);
+    assert_false(r->lean);
 }
 
 /*
@@ -383,6 +415,7 @@ static void test_correction_to_nearest(void **state)
                   hi, r->target_attention_instances);
     assert_true(lo < hi && hi < 48);
     assert_int_equal(r->target_attention_instances, hi);
+    assert_false(r->lean); /* moved since the shift: no lean move */
 }
 
 /* sd of the live Attention rows' loads, as the registry holds them */
@@ -504,6 +537,8 @@ int main(void)
                                         setup_narrow, teardown),
         cmocka_unit_test_setup_teardown(test_steady_scale_in_to_band_floor,
                                         setup_wide, teardown),
+        cmocka_unit_test_setup_teardown(test_floor_short_of_lean_share,
+                                        setup_mid, teardown),
         cmocka_unit_test_setup_teardown(test_correction_to_nearest,
                                         setup_wide_chat, teardown),
         cmocka_unit_test_setup_teardown(test_forecast_through_batch_cut, setup,

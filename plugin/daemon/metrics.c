@@ -211,6 +211,12 @@ static void w_comm_hedged(struct render *r, struct afd_deployment *d)
         num(r, NAME(d), NULL, NULL, REC(d)->comm_hedged ? 1 : 0);
 }
 
+static void w_lean(struct render *r, struct afd_deployment *d)
+{
+    if (REC(d)->valid)
+        num(r, NAME(d), NULL, NULL, REC(d)->lean ? 1 : 0);
+}
+
 static void w_sigma(struct render *r, struct afd_deployment *d)
 {
     if (REC(d)->has_sigma)
@@ -580,6 +586,10 @@ static const struct family families[] = {
      "1 when the comm mode is not yet identified and the target hedges "
      "over both modes",
      w_comm_hedged},
+    {"afd_lean_target", "gauge",
+     "1 when the target is a lean move: fewer Attention instances for at "
+     "most 1% of throughput now, fewer requests in flight at the next shift",
+     w_lean},
     {"afd_model_throughput_tokens_per_second", "gauge",
      "Model throughput per device (tokens/s) at the current and target "
      "counts",

@@ -206,6 +206,7 @@ static bool transient_update(struct afd_deployment *d, int64_t now_ms,
             afd_transient_start(
                 &d->transient, at > d->req_step_clock ? at : d->req_step_clock);
             d->transient_start_ms = (int64_t)llround(fired_t * 1000);
+            d->unmoved = true;
             d->has_forecast = false;
             d->forecast_frozen = false;
             d->transient_confirmed = false;
@@ -384,6 +385,7 @@ struct model {
     bool barrier;
     int target;
     double thr_target;
+    bool lean; /* target: band_target's lean move */
 };
 
 static int run_model(const struct afd_deployment *d, const struct live_view *v,
@@ -575,29 +577,60 @@ static void comm_observe(struct afd_deployment *d)
  *  - A scale-out goes to the nearest count within AFD_NEAR_BAND, which is
  *    the lowest (the 1% floor there too lowered the family mean of the
  *    day in another order, whose first shift scales out, by 0.2 points).
+ *  - A count we have not moved since the last shift (or since the
+ *    deployment appeared) that stands at or above the optimum goes to the
+ *    floor as well, a lean move: it gains nothing now and costs at most
+ *    AFD_FLOOR_BAND, and the next shift, whichever way it goes, hands
+ *    back fewer requests (the default day starts at long context's
+ *    optimum, 107 instances: held there, the shift to short chat costs
+ *    3.3% of that phase even with an instant move to 30, and 0.6% from
+ *    45, the floor, which costs the long-context phase 1.0%,
+ *    bench-transition). It pays only if the next shift scales in, so
+ *    only when it sheds at least AFD_LEAN_SHARE of the fleet: shedding
+ *    58% saved 2.6% of the next phase there, which at even odds on the
+ *    shift's direction covers the 1% from about 45% of the fleet (0.4,
+ *    rounded down: on eight families, README, every lean move shedding
+ *    35% or more gained; on the day in another order, whose first shift
+ *    scales out, moves of 21-31% lost up to 0.8 points each). The
+ *    controller takes it when its cost and the model's uncertainty stay
+ *    within its threshold (controller/policy.h).
  */
 #define AFD_NEAR_BAND  0.005
 #define AFD_FLOOR_BAND 0.01
+#define AFD_LEAN_SHARE 0.4
 
-static void band_target(struct model *m, int x, bool nearest)
+static void band_target(struct model *m, int x, bool nearest, bool unmoved)
 {
     int c, step;
 
-    if (x < 1 || x == m->target || !(m->thr_target > 0))
+    m->lean = false;
+    if (x < 1 || !(m->thr_target > 0) ||
+        (x == m->target && (nearest || !unmoved)))
         return;
     step = m->target > x ? 1 : -1;
-    if (step < 0 && !nearest) {
-        const double floor_thr = (1 - AFD_FLOOR_BAND) * m->thr_target;
+    if (step < 0 || x == m->target) {
+        if (!nearest) {
+            const double floor_thr = (1 - AFD_FLOOR_BAND) * m->thr_target;
+            const int opt = m->target;
+            const double thr_opt = m->thr_target;
 
-        for (c = m->target - 1; c >= 1; c--) {
-            double t = throughput(&m->in, m->barrier, c);
+            for (c = m->target - 1; c >= 1; c--) {
+                double t = throughput(&m->in, m->barrier, c);
 
-            if (!(t >= floor_thr))
-                break;
-            m->target = c;
-            m->thr_target = t;
+                if (!(t >= floor_thr))
+                    break;
+                m->target = c;
+                m->thr_target = t;
+            }
+            m->lean = unmoved && x - m->target >= AFD_LEAN_SHARE * x;
+            if (x == opt && !m->lean) { /* at the optimum, and staying */
+                m->target = opt;
+                m->thr_target = thr_opt;
+            }
+            return;
         }
-        return;
+        if (x == m->target)
+            return;
     }
     for (c = x + step; c != m->target; c += step) {
         double t = throughput(&m->in, m->barrier, c);
@@ -645,7 +678,9 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
                 rec->theta_source == AFD_THETA_FORECAST ||
                     d->transient.active ||
                     (d->transient_start_ms > 0 &&
-                     d->x_changed_ms > d->transient_start_ms));
+                     d->x_changed_ms > d->transient_start_ms),
+                d->unmoved);
+    rec->lean = m->lean && m->target < rec->attention_instances;
     rec->profile = m->profile;
     rec->solution = m->sol;
     rec->spread_measured = m->barrier && m->sol.spread_measured;

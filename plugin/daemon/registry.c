@@ -107,6 +107,7 @@ static struct afd_deployment *deployment_new(struct afd_registry *reg,
         afd_comm_mode_init(&d->comm, &cc, d->cfg.profile.comm_mode);
     }
     d->young_ms = AFD_YOUNG_MIN_MS;
+    d->unmoved = true;
     rec_reset(d);
     return d;
 fail:

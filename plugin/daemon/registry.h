@@ -145,6 +145,11 @@ struct afd_recommendation {
      * worst-case loss over both and profile is that mode's hypothesis. */
     bool comm_mode_identified;
     bool comm_hedged;
+    /* The target is a lean move (recommend.c's band_target): below x, on
+     * a flat stretch, at most 1% under the optimum's throughput, for a
+     * count nobody moved since the last shift; expected_gain <= 0 is its
+     * cost (the controller's rule, controller/policy.h). */
+    bool lean;
     /* "config", "telemetry", "planner" or "" (static strings). */
     const char *attention_source;
 };
@@ -263,9 +268,10 @@ bool afd_deployment_observed_stage_ms(const struct afd_deployment *d,
 bool afd_deployment_stage_measured(const struct afd_deployment *d,
                                    enum afd_regime stage);
 
-/* Our command that removed `instances` Attention instances was applied
- * now: their requests are handed back (the shift forecast's slot
- * ledger, slots.c). */
+/* Our command that removed `instances` Attention instances (added, when
+ * negative) was applied now: their requests are handed back (the shift
+ * forecast's slot ledger, slots.c), and the count is ours until the next
+ * shift (no lean move, recommend.c). */
 void afd_deployment_note_release(struct afd_deployment *d, int instances);
 
 /* Stores what the planner observed (replaces the previous observation). */

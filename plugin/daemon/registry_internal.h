@@ -119,6 +119,8 @@ struct afd_deployment {
     int released;
     bool released_seen;    /* an acked release since the last x drop */
     int64_t x_changed_ms;  /* when x last changed */
+    bool unmoved;          /* no command of ours applied since the last shift's
+                              transient began, or since the deployment appeared */
     int hold_x;            /* x at the previous recompute */
     int64_t hold_until_ms; /* live theta held after a scale-in */
     /* the barrier spread the solve uses (sd of T_j, tokens): the tracker's
