@@ -31,6 +31,7 @@ Usage: /usr/bin/python3 test_ha.py BIN_DIR
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -63,11 +64,12 @@ class EtcdCluster:
 
     def __init__(self, tmp):
         self.tmp = tmp
-        self.members = []
-        for i in range(3):
-            self.members.append({"name": "e%d" % i,
-                                 "client": peers.free_port(),
-                                 "peer": peers.free_port(), "proc": None})
+        self.members = [{"name": "e%d" % i, "proc": None} for i in range(3)]
+        self.pick_ports()
+
+    def pick_ports(self):
+        for m in self.members:
+            m["client"], m["peer"] = peers.free_port(), peers.free_port()
         self.initial = ",".join("%s=http://127.0.0.1:%d" % (m["name"],
                                                               m["peer"])
                                 for m in self.members)
@@ -76,8 +78,32 @@ class EtcdCluster:
         return ",".join("127.0.0.1:%d" % m["client"] for m in self.members)
 
     def start(self):
+        """True once all three are healthy. A member that exits at once
+        lost its port to a test running beside this one (taken between
+        free_port() and its bind): the cluster starts again, fresh ports
+        and data, up to three times."""
+        for _ in range(3):
+            self.launch()
+            state = peers.wait_for(
+                lambda: "up" if self.healthy() else
+                "died" if self.died() else None, 30, 0.2)
+            if state == "up":
+                return True
+            self.stop()
+            if state != "died":
+                return False
+            for m in self.members:
+                shutil.rmtree(os.path.join(self.tmp, m["name"]),
+                              ignore_errors=True)
+            self.pick_ports()
+        return False
+
+    def died(self):
+        return any(m["proc"].poll() is not None for m in self.members)
+
+    def launch(self):
         for m in self.members:
-            log = open(os.path.join(self.tmp, m["name"] + ".log"), "wb")
+            log = open(os.path.join(self.tmp, m["name"] + ".log"), "ab")
             m["proc"] = subprocess.Popen([
                 ETCD, "--name", m["name"],
                 "--data-dir", os.path.join(self.tmp, m["name"]),
@@ -89,7 +115,6 @@ class EtcdCluster:
                 "--initial-cluster", self.initial,
                 "--initial-cluster-state", "new"],
                 stdout=log, stderr=log)
-        return peers.wait_for(self.healthy, 30, 0.2)
 
     def healthy(self):
         for m in self.members:
