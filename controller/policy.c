@@ -304,13 +304,12 @@ static int clamp_int(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* A lean scale-in whose worst-case cost is within the threshold (rule 3),
- * when the gain alone would not carry it. */
+/* A lean scale-in the gain alone would not carry: rule 3 bounds its
+ * worst-case cost instead (move_ready), so once made it was within it. */
 static bool lean_move(const struct afd_policy_config *c,
                       const struct afd_policy_input *in, int dir, double gain)
 {
-    return in->lean && dir < 0 && !(gain > c->gain_threshold) &&
-           -gain + in->gain_uncertainty <= c->gain_threshold;
+    return in->lean && dir < 0 && !(gain > c->gain_threshold);
 }
 
 /* Writes the words of a move into cmd->reason. */
@@ -415,15 +414,15 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
         return true;
     }
     if (lean_move(c, in, dir, gain)) {
-        /* no gain to test: the cost is bounded instead (policy.h) */
-    } else if (in->lean && dir < 0 && !(gain > c->gain_threshold)) {
-        p->dwelling = false;
-        set_reason(p,
-                   "lean move %d -> %d Attention instances would cost "
-                   "%.1f%% (+-%.1f%%), more than the %g%% threshold",
-                   in->attention, desired, -100.0 * gain,
-                   100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold);
-        return false;
+        if (-gain + in->gain_uncertainty > c->gain_threshold) {
+            p->dwelling = false;
+            set_reason(p,
+                       "lean move %d -> %d Attention instances would cost "
+                       "%.1f%% (+-%.1f%%), more than the %g%% threshold",
+                       in->attention, desired, -100.0 * gain,
+                       100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold);
+            return false;
+        }
     } else if (!(gain > c->gain_threshold)) {
         p->dwelling = false;
         set_reason(p,

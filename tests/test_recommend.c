@@ -25,9 +25,11 @@
 #define EPOCH_MS 1700000000000LL
 
 /* recommend.c's bands, restated: its near band (moves during a shift,
- * corrections, scale-outs) and its floor band (a first scale-in). */
+ * corrections, scale-outs), its floor band (a first scale-in) and the
+ * share of the fleet a lean move must shed. */
 #define NEAR_BAND  0.005
 #define FLOOR_BAND 0.01
+#define LEAN_SHARE 0.4
 
 struct loop {
     struct afd_config cfg;
@@ -320,8 +322,8 @@ static void test_steady_scale_in_to_band_floor(void **state)
     /* the case the rule is for: the whole band below x, wider than one */
     assert_true(hi < l->x && lo < hi);
     assert_int_equal(r->target_attention_instances, lo);
-    /* nobody moved the count since the deployment appeared: the floor is
-     * also where a lean move would go (controller/policy.h) */
+    /* we have not moved the count since the deployment appeared, and the
+     * floor sheds 40% or more: it is a lean move (controller/policy.h) */
     assert_true(r->lean);
     /* and lo is the floor: one fewer falls out of the 1% band */
     model_input(r, &si);
@@ -353,7 +355,7 @@ static void test_floor_short_of_lean_share(void **state)
     print_message("x %d, 1%% band %d..%d, target %d, lean %d\n", l->x, lo, hi,
                   r->target_attention_instances, r->lean);
     assert_true(hi < l->x && lo < hi);
-    assert_true(l->x - lo < 0.4 * l->x); /* the case: a share under 40% */
+    assert_true(l->x - lo < LEAN_SHARE * l->x); /* the case: under 40% */
     assert_int_equal(r->target_attention_instances, lo);
     assert_false(r->lean);
 }

@@ -608,29 +608,25 @@ static void band_target(struct model *m, int x, bool nearest, bool unmoved)
         (x == m->target && (nearest || !unmoved)))
         return;
     step = m->target > x ? 1 : -1;
-    if (step < 0 || x == m->target) {
-        if (!nearest) {
-            const double floor_thr = (1 - AFD_FLOOR_BAND) * m->thr_target;
-            const int opt = m->target;
-            const double thr_opt = m->thr_target;
+    if (step < 0 && !nearest) { /* x == target lands here too */
+        const double floor_thr = (1 - AFD_FLOOR_BAND) * m->thr_target;
+        const int opt = m->target;
+        const double thr_opt = m->thr_target;
 
-            for (c = m->target - 1; c >= 1; c--) {
-                double t = throughput(&m->in, m->barrier, c);
+        for (c = m->target - 1; c >= 1; c--) {
+            double t = throughput(&m->in, m->barrier, c);
 
-                if (!(t >= floor_thr))
-                    break;
-                m->target = c;
-                m->thr_target = t;
-            }
-            m->lean = unmoved && x - m->target >= AFD_LEAN_SHARE * x;
-            if (x == opt && !m->lean) { /* at the optimum, and staying */
-                m->target = opt;
-                m->thr_target = thr_opt;
-            }
-            return;
+            if (!(t >= floor_thr))
+                break;
+            m->target = c;
+            m->thr_target = t;
         }
-        if (x == m->target)
-            return;
+        m->lean = unmoved && x - m->target >= AFD_LEAN_SHARE * x;
+        if (x == opt && !m->lean) { /* at the optimum, and staying */
+            m->target = opt;
+            m->thr_target = thr_opt;
+        }
+        return;
     }
     for (c = x + step; c != m->target; c += step) {
         double t = throughput(&m->in, m->barrier, c);

@@ -147,8 +147,8 @@ struct afd_recommendation {
     bool comm_hedged;
     /* The target is a lean move (recommend.c's band_target): below x, on
      * a flat stretch, at most 1% under the optimum's throughput, for a
-     * count nobody moved since the last shift; expected_gain <= 0 is its
-     * cost (the controller's rule, controller/policy.h). */
+     * count we have not moved since the last shift; expected_gain <= 0 is
+     * its cost (the controller's rule, controller/policy.h). */
     bool lean;
     /* "config", "telemetry", "planner" or "" (static strings). */
     const char *attention_source;
