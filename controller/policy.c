@@ -52,6 +52,8 @@ void afd_policy_config_init(struct afd_policy_config *cfg)
     cfg->ack_timeout_ms = 60000; /* longer than a pod start-up */
     cfg->advisory = false;
     cfg->backoff_ms = 300000; /* a failed scale is rarely fixed sooner */
+    cfg->settle_ms = 45000;
+    cfg->settled_gain_threshold = 0.04;
 }
 
 static int check_duration(const char *name, int64_t v, int64_t min, char *err)
@@ -79,8 +81,15 @@ int afd_policy_config_check(const struct afd_policy_config *cfg, char *err)
     if ((rc = check_duration("dwell_ms", cfg->dwell_ms, 0, err)) ||
         (rc = check_duration("cooldown_ms", cfg->cooldown_ms, 0, err)) ||
         (rc = check_duration("ack_timeout_ms", cfg->ack_timeout_ms, 1, err)) ||
-        (rc = check_duration("backoff_ms", cfg->backoff_ms, 0, err)))
+        (rc = check_duration("backoff_ms", cfg->backoff_ms, 0, err)) ||
+        (rc = check_duration("settle_ms", cfg->settle_ms, 0, err)))
         return rc;
+    if (!isfinite(cfg->settled_gain_threshold) ||
+        cfg->settled_gain_threshold < 0 || cfg->settled_gain_threshold > 1)
+        return afd_err(err, AFD_EINVAL,
+                       "policy field 'settled_gain_threshold' must be a "
+                       "fraction in [0, 1], got %g",
+                       cfg->settled_gain_threshold);
     if (cfg->min_attention < 1 || cfg->min_attention > AFD_POLICY_COUNT_MAX)
         return afd_err(err, AFD_EINVAL,
                        "policy field 'min_attention' must be in [1, %d], "
@@ -216,6 +225,23 @@ static int64_t dwell_of(const struct afd_policy_config *c,
     return in->min_dwell_ms > c->dwell_ms ? in->min_dwell_ms : c->dwell_ms;
 }
 
+/* Rule 3's bar: a count that has stood still past the cooldown and the
+ * settle time is held to settled_gain_threshold (never below
+ * gain_threshold). */
+static bool settled(const struct afd_policy_config *c,
+                    const struct afd_policy_input *in)
+{
+    return c->settle_ms > 0 && in->stood_ms >= c->cooldown_ms + c->settle_ms;
+}
+
+static double threshold_of(const struct afd_policy_config *c,
+                           const struct afd_policy_input *in)
+{
+    return settled(c, in) && c->settled_gain_threshold > c->gain_threshold
+               ? c->settled_gain_threshold
+               : c->gain_threshold;
+}
+
 static int check_input(const struct afd_policy_input *in, char *err)
 {
     if (!in)
@@ -261,6 +287,11 @@ static int check_input(const struct afd_policy_input *in, char *err)
                        "policy input 'min_dwell_ms' must be in [0, %d], got "
                        "%" PRId64,
                        AFD_POLICY_DURATION_MAX, in->min_dwell_ms);
+    if (in->stood_ms < 0 || in->stood_ms > AFD_POLICY_TIME_MAX)
+        return afd_err(err, AFD_EINVAL,
+                       "policy input 'stood_ms' must be in [0, %" PRId64
+                       "], got %" PRId64,
+                       (int64_t)AFD_POLICY_TIME_MAX, in->stood_ms);
     return AFD_OK;
 }
 
@@ -357,10 +388,12 @@ static void describe_move(const struct afd_policy *p,
     snprintf(cmd->reason, sizeof(cmd->reason),
              "%s%s-bound: r*=%.2f recommends %d Attention instances for %d "
              "FFN%s, %+.1f%% throughput per device, above the %g%% "
-             "threshold%s; %d -> %d%s",
+             "threshold%s%s; %d -> %d%s",
              pre, afd_regime_name(in->regime), in->r_star, in->target, in->ffn,
              in->barrier ? " (barrier-aware)" : "", 100.0 * gain,
-             100.0 * c->gain_threshold, held, cmd->current, cmd->target, note);
+             100.0 * threshold_of(c, in),
+             settled(c, in) ? " for a settled count" : "", held, cmd->current,
+             cmd->target, note);
 }
 
 /* The command one step toward desired; dir is +1 or -1. */
@@ -423,13 +456,20 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
                        100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold);
             return false;
         }
-    } else if (!(gain > c->gain_threshold)) {
+    } else if (!(gain > threshold_of(c, in))) {
         p->dwelling = false;
-        set_reason(p,
-                   "gain %+.1f%% for %d -> %d Attention instances is not "
-                   "above the %g%% threshold",
-                   100.0 * gain, in->attention, desired,
-                   100.0 * c->gain_threshold);
+        if (settled(c, in))
+            set_reason(p,
+                       "gain %+.1f%% for %d -> %d Attention instances is not "
+                       "above the %g%% threshold for a count settled %g s",
+                       100.0 * gain, in->attention, desired,
+                       100.0 * threshold_of(c, in), seconds(in->stood_ms));
+        else
+            set_reason(p,
+                       "gain %+.1f%% for %d -> %d Attention instances is not "
+                       "above the %g%% threshold",
+                       100.0 * gain, in->attention, desired,
+                       100.0 * c->gain_threshold);
         return false;
     } else if (!(gain > in->gain_uncertainty)) {
         p->dwelling = false;
@@ -451,8 +491,8 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
                    "gain %+.1f%% for %d -> %d above the %g%% threshold for "
                    "%g s of the %g s dwell",
                    100.0 * gain, in->attention, desired,
-                   100.0 * c->gain_threshold, seconds(now_ms - p->dwell_since),
-                   seconds(p->dwell_need));
+                   100.0 * threshold_of(c, in),
+                   seconds(now_ms - p->dwell_since), seconds(p->dwell_need));
         return false;
     }
     return true;

@@ -77,7 +77,8 @@ static void test_config_load_controller_maps_fields(void **state)
              "\"min_attention_instances\": 2, "
              "\"max_attention_instances\": 40, \"max_step\": 3, "
              "\"ack_timeout_s\": 0.5, \"advisory\": true, "
-             "\"backoff_s\": 7}}",
+             "\"backoff_s\": 7, \"settle_s\": 20, "
+             "\"settled_gain_threshold\": 0.06}}",
              err),
         AFD_OK);
     assert_string_equal(f->cfg.controller.clock, "telemetry");
@@ -91,6 +92,8 @@ static void test_config_load_controller_maps_fields(void **state)
     assert_int_equal(f->cfg.controller.policy.ack_timeout_ms, 500);
     assert_true(f->cfg.controller.policy.advisory);
     assert_int_equal(f->cfg.controller.policy.backoff_ms, 7000);
+    assert_int_equal(f->cfg.controller.policy.settle_ms, 20000);
+    assert_true(f->cfg.controller.policy.settled_gain_threshold == 0.06);
 }
 
 /* ensure every alerting field is read, durations in seconds -> ms */

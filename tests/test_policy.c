@@ -136,6 +136,8 @@ static void test_policy_config_init_defaults(void **state)
     assert_true(c.ack_timeout_ms == 60000);
     assert_false(c.advisory);
     assert_true(c.backoff_ms == 300000);
+    assert_true(c.settle_ms == 45000);
+    assert_true(c.settled_gain_threshold == 0.04);
     assert_int_equal(afd_policy_config_check(&c, NULL), AFD_OK);
 }
 
@@ -166,8 +168,11 @@ static void test_policy_config_check_names_field(void **state)
     CASE("min_attention", c.min_attention = 0);
     CASE("max_attention", c.max_attention = 0);
     CASE("max_step", c.max_step = 0);
+    CASE("settle_ms", c.settle_ms = -1);
+    CASE("settled_gain_threshold", c.settled_gain_threshold = -0.01);
+    CASE("settled_gain_threshold", c.settled_gain_threshold = NAN);
 #undef CASE
-    assert_int_equal(n, 10);
+    assert_int_equal(n, 13);
     c = base_cfg();
     c.max_step = 0;
     afd_policy_config_check(&c, err);
@@ -722,9 +727,10 @@ static void test_policy_step_rejects_bad_input(void **state)
     BAD("r_star", bad.r_star = -1);
     BAD("min_dwell_ms", bad.min_dwell_ms = -1);
     BAD("min_dwell_ms", bad.min_dwell_ms = AFD_POLICY_DURATION_MAX + 1LL);
+    BAD("stood_ms", bad.stood_ms = -1);
 #undef BAD
     afd_policy_counters(p, &k);
-    assert_true(k.invalid_inputs == 10);
+    assert_true(k.invalid_inputs == 11);
     /* the dwell that started at 0 was not disturbed */
     assert_int_equal(step(p, &good, 30000, &cmd), AFD_DECISION_COMMAND);
 }
@@ -875,6 +881,58 @@ static void test_policy_lean_move(void **state)
     assert_non_null(strstr(st.reason, "is not above the 2% threshold"));
 }
 
+/* ensure a count that has stood still past the cooldown and the settle
+ * time needs the settled threshold: 3% acts before (dwell 30 s), not after
+ * (stood 165 s = 120 + 45), and says why; 5% acts; a lean move keeps
+ * its own bound (it chases no gain); settle_ms 0 never settles */
+static void test_policy_settled_count(void **state)
+{
+    struct afd_policy_config c = base_cfg();
+    struct afd_policy *p = make(state, &c);
+    struct afd_policy_input in = input(12, 10, 1.03);
+    struct afd_policy_status st;
+    struct afd_command cmd;
+
+    in.stood_ms = 164999; /* not yet settled: the 2% bar */
+    steps_none(p, &in, 0, 29000, 1000);
+    assert_int_equal(step(p, &in, 30000, &cmd), AFD_DECISION_COMMAND);
+    assert_string_equal(cmd.reason,
+                        "attention-bound: r*=10.00 recommends 10 Attention "
+                        "instances for 1 FFN, +3.0% throughput per device, "
+                        "above the 2% threshold for 30 s; 12 -> 10");
+    afd_policy_free(p);
+    p = make(state, &c);
+    in.stood_ms = 165000;
+    steps_none(p, &in, 0, 60000, 1000);
+    st = status_at(p, 60000);
+    assert_string_equal(st.reason,
+                        "gain +3.0% for 12 -> 10 Attention instances is not "
+                        "above the 4% threshold for a count settled 165 s");
+    in.tput_target = 1.05;
+    steps_none(p, &in, 61000, 90000, 1000);
+    assert_int_equal(step(p, &in, 91000, &cmd), AFD_DECISION_COMMAND);
+    assert_string_equal(cmd.reason,
+                        "attention-bound: r*=10.00 recommends 10 Attention "
+                        "instances for 1 FFN, +5.0% throughput per device, "
+                        "above the 4% threshold for a settled count for 30 s; "
+                        "12 -> 10");
+    afd_policy_free(p);
+    p = make(state, &c);
+    in = input(12, 6, 0.99); /* a lean move, -1%: its own cost bound */
+    in.lean = true;
+    in.stood_ms = 200000;
+    steps_none(p, &in, 0, 29000, 1000);
+    assert_int_equal(step(p, &in, 30000, &cmd), AFD_DECISION_COMMAND);
+    assert_non_null(strstr(cmd.reason, "lean: 6 Attention instances"));
+    afd_policy_free(p);
+    c.settle_ms = 0;
+    p = make(state, &c);
+    in = input(12, 10, 1.03);
+    in.stood_ms = AFD_POLICY_DURATION_MAX;
+    steps_none(p, &in, 0, 29000, 1000);
+    assert_int_equal(step(p, &in, 30000, &cmd), AFD_DECISION_COMMAND);
+}
+
 /* ensure a policy resumed from another's export (a restart or a failover)
  * keeps the id sequence and the command in flight: the in-flight command
  * blocks, its ack is accepted once, cooldown runs from that ack and the
@@ -944,6 +1002,7 @@ int main(void)
         T(test_policy_step_below_threshold_never_acts),
         T(test_policy_gain_below_uncertainty),
         T(test_policy_lean_move),
+        T(test_policy_settled_count),
         T(test_policy_step_gain_at_threshold_never_acts),
         T(test_policy_step_acts_when_dwell_elapsed),
         T(test_policy_step_min_dwell_extends),

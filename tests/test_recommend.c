@@ -389,7 +389,8 @@ static void test_scale_out_to_near_band(void **state)
  * nearest count, not its lowest (a correction hands back as little as it
  * can): short chat on 64 instances, a shift to long prompts with short
  * answers (band 34..42), the fleet resized to 48 five seconds in as a
- * controller would, then a minute and a half later, the forecast over
+ * controller would, then a minute and a half later, the forecast over;
+ * the count has stood still (stood_ms) from its change, 0 before
  */
 static void test_correction_to_nearest(void **state)
 {
@@ -397,17 +398,29 @@ static void test_correction_to_nearest(void **state)
     struct afd_fleet_phase ph = {&l->old_gen, 256, 1, 8, 30};
     const struct afd_recommendation *r = NULL;
     char err[AFD_ERR_LEN] = "";
+    int64_t stood59 = 0;
     int t, lo, hi;
 
     for (t = 0; t < 30; t++)
         run_second(l);
     assert_int_equal(afd_fleet_set_phase(l->fleet, &ph, err), 0);
     for (t = 0; t < 5; t++)
-        run_second(l);
+        r = run_second(l);
+    assert_int_equal(r->stood_ms, 0); /* the shift's transient is open */
     assert_int_equal(afd_fleet_resize(l->fleet, 48, err), 0);
     l->x = 48;
-    for (t = 0; t < 90; t++)
+    for (t = 0; t < 90; t++) {
         r = run_second(l);
+        /* still then from the count's change (the rows of the leaving
+         * instances expire first), on the telemetry clock */
+        if (afd_registry_find(l->reg, "prod")->transient.active)
+            assert_int_equal(r->stood_ms, 0);
+        if (t == 59)
+            stood59 = r->stood_ms;
+    }
+    assert_true(stood59 > 0);
+    assert_true(r->stood_ms - stood59 >= 29000 &&
+                r->stood_ms - stood59 <= 31000);
     assert_true(r->valid);
     assert_int_equal(r->attention_instances, 48);
     assert_int_equal(r->theta_source, AFD_THETA_LIVE_LOADS);

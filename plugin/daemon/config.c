@@ -162,6 +162,10 @@ static const struct field controller_fields[] = {
     {"advisory", F_BOOL, CTL(policy.advisory), 0, 0, 0, false, false, NULL},
     {"backoff_s", F_SECONDS64, CTL(policy.backoff_ms), 0, 0, 604800000, false, false,
      NULL},
+    {"settle_s", F_SECONDS64, CTL(policy.settle_ms), 0, 0, 604800000, false, false,
+     NULL},
+    {"settled_gain_threshold", F_DOUBLE, CTL(policy.settled_gain_threshold), 0, 0, 1,
+     false, false, NULL},
     {"alerts", F_OBJECT, 0, 0, 0, 0, false, false, alerting_fields},
     {NULL, 0, 0, 0, 0, 0, false, false, NULL},
 };

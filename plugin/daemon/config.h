@@ -30,7 +30,9 @@
  *                  "min_attention_instances": 1,
  *                  "max_attention_instances": 1024, "max_step": 4,
  *                  "ack_timeout_s": 60, "advisory": false,
- *                  "backoff_s": 300, "alerts": {...alerting...}},
+ *                  "backoff_s": 300, "settle_s": 45,
+ *                  "settled_gain_threshold": 0.04,
+ *                  "alerts": {...alerting...}},
  *   "alerting": {"debounce_s": 60, "resolve_s": 300, "margin": 0.05,
  *                "drift": 0.1, "alertmanager_url": "", "generator_url": "",
  *                "severity": "warning", "resend_interval_s": 60,
@@ -93,7 +95,8 @@ struct afd_deployment_config {
 /*
  * "controller": the clock and the scaling policy of every
  * deployment (controller/policy.h). Durations in the file are seconds
- * (dwell_s, cooldown_s, ack_timeout_s, backoff_s), stored here in ms.
+ * (dwell_s, cooldown_s, ack_timeout_s, backoff_s, settle_s), stored here
+ * in ms.
  * clock "wall" (default): evaluated every eval_interval_ms on the wall
  * clock; "telemetry": a deployment's clock is its largest accepted step
  * timestamp_ms and evaluation runs inside ingest each time it crosses a

@@ -243,6 +243,7 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
     in.confident = rec->theta_confident;
     in.min_dwell_ms = rec->theta_settle_ms;
     in.lean = rec->lean;
+    in.stood_ms = rec->stood_ms;
     /* The stage binding now explains the move (attention-bound: add
      * Attention instances; FFN-bound: remove some); the regime at r* is
      * the balance point and says nothing about direction. */

@@ -217,6 +217,12 @@ static void w_lean(struct render *r, struct afd_deployment *d)
         num(r, NAME(d), NULL, NULL, REC(d)->lean ? 1 : 0);
 }
 
+static void w_stood(struct render *r, struct afd_deployment *d)
+{
+    if (REC(d)->valid)
+        num(r, NAME(d), NULL, NULL, REC(d)->stood_ms / 1e3);
+}
+
 static void w_sigma(struct render *r, struct afd_deployment *d)
 {
     if (REC(d)->has_sigma)
@@ -590,6 +596,11 @@ static const struct family families[] = {
      "1 when the target is a lean move: fewer Attention instances for at "
      "most 1% of throughput now, fewer requests in flight at the next shift",
      w_lean},
+    {"afd_stood_seconds", "gauge",
+     "Seconds the Attention count and the workload have stood still (0 "
+     "during a shift); past cooldown + settle_s a move needs "
+     "settled_gain_threshold",
+     w_stood},
     {"afd_model_throughput_tokens_per_second", "gauge",
      "Model throughput per device (tokens/s) at the current and target "
      "counts",

@@ -150,6 +150,12 @@ struct afd_recommendation {
      * count we have not moved since the last shift; expected_gain <= 0 is
      * its cost (the controller's rule, controller/policy.h). */
     bool lean;
+    /* How long the count and the workload have stood still, ms: since the
+     * later of x's last change and the last shift's start; 0 while a
+     * shift's transient is open or its forecast sets theta. The
+     * controller holds a count that has stood long to a higher bar
+     * (controller/policy.h, settled). */
+    int64_t stood_ms;
     /* "config", "telemetry", "planner" or "" (static strings). */
     const char *attention_source;
 };

@@ -113,6 +113,8 @@ static void demo_settings(struct afd_demo_settings *s)
     s->max_step = 1024;
     s->ack_timeout_ms = 60000;
     s->backoff_ms = 30000;
+    s->settle_ms = 45000; /* the daemon's defaults (controller/policy.h) */
+    s->settled_gain = 0.04;
     s->eval_interval_ms = 1000;
     s->alert_debounce_ms = 10000;
     s->alert_resolve_ms = 30000;
@@ -387,14 +389,15 @@ static int write_config(struct demo *d, const char *path, char *err)
     /* Durations in the file are seconds (plugin/daemon/config.h). */
     cfg = json_pack(
         "{s:s, s:s, s:f, s:o, s:{s:s, s:I, s:f, s:f, s:f, s:I, s:f, s:f, "
-        "s:{s:f, s:f}}}",
+        "s:f, s:f, s:{s:f, s:f}}}",
         "grpc_listen", "127.0.0.1:0", "http_listen", "127.0.0.1:0",
         "liveness_window_s", s->liveness_window_s, "default_deployment", dep,
         "controller", "clock", "telemetry", "eval_interval_ms",
         (json_int_t)s->eval_interval_ms, "gain_threshold", s->gain_threshold,
         "dwell_s", s->dwell_ms / 1e3, "cooldown_s", s->cooldown_ms / 1e3,
         "max_step", (json_int_t)s->max_step, "ack_timeout_s",
-        s->ack_timeout_ms / 1e3, "backoff_s", s->backoff_ms / 1e3, "alerts",
+        s->ack_timeout_ms / 1e3, "backoff_s", s->backoff_ms / 1e3, "settle_s",
+        s->settle_ms / 1e3, "settled_gain_threshold", s->settled_gain, "alerts",
         "debounce_s", s->alert_debounce_ms / 1e3, "resolve_s",
         s->alert_resolve_ms / 1e3);
     if (!cfg)

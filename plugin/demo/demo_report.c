@@ -448,15 +448,16 @@ static void print_header(const struct afd_demo_report *r, FILE *out)
     fprintf(out,
             "controller (telemetry clock, every %ld ms): gain > %.1f%%, "
             "dwell %.1f s, cooldown %.1f s, max step %ld,\n  ack timeout "
-            "%.0f s, backoff %.0f s; "
+            "%.0f s, backoff %.0f s; settled after %.0f s still past the "
+            "cooldown: gain > %.1f%%;\n  "
             "alerts: debounce %.1f s, resolve %.1f s\nworkload half-life "
             "%.0f requests; liveness %.1f s; actuation delay %.1f s "
             "(simulated)\n\n",
             s->eval_interval_ms, 100 * s->gain_threshold, s->dwell_ms / 1e3,
             s->cooldown_ms / 1e3, s->max_step, s->ack_timeout_ms / 1e3,
-            s->backoff_ms / 1e3, s->alert_debounce_ms / 1e3,
-            s->alert_resolve_ms / 1e3, s->workload_half_life,
-            s->liveness_window_s, s->actuation_delay_s);
+            s->backoff_ms / 1e3, s->settle_ms / 1e3, 100 * s->settled_gain,
+            s->alert_debounce_ms / 1e3, s->alert_resolve_ms / 1e3,
+            s->workload_half_life, s->liveness_window_s, s->actuation_delay_s);
     fprintf(out, "phases\n  %-3s %-36s %10s %7s %5s\n", "#", "name", "duration",
             "batch", "ffn");
     for (i = 0; i < cl->n_phases; i++) {
@@ -637,13 +638,15 @@ static json_t *passthrough(json_t *root, const char *key)
 static json_t *settings_json(const struct afd_demo_settings *s)
 {
     return json_pack(
-        "{s:s, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
+        "{s:s, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:f, "
+        "s:f, s:f}",
         "clock", "telemetry", "eval_interval_ms",
         (json_int_t)s->eval_interval_ms, "gain_threshold", s->gain_threshold,
         "dwell_ms", (json_int_t)s->dwell_ms, "cooldown_ms",
         (json_int_t)s->cooldown_ms, "max_step", (json_int_t)s->max_step,
         "ack_timeout_ms", (json_int_t)s->ack_timeout_ms, "backoff_ms",
-        (json_int_t)s->backoff_ms, "alert_debounce_ms",
+        (json_int_t)s->backoff_ms, "settle_ms", (json_int_t)s->settle_ms,
+        "settled_gain_threshold", s->settled_gain, "alert_debounce_ms",
         (json_int_t)s->alert_debounce_ms, "alert_resolve_ms",
         (json_int_t)s->alert_resolve_ms, "workload_half_life",
         s->workload_half_life, "actuation_delay_s", s->actuation_delay_s,

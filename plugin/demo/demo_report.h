@@ -120,6 +120,10 @@ struct afd_demo_settings {
     double workload_half_life; /* finished requests */
     double actuation_delay_s;  /* simulated seconds before a command applies */
     double liveness_window_s; /* telemetry s before a silent instance is gone */
+    /* A count still for settle_ms past the cooldown is settled: a move
+     * then needs settled_gain (controller/policy.h). */
+    long settle_ms;
+    double settled_gain;
 };
 
 struct afd_demo_report {
