@@ -419,7 +419,9 @@ static void test_afd_run_policy_parse(void **state)
 }
 
 /* ensure settle times come from the last count change in each phase and
- * are null when that change is in the phase's last 10% */
+ * are null when that change is in the phase's last 10%; a drift inside a
+ * phase (at 140 s) starts its own count: 130 s and 160 s give 30 s (from
+ * the phase start) and 20 s (from the drift), 30 s in all, not 60 s */
 static void test_afd_run_settle(void **state)
 {
     static const struct {
@@ -427,9 +429,11 @@ static void test_afd_run_settle(void **state)
         int phase;
         long x;
     } pts[] = {{0, 0, 4},   {10, 0, 4},  {20, 0, 4},  {100, 1, 4},
-               {130, 1, 9}, {150, 1, 9}, {190, 1, 9}, {200, 2, 9},
-               {210, 2, 9}, {295, 2, 5}, {300, 2, 5}};
-    const char *text = "{\"name\": \"s\", \"phases\": ["
+               {130, 1, 9}, {150, 1, 9}, {160, 1, 7}, {190, 1, 7},
+               {200, 2, 7}, {210, 2, 7}, {295, 2, 5}, {300, 2, 5}};
+    const char *text = "{\"name\": \"s\", \"hardware\": {\"drift\": "
+                       "[{\"at_s\": 140, \"stage\": \"attention\", "
+                       "\"factor\": 1.25}]}, \"phases\": ["
                        "{\"name\": \"a\", \"duration_s\": 100, \"workload\": "
                        "\"fixed:prompt=1,decode=2\"},"
                        "{\"name\": \"b\", \"duration_s\": 100, \"workload\": "

@@ -615,24 +615,47 @@ double afd_run_throughput_pooled(const struct afd_run_result *r)
     return dev > 0 ? tok / dev : 0;
 }
 
+/* The event t answers: the phase start, or the last drift inside the
+ * phase at or before t. */
+static double event_before(const struct afd_scenario *s, double start,
+                           double end, double t)
+{
+    double ev = start;
+    size_t k;
+
+    for (k = 0; k < s->hw.n_drift; k++) {
+        double at = s->hw.drift[k].at_s;
+
+        if (at > ev && at < end && at <= t)
+            ev = at;
+    }
+    return ev;
+}
+
 void afd_run_settle(const struct afd_scenario *s, struct afd_run_result *r)
 {
     double start = 0;
     size_t p, i;
 
     for (p = 0; p < s->n_phases; p++) {
-        double dur = s->phases[p].duration_s, last = 0;
+        double dur = s->phases[p].duration_s, settle = 0, last = 0;
         long prev = -1;
         for (i = 0; i < r->n_timeline; i++) {
             const struct afd_timeline_point *tp = &r->timeline[i];
             if (tp->phase != (int)p)
                 continue;
-            if (prev >= 0 && tp->attention != prev)
+            if (prev >= 0 && tp->attention != prev) {
+                double d =
+                    tp->t_s - event_before(s, start, start + dur, tp->t_s);
+
                 last = tp->t_s - start;
+                if (d > settle)
+                    settle = d;
+            }
             prev = tp->attention;
         }
         r->phase[p].has_settle = last <= (1 - SETTLE_TAIL) * dur;
-        r->phase[p].settle_s = last;
+        r->phase[p].settle_s = settle;
         start += dur;
     }
 }

@@ -38,7 +38,10 @@
  * Settle time (closed loop): per phase, the time from the phase start to
  * the last change of the Attention count within the phase; 0 when it never
  * changed; unknown (null) when that change falls in the last 10% of the
- * phase (not settled).
+ * phase (not settled). A hardware drift inside the phase is an event of
+ * its own: a change after it counts from the drift, and the settle time
+ * is the longest over the phase start and its drifts (from each to the
+ * last change it answers).
  *
  * Ownership: a struct afd_run_result owns its event arrays (bounded by
  * AFD_RUN_MAX_EVENTS each); afd_run_result_release frees them (safe on a

@@ -542,8 +542,9 @@ static void print_instances(const struct afd_demo_report *r, FILE *out)
             snprintf(cell, sizeof(cell), "%.0f s", t);
         fprintf(out, " %8s", cell);
     }
-    fprintf(out, "\n  (settle: simulated seconds from the phase start to the "
-                 "closed loop's settled ratio)\n");
+    fprintf(out, "\n  (settle: simulated seconds from the phase start, or "
+                 "from a hardware drift inside it,\n  to the closed loop's "
+                 "settled ratio)\n");
 }
 
 /* One timeline line: phase starts, commands and alerts in time order. */
