@@ -729,7 +729,9 @@ static void stood(struct afd_deployment *d, int64_t now_ms)
             t > d->still_ms)
             d->still_ms = t;
     }
-    if (d->transient.active || rec->theta_source == AFD_THETA_FORECAST)
+    /* x_changed_ms means something once a count has been seen */
+    if (d->transient.active || rec->theta_source == AFD_THETA_FORECAST ||
+        d->transient_last_x <= 0)
         return;
     since = d->x_changed_ms > d->transient_start_ms ? d->x_changed_ms
                                                     : d->transient_start_ms;

@@ -152,7 +152,8 @@ struct afd_recommendation {
     bool lean;
     /* How long the count and the workload have stood still, ms: since the
      * later of x's last change and the last shift's start; 0 while a
-     * shift's transient is open or its forecast sets theta. The
+     * shift's transient is open or its forecast sets theta, and until
+     * live loads have shown a count (recommend.c, stood). The
      * controller holds a count that has stood long to a higher bar
      * (controller/policy.h, settled). */
     int64_t stood_ms;
