@@ -35,7 +35,7 @@
  *      settled_gain_threshold instead (when larger): once the count has
  *      settled after a shift, the gain of a small correction is mostly the
  *      model's own error near its optimum (measured: one- or two-instance
- *      corrections minutes after a shift claimed 2.1-3.3% and gained
+ *      corrections minutes after a shift claimed 2.1-3.2% and gained
  *      0.2-1.9% in the simulator). A lean input keeps its own bound.
  *      Dwell is not tracked while a command is in flight (counts are
  *      changing); it is tracked during cooldown and backoff, so an action
