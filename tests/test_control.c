@@ -2,7 +2,8 @@
  * test_control.c - the controller glue (plugin/daemon/control.h) on a real
  * registry with an injected clock, no gRPC: decisions from a workload
  * shift, acks, cooldown, advisory mode, the KEDA target, the telemetry
- * clock's evaluation boundaries, determinism, and alert events.
+ * clock's evaluation boundaries, determinism, alert events, and a drift
+ * alert unsettling a settled count.
  *
  * Workloads (paper-v1-fit, y = 1, B = 256, theta from live loads = load /
  * B): theta 100 has its optimum at x = 3 and theta 600 at x = 9 (worked out
@@ -599,6 +600,65 @@ static void test_control_alerts_regime_change_raise_and_resolve(void **state)
             assert_int_equal(f->alerts[i].end_ms, 6000);
 }
 
+/* Settled after 10 s still (no cooldown) and then held to a 99% bar;
+ * alerts raised 8 s after their condition. */
+static int setup_settled(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    config(&f->cfg, "wall", false);
+    f->cfg.controller.policy.cooldown_ms = 0;
+    f->cfg.controller.policy.settle_ms = 10000;
+    f->cfg.controller.policy.settled_gain_threshold = 0.99;
+    f->cfg.alerting.rules.debounce_ms = 8000; /* after the optimum moved */
+    *state = f;
+    start(f);
+    return 0;
+}
+
+/* ensure a profile-drift alert raised unsettles a settled count: 3
+ * instances at their optimum for 20 s (attention 4 ms), then the
+ * attention stage 5x slower at the same load moves the optimum up; the
+ * settled bar (99%) holds the move until the alert is raised, and the
+ * ordinary 2% bar acts one dwell (2 s) after the policy sees it */
+static void test_control_drift_unsettles_count(void **state)
+{
+    struct fixture *f = *state;
+    struct afd_control_status st;
+    bool held = false;
+    int64_t t, raised = -1;
+    int i;
+
+    for (t = 0; t <= 20000; t += 1000) {
+        for (i = 0; i < 4; i++)
+            feed(f, 3, LOAD_600, t, 4.0, 0.5);
+        assert_int_equal(afd_control_evaluate(f->ctl, dep(f), t), AFD_OK);
+    }
+    assert_true(afd_control_status(f->ctl, dep(f), &st));
+    assert_string_equal(st.policy.reason,
+                        "at the recommendation: 3 Attention instances for 1 "
+                        "FFN");
+    for (t = 21000; t <= 40000 && f->n_cmds == 0; t += 1000) {
+        for (i = 0; i < 4; i++)
+            feed(f, 3, LOAD_600, t, 20.0, 0.5);
+        assert_int_equal(afd_control_evaluate(f->ctl, dep(f), t), AFD_OK);
+        assert_true(afd_control_status(f->ctl, dep(f), &st));
+        held |= strstr(st.policy.reason, "99% threshold for a count "
+                                         "settled") != NULL;
+        if (raised < 0 &&
+            count_alerts(f, AFD_ALERT_PROFILE_DRIFT, AFD_ALERT_RAISED) > 0)
+            raised = t;
+    }
+    assert_true(held);
+    assert_true(raised > 0);
+    assert_int_equal(f->n_cmds, 1);
+    assert_true(f->cmds[0].cmd.target > 3);
+    /* the policy steps before the alerts: the next evaluation sees the
+     * raise, then the 2 s dwell */
+    assert_int_equal(f->cmds[0].cmd.issued_ms, raised + 3000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -622,6 +682,8 @@ int main(void)
         T(test_control_telemetry_clock_shift_issues_on_time),
         T(test_control_telemetry_clock_is_deterministic),
         W(test_control_alerts_regime_change_raise_and_resolve),
+        cmocka_unit_test_setup_teardown(test_control_drift_unsettles_count,
+                                        setup_settled, teardown),
 #undef W
 #undef A
 #undef T

@@ -27,6 +27,7 @@ struct afd_dep_control {
     double r_star;        /* ratio of the latest valid recommendation */
     int64_t leader_epoch; /* HA epoch of this evaluation, 0 without HA */
     bool decided;         /* the current evaluation made a decision */
+    int64_t drift_ms;     /* a profile-drift alert last raised */
     bool has_band;        /* band: the latest decision's (control.h) */
     struct afd_control_band band;
     struct afd_control_command hist[AFD_CONTROL_HISTORY];
@@ -243,7 +244,12 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
     in.confident = rec->theta_confident;
     in.min_dwell_ms = rec->theta_settle_ms;
     in.lean = rec->lean;
+    /* A profile drift raised: the hardware moved under a still count,
+     * which is not settled then (its resolve, the calibration re-fitted,
+     * is no news about the hardware). */
     in.stood_ms = rec->stood_ms;
+    if (e->drift_ms > 0 && now - e->drift_ms < in.stood_ms)
+        in.stood_ms = now - e->drift_ms;
     /* The stage binding now explains the move (attention-bound: add
      * Attention instances; FFN-bound: remove some); the regime at r* is
      * the balance point and says nothing about direction. */
@@ -271,12 +277,15 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
 }
 
 static void emit_alerts(struct afd_control *c, struct afd_dep_control *e,
-                        const struct afd_alert_events *evs)
+                        const struct afd_alert_events *evs, int64_t now)
 {
     char why[AFD_ERR_LEN];
     size_t i;
 
     for (i = 0; i < evs->n; i++) {
+        if (evs->ev[i].kind == AFD_ALERT_PROFILE_DRIFT &&
+            evs->ev[i].action == AFD_ALERT_RAISED)
+            e->drift_ms = now;
         if (c->sink.alert)
             c->sink.alert(&evs->ev[i], e->r_star, c->sink.arg);
         /* A full firing table or a bad event is counted by the module. */
@@ -380,7 +389,7 @@ static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
     in.lost_tokens_per_s = in.lost_per_device * devices;
     stage_inputs(d, &in);
     if (afd_alert_eval(e->alerts, &in, now, &evs, why) == AFD_OK)
-        emit_alerts(c, e, &evs);
+        emit_alerts(c, e, &evs, now);
 }
 
 int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,

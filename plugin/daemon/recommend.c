@@ -711,32 +711,22 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
 
 /*
  * How long the count and the workload have stood still (rec->stood_ms):
- * since x's last change, the last shift's transient start, or a shift on
- * any channel (a hardware drift moves the stage times alone) that does
- * not answer our own resize: one within a request lifetime of x's change
- * or while live theta is held after a scale-in is the hand-back's.
+ * since x's last change or the last shift's transient start (the load
+ * channel's, not the stage channels': with 5% per-step noise they fire
+ * every second or two; the controller takes a hardware drift from its
+ * profile-drift alert, plugin/daemon/control.c).
  */
 static void stood(struct afd_deployment *d, int64_t now_ms)
 {
     struct afd_recommendation *rec = &d->rec;
     int64_t since;
 
-    if (d->shift.shifts != d->still_seen) {
-        int64_t t = rec->last_shift_ms;
-
-        d->still_seen = d->shift.shifts;
-        if (t >= d->x_changed_ms + d->young_ms && t >= d->hold_until_ms &&
-            t > d->still_ms)
-            d->still_ms = t;
-    }
     /* x_changed_ms means something once a count has been seen */
     if (d->transient.active || rec->theta_source == AFD_THETA_FORECAST ||
         d->transient_last_x <= 0)
         return;
     since = d->x_changed_ms > d->transient_start_ms ? d->x_changed_ms
                                                     : d->transient_start_ms;
-    if (d->still_ms > since)
-        since = d->still_ms;
     rec->stood_ms = now_ms > since ? now_ms - since : 0;
 }
 

@@ -119,8 +119,6 @@ struct afd_deployment {
     int released;
     bool released_seen;    /* an acked release since the last x drop */
     int64_t x_changed_ms;  /* when x last changed */
-    int64_t still_ms;      /* last shift not our resize's (stood_ms) */
-    uint64_t still_seen;   /* the detector's shift count when last seen */
     bool unmoved;          /* no command of ours applied since the last shift's
                               transient began, or since the deployment appeared */
     int hold_x;            /* x at the previous recompute */
