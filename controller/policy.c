@@ -340,7 +340,8 @@ static int clamp_int(int v, int lo, int hi)
 static bool lean_move(const struct afd_policy_config *c,
                       const struct afd_policy_input *in, int dir, double gain)
 {
-    return in->lean && dir < 0 && !(gain > c->gain_threshold);
+    return in->lean && dir < 0 && !(gain > c->gain_threshold) &&
+           !(in->shifted && settled(c, in));
 }
 
 /* Writes the words of a move into cmd->reason. */

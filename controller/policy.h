@@ -36,7 +36,10 @@
  *      settled after a shift, the gain of a small correction is mostly the
  *      model's own error near its optimum (measured: one- or two-instance
  *      corrections minutes after a shift claimed 2.1-3.2% and gained
- *      0.2-1.9% in the simulator). A lean input keeps its own bound.
+ *      0.2-1.9% in the simulator). A lean input keeps its own bound
+ *      while the fleet has its first size (no shift seen yet: the count
+ *      was never sized for a workload); after a shift, a settled count
+ *      makes no lean move (it would come long after the shift settled).
  *      Dwell is not tracked while a command is in flight (counts are
  *      changing); it is tracked during cooldown and backoff, so an action
  *      may follow as soon as they end.
@@ -150,6 +153,9 @@ struct afd_policy_input {
     int64_t stood_ms;        /* ms the count and the workload have stood
                                 still (no change of x, no shift open),
                                 >= 0 (0: unknown or moving) */
+    bool shifted;            /* a workload shift has been seen since the
+                                deployment appeared: a lean move of a
+                                settled count is then refused (rule 3) */
     int64_t min_dwell_ms;    /* the estimate's own correlation time, ms,
                                 >= 0: the dwell is at least this (0: the
                                 configured dwell alone) */

@@ -884,7 +884,8 @@ static void test_policy_lean_move(void **state)
 /* ensure a count that has stood still past the cooldown and the settle
  * time needs the settled threshold: 3% acts before (dwell 30 s), not after
  * (stood 165 s = 120 + 45), and says why; 5% acts; a lean move keeps
- * its own bound (it chases no gain); settle_ms 0 never settles */
+ * its own bound (it chases no gain) until a shift has been seen, then
+ * only before the count settles; settle_ms 0 never settles */
 static void test_policy_settled_count(void **state)
 {
     struct afd_policy_config c = base_cfg();
@@ -923,6 +924,18 @@ static void test_policy_settled_count(void **state)
     in.stood_ms = 200000;
     steps_none(p, &in, 0, 29000, 1000);
     assert_int_equal(step(p, &in, 30000, &cmd), AFD_DECISION_COMMAND);
+    assert_non_null(strstr(cmd.reason, "lean: 6 Attention instances"));
+    afd_policy_free(p);
+    p = make(state, &c); /* after a shift: no lean move once settled */
+    in.shifted = true;
+    steps_none(p, &in, 0, 60000, 1000);
+    st = status_at(p, 60000);
+    assert_string_equal(st.reason,
+                        "gain -1.0% for 12 -> 6 Attention instances is not "
+                        "above the 4% threshold for a count settled 200 s");
+    in.stood_ms = 164999; /* not settled yet: the lean bound */
+    steps_none(p, &in, 61000, 90000, 1000);
+    assert_int_equal(step(p, &in, 91000, &cmd), AFD_DECISION_COMMAND);
     assert_non_null(strstr(cmd.reason, "lean: 6 Attention instances"));
     afd_policy_free(p);
     c.settle_ms = 0;

@@ -721,6 +721,7 @@ static void stood(struct afd_deployment *d, int64_t now_ms)
     struct afd_recommendation *rec = &d->rec;
     int64_t since;
 
+    rec->shifted = d->transient_start_ms > 0;
     /* x_changed_ms means something once a count has been seen */
     if (d->transient.active || rec->theta_source == AFD_THETA_FORECAST ||
         d->transient_last_x <= 0)

@@ -157,6 +157,7 @@ struct afd_recommendation {
      * controller holds a count that has stood long to a higher bar
      * (controller/policy.h, settled). */
     int64_t stood_ms;
+    bool shifted; /* a shift's transient has started since it appeared */
     /* "config", "telemetry", "planner" or "" (static strings). */
     const char *attention_source;
 };
