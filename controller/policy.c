@@ -458,19 +458,17 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
             return false;
         }
     } else if (!(gain > threshold_of(c, in))) {
+        char since[48] = "";
+
         p->dwelling = false;
         if (settled(c, in))
-            set_reason(p,
-                       "gain %+.1f%% for %d -> %d Attention instances is not "
-                       "above the %g%% threshold for a count settled %g s",
-                       100.0 * gain, in->attention, desired,
-                       100.0 * threshold_of(c, in), seconds(in->stood_ms));
-        else
-            set_reason(p,
-                       "gain %+.1f%% for %d -> %d Attention instances is not "
-                       "above the %g%% threshold",
-                       100.0 * gain, in->attention, desired,
-                       100.0 * c->gain_threshold);
+            snprintf(since, sizeof(since), " for a count settled %g s",
+                     seconds(in->stood_ms));
+        set_reason(p,
+                   "gain %+.1f%% for %d -> %d Attention instances is not "
+                   "above the %g%% threshold%s",
+                   100.0 * gain, in->attention, desired,
+                   100.0 * threshold_of(c, in), since);
         return false;
     } else if (!(gain > in->gain_uncertainty)) {
         p->dwelling = false;
