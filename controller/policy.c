@@ -344,6 +344,16 @@ static bool lean_move(const struct afd_policy_config *c,
            !(in->shifted && settled(c, in));
 }
 
+/* A move up from a count a lean move set, after a shift: rule 3 halves
+ * its threshold (policy.h). */
+static bool lean_release(const struct afd_policy_config *c,
+                         const struct afd_policy_input *in, int dir,
+                         double gain)
+{
+    return in->lean_held && dir > 0 && !(gain > threshold_of(c, in)) &&
+           !settled(c, in);
+}
+
 /* Writes the words of a move into cmd->reason. */
 static void describe_move(const struct afd_policy *p,
                           const struct afd_policy_input *in, bool bounds_fix,
@@ -384,6 +394,16 @@ static void describe_move(const struct afd_policy *p,
                  100.0 * in->gain_uncertainty, in->r_star,
                  100.0 * c->gain_threshold, held, cmd->current, cmd->target,
                  note);
+        return;
+    }
+    if (lean_release(c, in, cmd->target > cmd->current ? 1 : -1, gain)) {
+        snprintf(cmd->reason, sizeof(cmd->reason),
+                 "%srelease: the shift since the lean move to %d wants more "
+                 "instances, r*=%.2f recommends %d, %+.1f%% (+-%.1f%%), "
+                 "above half the %g%% threshold%s; %d -> %d%s",
+                 pre, in->attention, in->r_star, in->target, 100.0 * gain,
+                 100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold, held,
+                 cmd->current, cmd->target, note);
         return;
     }
     snprintf(cmd->reason, sizeof(cmd->reason),
@@ -457,6 +477,16 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
                        100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold);
             return false;
         }
+    } else if (lean_release(c, in, dir, gain)) {
+        if (!(gain > c->gain_threshold / 2)) {
+            p->dwelling = false;
+            set_reason(p,
+                       "release %d -> %d Attention instances would gain "
+                       "%+.1f%%, not above half the %g%% threshold",
+                       in->attention, desired, 100.0 * gain,
+                       100.0 * c->gain_threshold);
+            return false;
+        }
     } else if (!(gain > threshold_of(c, in))) {
         char since[48] = "";
 
@@ -470,7 +500,8 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
                    100.0 * gain, in->attention, desired,
                    100.0 * threshold_of(c, in), since);
         return false;
-    } else if (!(gain > in->gain_uncertainty)) {
+    }
+    if (!lean_move(c, in, dir, gain) && !(gain > in->gain_uncertainty)) {
         p->dwelling = false;
         set_reason(p,
                    "gain %+.1f%% for %d -> %d Attention instances is below "

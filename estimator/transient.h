@@ -30,14 +30,34 @@
  * one a finish without exposure (a forecast biased short for seconds).
  * The finish rate per step of exposure estimates the new phase's hazard,
  * so its mean decode length is exposure / finished (censoring-correct for
- * a constant hazard), and with a geometric decode length independent of
- * the prompt (workload.h)
- *     theta = E[P] + (E[D] - 1),   sigma^2 = Var(P) + E[D] (E[D] - 1)
- * E[P] and Var(P) from the new phase's finished prompts. A heavier tail
- * than geometric makes this an underestimate, the cheap side for a sizer
- * (fewer Attention instances than optimal cost little; too many, a lot).
- * The relative 95% half-width of E[D] is 1.96 / sqrt(finished) (the
- * exponential lifetime's), reported as rel_ci.
+ * a constant hazard), reported as mean_decode.
+ *
+ * theta and sigma do not assume a geometric decode length independent of
+ * the prompt: on the public traces that assumption is off by -3% to +36%
+ * (BWB's decode lengths are far less spread than geometric; arXiv's long
+ * outputs come with short prompts). They are the renewal-reward sums of
+ * workload.h over the new phase's population, estimated from its finished
+ * requests with their (P, D) joint: a request of length D is seen finished
+ * only if it was admitted by now - D, so each counts 1 / A(now - D), A the
+ * admissions so far (inverse-probability weights; the finishes come first
+ * from the short ones). That holds for the lengths that A(now - D) still
+ * covers (a quarter of the admissions or more); the longer ones, the
+ * unseen tail, continue geometrically past the last length covered, at
+ * the hazard measured over the upper half of the covered lengths (the
+ * constant-hazard mean while it has too few finishes there), their
+ * prompts those of the upper half. So a geometric decode length gives the
+ * geometric theta E[P] + E[D] - 1 at any time, and a forecast converges
+ * on the trace's own theta as the covered lengths grow. Admissions and
+ * finished lengths are kept in AFD_TRANSIENT_BINS bins whose width
+ * doubles as the window grows (sums inside a bin are exact).
+ *
+ * rel_ci is theta's 95% half-width over the part of it the decode length
+ * makes (mean_residual + 1): the larger of 1.96 / sqrt(finished) (the
+ * exponential lifetime's interval, all a geometric forecast has) and
+ * theta's own sampling interval by the delta method (the weighted sums,
+ * the tail's mass and its hazard). So theta is within
+ * rel_ci * (mean_residual + 1) tokens at 95%, sampling only: the tail's
+ * shape past the covered lengths is a model, not a measurement.
  *
  * Pure: times are the caller's step clock (never decreasing), no I/O, no
  * allocation. One owner.
@@ -54,6 +74,9 @@
 /* Closures remembered (the latest ones). */
 #define AFD_TRANSIENT_CLOSED 4
 
+/* Bins of the admission and finished-length histograms (transient.c). */
+#define AFD_TRANSIENT_BINS 64
+
 /* Steps [from, to) in which no slot took a new request (to = +inf: open). */
 struct afd_transient_closed {
     double from, to;
@@ -66,6 +89,13 @@ struct afd_transient {
     double admitted, sum_admit;
     /* New-phase requests finished: count, sum(f_j - start), prompt sums. */
     double finished, sum_finish, sum_p, sum_p2;
+    /* Steps per bin; admissions by a - start; finished new-phase requests
+     * by D, with their sums (count, D, D(D-1)/2, P, P^2, P*D, P^2*D,
+     * P*D(D-1), D(D-1)(2D-1)/6) for the renewal-reward moments and, with
+     * X = P*D + D(D-1)/2, (X^2, X*D, D^2) for theta's interval. */
+    double bin_w;
+    double adm[AFD_TRANSIENT_BINS];
+    double fin[12][AFD_TRANSIENT_BINS];
     struct afd_transient_closed closed[AFD_TRANSIENT_CLOSED];
     int n_closed;
 };
@@ -113,11 +143,15 @@ void afd_transient_reopen(struct afd_transient *t, double at);
 void afd_transient_admit(struct afd_transient *t, double at, double n);
 
 struct afd_transient_forecast {
-    double theta;       /* tokens per slot */
-    double sigma;       /* tokens */
-    double mean_decode; /* decode steps of the new phase */
-    double rel_ci;      /* 95% relative half-width of mean_decode */
-    double finished;    /* new-phase requests behind it */
+    double theta;         /* tokens per slot */
+    double sigma;         /* tokens */
+    double mean_decode;   /* decode steps of the new phase */
+    double mean_residual; /* E[D(D-1)/2] / E[D], steps: the mean decode
+                             still to come of a request in flight
+                             (workload.h), mean_decode - 1 if geometric */
+    double rel_ci;        /* 95% half-width of theta over mean_residual + 1
+                             (above) */
+    double finished;      /* new-phase requests behind it */
 };
 
 /*

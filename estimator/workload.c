@@ -59,7 +59,7 @@ struct afd_workload {
     double growth; /* 1/q = 2^(1/h), rounded; 1 without forgetting */
     double g;      /* weight of the newest request */
     uint64_t requests;
-    struct dd s_w, s_p, s_d, s_theta, s_m2;
+    struct dd s_w, s_p, s_d, s_theta, s_m2, s_pd;
 };
 
 /*
@@ -95,7 +95,7 @@ static void workload_clear(struct afd_workload *w)
 
     w->g = 1.0 / w->growth;
     w->requests = 0;
-    w->s_w = w->s_p = w->s_d = w->s_theta = w->s_m2 = zero;
+    w->s_w = w->s_p = w->s_d = w->s_theta = w->s_m2 = w->s_pd = zero;
 }
 
 static int check_half_life(double half_life, char *err)
@@ -147,6 +147,7 @@ static void renormalise(struct afd_workload *w)
     dd_scale(&w->s_d, -e);
     dd_scale(&w->s_theta, -e);
     dd_scale(&w->s_m2, -e);
+    dd_scale(&w->s_pd, -e);
 }
 
 int afd_workload_add(struct afd_workload *w, double prompt, double decode,
@@ -173,6 +174,7 @@ int afd_workload_add(struct afd_workload *w, double prompt, double decode,
     dd_add(&w->s_p, g * prompt);
     dd_add(&w->s_d, g * decode);
     dd_add(&w->s_theta, g * (decode * prompt + 0.5 * dm));
+    dd_add(&w->s_pd, g * decode * prompt);
     dd_add(&w->s_m2, g * (decode * prompt * prompt + prompt * dm +
                           dm * (2 * decode - 1) / 6));
     if (g > RENORM_LIMIT)
@@ -199,6 +201,10 @@ int afd_workload_stats(const struct afd_workload *w,
     out->sigma = var > 0 ? (double)sqrtl(var) : 0.0;
     out->mean_prompt = (double)(dd_value(w->s_p) / sw);
     out->mean_decode = (double)(sd / sw);
+    out->mean_residual =
+        (double)((dd_value(w->s_theta) - dd_value(w->s_pd)) / sd);
+    if (out->mean_residual < 0) /* rounding */
+        out->mean_residual = 0;
     return AFD_OK;
 }
 
@@ -216,7 +222,7 @@ void afd_workload_export(const struct afd_workload *w,
     out->requests = w->requests;
     if (w->requests == 0) {
         out->weight = out->sum_p = out->sum_d = 0;
-        out->sum_theta = out->sum_m2 = 0;
+        out->sum_theta = out->sum_m2 = out->sum_pd = 0;
         return;
     }
     /* Decayed sums: the newest request has weight 1. */
@@ -225,6 +231,7 @@ void afd_workload_export(const struct afd_workload *w,
     out->sum_d = (double)(dd_value(w->s_d) / w->g);
     out->sum_theta = (double)(dd_value(w->s_theta) / w->g);
     out->sum_m2 = (double)(dd_value(w->s_m2) / w->g);
+    out->sum_pd = (double)(dd_value(w->s_pd) / w->g);
 }
 
 static int check_sum(const char *field, double v, char *err)
@@ -253,11 +260,12 @@ static int check_state(const struct afd_workload_state *s, char *err)
         (rc = check_sum("sum_p", s->sum_p, err)) < 0 ||
         (rc = check_sum("sum_d", s->sum_d, err)) < 0 ||
         (rc = check_sum("sum_theta", s->sum_theta, err)) < 0 ||
-        (rc = check_sum("sum_m2", s->sum_m2, err)) < 0)
+        (rc = check_sum("sum_m2", s->sum_m2, err)) < 0 ||
+        (rc = check_sum("sum_pd", s->sum_pd, err)) < 0)
         return rc;
     if (s->requests == 0) {
         if (s->weight != 0 || s->sum_p != 0 || s->sum_d != 0 ||
-            s->sum_theta != 0 || s->sum_m2 != 0)
+            s->sum_theta != 0 || s->sum_m2 != 0 || s->sum_pd != 0)
             return afd_err(err, AFD_EINVAL,
                            "workload state has 0 requests but weight %g",
                            s->weight);
@@ -279,6 +287,11 @@ static int check_state(const struct afd_workload_state *s, char *err)
                        "workload state sum_m2 %g is below sum_theta^2/sum_d "
                        "(negative variance)",
                        s->sum_m2);
+    if (s->sum_pd > s->sum_theta * (1 + slack))
+        return afd_err(err, AFD_EINVAL,
+                       "workload state sum_pd %g is above sum_theta %g "
+                       "(D(D-1)/2 >= 0)",
+                       s->sum_pd, s->sum_theta);
     return AFD_OK;
 }
 
@@ -301,6 +314,14 @@ int afd_workload_import(struct afd_workload *w,
     w->s_d.hi = in->sum_d;
     w->s_theta.hi = in->sum_theta;
     w->s_m2.hi = in->sum_m2;
+    w->s_pd.hi = in->sum_pd;
+    if (in->sum_pd == 0 && in->sum_p > 0) {
+        /* A state from before sum_pd was kept: taken as geometric,
+         * sum D(D-1)/2 = sum_d (mean_decode - 1). */
+        double dd = in->sum_d * (in->sum_d / in->weight - 1);
+
+        w->s_pd.hi = fmax(0.0, in->sum_theta - dd);
+    }
     return AFD_OK;
 }
 

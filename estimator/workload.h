@@ -31,6 +31,11 @@ struct afd_workload_stats {
     double sigma;            /* tokens, sd of the per-slot load */
     double mean_prompt;      /* tokens, weighted mean of P */
     double mean_decode;      /* tokens, weighted mean of D */
+    double mean_residual;    /* tokens, E[D(D-1)/2] / E[D]: the mean age of
+                                the requests in flight at a random step, and
+                                so their mean decode still to come (renewal
+                                symmetry); mean_decode - 1 for a geometric
+                                D, far more for a heavy tail */
 };
 
 /*
@@ -45,6 +50,9 @@ struct afd_workload_state {
     double sum_d;           /* sum w*D */
     double sum_theta;       /* sum w*(D*P + D(D-1)/2) */
     double sum_m2;          /* sum w*(D*P^2 + P*D(D-1) + D(D-1)(2D-1)/6) */
+    double sum_pd;          /* sum w*D*P; 0 with sum_p > 0: a state from
+                               before it was kept, imported as if D were
+                               geometric (mean_residual = mean_decode - 1) */
 };
 
 /*

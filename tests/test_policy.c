@@ -946,6 +946,67 @@ static void test_policy_settled_count(void **state)
     assert_int_equal(step(p, &in, 30000, &cmd), AFD_DECISION_COMMAND);
 }
 
+/* ensure a move up from a lean_held count (a lean move set it, a shift
+ * came since) passes at half the threshold, above the gain's uncertainty,
+ * with its reason, until the count settles; without lean_held, and for a
+ * move down, the usual bar */
+static void test_policy_lean_release(void **state)
+{
+    struct afd_policy_config c = base_cfg();
+    struct afd_policy *p = make(state, &c);
+    struct afd_policy_input in = input(6, 10, 1.015);
+    struct afd_policy_status st;
+    struct afd_command cmd;
+
+    in.lean_held = true;
+    in.stood_ms = 10000;
+    steps_none(p, &in, 0, 29000, 1000);
+    assert_int_equal(step(p, &in, 30000, &cmd), AFD_DECISION_COMMAND);
+    assert_string_equal(cmd.reason,
+                        "release: the shift since the lean move to 6 wants "
+                        "more instances, r*=10.00 recommends 10, +1.5% "
+                        "(+-0.0%), above half the 2% threshold for 30 s; "
+                        "6 -> 10");
+    afd_policy_free(p);
+    p = make(state, &c);
+    in.tput_target = 1.009;
+    steps_none(p, &in, 0, 60000, 1000);
+    st = status_at(p, 60000);
+    assert_string_equal(st.reason, "release 6 -> 10 Attention instances would "
+                                   "gain +0.9%, not above half the 2% "
+                                   "threshold");
+    in.tput_target = 1.015;
+    in.gain_uncertainty = 0.02;
+    steps_none(p, &in, 61000, 120000, 1000);
+    st = status_at(p, 120000);
+    assert_string_equal(st.reason,
+                        "gain +1.5% for 6 -> 10 Attention instances is below "
+                        "the model's own uncertainty (+-2.0%)");
+    in.gain_uncertainty = 0;
+    in.stood_ms = 165000; /* settled: the settled bar, not a release */
+    steps_none(p, &in, 121000, 180000, 1000);
+    st = status_at(p, 180000);
+    assert_string_equal(st.reason,
+                        "gain +1.5% for 6 -> 10 Attention instances is not "
+                        "above the 4% threshold for a count settled 165 s");
+    in.stood_ms = 10000;
+    in.lean_held = false;
+    steps_none(p, &in, 181000, 240000, 1000);
+    st = status_at(p, 240000);
+    assert_string_equal(st.reason,
+                        "gain +1.5% for 6 -> 10 Attention instances is not "
+                        "above the 2% threshold");
+    afd_policy_free(p);
+    p = make(state, &c);
+    in = input(12, 10, 1.015); /* a move down is no release */
+    in.lean_held = true;
+    steps_none(p, &in, 0, 60000, 1000);
+    st = status_at(p, 60000);
+    assert_string_equal(st.reason,
+                        "gain +1.5% for 12 -> 10 Attention instances is not "
+                        "above the 2% threshold");
+}
+
 /* ensure a policy resumed from another's export (a restart or a failover)
  * keeps the id sequence and the command in flight: the in-flight command
  * blocks, its ack is accepted once, cooldown runs from that ack and the
@@ -1016,6 +1077,7 @@ int main(void)
         T(test_policy_gain_below_uncertainty),
         T(test_policy_lean_move),
         T(test_policy_settled_count),
+        T(test_policy_lean_release),
         T(test_policy_step_gain_at_threshold_never_acts),
         T(test_policy_step_acts_when_dwell_elapsed),
         T(test_policy_step_min_dwell_extends),

@@ -51,6 +51,35 @@ static void assert_same_state(const struct afd_workload_state *a,
     assert_true(a->sum_d == b->sum_d);
     assert_true(a->sum_theta == b->sum_theta);
     assert_true(a->sum_m2 == b->sum_m2);
+    assert_true(a->sum_pd == b->sum_pd);
+}
+
+/* ensure mean_residual is E[D(D-1)/2] / E[D] over the joint sums: 1 for
+ * (P 2, D 3); (0, 1) and (5, 4) give 6 / 5; a state from before sum_pd was
+ * kept reads as geometric, mean_decode - 1 */
+static void test_workload_residual(void **state)
+{
+    struct afd_workload *w = new_or_fail(0);
+    const struct afd_workload_state legacy = {0, 1, 1, 2, 3, 9, 29, 0};
+    struct afd_workload_state s;
+    struct afd_workload_stats st;
+
+    (void)state;
+    assert_int_equal(afd_workload_add(w, 2, 3, NULL), AFD_OK);
+    assert_int_equal(afd_workload_stats(w, &st, NULL), AFD_OK);
+    assert_true(st.mean_residual == 1.0);
+    afd_workload_export(w, &s);
+    assert_true(s.sum_pd == 6.0);
+    afd_workload_reset(w);
+    assert_int_equal(afd_workload_add(w, 0, 1, NULL), AFD_OK);
+    assert_int_equal(afd_workload_add(w, 5, 4, NULL), AFD_OK);
+    assert_int_equal(afd_workload_stats(w, &st, NULL), AFD_OK);
+    assert_close(6.0 / 5.0, st.mean_residual, 0, 1e-15);
+    assert_int_equal(afd_workload_import(w, &legacy, NULL), AFD_OK);
+    assert_int_equal(afd_workload_stats(w, &st, NULL), AFD_OK);
+    assert_close(2.0, st.mean_residual, 0, 1e-15);
+    assert_close(3.0, st.theta, 0, 1e-15); /* theta is unchanged */
+    afd_workload_free(w);
 }
 
 /* ensure add/stats give theta = 3, sigma^2 = 2/3 for one request P=2, D=3
@@ -387,7 +416,7 @@ static void check_import_rejected(const struct afd_workload_state *bad,
 static void test_workload_import_invalid(void **state)
 {
     /* A valid one-request state: P=2, D=3. */
-    const struct afd_workload_state good = {0, 1, 1, 2, 3, 9, 29};
+    const struct afd_workload_state good = {0, 1, 1, 2, 3, 9, 29, 6};
     struct afd_workload_state s;
 
     s = good, s.sum_theta = NAN;
@@ -405,6 +434,10 @@ static void test_workload_import_invalid(void **state)
     check_import_rejected(&s, "sum_d must be >= weight 1");
     s = good, s.sum_m2 = 26; /* 26 * 3 < 9^2: negative variance */
     check_import_rejected(&s, "negative variance");
+    s = good, s.sum_pd = -1;
+    check_import_rejected(&s, "'sum_pd' must be finite and >= 0, got -1");
+    s = good, s.sum_pd = 10;
+    check_import_rejected(&s, "sum_pd 10 is above sum_theta 9");
 }
 
 /* ensure load_spread gives the mean and sample sd, 0 for one load */
@@ -442,6 +475,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workload_stats_single_request_exact),
+        cmocka_unit_test(test_workload_residual),
         cmocka_unit_test(test_workload_stats_joint_not_independent),
         cmocka_unit_test(test_workload_add_sums_beyond_double),
         cmocka_unit_test(test_workload_stats_empty),

@@ -110,6 +110,7 @@ static int merge_drawn(struct afd_workload **w, size_t n,
         sum.sum_d += s.sum_d;
         sum.sum_theta += s.sum_theta;
         sum.sum_m2 += s.sum_m2;
+        sum.sum_pd += s.sum_pd;
     }
     rc = afd_workload_import(all, &sum, err);
     if (!rc)

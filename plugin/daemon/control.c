@@ -249,6 +249,7 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
      * is no news about the hardware). */
     in.stood_ms = rec->stood_ms;
     in.shifted = rec->shifted;
+    in.lean_held = rec->lean_held;
     if (e->drift_ms > 0 && now - e->drift_ms < in.stood_ms)
         in.stood_ms = now - e->drift_ms;
     /* The stage binding now explains the move (attention-bound: add

@@ -158,6 +158,10 @@ struct afd_recommendation {
      * (controller/policy.h, settled). */
     int64_t stood_ms;
     bool shifted; /* a shift's transient has started since it appeared */
+    /* x was set by a lean move, and a shift has begun since: the lean's
+     * bet on the next shift is off if that shift wants more instances
+     * (controller/policy.h rule 3, lean_held). */
+    bool lean_held;
     /* "config", "telemetry", "planner" or "" (static strings). */
     const char *attention_source;
 };

@@ -121,6 +121,10 @@ struct afd_deployment {
     int64_t x_changed_ms;  /* when x last changed */
     bool unmoved;          /* no command of ours applied since the last shift's
                               transient began, or since the deployment appeared */
+    int lean_target;       /* the last lean recommendation's count, until x
+                              reaches it or a shift begins (0: none) */
+    int lean_x;            /* x, when a lean move set it (0: not) */
+    int64_t lean_ms;       /* when x last changed to lean_x */
     int hold_x;            /* x at the previous recompute */
     int64_t hold_until_ms; /* live theta held after a scale-in */
     /* the barrier spread the solve uses (sd of T_j, tokens): the tracker's

@@ -218,6 +218,7 @@ static int fill_dep(struct dep_out *o, struct afd_deployment *d,
     o->wl.sum_d = ws.sum_d;
     o->wl.sum_theta = ws.sum_theta;
     o->wl.sum_m2 = ws.sum_m2;
+    o->wl.sum_pd = ws.sum_pd;
     o->dep.workload = &o->wl;
     afd_calib_export(afd_deployment_calib(d), cs);
     fill_calib(o, cs);
@@ -594,7 +595,7 @@ static int read_dep(const struct afd_registry *reg, const PB(Deployment) * m,
         return afd_err(err, AFD_EPARSE, "workload or stage means missing");
     in->ws = (struct afd_workload_state){
         wl->half_life, wl->requests,  wl->weight, wl->sum_p,
-        wl->sum_d,     wl->sum_theta, wl->sum_m2};
+        wl->sum_d,     wl->sum_theta, wl->sum_m2, wl->sum_pd};
     memcpy(in->sm.ms, sm->ms, sizeof(in->sm.ms));
     memcpy(in->sm.n, sm->n, sizeof(in->sm.n));
     if (read_calib(m->calibration, &in->cs, err) < 0 ||
