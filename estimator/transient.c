@@ -262,14 +262,17 @@ void afd_transient_request(struct afd_transient *t, double from, double to,
 }
 
 /* The tail's hazard is the upper half's of the covered lengths, shrunk
- * toward the whole covered range's as if that were this many finishes
- * more (the upper half has few finishes early on: 120 of them read a
- * geometric mean 8% long). Its prompts are the upper half's from this
- * many finishes on, else all covered lengths'. */
+ * toward the constant-hazard one (1 / mean_decode, every finish) as if
+ * that were this many finishes more: the upper half has few finishes
+ * early on (120 of them read a geometric mean 8% long). Its prompts are
+ * the upper half's from TAIL_MIN_FINISHED finishes on, else all covered
+ * lengths'. */
 #define TAIL_PRIOR_FINISHED 1000.0
 #define TAIL_MIN_FINISHED   10.0
 /* A length is covered while this share of the admissions is old enough
- * to have finished with it (inverse-probability weights up to 4). */
+ * to have finished with it: inverse-probability weights up to 2 (with a
+ * quarter, up to 4, the last bins' few long finishes swung a batch cut's
+ * forecast by 3% from one second to the next). */
 #define COVERED_SHARE 0.5
 
 /*

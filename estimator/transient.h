@@ -41,12 +41,12 @@
  * only if it was admitted by now - D, so each counts 1 / A(now - D), A the
  * admissions so far (inverse-probability weights; the finishes come first
  * from the short ones). That holds for the lengths that A(now - D) still
- * covers (a quarter of the admissions or more); the longer ones, the
- * unseen tail, continue geometrically past the last length covered, at
- * the hazard measured over the upper half of the covered lengths (the
- * constant-hazard mean while it has too few finishes there), their
+ * covers (half the admissions or more); the longer ones, the unseen
+ * tail, continue geometrically past the last length covered, at the
+ * hazard measured over the upper half of the covered lengths, shrunk
+ * toward the constant-hazard one while it has few finishes there, their
  * prompts those of the upper half. So a geometric decode length gives the
- * geometric theta E[P] + E[D] - 1 at any time, and a forecast converges
+ * geometric theta E[P] + E[D] - 1 in expectation, and a forecast converges
  * on the trace's own theta as the covered lengths grow. Admissions and
  * finished lengths are kept in AFD_TRANSIENT_BINS bins whose width
  * doubles as the window grows (sums inside a bin are exact).
