@@ -397,14 +397,17 @@ static void describe_move(const struct afd_policy *p,
         return;
     }
     if (lean_release(c, in, cmd->target > cmd->current ? 1 : -1, gain)) {
-        /* Precisions keep the worst case within the reason's bytes. */
-        snprintf(cmd->reason, sizeof(cmd->reason),
-                 "%srelease: the shift since the lean move to %d wants more "
-                 "instances, r*=%.2f recommends %d, %+.1f%% (+-%.1f%%), "
-                 "above half the %g%% threshold%.40s; %d -> %d%.40s",
-                 pre, in->attention, in->r_star, in->target, 100.0 * gain,
-                 100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold, held,
-                 cmd->current, cmd->target, note);
+        /* Realistic counts fit; a cut reason says so with "...". */
+        if (snprintf(cmd->reason, sizeof(cmd->reason),
+                     "%srelease: the shift since the lean move to %d wants "
+                     "more instances, r*=%.2f recommends %d, %+.1f%% "
+                     "(+-%.1f%%), above half the %g%% threshold%s; %d -> "
+                     "%d%s",
+                     pre, in->attention, in->r_star, in->target, 100.0 * gain,
+                     100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold,
+                     held, cmd->current, cmd->target,
+                     note) >= (int)sizeof(cmd->reason))
+            memcpy(cmd->reason + sizeof(cmd->reason) - 4, "...", 4);
         return;
     }
     snprintf(cmd->reason, sizeof(cmd->reason),
