@@ -57,21 +57,7 @@ void afd_transient_reopen(struct afd_transient *t, double at)
 }
 
 /* The sums kept per finished-length bin (transient.h). */
-enum {
-    F_N,
-    F_D,
-    F_DD,
-    F_P,
-    F_P2,
-    F_PD,
-    F_P2D,
-    F_PDD,
-    F_DDD,
-    F_XX,
-    F_XD,
-    F_D2,
-    F_SUMS
-};
+enum { F_N, F_D, F_DD, F_P, F_P2, F_PD, F_P2D, F_PDD, F_DDD, F_XX, F_SUMS };
 
 /* Widens the bins until step `rel` since start falls inside them. */
 static void bins_cover(struct afd_transient *t, double rel)
@@ -118,17 +104,19 @@ static double open_steps(const struct afd_transient *t, double a, double b)
     return len > 0 ? len : 0;
 }
 
-/* n admissions spread evenly over the open steps of [lo, hi] since start
- * (lo <= hi): a slot takes no new request inside a closure, and the
- * finishes of the requests admitted count as new by the same rule
- * (afd_transient_request), so a burst of admissions at a reopening is not
- * smeared back into the closure, where their finishes would not count. */
-static void admit_spread(struct afd_transient *t, double lo, double hi,
-                         double n)
+/* n admissions somewhere in steps [lo, hi] since start (lo <= hi): counted
+ * at their mean step, and binned evenly over the open steps of the range:
+ * a slot takes no new request inside a closure, and the finishes of the
+ * requests admitted count as new by the same rule (afd_transient_request),
+ * so a burst of admissions at a reopening is not smeared back into the
+ * closure, where their finishes would not count. */
+static void admit(struct afd_transient *t, double lo, double hi, double n)
 {
     double open;
     int k, last;
 
+    t->admitted += n;
+    t->sum_admit += n * (lo + hi) / 2;
     bins_cover(t, hi);
     open = hi > lo ? open_steps(t, lo, hi) : 0;
     if (!(open > 0)) {
@@ -181,8 +169,6 @@ static void finish_add(struct afd_transient *t, double share, double p,
     t->fin[F_DDD][k] += share * d * (d - 1) * (2 * d - 1) / 6;
     x = p * d + d * (d - 1) / 2;
     t->fin[F_XX][k] += share * x * x;
-    t->fin[F_XD][k] += share * x * d;
-    t->fin[F_D2][k] += share * d * d;
 }
 
 void afd_transient_admit(struct afd_transient *t, double at, double n)
@@ -190,9 +176,7 @@ void afd_transient_admit(struct afd_transient *t, double at, double n)
     if (!t->active || !isfinite(at) || !isfinite(n) || at < t->start ||
         !(n >= 0))
         return;
-    t->admitted += n;
-    t->sum_admit += n * (at - t->start);
-    admit_spread(t, at - t->start, at - t->start, n);
+    admit(t, at - t->start, at - t->start, n);
 }
 
 /* One piece [a, b] of a finish window of length w that is a new-phase
@@ -221,9 +205,7 @@ void afd_transient_request(struct afd_transient *t, double from, double to,
 
         if (to < t->start)
             return;
-        t->admitted += admits;
-        t->sum_admit += admits * (to - t->start);
-        admit_spread(t, to - t->start, to - t->start, admits);
+        admit(t, to - t->start, to - t->start, admits);
         if (a < t->start)
             return; /* admitted before start: the old phase */
         for (i = 0; i < t->n_closed; i++)
@@ -242,9 +224,7 @@ void afd_transient_request(struct afd_transient *t, double from, double to,
     if (lo >= to)
         return;
     share = (to - lo) / w;
-    t->admitted += admits * share;
-    t->sum_admit += admits * share * ((lo + to) / 2 - t->start);
-    admit_spread(t, lo - t->start, to - t->start, admits * share);
+    admit(t, lo - t->start, to - t->start, admits * share);
     cur = t->start + decode > lo ? t->start + decode : lo;
     for (i = 0; i < t->n_closed && cur < to; i++) {
         double c0 = t->closed[i].from + decode, c1 = t->closed[i].to + decode;
@@ -275,6 +255,25 @@ void afd_transient_request(struct afd_transient *t, double from, double to,
  * forecast by 3% from one second to the next). */
 #define COVERED_SHARE 0.5
 
+/* E[L], E[L^2], E[L^3] of the tail's lengths L = c + G, G geometric on
+ * {0, 1, ...} of mean g. */
+static void tail_moments(double c, double g, double e[3])
+{
+    e[0] = c + g;
+    e[1] = c * c + 2 * c * g + g + 2 * g * g;
+    e[2] = c * c * c + 3 * c * c * g + 3 * c * (g + 2 * g * g) + g + 6 * g * g +
+           6 * g * g * g;
+}
+
+/* theta from the covered lengths' weighted sums m and a tail of mass
+ * `tail`, prompts pt and length moments e. */
+static double theta_of(const double *m, double tail, double pt,
+                       const double e[3])
+{
+    return (m[F_PD] + m[F_DD] + tail * (pt * e[0] + (e[1] - e[0]) / 2)) /
+           (m[F_D] + tail * e[0]);
+}
+
 /*
  * The renewal-reward moments of the new phase (transient.h): theta and
  * sigma into out, from the covered lengths' weighted sums and a geometric
@@ -286,7 +285,7 @@ static bool joint_moments(const struct afd_transient *t, double since,
 {
     double m[F_SUMS] = {0}, up[F_SUMS] = {0}, w[AFD_TRANSIENT_BINS] = {0};
     double f = 0, at_risk = 0, upper_f = 0, upper_n = 0, var_x = 0, var_f = 0;
-    double tail, c, g, h, pt, pt2, e1, e2, e3, md, theta, m2, dg, dt, sd;
+    double tail, c, g, h, pt, pt2, e[3], e_dg[3], md, theta, m2, dg, dt, sd;
     int k, s, kmax = -1;
 
     for (k = 0; k < AFD_TRANSIENT_BINS; k++) {
@@ -338,39 +337,40 @@ static bool joint_moments(const struct afd_transient *t, double since,
         pt = t->sum_p / t->finished;
         pt2 = t->sum_p2 / t->finished;
     }
-    /* Tail lengths c + G, G geometric on {0, 1, ...} of mean g. */
     c = (kmax + 1) * t->bin_w;
-    e1 = c + g;
-    e2 = c * c + 2 * c * g + g + 2 * g * g;
-    e3 = c * c * c + 3 * c * c * g + 3 * c * (g + 2 * g * g) + g + 6 * g * g +
-         6 * g * g * g;
-    md = m[F_D] + tail * e1;
+    tail_moments(c, g, e);
+    md = m[F_D] + tail * e[0];
     if (!(md > 0))
         return false;
-    theta = (m[F_PD] + m[F_DD] + tail * (pt * e1 + (e2 - e1) / 2)) / md;
+    theta = theta_of(m, tail, pt, e);
     m2 = (m[F_P2D] + m[F_PDD] + m[F_DDD] +
-          tail * (pt2 * e1 + pt * (e2 - e1) + (2 * e3 - 3 * e2 + e1) / 6)) /
+          tail * (pt2 * e[0] + pt * (e[1] - e[0]) +
+                  (2 * e[2] - 3 * e[1] + e[0]) / 6)) /
          md;
     out->theta = theta;
     out->sigma = sqrt(fmax(0.0, m2 - theta * theta));
-    out->mean_residual = (m[F_DD] + tail * (e2 - e1) / 2) / md;
+    out->mean_residual = (m[F_DD] + tail * (e[1] - e[0]) / 2) / md;
     /* theta's sampling sd, by the delta method: the covered sums' (theta
      * a ratio of two weighted sums), the tail's mass (1 - sum of the
      * weighted counts) and the tail's hazard (relative sd 1 / sqrt of the
      * finishes behind it). */
     for (k = 0; k <= kmax; k++) {
-        var_x += w[k] * w[k] *
-                 fmax(0.0, t->fin[F_XX][k] - 2 * theta * t->fin[F_XD][k] +
-                               theta * theta * t->fin[F_D2][k]);
+        /* sum X*D and sum D^2 from the kept sums: P*D^2 = P*D(D-1) +
+         * P*D, D*D(D-1)/2 = (3 D(D-1)(2D-1)/6 + D(D-1)/2) / 2. */
+        double xd = t->fin[F_PDD][k] + t->fin[F_PD][k] +
+                    (3 * t->fin[F_DDD][k] + t->fin[F_DD][k]) / 2;
+        double d2 = 2 * t->fin[F_DD][k] + t->fin[F_D][k];
+
+        var_x +=
+            w[k] * w[k] *
+            fmax(0.0, t->fin[F_XX][k] - 2 * theta * xd + theta * theta * d2);
         var_f += w[k] * w[k] * t->fin[F_N][k];
     }
-    dt = (pt * e1 + (e2 - e1) / 2 - theta * e1) / md;
-    dg = g / sqrt(upper_n + fmin(TAIL_PRIOR_FINISHED, t->finished));
-    e1 = c + g + dg;
-    e2 = c * c + 2 * c * (g + dg) + (g + dg) + 2 * (g + dg) * (g + dg);
-    dg = (m[F_PD] + m[F_DD] + tail * (pt * e1 + (e2 - e1) / 2)) /
-             (m[F_D] + tail * e1) -
-         theta;
+    dt = (pt * e[0] + (e[1] - e[0]) / 2 - theta * e[0]) / md;
+    tail_moments(c,
+                 g + g / sqrt(upper_n + fmin(TAIL_PRIOR_FINISHED, t->finished)),
+                 e_dg);
+    dg = theta_of(m, tail, pt, e_dg) - theta;
     sd = sqrt(var_x / (md * md) + var_f * dt * dt + dg * dg);
     out->rel_ci = fmax(out->rel_ci, 1.96 * sd / (out->mean_residual + 1));
     return true;

@@ -92,10 +92,11 @@ struct afd_transient {
     /* Steps per bin; admissions by a - start; finished new-phase requests
      * by D, with their sums (count, D, D(D-1)/2, P, P^2, P*D, P^2*D,
      * P*D(D-1), D(D-1)(2D-1)/6) for the renewal-reward moments and, with
-     * X = P*D + D(D-1)/2, (X^2, X*D, D^2) for theta's interval. */
+     * X = P*D + D(D-1)/2, X^2 for theta's interval (X*D and D^2 follow
+     * from the others). */
     double bin_w;
     double adm[AFD_TRANSIENT_BINS];
-    double fin[12][AFD_TRANSIENT_BINS];
+    double fin[10][AFD_TRANSIENT_BINS];
     struct afd_transient_closed closed[AFD_TRANSIENT_CLOSED];
     int n_closed;
 };

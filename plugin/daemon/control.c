@@ -244,12 +244,12 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
     in.confident = rec->theta_confident;
     in.min_dwell_ms = rec->theta_settle_ms;
     in.lean = rec->lean;
+    in.shifted = rec->shifted;
+    in.lean_held = rec->lean_held;
     /* A profile drift raised: the hardware moved under a still count,
      * which is not settled then (its resolve, the calibration re-fitted,
      * is no news about the hardware). */
     in.stood_ms = rec->stood_ms;
-    in.shifted = rec->shifted;
-    in.lean_held = rec->lean_held;
     if (e->drift_ms > 0 && now - e->drift_ms < in.stood_ms)
         in.stood_ms = now - e->drift_ms;
     /* The stage binding now explains the move (attention-bound: add

@@ -141,19 +141,18 @@ static int64_t young_ms(const struct afd_deployment *d, int64_t now_ms)
     return clamp_life(life);
 }
 
-/* The requests in flight's lifetime (above), ms: young_ms when longer (a
- * recent forecast's new lifetime), clamped as it is. */
-static int64_t in_flight_ms(const struct afd_deployment *d)
+/* The requests in flight's lifetime, ms, from `life` steps (lifetime(),
+ * 0 when unknown): young_ms when longer (a recent forecast's new
+ * lifetime), clamped as it is. */
+static int64_t in_flight_ms(const struct afd_deployment *d, double life)
 {
-    struct afd_workload_stats ws;
     double step = afd_deployment_step_ms(d);
-    int64_t life;
+    int64_t ms;
 
-    if (afd_workload_stats(d->workload, &ws, NULL) != AFD_OK ||
-        ws.requests < AFD_MIN_REQUESTS_FOR_THETA || !(step > 0))
+    if (!(life > 0) || !(step > 0))
         return d->young_ms;
-    life = clamp_life(lifetime(ws.mean_decode, ws.mean_residual) * step);
-    return life > d->young_ms ? life : d->young_ms;
+    ms = clamp_life(life * step);
+    return ms > d->young_ms ? ms : d->young_ms;
 }
 
 /*
@@ -326,6 +325,8 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
         /* Live loads first: they follow a shift as the slots turn over,
          * while finished requests lag (estimator/load_tracker.h). */
         bool have_d = have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA;
+        double in_flight =
+            have_d ? lifetime(ws.mean_decode, ws.mean_residual) : 0;
 
         rec->theta_source = AFD_THETA_LIVE_LOADS;
         /* After a scale-in the leaving instances' requests are handed back
@@ -339,7 +340,8 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
                            ? (double)d->hold_x / rec->attention_instances
                            : 1;
             int64_t until =
-                now_ms + (int64_t)((k > 8 ? 8 : k) * (double)in_flight_ms(d));
+                now_ms +
+                (int64_t)((k > 8 ? 8 : k) * (double)in_flight_ms(d, in_flight));
 
             if (d->hold_until_ms < until)
                 d->hold_until_ms = until;
@@ -368,8 +370,7 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
             rec->sigma = ws.sigma;
         }
         if (transient_update(d, now_ms, rec->theta, have_d ? ws.mean_decode : 0,
-                             have_d ? lifetime(ws.mean_decode, ws.mean_residual)
-                                    : 0)) {
+                             in_flight)) {
             rec->theta_source = AFD_THETA_FORECAST;
             rec->theta_confident = d->forecast.rel_ci <= AFD_FORECAST_CONFIDENT;
             rec->theta = d->forecast.theta;
