@@ -519,7 +519,13 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
         p->dwell_dir = dir;
         p->dwell_since = now_ms;
     }
-    p->dwell_need = dwell_of(c, in);
+    /* A release waits the configured dwell only, not the estimate's
+     * lifetime: after a shift the live loads of the new requests rise as
+     * they age, so a release's gain grows while it dwells rather than
+     * fluctuating (policy.h). */
+    p->dwell_need = in->lean_held && dir > 0 && !settled(c, in)
+                        ? c->dwell_ms
+                        : dwell_of(c, in);
     if (now_ms - p->dwell_since < p->dwell_need && !in->confident) {
         set_reason(p,
                    "gain %+.1f%% for %d -> %d above the %g%% threshold for "
@@ -597,6 +603,7 @@ int afd_policy_step(struct afd_policy *p, const struct afd_policy_input *in,
 
     build_command(p, in, desired, dir, gain, now_ms, &out);
     describe_move(p, in, bounds_fix, desired, gain, held, &out);
+    out.lean = !bounds_fix && lean_move(c, in, dir, gain);
     memcpy(p->reason, out.reason, sizeof(p->reason));
     /* A new move must earn its own dwell from fresh observations. */
     p->dwelling = false;

@@ -47,7 +47,12 @@
  *      a count left at the bottom of one phase's flat curve can sit 1-2%
  *      below the next phase's optimum for good (measured on a day of
  *      public traces: 61 -> 22 lean, then 1.2-2.1% below the optimum in
- *      each of the three phases after it).
+ *      each of the three phases after it). A release dwells dwell_ms
+ *      alone, not the input's min_dwell_ms: after a shift the live loads
+ *      of the new requests rise as they age, so its gain grows while it
+ *      waits rather than fluctuating (the same day: the lifetime's 22 s
+ *      dwell ran past the settle on 10 runs of 33, each then 1.3-2.1% of
+ *      that phase below the best static ratio).
  *      Dwell is not tracked while a command is in flight (counts are
  *      changing); it is tracked during cooldown and backoff, so an action
  *      may follow as soon as they end.
@@ -183,6 +188,8 @@ struct afd_command {
     double expected_gain;        /* fraction, of the recommendation (see top) */
     char reason[AFD_REASON_LEN]; /* one line of words */
     int64_t issued_ms;           /* now_ms of the step that decided */
+    bool lean;                   /* a lean move (rule 3): the caller keeps
+                                    its count to recognise a release */
 };
 
 enum afd_decision {

@@ -925,6 +925,7 @@ static void test_policy_settled_count(void **state)
     steps_none(p, &in, 0, 29000, 1000);
     assert_int_equal(step(p, &in, 30000, &cmd), AFD_DECISION_COMMAND);
     assert_non_null(strstr(cmd.reason, "lean: 6 Attention instances"));
+    assert_true(cmd.lean);
     afd_policy_free(p);
     p = make(state, &c); /* after a shift: no lean move once settled */
     in.shifted = true;
@@ -967,7 +968,28 @@ static void test_policy_lean_release(void **state)
                         "more instances, r*=10.00 recommends 10, +1.5% "
                         "(+-0.0%), above half the 2% threshold for 30 s; "
                         "6 -> 10");
+    assert_false(cmd.lean);
     afd_policy_free(p);
+    /* the configured dwell, not the estimate's lifetime: the new
+     * requests' loads rise as they age, so the gain grows while it waits */
+    p = make(state, &c);
+    in.min_dwell_ms = 60000;
+    steps_none(p, &in, 0, 29000, 1000);
+    assert_int_equal(step(p, &in, 30000, &cmd), AFD_DECISION_COMMAND);
+    assert_non_null(strstr(cmd.reason, "release: "));
+    afd_policy_free(p);
+    p = make(state, &c); /* the same above the full threshold */
+    in.tput_target = 1.03;
+    steps_none(p, &in, 0, 29000, 1000);
+    assert_int_equal(step(p, &in, 30000, &cmd), AFD_DECISION_COMMAND);
+    afd_policy_free(p);
+    p = make(state, &c); /* not lean-held: the lifetime's dwell */
+    in.lean_held = false;
+    steps_none(p, &in, 0, 59000, 1000);
+    assert_int_equal(step(p, &in, 60000, &cmd), AFD_DECISION_COMMAND);
+    afd_policy_free(p);
+    in.lean_held = true;
+    in.min_dwell_ms = 0;
     p = make(state, &c);
     in.tput_target = 1.009;
     steps_none(p, &in, 0, 60000, 1000);

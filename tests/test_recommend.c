@@ -341,11 +341,14 @@ static void test_steady_scale_in_to_band_floor(void **state)
 }
 
 /*
- * ensure lean_held marks a count a lean move set once a shift has begun
- * since (the lean's bet is then settled, controller/policy.h): the old
- * workload on 64 instances, resized to the lean target (not held: no shift
- * yet), then a shift to short chat (held, once detected); resized to one
- * more than the target instead, never held
+ * ensure lean_held marks the count a lean move asked for once a shift has
+ * begun since (the lean's bet is then settled, controller/policy.h): the
+ * old workload on 64 instances, a lean move noted (as control.c does for
+ * its command) and the fleet resized to it (not held: no shift yet), then
+ * a shift to short chat (held, once detected). Pass 1 resizes to one more
+ * than the noted count: never held. Pass 2 notes a count two below the
+ * estimate's target and resizes to it: held (the count asked for, not the
+ * estimate's latest lean target, which moves while the fleet shrinks)
  */
 static void test_lean_held_after_shift(void **state)
 {
@@ -353,12 +356,12 @@ static void test_lean_held_after_shift(void **state)
     struct afd_fleet_phase ph = {&l->new_gen, 256, 1, 8, 30};
     const struct afd_recommendation *r = NULL;
     char err[AFD_ERR_LEN] = "";
-    int t, target, pass;
+    int t, noted, target, pass;
 
-    for (pass = 0; pass < 2; pass++) {
+    for (pass = 0; pass < 3; pass++) {
         bool held = false;
 
-        if (pass == 1) { /* a fresh loop on the same fixture */
+        if (pass > 0) { /* a fresh loop on the same fixture */
             teardown(state);
             assert_int_equal(setup_wide(state), 0);
             l = *state;
@@ -367,7 +370,9 @@ static void test_lean_held_after_shift(void **state)
         for (t = 0; t < 60; t++)
             r = run_second(l);
         assert_true(r->lean);
-        target = r->target_attention_instances + pass;
+        noted = r->target_attention_instances - (pass == 2 ? 2 : 0);
+        target = noted + (pass == 1);
+        afd_deployment_note_lean(afd_registry_find(l->reg, "prod"), noted);
         assert_int_equal(afd_fleet_resize(l->fleet, target, err), 0);
         l->x = target;
         for (t = 0; t < 30; t++) {
@@ -381,7 +386,7 @@ static void test_lean_held_after_shift(void **state)
         }
         assert_int_equal(r->attention_instances, target);
         assert_true(r->shifted);
-        assert_true(held == (pass == 0));
+        assert_true(held == (pass != 1));
     }
 }
 

@@ -220,6 +220,7 @@ static void remember(struct afd_dep_control *e,
 }
 
 static void step_policy(struct afd_control *c, struct afd_dep_control *e,
+                        struct afd_deployment *d,
                         const struct afd_recommendation *rec, int64_t now)
 {
     struct afd_policy_input in;
@@ -264,6 +265,10 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
     }
     if (dec == AFD_DECISION_NONE)
         return;
+    /* The count asked for, not the estimate's latest lean target: that
+     * one moves by an instance or two while the fleet shrinks to it. */
+    if (cc.cmd.lean)
+        afd_deployment_note_lean(d, cc.cmd.target);
     cc.r_star = s->r_star;
     cc.r_star_barrier = s->has_barrier ? s->r_star_barrier : 0;
     cc.advisory = dec == AFD_DECISION_ADVISORY;
@@ -417,7 +422,7 @@ int afd_control_evaluate(struct afd_control *c, struct afd_deployment *d,
     if (rec->valid)
         e->r_star = rec->solution.has_barrier ? rec->solution.r_star_barrier
                                               : rec->solution.r_star;
-    step_policy(c, e, rec, now_ms);
+    step_policy(c, e, d, rec, now_ms);
     eval_alerts(c, e, d, rec, now_ms);
     return AFD_OK;
 }

@@ -209,6 +209,12 @@ static void burst_skip(struct afd_deployment *d, double old_decode)
     }
 }
 
+void afd_deployment_note_lean(struct afd_deployment *d, int target)
+{
+    if (target >= 1 && target != d->rec.attention_instances)
+        d->lean_target = target;
+}
+
 static bool transient_update(struct afd_deployment *d, int64_t now_ms,
                              double live_theta, double old_decode,
                              double old_life)
@@ -727,8 +733,6 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
                      d->x_changed_ms > d->transient_start_ms),
                 d->unmoved);
     rec->lean = m->lean && m->target < rec->attention_instances;
-    if (rec->lean)
-        d->lean_target = m->target;
     rec->profile = m->profile;
     rec->solution = m->sol;
     rec->spread_measured = m->barrier && m->sol.spread_measured;

@@ -286,6 +286,11 @@ bool afd_deployment_stage_measured(const struct afd_deployment *d,
  * shift (no lean move, recommend.c). */
 void afd_deployment_note_release(struct afd_deployment *d, int instances);
 
+/* We asked for a lean move to `target` Attention instances (a command or
+ * an advisory the planner may apply): once x reaches it, the count is
+ * lean-held after the next shift (rec->lean_held, recommend.c). */
+void afd_deployment_note_lean(struct afd_deployment *d, int target);
+
 /* Stores what the planner observed (replaces the previous observation). */
 void afd_deployment_set_planner_obs(struct afd_deployment *d,
                                     const struct afd_planner_obs *o);

@@ -121,7 +121,7 @@ struct afd_deployment {
     int64_t x_changed_ms;  /* when x last changed */
     bool unmoved;          /* no command of ours applied since the last shift's
                               transient began, or since the deployment appeared */
-    int lean_target;       /* the last lean recommendation's count, until x
+    int lean_target;       /* the last lean move's count asked for, until x
                               reaches it or a shift begins (0: none) */
     int lean_x;            /* x, when a lean move set it (0: not) */
     int64_t lean_ms;       /* when x last changed to lean_x */
