@@ -391,6 +391,55 @@ static void test_lean_held_after_shift(void **state)
 }
 
 /*
+ * ensure the live estimate stays held while handed-back requests wait, and
+ * for a lifetime after the last is resumed: the old workload on 64
+ * instances, our scale-in to 4 acked, its backlog made ten times as deep
+ * (the 4 instances' finishes take longer to drain it than the hold's cap
+ * of 8 lifetimes from the drop). At every recompute with a backlog the
+ * hold reaches a lifetime (young_ms) past it; once the backlog has
+ * drained the hold ends, and no sooner than that lifetime after the last
+ * recompute that saw a backlog
+ */
+static void test_hold_outlasts_backlog(void **state)
+{
+    struct loop *l = *state;
+    const struct afd_recommendation *r = NULL;
+    struct afd_deployment *d;
+    char err[AFD_ERR_LEN] = "";
+    int64_t drained_ms = -1, last_wait_ms = 0, life_ms = 0;
+    int t, waiting = 0;
+
+    for (t = 0; t < 60; t++)
+        r = run_second(l);
+    d = afd_registry_find(l->reg, "prod");
+    afd_deployment_note_release(d, 60);
+    assert_true(d->backlog > 0);
+    d->backlog *= 10;
+    assert_int_equal(afd_fleet_resize(l->fleet, 4, err), 0);
+    l->x = 4;
+    for (t = 0; t < 3000; t++) {
+        r = run_second(l);
+        if (d->backlog > 0) {
+            waiting++;
+            assert_true(d->hold_until_ms >= r->computed_ms + d->young_ms);
+            last_wait_ms = r->computed_ms;
+            life_ms = d->young_ms;
+        } else if (drained_ms < 0) {
+            drained_ms = r->computed_ms;
+        } else if (r->computed_ms >= d->hold_until_ms) {
+            break;
+        }
+    }
+    print_message("backlog waited %d s, hold ended %.1f s after the drain "
+                  "(lifetime %.1f s)\n",
+                  waiting, (d->hold_until_ms - drained_ms) / 1e3,
+                  life_ms / 1e3);
+    assert_true(waiting > 0 && drained_ms > 0);
+    assert_true(r->computed_ms >= d->hold_until_ms);
+    assert_true(d->hold_until_ms >= last_wait_ms + life_ms);
+}
+
+/*
  * ensure a count whose floor sheds less than 40% of it is no lean move:
  * the old workload on 46 instances of paper-v1-fit (above the band's top,
  * the floor still the target of a scale-in, but lean only from 40% on:
@@ -607,6 +656,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_steady_scale_in_to_band_floor,
                                         setup_wide, teardown),
         cmocka_unit_test_setup_teardown(test_lean_held_after_shift, setup_wide,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_hold_outlasts_backlog, setup_wide,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_floor_short_of_lean_share,
                                         setup_mid, teardown),

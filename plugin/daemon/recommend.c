@@ -8,18 +8,18 @@
  * theta = mean(T_j)/B over the settled live Attention rows (a row that
  * joined less than one request lifetime ago carries fresh, short requests)
  * through the deployment's tracker (estimator/load_tracker.h: smoothed,
- * restarted on a jump; held for a request lifetime after a scale-in, whose
- * handed-back requests are older than the workload's) whenever an
- * Attention row is live, else from finished requests; during a detected
- * workload shift, the new phase's forecast instead (estimator/transient.h,
- * transient_update below); sigma from finished requests once
- * AFD_MIN_REQUESTS_FOR_THETA arrived (live loads follow a shift within one
- * request lifetime, finished requests lag it and at first over-represent
- * the short ones). The comm mode is the one our own moves identified
- * (estimator/comm_mode.h); until then, when the two modes disagree on the
- * count, the count with the smaller worst-case loss over both. The barrier
- * spread = sd of live T_j when >= 2 Attention rows are live, averaged by
- * the tracker like theta; during a forecast, and with fewer rows,
+ * restarted on a jump; held after a scale-in, whose handed-back requests
+ * are older than the workload's, while they wait and a lifetime after)
+ * whenever an Attention row is live, else from finished requests; during a
+ * detected workload shift, the new phase's forecast instead
+ * (estimator/transient.h, transient_update below); sigma from finished
+ * requests once AFD_MIN_REQUESTS_FOR_THETA arrived (live loads follow a
+ * shift within one request lifetime, finished requests lag it and at first
+ * over-represent the short ones). The comm mode is the one our own moves
+ * identified (estimator/comm_mode.h); until then, when the two modes disagree
+ * on the count, the count with the smaller worst-case loss over both. The
+ * barrier spread = sd of live T_j when >= 2 Attention rows are live, averaged
+ * by the tracker like theta; during a forecast, and with fewer rows,
  * sqrt(B)*sigma (inside the solver). Target x = the barrier optimum when the
  * barrier model has a spread, else the mean-field integer optimum; current
  * and target throughputs use the same model. The regime at the current
@@ -340,7 +340,12 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
          * hold the estimate while they queue, hold_x / x fleets' worth at
          * one per lifetime of the requests in flight (in_flight_ms) after
          * our own release, one after any other drop (e.g. a new leader's
-         * first seconds). */
+         * first seconds). While handed-back requests still wait (slots.c's
+         * backlog) the hold lasts at least a lifetime past now: the
+         * resumed requests carry their old loads for a lifetime after the
+         * last one leaves the queue (a hold that lifted 5 s after the
+         * backlog drained read 730 live against a forecast of 601, 595
+         * live 25 s later, and the loop moved 5 -> 7 -> 5). */
         if (rec->attention_instances < d->hold_x) {
             double k = d->released_seen
                            ? (double)d->hold_x / rec->attention_instances
@@ -352,6 +357,12 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
             if (d->hold_until_ms < until)
                 d->hold_until_ms = until;
             d->released_seen = false;
+        }
+        if (now_ms < d->hold_until_ms && d->backlog > 0) {
+            int64_t until = now_ms + in_flight_ms(d, in_flight);
+
+            if (d->hold_until_ms < until)
+                d->hold_until_ms = until;
         }
         d->hold_x = rec->attention_instances;
         d->spread_use = v->n_load >= 2 ? v->sd_t : -1;
