@@ -141,6 +141,14 @@ static int64_t young_ms(const struct afd_deployment *d, int64_t now_ms)
     return clamp_life(life);
 }
 
+/* Until when the live estimate is held: the hold after a drop, and while
+ * handed-back requests wait (gather). */
+static int64_t held_until(const struct afd_deployment *d)
+{
+    return d->hold_until_ms > d->wait_until_ms ? d->hold_until_ms
+                                               : d->wait_until_ms;
+}
+
 /* The requests in flight's lifetime, ms, from `life` steps (lifetime(),
  * 0 when unknown): young_ms when longer (a recent forecast's new
  * lifetime), clamped as it is. */
@@ -301,7 +309,7 @@ static bool transient_update(struct afd_deployment *d, int64_t now_ms,
     /* The live estimate passes through the forecast on its way (young
      * requests pull it below for a while): agreement counts only after two
      * of the new phase's lifetimes. */
-    if (now_ms >= d->hold_until_ms &&
+    if (now_ms >= held_until(d) &&
         ((fabs(live_theta - d->forecast.theta) <= 0.05 * d->forecast.theta &&
           (double)(now_ms - d->transient_start_ms) >
               2 * d->forecast.mean_decode * step) ||
@@ -341,11 +349,14 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
          * one per lifetime of the requests in flight (in_flight_ms) after
          * our own release, one after any other drop (e.g. a new leader's
          * first seconds). While handed-back requests still wait (slots.c's
-         * backlog) the hold lasts at least a lifetime past now: the
+         * backlog) the estimate stays held a lifetime past now: the
          * resumed requests carry their old loads for a lifetime after the
          * last one leaves the queue (a hold that lifted 5 s after the
          * backlog drained read 730 live against a forecast of 601, 595
-         * live 25 s later, and the loop moved 5 -> 7 -> 5). */
+         * live 25 s later, and the loop moved 5 -> 7 -> 5). Not the shift
+         * detection: a backlog can take minutes to drain (the default
+         * day's lean move, 107 -> 45: five), and a shift in them would be
+         * missed. */
         if (rec->attention_instances < d->hold_x) {
             double k = d->released_seen
                            ? (double)d->hold_x / rec->attention_instances
@@ -358,16 +369,16 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
                 d->hold_until_ms = until;
             d->released_seen = false;
         }
-        if (now_ms < d->hold_until_ms && d->backlog > 0) {
+        if (now_ms < held_until(d) && d->backlog > 0) {
             int64_t until = now_ms + in_flight_ms(d, in_flight);
 
-            if (d->hold_until_ms < until)
-                d->hold_until_ms = until;
+            if (d->wait_until_ms < until)
+                d->wait_until_ms = until;
         }
         d->hold_x = rec->attention_instances;
         d->spread_use = v->n_load >= 2 ? v->sd_t : -1;
         d->spread_n = v->n_load;
-        if (now_ms < d->hold_until_ms && d->load.valid) {
+        if (now_ms < held_until(d) && d->load.valid) {
             rec->theta = d->load.theta;
         } else {
             rec->theta = afd_load_tracker_update(

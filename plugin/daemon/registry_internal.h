@@ -126,7 +126,11 @@ struct afd_deployment {
     int lean_x;            /* x, when a lean move set it (0: not) */
     int64_t lean_ms;       /* when x last changed to lean_x */
     int hold_x;            /* x at the previous recompute */
-    int64_t hold_until_ms; /* live theta held after a scale-in */
+    int64_t hold_until_ms; /* live theta held after a scale-in; no new
+                              shift candidate before (recommend.c) */
+    int64_t wait_until_ms; /* live theta held too, not the shift
+                              detection: handed-back requests still wait,
+                              or did a lifetime ago */
     /* the barrier spread the solve uses (sd of T_j, tokens): the tracker's
      * smoothed one, the live one while held; spread_n its sample count
      * (instances x lifetimes averaged) for its uncertainty */
