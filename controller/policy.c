@@ -344,14 +344,20 @@ static bool lean_move(const struct afd_policy_config *c,
            !(in->shifted && settled(c, in));
 }
 
-/* A move up from a count a lean move set, after a shift: rule 3 halves
- * its threshold (policy.h). */
+/* A move up from a count a lean move set, after a shift, before the count
+ * settles: rule 3's release (policy.h), which dwells dwell_ms alone. */
+static bool releasing(const struct afd_policy_config *c,
+                      const struct afd_policy_input *in, int dir)
+{
+    return in->lean_held && dir > 0 && !settled(c, in);
+}
+
+/* A release the gain alone would not carry: rule 3 halves its threshold. */
 static bool lean_release(const struct afd_policy_config *c,
                          const struct afd_policy_input *in, int dir,
                          double gain)
 {
-    return in->lean_held && dir > 0 && !(gain > threshold_of(c, in)) &&
-           !settled(c, in);
+    return releasing(c, in, dir) && !(gain > threshold_of(c, in));
 }
 
 /* Writes the words of a move into cmd->reason. */
@@ -385,7 +391,7 @@ static void describe_move(const struct afd_policy *p,
         snprintf(held, sizeof(held), ", on a confident estimate (no dwell)");
     else
         snprintf(held, sizeof(held), " for %g s", seconds(held_ms));
-    if (lean_move(c, in, cmd->target < cmd->current ? -1 : 1, gain)) {
+    if (cmd->lean) {
         snprintf(cmd->reason, sizeof(cmd->reason),
                  "%slean: %d Attention instances for %d FFN, %.1f%% "
                  "(+-%.1f%%) below r*=%.2f, within %g%%, less to hand back "
@@ -523,9 +529,7 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
      * lifetime: after a shift the live loads of the new requests rise as
      * they age, so a release's gain grows while it dwells rather than
      * fluctuating (policy.h). */
-    p->dwell_need = in->lean_held && dir > 0 && !settled(c, in)
-                        ? c->dwell_ms
-                        : dwell_of(c, in);
+    p->dwell_need = releasing(c, in, dir) ? c->dwell_ms : dwell_of(c, in);
     if (now_ms - p->dwell_since < p->dwell_need && !in->confident) {
         set_reason(p,
                    "gain %+.1f%% for %d -> %d above the %g%% threshold for "
@@ -602,8 +606,8 @@ int afd_policy_step(struct afd_policy *p, const struct afd_policy_input *in,
         return AFD_OK;
 
     build_command(p, in, desired, dir, gain, now_ms, &out);
-    describe_move(p, in, bounds_fix, desired, gain, held, &out);
     out.lean = !bounds_fix && lean_move(c, in, dir, gain);
+    describe_move(p, in, bounds_fix, desired, gain, held, &out);
     memcpy(p->reason, out.reason, sizeof(p->reason));
     /* A new move must earn its own dwell from fresh observations. */
     p->dwelling = false;

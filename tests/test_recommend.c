@@ -390,13 +390,6 @@ static void test_lean_held_after_shift(void **state)
     }
 }
 
-/* Until when the deployment holds its live estimate (recommend.c). */
-static int64_t held_until(const struct afd_deployment *d)
-{
-    return d->hold_until_ms > d->wait_until_ms ? d->hold_until_ms
-                                               : d->wait_until_ms;
-}
-
 /*
  * ensure the live estimate stays held while handed-back requests wait, and
  * for a lifetime after the last is resumed: the old workload on 64
@@ -429,23 +422,25 @@ static void test_hold_outlasts_backlog(void **state)
         r = run_second(l);
         if (d->backlog > 0) {
             waiting++;
-            assert_true(held_until(d) >= r->computed_ms + d->young_ms);
+            assert_true(afd_deployment_held_until(d) >=
+                        r->computed_ms + d->young_ms);
             gate_open += r->computed_ms >= d->hold_until_ms;
             last_wait_ms = r->computed_ms;
             life_ms = d->young_ms;
         } else if (drained_ms < 0) {
             drained_ms = r->computed_ms;
-        } else if (r->computed_ms >= held_until(d)) {
+        } else if (r->computed_ms >= afd_deployment_held_until(d)) {
             break;
         }
     }
     print_message("backlog waited %d s, hold ended %.1f s after the drain "
                   "(lifetime %.1f s)\n",
-                  waiting, (held_until(d) - drained_ms) / 1e3, life_ms / 1e3);
+                  waiting, (afd_deployment_held_until(d) - drained_ms) / 1e3,
+                  life_ms / 1e3);
     assert_true(waiting > 0 && drained_ms > 0);
     assert_true(gate_open > 0); /* a shift may be detected meanwhile */
-    assert_true(r->computed_ms >= held_until(d));
-    assert_true(held_until(d) >= last_wait_ms + life_ms);
+    assert_true(r->computed_ms >= afd_deployment_held_until(d));
+    assert_true(afd_deployment_held_until(d) >= last_wait_ms + life_ms);
 }
 
 /*

@@ -141,14 +141,6 @@ static int64_t young_ms(const struct afd_deployment *d, int64_t now_ms)
     return clamp_life(life);
 }
 
-/* Until when the live estimate is held: the hold after a drop, and while
- * handed-back requests wait (gather). */
-static int64_t held_until(const struct afd_deployment *d)
-{
-    return d->hold_until_ms > d->wait_until_ms ? d->hold_until_ms
-                                               : d->wait_until_ms;
-}
-
 /* The requests in flight's lifetime, ms, from `life` steps (lifetime(),
  * 0 when unknown): young_ms when longer (a recent forecast's new
  * lifetime), clamped as it is. */
@@ -309,7 +301,7 @@ static bool transient_update(struct afd_deployment *d, int64_t now_ms,
     /* The live estimate passes through the forecast on its way (young
      * requests pull it below for a while): agreement counts only after two
      * of the new phase's lifetimes. */
-    if (now_ms >= held_until(d) &&
+    if (now_ms >= afd_deployment_held_until(d) &&
         ((fabs(live_theta - d->forecast.theta) <= 0.05 * d->forecast.theta &&
           (double)(now_ms - d->transient_start_ms) >
               2 * d->forecast.mean_decode * step) ||
@@ -355,8 +347,8 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
          * backlog drained read 730 live against a forecast of 601, 595
          * live 25 s later, and the loop moved 5 -> 7 -> 5). Not the shift
          * detection: a backlog can take minutes to drain (the default
-         * day's lean move, 107 -> 45: five), and a shift in them would be
-         * missed. */
+         * day's lean move, 107 -> 45: about five minutes), and a shift in
+         * them would be missed. */
         if (rec->attention_instances < d->hold_x) {
             double k = d->released_seen
                            ? (double)d->hold_x / rec->attention_instances
@@ -369,7 +361,7 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
                 d->hold_until_ms = until;
             d->released_seen = false;
         }
-        if (now_ms < held_until(d) && d->backlog > 0) {
+        if (now_ms < afd_deployment_held_until(d) && d->backlog > 0) {
             int64_t until = now_ms + in_flight_ms(d, in_flight);
 
             if (d->wait_until_ms < until)
@@ -378,7 +370,7 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
         d->hold_x = rec->attention_instances;
         d->spread_use = v->n_load >= 2 ? v->sd_t : -1;
         d->spread_n = v->n_load;
-        if (now_ms < held_until(d) && d->load.valid) {
+        if (now_ms < afd_deployment_held_until(d) && d->load.valid) {
             rec->theta = d->load.theta;
         } else {
             rec->theta = afd_load_tracker_update(

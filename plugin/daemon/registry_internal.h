@@ -248,6 +248,14 @@ int afd_deployment_name_check(const char *name, char *err);
 /* The configured deployment limit. */
 size_t afd_registry_max_deployments(const struct afd_registry *reg);
 
+/* Until when the live estimate is held (recommend.c): the hold after a
+ * drop, or while handed-back requests wait, whichever is later. */
+static inline int64_t afd_deployment_held_until(const struct afd_deployment *d)
+{
+    return d->hold_until_ms > d->wait_until_ms ? d->hold_until_ms
+                                               : d->wait_until_ms;
+}
+
 /* Minimum finished requests before theta and sigma come from requests. */
 #define AFD_MIN_REQUESTS_FOR_THETA 50
 
