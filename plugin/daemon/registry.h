@@ -162,6 +162,12 @@ struct afd_recommendation {
      * bet on the next shift is off if that shift wants more instances
      * (controller/policy.h rule 3, lean_held). */
     bool lean_held;
+    /* The live mean load per slot's change over its last window of one
+     * request lifetime (at least 5 s), a fraction of where it stood; a
+     * shift's forecast outlasts its usual end while the live estimate
+     * comes toward it by more than 1% a window (recommend.c,
+     * converging). */
+    double live_trend;
     /* "config", "telemetry", "planner" or "" (static strings). */
     const char *attention_source;
 };

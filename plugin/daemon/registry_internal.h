@@ -139,6 +139,9 @@ struct afd_deployment {
     double transient_ref;   /* live theta before the shift */
     double burst_seen;      /* the closure end skipped (recommend.c) */
     double prev_live_theta; /* live theta at the previous recompute */
+    double live_mark;       /* live theta at live_mark_ms, and its change */
+    int64_t live_mark_ms;   /* over the window before (recommend.c,  */
+    double live_trend;      /* live_trend), a fraction of the mark */
     int64_t young_ms;       /* a row younger than this is just-joined */
     /* Finished-request stamps on the step clock (decode steps so far,
      * advanced by the stage step time as telemetry time passes). */
