@@ -105,7 +105,10 @@ static int run(const struct afd_scenario *s, size_t k, long x0,
     return rc;
 }
 
-/* <dir of this exe>/../../integration/scenarios/default.json */
+/* <dir of this exe>/../../integration/scenarios/default.json (a build
+ * directory inside the source tree), else the same path from the working
+ * directory (an out-of-tree build; ctest runs the smoke run from the
+ * source tree). */
 static void default_scenario(char *out, size_t n)
 {
     char exe[4096];
@@ -117,6 +120,8 @@ static void default_scenario(char *out, size_t n)
     if (slash)
         *slash = '\0';
     snprintf(out, n, "%s/../../integration/scenarios/default.json", exe);
+    if (access(out, R_OK) != 0)
+        snprintf(out, n, "integration/scenarios/default.json");
 }
 
 int main(int argc, char **argv)

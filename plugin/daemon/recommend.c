@@ -12,7 +12,7 @@
  * are older than the workload's, while they wait and a lifetime after)
  * whenever an Attention row is live, else from finished requests; during a
  * detected workload shift, the new phase's forecast instead
- * (estimator/transient.h, transient_update below); sigma from finished
+ * (estimator/transient.h; how long: forecast.c); sigma from finished
  * requests once AFD_MIN_REQUESTS_FOR_THETA arrived (live loads follow a
  * shift within one request lifetime, finished requests lag it and at first
  * over-represent the short ones). The comm mode is the one our own moves
@@ -96,23 +96,6 @@ static void live_view(const struct afd_deployment *d, int64_t settled_ms,
     v->sd_t = use->n >= 2 ? sqrt(use->m2 / (use->n - 1)) : 0;
 }
 
-/*
- * How long the requests in flight still run, in decode steps: their mean
- * residual decode (plus the step they are in) when that is longer than the
- * mean decode. The same for a geometric decode length; 2.2x the mean on
- * the arXiv trace and 2.8x on Azure code, whose long requests hold their
- * slots long after the mean request has left. It times what waits for the
- * requests already in flight to leave: the hold after our scale-in (its
- * handed-back requests) and the forecast's end (the old phase's). Measured
- * on a day of public traces: on the mean, both lifted 30 s after a shift
- * from arXiv summarization with its requests still in the slots, and the
- * live estimate scaled the fleet 5 -> 12 -> 9 -> 6.
- */
-static double lifetime(double mean_decode, double mean_residual)
-{
-    return fmax(mean_decode, mean_residual + 1);
-}
-
 static int64_t clamp_life(double life)
 {
     if (!(life >= AFD_YOUNG_MIN_MS))
@@ -141,7 +124,8 @@ static int64_t young_ms(const struct afd_deployment *d, int64_t now_ms)
     return clamp_life(life);
 }
 
-/* The requests in flight's lifetime, ms, from `life` steps (lifetime(),
+/* The requests in flight's lifetime, ms, from `life` steps
+ * (afd_request_lifetime(),
  * 0 when unknown): young_ms when longer (a recent forecast's new
  * lifetime), clamped as it is. */
 static int64_t in_flight_ms(const struct afd_deployment *d, double life)
@@ -155,211 +139,13 @@ static int64_t in_flight_ms(const struct afd_deployment *d, double life)
     return ms > d->young_ms ? ms : d->young_ms;
 }
 
-/*
- * The forecast after a workload shift (estimator/transient.h). A shift the
- * detector sees in the settled instances' loads (registry.c feeds it) opens
- * a candidate at the detection time; it counts only once the live estimate
- * and the forecast have both moved by more than AFD_TRANSIENT_CONFIRM from
- * where the live estimate stood then, the same way
- * (the detector also fires on the slow tail of an earlier shift, and the
- * first seconds of a forecast are its least certain), else it lapses after
- * a minute. It counts on the step clock, so a step time that moves does
- * not bias it, and through batch changes and our own scale-outs: the slot
- * ledger (slots.c) tells it which finishes resumed handed-back requests
- * and which slots were added. A scale-in freezes it, ours at its ack, any
- * other when the rows expire (the new phase's handed-back requests wait
- * while it would count them at risk). It ends,
- * once the post-scale-in hold is over, when the live estimate comes within
- * 5% of it (after two new-phase lifetimes) or after three lifetimes of
- * the requests in flight (old or new, the longer, by lifetime() above;
- * 30 s to 300 s), but not while the live estimate still comes toward it
- * (converging(), below; 300 s at most).
- * Returns true while the forecast is the theta to use.
- */
-#define AFD_TRANSIENT_CONFIRM 0.1
 /* A forecast this tight (95% relative half-width) needs no dwell. */
 #define AFD_FORECAST_CONFIDENT 0.05
-
-/*
- * A closure that ended (slots.c: the backlog of a batch cut or a scale-in
- * drained) is followed by a burst of admissions: each resumed request's
- * finish admits one, most within a few old lifetimes. Finishes are known
- * only to their report's window, so a forecast that starts next to the
- * burst misfiles part of it: finishes before start taken for new ones
- * with no admission counted (a batch cut to short chat: 500 forecast for
- * 599). The count restarts after it: the closure's end, one report window
- * and three old lifetimes on. Not once our own scale-in has frozen a
- * forecast (its value stands).
- */
-static void burst_skip(struct afd_deployment *d, double old_decode)
-{
-    const struct afd_transient *t = &d->transient;
-    double after;
-
-    if (t->n_closed == 0 || d->forecast_frozen ||
-        !isfinite(t->closed[t->n_closed - 1].to) ||
-        t->closed[t->n_closed - 1].to == d->burst_seen)
-        return;
-    /* Once per closure: the old lifetime drifts as the new phase's
-     * requests finish. */
-    d->burst_seen = t->closed[t->n_closed - 1].to;
-    after = d->burst_seen + (d->req_step_clock - d->req_from) + 3 * old_decode;
-    if (after > t->start) {
-        afd_transient_start(&d->transient, after);
-        d->has_forecast = false;
-    }
-}
 
 void afd_deployment_note_lean(struct afd_deployment *d, int target)
 {
     if (target >= 1 && target != d->rec.attention_instances)
         d->lean_target = target;
-}
-
-/*
- * The live estimate's change over the last window of one request lifetime
- * (young_ms, at least 5 s), a fraction of where it stood: the raw mean
- * load per slot, not the filtered or held theta, so that it is known the
- * moment a hold lifts.
- */
-static void live_trend(struct afd_deployment *d, int64_t now_ms,
-                       double live_theta)
-{
-    int64_t w = d->young_ms > AFD_YOUNG_MIN_MS ? d->young_ms : AFD_YOUNG_MIN_MS;
-
-    if (!(live_theta > 0))
-        return;
-    if (!(d->live_mark > 0) || now_ms < d->live_mark_ms) {
-        d->live_mark = live_theta;
-        d->live_mark_ms = now_ms;
-        d->live_trend = 0;
-        return;
-    }
-    if (now_ms - d->live_mark_ms < w)
-        return;
-    d->live_trend = (live_theta - d->live_mark) / d->live_mark;
-    d->live_mark = live_theta;
-    d->live_mark_ms = now_ms;
-}
-
-/*
- * True while the live estimate still comes toward the forecast by more
- * than AFD_LIVE_CONVERGING a lifetime: the old phase's longest requests
- * are still leaving the slots, and the live value is no count to size for
- * yet. Three mean lifetimes do not see a long tail out: arXiv
- * summarization's 1.5% of requests above 3,000 decode steps hold 17% of
- * its slots' time, and on the day of public traces they held the live
- * estimate 33% above Azure conversation's for 40 s after the forecast
- * ended; each run that sized for it moved twice more (27 -> 11 -> 9 ->
- * 14 -> 12 -> 10, 10 -> 4 -> 6 -> 5 -> 4). A tail that thins slowly
- * enough to look still (under 1% a lifetime) is not seen this way.
- */
-#define AFD_LIVE_CONVERGING  0.01
-#define AFD_TRANSIENT_MAX_MS 300000
-
-static bool converging(const struct afd_deployment *d)
-{
-    return fabs(d->live_trend) > AFD_LIVE_CONVERGING &&
-           (d->live_mark - d->forecast.theta) * d->live_trend < 0;
-}
-
-static bool transient_update(struct afd_deployment *d, int64_t now_ms,
-                             double live_theta, double old_decode,
-                             double old_life)
-{
-    struct afd_transient_forecast fc;
-    double step = afd_deployment_step_ms(d), end, new_life;
-    int x = d->rec.attention_instances;
-    bool moved;
-
-    if (x != d->transient_last_x) {
-        d->transient_last_x = x;
-        d->x_changed_ms = now_ms;
-        /* A lean move's count, once x reaches it (the leaving rows expire
-         * over a few recomputes, x passing other counts on the way). */
-        d->lean_x = x == d->lean_target ? x : 0;
-        d->lean_ms = now_ms;
-        if (d->lean_x)
-            d->lean_target = 0;
-    }
-    /* The load channel's own detections: a noisy stage channel may fire
-     * in between and be the last one. */
-    if (d->shift.fired[AFD_SHIFT_ON_LOAD] != d->transient_shifts) {
-        const double fired_t = d->shift.fired_t[AFD_SHIFT_ON_LOAD];
-
-        d->transient_shifts = d->shift.fired[AFD_SHIFT_ON_LOAD];
-        /* Our own resize moves the loads too (a leaving instance hands its
-         * requests back): no new candidate for a request lifetime after. */
-        if (!d->transient.active && now_ms - d->x_changed_ms >= d->young_ms &&
-            now_ms >= d->hold_until_ms) {
-            /* The detection came at most one evaluation ago: back to it
-             * on the step clock at today's step time, but not before the
-             * end of the requests already counted (those finished in a
-             * window reaching past start would be lost to it: each one's
-             * admission missing, the forecast biased short). */
-            double back = (double)now_ms - fired_t * 1000;
-            double at =
-                d->step_clock - (step > 0 && back > 0 ? back / step : 0);
-
-            afd_transient_start(
-                &d->transient, at > d->req_step_clock ? at : d->req_step_clock);
-            d->transient_start_ms = (int64_t)llround(fired_t * 1000);
-            d->unmoved = true;
-            d->lean_target = 0; /* a lean move not made is void now */
-            d->has_forecast = false;
-            d->forecast_frozen = false;
-            d->transient_confirmed = false;
-            d->transient_ref =
-                d->prev_live_theta > 0 ? d->prev_live_theta : live_theta;
-        }
-    }
-    d->prev_live_theta = live_theta;
-    if (!d->transient.active)
-        return false;
-    burst_skip(d, old_decode);
-    if (!d->forecast_frozen &&
-        afd_transient_forecast(&d->transient, d->req_step_clock, &fc)) {
-        d->forecast = fc;
-        d->has_forecast = true;
-        d->forecast_ms = now_ms;
-    }
-    /* Confirmed: the live estimate and the forecast both moved, the same
-     * way. Not "the forecast further": when the old phase's requests
-     * leave fast (short ones, or a batch cut), the slots fill with young
-     * requests at once and the live estimate passes the forecast on its
-     * way (default p4: 510 live, 600 true). */
-    moved = d->has_forecast &&
-            fabs(live_theta - d->transient_ref) >
-                AFD_TRANSIENT_CONFIRM * d->transient_ref &&
-            fabs(d->forecast.theta - d->transient_ref) >
-                AFD_TRANSIENT_CONFIRM * d->transient_ref &&
-            (live_theta - d->transient_ref) *
-                    (d->forecast.theta - d->transient_ref) >
-                0;
-    if (!d->transient_confirmed && moved)
-        d->transient_confirmed = true;
-    if (!d->transient_confirmed || !d->has_forecast) {
-        if (now_ms - d->transient_start_ms > 60000)
-            afd_transient_stop(&d->transient);
-        return false;
-    }
-    new_life = lifetime(d->forecast.mean_decode, d->forecast.mean_residual);
-    end = 3 * fmax(new_life, old_life) * step;
-    end = end < 30000 ? 30000 : end > 300000 ? 300000 : end;
-    /* The live estimate passes through the forecast on its way (young
-     * requests pull it below for a while): agreement counts only after two
-     * of the new phase's lifetimes. */
-    if (now_ms >= afd_deployment_held_until(d) &&
-        ((fabs(live_theta - d->forecast.theta) <= 0.05 * d->forecast.theta &&
-          (double)(now_ms - d->transient_start_ms) >
-              2 * d->forecast.mean_decode * step) ||
-         ((double)(now_ms - d->transient_start_ms) > end && !converging(d)) ||
-         now_ms - d->transient_start_ms > AFD_TRANSIENT_MAX_MS)) {
-        afd_transient_stop(&d->transient);
-        d->has_forecast = false;
-        return false;
-    }
-    return true;
 }
 
 /* How many request lifetimes the live-load filter may average over once
@@ -381,7 +167,7 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
          * while finished requests lag (estimator/load_tracker.h). */
         bool have_d = have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA;
         double in_flight =
-            have_d ? lifetime(ws.mean_decode, ws.mean_residual) : 0;
+            have_d ? afd_request_lifetime(ws.mean_decode, ws.mean_residual) : 0;
 
         rec->theta_source = AFD_THETA_LIVE_LOADS;
         /* After a scale-in the leaving instances' requests are handed back
@@ -417,7 +203,7 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
                 d->wait_until_ms = until;
         }
         d->hold_x = rec->attention_instances;
-        live_trend(d, now_ms, v->mean_t / rec->batch);
+        afd_deployment_live_trend(d, now_ms, v->mean_t / rec->batch);
         rec->live_trend = d->live_trend;
         d->spread_use = v->n_load >= 2 ? v->sd_t : -1;
         d->spread_n = v->n_load;
@@ -440,8 +226,9 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
             rec->has_sigma = true;
             rec->sigma = ws.sigma;
         }
-        if (transient_update(d, now_ms, rec->theta, have_d ? ws.mean_decode : 0,
-                             in_flight)) {
+        if (afd_deployment_forecast_update(d, now_ms, rec->theta,
+                                           have_d ? ws.mean_decode : 0,
+                                           in_flight)) {
             rec->theta_source = AFD_THETA_FORECAST;
             rec->theta_confident = d->forecast.rel_ci <= AFD_FORECAST_CONFIDENT;
             rec->theta = d->forecast.theta;
