@@ -125,9 +125,8 @@ static int64_t young_ms(const struct afd_deployment *d, int64_t now_ms)
 }
 
 /* The requests in flight's lifetime, ms, from `life` steps
- * (afd_request_lifetime(),
- * 0 when unknown): young_ms when longer (a recent forecast's new
- * lifetime), clamped as it is. */
+ * (afd_request_lifetime(), 0 when unknown): young_ms when longer (a recent
+ * forecast's new lifetime), clamped as it is. */
 static int64_t in_flight_ms(const struct afd_deployment *d, double life)
 {
     double step = afd_deployment_step_ms(d);
