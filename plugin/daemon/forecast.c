@@ -65,15 +65,13 @@ static void burst_skip(struct afd_deployment *d, double old_decode)
 
 /*
  * The live estimate's change over the last window of one request lifetime
- * (young_ms, at least 5 s), a fraction of where it stood: the raw mean
- * load per slot, not the filtered or held theta, so that it is known the
- * moment a hold lifts.
+ * (young_ms, clamped to at least 5 s where it is set), a fraction of where
+ * it stood: the raw mean load per slot, not the filtered or held theta, so
+ * that it is known the moment a hold lifts.
  */
 void afd_deployment_live_trend(struct afd_deployment *d, int64_t now_ms,
                                double live_theta)
 {
-    int64_t w = d->young_ms > AFD_YOUNG_MIN_MS ? d->young_ms : AFD_YOUNG_MIN_MS;
-
     if (!(live_theta > 0))
         return;
     if (!(d->live_mark > 0) || now_ms < d->live_mark_ms) {
@@ -82,7 +80,7 @@ void afd_deployment_live_trend(struct afd_deployment *d, int64_t now_ms,
         d->live_trend = 0;
         return;
     }
-    if (now_ms - d->live_mark_ms < w)
+    if (now_ms - d->live_mark_ms < d->young_ms)
         return;
     d->live_trend = (live_theta - d->live_mark) / d->live_mark;
     d->live_mark = live_theta;

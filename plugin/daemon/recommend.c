@@ -167,6 +167,7 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
         bool have_d = have_ws && ws.requests >= AFD_MIN_REQUESTS_FOR_THETA;
         double in_flight =
             have_d ? afd_request_lifetime(ws.mean_decode, ws.mean_residual) : 0;
+        const double live = v->mean_t / rec->batch; /* raw, this recompute */
 
         rec->theta_source = AFD_THETA_LIVE_LOADS;
         /* After a scale-in the leaving instances' requests are handed back
@@ -202,7 +203,7 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
                 d->wait_until_ms = until;
         }
         d->hold_x = rec->attention_instances;
-        afd_deployment_live_trend(d, now_ms, v->mean_t / rec->batch);
+        afd_deployment_live_trend(d, now_ms, live);
         rec->live_trend = d->live_trend;
         d->spread_use = v->n_load >= 2 ? v->sd_t : -1;
         d->spread_n = v->n_load;
@@ -210,7 +211,7 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
             rec->theta = d->load.theta;
         } else {
             rec->theta = afd_load_tracker_update(
-                &d->load, now_ms, v->mean_t / rec->batch, d->spread_use,
+                &d->load, now_ms, live, d->spread_use,
                 AFD_LOAD_HORIZON_LIVES * (double)d->young_ms);
             if (d->spread_use >= 0 && afd_load_tracker_spread(&d->load) >= 0) {
                 /* Loads decorrelate over a request lifetime: a filter of

@@ -165,7 +165,7 @@ struct afd_recommendation {
     /* The live mean load per slot's change over its last window of one
      * request lifetime (at least 5 s), a fraction of where it stood; a
      * shift's forecast outlasts its usual end while the live estimate
-     * comes toward it by more than 1% a window (recommend.c,
+     * comes toward it by more than 1% a window (forecast.c,
      * converging). */
     double live_trend;
     /* "config", "telemetry", "planner" or "" (static strings). */

@@ -128,8 +128,9 @@ struct afd_deployment {
     int lean_x;            /* x, when a lean move set it (0: not) */
     int64_t lean_ms;       /* when x last changed to lean_x */
     int hold_x;            /* x at the previous recompute */
-    int64_t hold_until_ms; /* live theta held after a scale-in; no new
-                              shift candidate before (recommend.c) */
+    int64_t hold_until_ms; /* live theta held after a scale-in
+                              (recommend.c); no new shift candidate
+                              before (forecast.c) */
     int64_t wait_until_ms; /* live theta held too, not the shift
                               detection: handed-back requests still wait,
                               or did a lifetime ago */
@@ -139,12 +140,14 @@ struct afd_deployment {
     double spread_use;
     double spread_n;
     double transient_ref;   /* live theta before the shift */
-    double burst_seen;      /* the closure end skipped (recommend.c) */
+    double burst_seen;      /* the closure end skipped (forecast.c) */
     double prev_live_theta; /* live theta at the previous recompute */
-    double live_mark;       /* live theta at live_mark_ms, and its change */
-    int64_t live_mark_ms;   /* over the window before (recommend.c,  */
-    double live_trend;      /* live_trend), a fraction of the mark */
-    int64_t young_ms;       /* a row younger than this is just-joined */
+    /* the raw live theta at the last window's end, that end, and its
+     * change over the window, a fraction (afd_deployment_live_trend) */
+    double live_mark;
+    int64_t live_mark_ms;
+    double live_trend;
+    int64_t young_ms; /* a row younger than this is just-joined */
     /* Finished-request stamps on the step clock (decode steps so far,
      * advanced by the stage step time as telemetry time passes). */
     double step_clock;
