@@ -418,10 +418,11 @@ static void describe_move(const struct afd_policy *p,
     }
     snprintf(cmd->reason, sizeof(cmd->reason),
              "%s%s-bound: r*=%.2f recommends %d Attention instances for %d "
-             "FFN%s, %+.1f%% throughput per device, above the %g%% "
+             "FFN%s%s, %+.1f%% throughput per device, above the %g%% "
              "threshold%s%s; %d -> %d%s",
              pre, afd_regime_name(in->regime), in->r_star, in->target, in->ffn,
-             in->barrier ? " (barrier-aware)" : "", 100.0 * gain,
+             in->barrier ? " (barrier-aware)" : "",
+             in->old_requests ? ", old requests in flight" : "", 100.0 * gain,
              100.0 * threshold_of(c, in),
              settled(c, in) ? " for a settled count" : "", held, cmd->current,
              cmd->target, note);

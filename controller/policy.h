@@ -175,6 +175,10 @@ struct afd_policy_input {
     int64_t min_dwell_ms;    /* the estimate's own correlation time, ms,
                                 >= 0: the dwell is at least this (0: the
                                 configured dwell alone) */
+    bool old_requests;       /* target is held above the new workload's
+                                count for the old requests still in flight
+                                (the daemon's recommend.c): said in the
+                                reason, no other effect */
 };
 
 struct afd_command {

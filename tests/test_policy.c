@@ -663,6 +663,24 @@ static void test_policy_step_limits_step_down(void **state)
     assert_int_equal(cmd.target, 9);
 }
 
+/* ensure a target held for the old requests in flight says so in the
+ * command's reason, the decision itself unchanged */
+static void test_policy_reason_old_requests(void **state)
+{
+    struct afd_policy_config c = base_cfg();
+    struct afd_policy *p;
+    struct afd_policy_input in = input(12, 6, GAIN_HIGH);
+    struct afd_command cmd;
+
+    c.dwell_ms = 0;
+    c.max_step = 16;
+    in.old_requests = true;
+    p = make(state, &c);
+    assert_int_equal(step(p, &in, 0, &cmd), AFD_DECISION_COMMAND);
+    assert_int_equal(cmd.target, 6);
+    assert_non_null(strstr(cmd.reason, "for 1 FFN, old requests in flight, "));
+}
+
 /* ensure advisory mode reports decisions but never issues a command */
 static void test_policy_step_advisory_never_commands(void **state)
 {
@@ -1123,6 +1141,7 @@ int main(void)
         T(test_policy_step_above_max_corrects_stepwise),
         T(test_policy_step_limits_step_down),
         T(test_policy_step_advisory_never_commands),
+        T(test_policy_reason_old_requests),
         T(test_policy_step_rejects_bad_input),
         T(test_policy_step_rejects_time_going_back),
         T(test_policy_status_states),

@@ -55,8 +55,10 @@ static void on_finish(void *ctx, int64_t prompt, int64_t decode)
 }
 
 /* A fleet of x instances started (aged) on the old workload (old_spec,
- * NULL for code completion), or on the new one with start_new. */
-static int setup_spec(void **state, int x, bool start_new, const char *old_spec)
+ * NULL for code completion), or on the new one (new_spec, NULL for short
+ * chat) with start_new, at batch 256 (the old one at batch0 when not 0). */
+static int setup_spec(void **state, int x, bool start_new, const char *old_spec,
+                      const char *new_spec, long batch0)
 {
     struct loop *l = calloc(1, sizeof(*l));
     const struct afd_profile *p = afd_profile_builtin("paper-v1-fit");
@@ -84,12 +86,14 @@ static int setup_spec(void **state, int x, bool start_new, const char *old_spec)
                       &l->old_gen, err),
         0);
     assert_int_equal(
-        afd_gen_parse("geometric:prompt=100,decode=500", &l->new_gen, err), 0);
+        afd_gen_parse(new_spec ? new_spec : "geometric:prompt=100,decode=500",
+                      &l->new_gen, err),
+        0);
     l->x = x;
     l->fleet = afd_fleet_new(p, x, 256, err);
     assert_non_null(l->fleet);
-    ph = (struct afd_fleet_phase){start_new ? &l->new_gen : &l->old_gen, 256, 1,
-                                  7, 0};
+    ph = (struct afd_fleet_phase){start_new ? &l->new_gen : &l->old_gen,
+                                  batch0 ? batch0 : 256, 1, 7, 0};
     assert_int_equal(afd_fleet_set_phase(l->fleet, &ph, err), 0);
     assert_int_equal(afd_fleet_start(l->fleet, x, err), 0);
     afd_fleet_on_finish(l->fleet, on_finish, l);
@@ -101,7 +105,7 @@ static int setup_spec(void **state, int x, bool start_new, const char *old_spec)
 
 static int setup_with(void **state, int x, bool start_new)
 {
-    return setup_spec(state, x, start_new, NULL);
+    return setup_spec(state, x, start_new, NULL, NULL, 0);
 }
 
 static int setup(void **state)
@@ -127,7 +131,22 @@ static int setup_tail(void **state)
     assert_true(n < sizeof(text));
     snprintf(spec, sizeof(spec), "trace:%s",
              afd_test_write_file("tail.csv", text));
-    return setup_spec(state, 20, false, spec);
+    return setup_spec(state, 20, false, spec, NULL, 0);
+}
+
+/* Long generation (prompt 200, 800 decode steps) at batch 64 on 64
+ * instances; the new workload short requests at batch 256, 40 steps
+ * (theta 89), or 250 steps against 100 (`near`). */
+static int setup_long_gen(void **state)
+{
+    return setup_spec(state, X_MAX, false, "geometric:prompt=1000,decode=800",
+                      "geometric:prompt=400,decode=40", 64);
+}
+
+static int setup_long_gen_near(void **state)
+{
+    return setup_spec(state, X_MAX, false, "geometric:prompt=200,decode=250",
+                      "geometric:prompt=50,decode=100", 64);
 }
 
 static int setup_wide(void **state)
@@ -738,6 +757,113 @@ static void test_forecast_outlasts_old_tail(void **state)
     assert_true(fabs(r->theta - 599) < 0.1 * 599);
 }
 
+/*
+ * A shift from the fixture's old workload to its new one, the fleet
+ * scaled in (acked) to the first count the forecast-driven target asks
+ * for once it has asked for it three recomputes in a row, or at once
+ * when old_requests does not hold it above the forecast's nearest count.
+ * Counts, after that: the recomputes that held x for the old requests
+ * (target = x while the live estimate is still more than 10% above the
+ * forecast), and the target once that ends.
+ */
+struct old_run {
+    int above; /* recomputes with old_requests before the cut */
+    int near;  /* the forecast's nearest count at the cut */
+    int cut;   /* the count scaled in to (0: none) */
+    int held;  /* recomputes held at x after the cut */
+    int after; /* the target once the hold ended (0: it did not) */
+};
+
+static void old_requests_run(struct loop *l, struct old_run *o)
+{
+    struct afd_fleet_phase ph = {&l->new_gen, 256, 1, 8, 60};
+    const struct afd_recommendation *r = NULL;
+    struct afd_deployment *d;
+    char err[AFD_ERR_LEN] = "";
+    int t;
+
+    memset(o, 0, sizeof(*o));
+    for (t = 0; t < 60; t++)
+        r = run_second(l);
+    assert_int_equal(afd_fleet_set_phase(l->fleet, &ph, err), 0);
+    d = afd_registry_find(l->reg, "prod");
+    for (t = 0; t < 600 && !o->after; t++) {
+        r = run_second(l);
+        if (!o->cut) {
+            int lo, hi;
+
+            if (r->theta_source != AFD_THETA_FORECAST ||
+                r->target_attention_instances >= l->x)
+                continue;
+            band_counts(r, NEAR_BAND, &lo, &hi);
+            if (r->old_requests) {
+                /* the live estimate's count, above the forecast's */
+                assert_true(r->target_attention_instances > hi);
+                assert_true(d->live_theta > r->theta);
+                o->above++;
+            } else {
+                assert_int_equal(r->target_attention_instances, hi);
+            }
+            if (o->above >= 3 || !r->old_requests) { /* ours, acked */
+                o->near = hi;
+                o->cut = r->target_attention_instances;
+                afd_deployment_note_release(d, l->x - o->cut);
+                assert_int_equal(afd_fleet_resize(l->fleet, o->cut, err), 0);
+                l->x = o->cut;
+            }
+        } else if (r->attention_instances != l->x) {
+            continue; /* the leaving rows have not expired yet */
+        } else if (r->theta_source == AFD_THETA_FORECAST &&
+                   d->live_theta > 1.1 * r->theta && d->old_seen) {
+            assert_true(r->old_requests);
+            assert_int_equal(r->target_attention_instances, l->x);
+            o->held++;
+        } else {
+            assert_false(r->old_requests);
+            o->after = r->target_attention_instances;
+        }
+    }
+    print_message("old requests: %d recomputes above the forecast's count "
+                  "(%d), cut to %d, held %d s, then target %d\n",
+                  o->above, o->near, o->cut, o->held, o->after);
+}
+
+/*
+ * ensure a shift to requests far shorter than those in flight leaves the
+ * old ones to finish where they are (recommend.c, old_requests): long
+ * generation (800 steps) on 64 instances shifts to 40-step requests.
+ * While the forecast sets theta and the live loads still carry the old
+ * requests, a scale-in goes to the live estimate's count, above the
+ * forecast's own (and says why: old_requests); after it the count holds
+ * while the live estimate is more than 10% above the forecast, and then
+ * the target is below it, toward the forecast's count
+ */
+static void test_old_requests_wait(void **state)
+{
+    struct old_run o;
+
+    old_requests_run(*state, &o);
+    assert_true(o.above >= 3);
+    assert_true(o.cut > o.near);
+    assert_true(o.held >= 10);
+    assert_true(o.after > 0 && abs(o.after - o.near) <= 1);
+}
+
+/*
+ * ensure the rule stays out when the old requests outlive the new ones by
+ * less than AFD_OLD_OUTLIVE (5): 250 steps against 100; the scale-in goes
+ * to the forecast's nearest count at once and nothing holds it
+ */
+static void test_old_requests_not_near(void **state)
+{
+    struct old_run o;
+
+    old_requests_run(*state, &o);
+    assert_int_equal(o.above, 0);
+    assert_true(o.cut > 0);
+    assert_int_equal(o.held, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -759,6 +885,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rows_gone_freeze_forecast,
                                         setup_wide, teardown),
+        cmocka_unit_test_setup_teardown(test_old_requests_wait, setup_long_gen,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_old_requests_not_near,
+                                        setup_long_gen_near, teardown),
         cmocka_unit_test_setup_teardown(test_forecast_outlasts_old_tail,
                                         setup_tail, teardown),
     };

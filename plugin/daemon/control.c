@@ -245,6 +245,7 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
     in.confident = rec->theta_confident;
     in.min_dwell_ms = rec->theta_settle_ms;
     in.lean = rec->lean;
+    in.old_requests = rec->old_requests;
     in.shifted = rec->shifted;
     in.lean_held = rec->lean_held;
     /* A profile drift raised: the hardware moved under a still count,

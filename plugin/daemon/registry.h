@@ -150,6 +150,11 @@ struct afd_recommendation {
      * count we have not moved since the last shift; expected_gain <= 0 is
      * its cost (the controller's rule, controller/policy.h). */
     bool lean;
+    /* The count is held for the old workload's requests still in flight:
+     * they outlive the new phase's many times over, and a scale-in to the
+     * new workload's count would hand them back to a fleet sized for
+     * short ones (recommend.c, old_requests). */
+    bool old_requests;
     /* How long the count and the workload have stood still, ms: since the
      * later of x's last change and the last shift's start; 0 while a
      * shift's transient is open or its forecast sets theta, and until

@@ -115,6 +115,12 @@ struct afd_deployment {
     int64_t forecast_ms;      /* when it was last refreshed; 0 never */
     bool transient_confirmed; /* the live estimate moved since the start */
     int transient_last_x;     /* x at the previous recompute */
+    /* Requests in flight far longer than the new phase's (forecast.c,
+     * old_requests): old_outlive this recompute, old_seen since this
+     * shift began; shift_cut: x lowered since it began. live_theta and
+     * live_spread: the live estimate before the forecast replaced it. */
+    bool old_outlive, old_seen, shift_cut;
+    double live_theta, live_spread;
     /* The slot ledger (slots.c): handed-back requests waiting; instances
      * released by acked commands whose rows have not expired yet. */
     double backlog;
@@ -287,7 +293,7 @@ static inline double afd_request_lifetime(double mean_decode,
  * then afd_deployment_forecast_update with the theta the live loads give,
  * the finished requests' mean decode (0 unknown) and the requests in
  * flight's lifetime in steps. It returns true while the shift's forecast
- * (d->forecast) is the theta to size for. */
+ * (d->forecast) is the theta to size for, and then sets old_outlive. */
 void afd_deployment_live_trend(struct afd_deployment *d, int64_t now_ms,
                                double live_theta);
 bool afd_deployment_forecast_update(struct afd_deployment *d, int64_t now_ms,
