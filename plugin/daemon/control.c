@@ -391,6 +391,11 @@ static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
                                             margin, rec->ffn_instances};
         e->has_band = true;
     }
+    /* A count held above the band for the old requests still in flight
+     * (recommend.c, old_requests) is our own decision, not a sizing to
+     * alert on: inside the band while held. */
+    if (rec->old_requests && in.ratio > in.band_hi)
+        in.band_hi = in.ratio;
     devices = rec->attention_instances + rec->ffn_instances;
     in.loss = best > 0 ? fmax(0, 1 - at / best) : 0;
     in.lost_per_device = fmax(0, best - at) * 1000; /* tokens/ms -> /s */

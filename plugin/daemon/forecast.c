@@ -216,12 +216,17 @@ bool afd_deployment_forecast_update(struct afd_deployment *d, int64_t now_ms,
     end = end < 30000 ? 30000 : end > 300000 ? 300000 : end;
     /* The live estimate passes through the forecast on its way (young
      * requests pull it below for a while): agreement counts only after two
-     * of the new phase's lifetimes. */
+     * of the new phase's lifetimes. Nor does the forecast end after three
+     * lifetimes while our scale-in waits for old requests that outlive
+     * the new ones (recommend.c, old_requests): the live estimate still
+     * carries them, and sizing for it would undo the wait. */
     if (now_ms >= afd_deployment_held_until(d) &&
         ((fabs(live_theta - d->forecast.theta) <= 0.05 * d->forecast.theta &&
           (double)(now_ms - d->transient_start_ms) >
               2 * d->forecast.mean_decode * step) ||
-         ((double)(now_ms - d->transient_start_ms) > end && !converging(d)) ||
+         ((double)(now_ms - d->transient_start_ms) > end && !converging(d) &&
+          !(d->old_seen && d->shift_cut &&
+            live_theta > 1.1 * d->forecast.theta)) ||
          now_ms - d->transient_start_ms > AFD_TRANSIENT_MAX_MS)) {
         afd_transient_stop(&d->transient);
         d->has_forecast = false;
