@@ -110,12 +110,13 @@ void afd_deployment_live_trend(struct afd_deployment *d, int64_t now_ms,
  * are left to finish where they are (recommend.c, old_requests). On the
  * short-phases day (integration/scenarios/short-phases.json) lognormal
  * generation, 659 steps in flight, gave way to fixed 60-step requests
- * at batch 512, 73: the scale-in to the new count, 37 -> 3, handed about
- * 3,500 old requests to 1,536 slots, and the three instances ran old
- * work at a fraction of the phase's throughput for minutes. On the day of
+ * at batch 512, 73: the scale-in to the new count, 37 -> 4, handed back
+ * up to 3,264 old requests to 2,048 slots, and the instances left ran
+ * old work at a fraction of the phase's throughput for minutes. On the day of
  * public traces the shift from arXiv summarization is 3.0-3.2 times, and
- * there the forecast's count is the better one (at 3 the loop held 26
- * where 20 is best: four runs 0.1-0.4 points lower). 5 sits between.
+ * there the forecast's count is the better one (with 3, one run held 26
+ * where 20 is best, and eight of 33 lost 0.2-0.75 points). 5 sits
+ * between.
  */
 #define AFD_OLD_OUTLIVE 5.0
 

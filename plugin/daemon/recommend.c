@@ -557,10 +557,11 @@ static void band_target(struct model *m, int x, bool nearest, bool unmoved)
  * the live estimate comes within 10% of the forecast (they have left)
  * and is not raised again before the shift's end (the handed-back
  * requests raise the live loads while they are resumed). Measured on the
- * short-phases day, against sizing for the forecast at once: the batch
- * 512 phase 37 -> 9 -> 5 -> 3 instead of 37 -> 4 -> 3, 30.9 against 23.6
- * tokens/ms/device (the offline oracle, which carries no old fleet's
- * requests into the phase, 46.6).
+ * short-phases day (hardware 4 of its family), against sizing for the
+ * forecast at once: the batch-512 phase 37 -> 9 -> 4 instead of 37 -> 4
+ * -> 3 and five more moves as the old requests drained, 29.2 against
+ * 23.8 tokens/ms/device (the offline oracle, which carries no old
+ * fleet's requests into the phase, 46.6).
  */
 static void old_requests(struct afd_deployment *d, const struct live_view *v,
                          struct model *m)
