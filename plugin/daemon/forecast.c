@@ -214,7 +214,9 @@ bool afd_deployment_forecast_update(struct afd_deployment *d, int64_t now_ms,
     new_life = afd_request_lifetime(d->forecast.mean_decode,
                                     d->forecast.mean_residual);
     end = 3 * fmax(new_life, old_life) * step;
-    end = end < 30000 ? 30000 : end > 300000 ? 300000 : end;
+    end = end < 30000                  ? 30000
+          : end > AFD_TRANSIENT_MAX_MS ? AFD_TRANSIENT_MAX_MS
+                                       : end;
     /* The live estimate passes through the forecast on its way (young
      * requests pull it below for a while): agreement counts only after two
      * of the new phase's lifetimes. Nor does the forecast end after three
@@ -226,8 +228,7 @@ bool afd_deployment_forecast_update(struct afd_deployment *d, int64_t now_ms,
           (double)(now_ms - d->transient_start_ms) >
               2 * d->forecast.mean_decode * step) ||
          ((double)(now_ms - d->transient_start_ms) > end && !converging(d) &&
-          !(d->old_seen && d->shift_cut &&
-            live_theta > 1.1 * d->forecast.theta)) ||
+          !afd_deployment_old_wait(d, live_theta)) ||
          now_ms - d->transient_start_ms > AFD_TRANSIENT_MAX_MS)) {
         afd_transient_stop(&d->transient);
         d->has_forecast = false;

@@ -298,18 +298,20 @@ struct model {
     bool lean; /* target: band_target's lean move */
 };
 
-static int run_model(const struct afd_deployment *d, const struct live_view *v,
-                     const struct afd_profile *p, struct model *m, char *err)
+/* The model at theta and a measured load spread (< 0: none). */
+static int run_model_at(const struct afd_deployment *d,
+                        const struct live_view *v, const struct afd_profile *p,
+                        double theta, double spread, struct model *m, char *err)
 {
     const struct afd_recommendation *rec = &d->rec;
 
     m->profile = *p;
-    afd_solve_input_init(&m->in, &m->profile, rec->batch, rec->theta);
+    afd_solve_input_init(&m->in, &m->profile, rec->batch, theta);
     m->in.has_sigma = rec->has_sigma;
     m->in.sigma = rec->sigma;
-    if (v->n_load >= 2 && d->spread_use >= 0) {
+    if (v->n_load >= 2 && spread >= 0) {
         m->in.has_load_spread = true;
-        m->in.load_spread = d->spread_use;
+        m->in.load_spread = spread;
     }
     m->in.ffn_instances = rec->ffn_instances;
     m->in.max_ratio = d->cfg.max_ratio;
@@ -320,6 +322,13 @@ static int run_model(const struct afd_deployment *d, const struct live_view *v,
                            : m->sol.attention_instances;
     m->thr_target = throughput(&m->in, m->barrier, m->target);
     return 0;
+}
+
+/* The model at the recommendation's theta and the spread in use. */
+static int run_model(const struct afd_deployment *d, const struct live_view *v,
+                     const struct afd_profile *p, struct model *m, char *err)
+{
+    return run_model_at(d, v, p, d->rec.theta, d->spread_use, m, err);
 }
 
 /* The larger relative loss of count x under the two models. */
@@ -573,25 +582,18 @@ static void old_requests(struct afd_deployment *d, const struct live_view *v,
     if (d->old_outlive && rec->theta_source == AFD_THETA_FORECAST &&
         m->target < x) {
         struct model live_m;
-        const double theta = rec->theta, spread = d->spread_use,
-                     spread_n = d->spread_n;
         char err[AFD_ERR_LEN];
 
-        rec->theta = d->live_theta;
-        d->spread_use = d->live_spread;
-        d->spread_n = v->n_load;
-        if (run_model(d, v, &m->profile, &live_m, err) == 0 &&
+        if (run_model_at(d, v, &m->profile, d->live_theta, d->live_spread,
+                         &live_m, err) == 0 &&
             live_m.target > m->target) {
             m->target = live_m.target < x ? live_m.target : x;
             hold = true;
         }
-        rec->theta = theta;
-        d->spread_use = spread;
-        d->spread_n = spread_n;
     }
     if (d->old_seen && d->shift_cut && d->transient.active &&
         (m->target > x || (rec->theta_source == AFD_THETA_FORECAST &&
-                           d->live_theta > 1.1 * rec->theta))) {
+                           afd_deployment_old_wait(d, d->live_theta)))) {
         m->target = x;
         hold = true;
     }

@@ -288,6 +288,16 @@ static inline double afd_request_lifetime(double mean_decode,
     return fmax(mean_decode, mean_residual + 1);
 }
 
+/* Our scale-in in this shift waits for old requests that outlive the new
+ * ones (recommend.c, old_requests) while the live estimate, live_theta,
+ * is still more than 10% above the forecast: they have not left yet.
+ * The forecast does not end on its lifetimes meanwhile (forecast.c). */
+static inline bool afd_deployment_old_wait(const struct afd_deployment *d,
+                                           double live_theta)
+{
+    return d->old_seen && d->shift_cut && live_theta > 1.1 * d->forecast.theta;
+}
+
 /* The shift transient (forecast.c), once per recompute from recommend.c:
  * afd_deployment_live_trend first, with the raw mean live load per slot;
  * then afd_deployment_forecast_update with the theta the live loads give,
