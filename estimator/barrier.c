@@ -47,11 +47,17 @@
  *     n < 1, s < 0, or a NaN / infinite argument (other than g = -inf, which
  *     means "no floor" and gives mu + s*E[M_n]) return NaN.
  *
+ * STAGE NOISE (solver.h stage_cv) turns the step into an expected max of
+ * noisy stages, one more integral over this one (noisy_max_step, checked
+ * against a closed form and a two-factor Simpson rule to 1e-10 and 2e-9
+ * in tests/test_barrier_noise.c).
+ *
  * The integer optimum at the end of this file prunes x with a rigorous
  * bound (Jensen plus E[M_x] rising in x); see branch_and_bound().
  */
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "estimator/base/error.h"
@@ -306,16 +312,185 @@ bool afd_solver_spread(const struct afd_solve_input *in, double *spread,
     return false;
 }
 
-/* Barrier step time and throughput at x for a checked input. */
+/*
+ * I at every panel end of n's grid, for many z0 at one n (noisy_max_step):
+ * the same panels as tail_integral, summed once from the top.
+ */
+struct tail_cum {
+    const struct grid *g;
+    double n;
+    double at[N_EDGES]; /* I(left end of panel k), k = 0 .. g->panels */
+};
+
+static void tail_cum_fill(struct node_table *t, struct tail_cum *c, double n)
+{
+    const struct grid *g = grid_for(n);
+    int k;
+
+    c->g = g;
+    c->n = n;
+    c->at[g->panels] = n * edge_tail(t, g, g->panels);
+    for (k = g->panels - 1; k >= 0; k--) {
+        if (n * edge_log_phi(t, g, k) > -TAIL_SERIES)
+            c->at[k] = n * edge_tail(t, g, k);
+        else if (n * edge_log_phi(t, g, k + 1) < ALL_ONES)
+            c->at[k] = c->at[k + 1] + g->h;
+        else
+            c->at[k] = c->at[k + 1] + panel_whole(t, g, k, n);
+    }
+}
+
+/* GL-5 of 1 - Phi^n over [a, b], a part of one panel: the integral over
+ * R (noisy_max_step) averages its error away, at half the cost of GL-10. */
+static double part_fresh(double a, double b, double n)
+{
+    static const double x5[2] = {0.5384693101056831, 0.9061798459386640};
+    static const double w5[3] = {0.5688888888888889, 0.4786286704993665,
+                                 0.2369268850561891};
+    double c = 0.5 * (a + b), h2 = 0.5 * (b - a);
+    double sum = w5[0] * one_minus_pow(n, log_phi(c));
+    int j;
+
+    for (j = 0; j < 2; j++)
+        sum += w5[j + 1] * (one_minus_pow(n, log_phi(c - h2 * x5[j])) +
+                            one_minus_pow(n, log_phi(c + h2 * x5[j])));
+    return h2 * sum;
+}
+
+/* tail_integral(z0, n) for Z_MIN <= z0 from the cached panel ends. */
+static double tail_cached(const struct tail_cum *c, double z0)
+{
+    const struct grid *g = c->g;
+    double n = c->n, right;
+    int k;
+
+    if (n * log_phi(z0) > -TAIL_SERIES)
+        return n * q_moment(z0);
+    k = (int)floor((z0 - Z_MIN) / g->h);
+    right = panel_left(g, k + 1);
+    if (n * log_phi(right) < ALL_ONES)
+        return right - z0 + c->at[k + 1];
+    return part_fresh(z0, right, n) + c->at[k + 1];
+}
+
+/* expected_max_step for n >= 2 from the cache. */
+static double max_step_cached(const struct tail_cum *c, double g, double mu,
+                              double s)
+{
+    double z0;
+
+    if (s == 0)
+        return fmax(g, mu);
+    z0 = (g - mu) / s;
+    if (z0 < Z_MIN)
+        return mu + s * (Z_MIN + c->at[0]);
+    return g + s * tail_cached(c, z0);
+}
+
+/*
+ * Stage noise (solver.h, stage_cv): with the step's factors X_A, X_G (the
+ * larger of comm and FFN, G = X_G*g),
+ *     E[tau] = E[max(X_A*(mu + s*M_n), X_G*g)] = E[max(mu + s*M_n, R*g)],
+ * weighting by X_A (mean 1, a change of measure): R = X_G/X_A is then
+ * lognormal of mean 1 and log-variance log(1+cv_A^2) + log(1+cv_G^2),
+ * independent of M_n. Noise on one stage alone changes nothing while the
+ * other never binds; it costs most where they balance. Integrated over R's
+ * normal variate z in [-NOISE_Z, NOISE_Z] by GL-10 on two panels either
+ * side of the kink, where R*g meets mu + s*E[M_n] (the integrand bends
+ * there on the scale of s, sharply when s is small), normalised by the
+ * rule's own mass. Comm and FFN are not combined: where they balance, the
+ * larger one's noise stands for both (an underestimate there).
+ */
+#define NOISE_Z     7.0 /* phi beyond +-7 holds 3e-12 of the mass */
+#define NOISE_PANEL 3.5 /* widest GL-10 panel in z */
+
+static double noisy_max_step(struct node_table *t, double g, double mu,
+                             double s, int n, double sig)
+{
+    static const double grade[] = {0.5, 2.0};
+    struct tail_cum cum;
+    double em, top, kink = -NOISE_Z, edge[12], sum = 0, mass = 0;
+    int ne = 0, p, j, side;
+    size_t i;
+
+    if (!(g > 0))
+        return expected_max_step(t, g, mu, s, n);
+    if (n >= 2)
+        tail_cum_fill(t, &cum, n);
+    em = n < 2 ? 0 : Z_MIN + cum.at[0];
+    top = mu + s * em;
+    if (top > 0)
+        kink = (log(top / g) + 0.5 * sig * sig) / sig;
+    kink = fmin(fmax(kink, -NOISE_Z), NOISE_Z);
+    /* panel ends graded away from the kink: narrow where it bends */
+    edge[ne++] = -NOISE_Z;
+    for (i = sizeof(grade) / sizeof(grade[0]); i-- > 0;)
+        if (kink - grade[i] > -NOISE_Z)
+            edge[ne++] = kink - grade[i];
+    edge[ne++] = kink;
+    for (i = 0; i < sizeof(grade) / sizeof(grade[0]); i++)
+        if (kink + grade[i] < NOISE_Z)
+            edge[ne++] = kink + grade[i];
+    edge[ne++] = NOISE_Z;
+    for (p = 0; p + 1 < ne; p++) {
+        /* at most NOISE_PANEL wide: the normal density bends too */
+        int parts = (int)ceil((edge[p + 1] - edge[p]) / NOISE_PANEL), q;
+        double h2 = 0.5 * (edge[p + 1] - edge[p]) / (parts > 0 ? parts : 1);
+
+        for (q = 0; q < parts; q++) {
+            double c = edge[p] + (2 * q + 1) * h2;
+
+            for (j = 0; j < GL_HALF; j++) {
+                for (side = -1; side <= 1; side += 2) {
+                    double z = c + side * h2 * gl_x[j];
+                    double w = h2 * gl_w[j] * exp(-0.5 * z * z);
+
+                    mass += w;
+                    double gz = g * exp(sig * z - 0.5 * sig * sig);
+
+                    sum += w * (n < 2 ? expected_max_step(t, gz, mu, s, n)
+                                      : max_step_cached(&cum, gz, mu, s));
+                }
+            }
+        }
+    }
+    return sum / mass;
+}
+
+/* The larger of comm and FFN at x (g, ms) and R's log-sd (sig, 0 when no
+ * stage that matters is noisy); the stage times in *st. */
+static void noise_terms(const struct afd_solve_input *in, int x,
+                        struct afd_stage_times *st, double *g, double *sig)
+{
+    double cv_g, cv_a = in->stage_cv[AFD_REGIME_ATTENTION];
+
+    afd_stage_times_at(in, x / (double)in->ffn_instances, st);
+    if (st->comm >= st->ffn) {
+        *g = st->comm;
+        cv_g = in->stage_cv[AFD_REGIME_COMMUNICATION];
+    } else {
+        *g = st->ffn;
+        cv_g = in->stage_cv[AFD_REGIME_FFN];
+    }
+    *sig = sqrt(log1p(cv_a * cv_a) + log1p(cv_g * cv_g));
+}
+
+/* Barrier step time and throughput at x for a checked input; quiet: as if
+ * no stage were noisy (an upper bound of the throughput, by Jensen). */
 static void barrier_eval(struct node_table *t, const struct afd_solve_input *in,
-                         double spread, int x, double *step, double *thr)
+                         double spread, int x, bool quiet, double *step,
+                         double *thr)
 {
     struct afd_stage_times st;
-    double y = in->ffn_instances;
+    double y = in->ffn_instances, g, sig;
 
-    afd_stage_times_at(in, x / y, &st);
-    *step = expected_max_step(t, fmax(st.comm, st.ffn), st.attention,
-                              in->profile->aA * spread, x);
+    noise_terms(in, x, &st, &g, &sig);
+    if (!quiet && sig > 0)
+        *step = noisy_max_step(t, g, st.attention, in->profile->aA * spread, x,
+                               sig);
+    else
+        *step =
+            expected_max_step(t, g, st.attention, in->profile->aA * spread, x);
     *thr = x * in->batch / ((x + y) * *step);
 }
 
@@ -336,7 +511,7 @@ int afd_barrier_at(const struct afd_solve_input *in, int x, double *step_time,
         return afd_err(err, AFD_EINVAL,
                        "barrier model needs 'sigma' or 'load_spread', "
                        "neither is set");
-    barrier_eval(NULL, in, spread, x, &step, &thr);
+    barrier_eval(NULL, in, spread, x, false, &step, &thr);
     if (step_time)
         *step_time = step;
     if (throughput)
@@ -354,6 +529,15 @@ int afd_barrier_at(const struct afd_solve_input *in, int x, double *step_time,
  * the walk stops once nothing above can win; a longer range goes to a
  * depth-first branch and bound that splits at the midpoint and visits the
  * half with the larger bound first. Ties keep the smaller x.
+ *
+ * With stage noise a noisy step costs tens of plain ones (noisy_max_step),
+ * and a fleet of thousands on a flat curve has thousands of counts within
+ * the noise's cost of the optimum: the search runs without the noise,
+ * which finds the quiet optimum x0, then takes the counts whose quiet
+ * throughput (an upper bound of the noisy one, Jensen) is at least x0's
+ * noisy one, one run of x by unimodality, and finds the noisy maximum in
+ * it by ternary search (noisy_optimum; unimodal too, checked against an
+ * exhaustive search in tests/test_barrier_noise.c).
  */
 #define LINEAR_MAX  64    /* x walked one by one before branch and bound */
 #define LEAF_WIDTH  8     /* ranges this short are scanned */
@@ -382,11 +566,54 @@ static void try_x(struct search *s, int x)
 {
     double step, thr;
 
-    barrier_eval(&s->table, s->in, s->spread, x, &step, &thr);
+    barrier_eval(&s->table, s->in, s->spread, x, true, &step, &thr);
     if (thr > s->best_thr || (thr == s->best_thr && x < s->best_x)) {
         s->best_thr = thr;
         s->best_step = step;
         s->best_x = x;
+    }
+}
+
+/* Throughput at x, with the noise (noisy) or without. */
+static double thr_at(struct search *s, int x, bool noisy, double *step)
+{
+    double st, thr;
+
+    barrier_eval(&s->table, s->in, s->spread, x, !noisy, &st, &thr);
+    if (step)
+        *step = st;
+    return thr;
+}
+
+static double quiet_thr(const void *ctx, int x)
+{
+    return thr_at((struct search *)ctx, x, false, NULL);
+}
+
+/* From the quiet optimum in s->best_*: the noisy one (see above). */
+static void noisy_optimum(struct search *s, int x_max)
+{
+    int x0 = s->best_x, lo, hi, m1, m2, x;
+    double step, thr;
+
+    s->best_thr = thr_at(s, x0, true, &s->best_step);
+    lo = afd_unimodal_edge(x0, 1, s->best_thr, quiet_thr, s);
+    hi = afd_unimodal_edge(x0, x_max, s->best_thr, quiet_thr, s);
+    while (hi - lo > 2) {
+        m1 = lo + (hi - lo) / 3;
+        m2 = hi - (hi - lo) / 3;
+        if (thr_at(s, m1, true, NULL) < thr_at(s, m2, true, NULL))
+            lo = m1 + 1;
+        else
+            hi = m2;
+    }
+    for (x = lo; x <= hi; x++) {
+        thr = thr_at(s, x, true, &step);
+        if (thr > s->best_thr || (thr == s->best_thr && x < s->best_x)) {
+            s->best_thr = thr;
+            s->best_step = step;
+            s->best_x = x;
+        }
     }
 }
 
@@ -441,13 +668,42 @@ static void branch_and_bound(struct search *s, int a, int b)
     }
 }
 
+/* The walk and the branch and bound over x = 1 .. max_ratio*y. */
+static void search_run(struct search *s)
+{
+    const struct afd_solve_input *in = s->in;
+    double em = 0;
+    int x, x_max, x_lin;
+
+    x_max = (int)floor(in->max_ratio * s->y);
+    x_lin = x_max < LINEAR_MAX ? x_max : LINEAR_MAX;
+    for (x = 1; x <= x_lin; x++) {
+        if (x > 1 && (x & (x - 1)) == 0)
+            em = em_lower(s, x); /* refreshed at powers of two */
+        if (beaten(s, afd_solver_bound_between(in, s->mu_A + s->s_A * em,
+                                               x / s->y, x_max / s->y)))
+            break;
+        try_x(s, x);
+    }
+    if (x > x_lin && x_max > x_lin)
+        branch_and_bound(s, x_lin + 1, x_max);
+}
+
+static bool any_noise(const struct afd_solve_input *in)
+{
+    int k;
+
+    for (k = 0; k < AFD_REGIME_COUNT; k++)
+        if (in->stage_cv[k] > 0)
+            return true;
+    return false;
+}
+
 void afd_solver_barrier_optimum(const struct afd_solve_input *in,
                                 struct afd_solution *out)
 {
     struct search s;
     struct afd_stage_times st;
-    double em = 0;
-    int x, x_max, x_lin;
     bool measured;
 
     out->has_barrier = afd_solver_spread(in, &s.spread, &measured);
@@ -465,18 +721,9 @@ void afd_solver_barrier_optimum(const struct afd_solve_input *in,
     s.best_x = 0;
     s.best_thr = -1;
     s.best_step = 0;
-    x_max = (int)floor(in->max_ratio * s.y);
-    x_lin = x_max < LINEAR_MAX ? x_max : LINEAR_MAX;
-    for (x = 1; x <= x_lin; x++) {
-        if (x > 1 && (x & (x - 1)) == 0)
-            em = em_lower(&s, x); /* refreshed at powers of two */
-        if (beaten(&s, afd_solver_bound_between(in, s.mu_A + s.s_A * em,
-                                                x / s.y, x_max / s.y)))
-            break;
-        try_x(&s, x);
-    }
-    if (x > x_lin && x_max > x_lin)
-        branch_and_bound(&s, x_lin + 1, x_max);
+    search_run(&s);
+    if (any_noise(in))
+        noisy_optimum(&s, (int)floor(in->max_ratio * s.y));
     assert(s.best_x >= 1);
     out->attention_instances_barrier = s.best_x;
     out->r_star_barrier = s.best_x / s.y;

@@ -118,6 +118,10 @@ struct calib_stage {
     double p[3];
     double rs; /* forgetting-weighted sum of e^2/(1 + u'P-u), ms^2 */
     double rw; /* forgetting-weighted sample count behind rs */
+    /* The same of (e/t)^2/(1 + u'P-u), t the time predicted (> 0): the
+     * residuals relative to the time, which a change of the stage's time
+     * (a batch cut, a scale) leaves comparable; and its count. */
+    double vs, vw;
     uint64_t n;
     /* The data alone, forgetting-weighted like R - R0, in z = x/s: weight
      * W, means of z and y, M2 = sum w (z - mz)^2, C = sum w (z - mz)(y - my)
@@ -296,7 +300,7 @@ static int stage_update(const struct afd_calib *c, struct calib_stage *st,
     const double lam = c->cfg.forgetting, k = c->forget;
     const double z = x * st->inv_s;
     double d, inv_f, m0, m1, m2, dm, g0, g1, inv_m, e, r, th0, th1, q0, q1, q2,
-        rs;
+        rs, t, vs = lam * st->vs, vw = lam * st->vw;
 
     /* Forget toward the prior information. d < 0 only by rounding. */
     d = fmax(0.0, st->p[0] * st->p[2] - st->p[1] * st->p[1]);
@@ -315,6 +319,11 @@ static int stage_update(const struct afd_calib *c, struct calib_stage *st,
     /* The innovation e has variance sigma^2 (1 + u'P-u), so e*r estimates
      * sigma^2 without the parameter uncertainty's share. */
     rs = lam * st->rs + e * r;
+    t = st->th[0] * z + st->th[1];
+    if (t > 0) {
+        vs += e * r / (t * t);
+        vw += 1.0;
+    }
     th0 = st->th[0] + g0 * r;
     th1 = st->th[1] + g1 * r;
     q0 = (m0 + dm) * inv_m;
@@ -322,9 +331,12 @@ static int stage_update(const struct afd_calib *c, struct calib_stage *st,
     q2 = (m2 + z * z * dm) * inv_m;
 
     if (!isfinite(th0) || !isfinite(th1) || !isfinite(q0) || !isfinite(q1) ||
-        !isfinite(q2) || !(q0 > 0) || !(q2 > 0) || !isfinite(rs))
+        !isfinite(q2) || !(q0 > 0) || !(q2 > 0) || !isfinite(rs) ||
+        !isfinite(vs))
         return AFD_ERANGE;
     st->rs = rs;
+    st->vs = vs;
+    st->vw = vw;
     st->rw = lam * st->rw + 1.0;
     st->th[0] = th0;
     st->th[1] = th1;
@@ -434,6 +446,8 @@ static void ci_pair(const struct afd_calib *c, int i,
 
     *data_used = false;
     out->sigma_ms[i] = -1;
+    out->noise_cv[i] =
+        st->vw >= CI_MIN_WEIGHT ? sqrt(fmax(0.0, st->vs / (st->vw - 2.0))) : -1;
     out->excitation[i] = 0;
     if (st->rw < CI_MIN_WEIGHT) {
         out->ci[2 * i] = fabs(out->prior[2 * i]);
@@ -593,6 +607,8 @@ void afd_calib_export(const struct afd_calib *c, struct afd_calib_state *out)
         o->prior_cov[3] = c->p0;
         o->resid[0] = st->rs;
         o->resid[1] = st->rw;
+        o->rel[0] = st->vs;
+        o->rel[1] = st->vw;
         o->samples = st->n;
         o->data[0] = st->d.w;
         o->data[1] = st->d.mz * st->s;
@@ -660,7 +676,8 @@ static int check_stage(const struct afd_calib *tmp, int i,
                        "not symmetric positive semidefinite",
                        stage_names[i], v[0], v[1], v[2], v[3]);
     if (!(isfinite(in->resid[0]) && in->resid[0] >= 0 &&
-          isfinite(in->resid[1]) && in->resid[1] >= 0))
+          isfinite(in->resid[1]) && in->resid[1] >= 0 && isfinite(in->rel[0]) &&
+          in->rel[0] >= 0 && isfinite(in->rel[1]) && in->rel[1] >= 0))
         return afd_err(err, AFD_EINVAL,
                        "calibration state: %s residual statistics (%g, %g) "
                        "must be finite and >= 0",
@@ -707,6 +724,8 @@ int afd_calib_import(struct afd_calib *c, const struct afd_calib_state *in,
         st->p[2] = o->cov[3];
         st->rs = o->resid[0];
         st->rw = o->resid[1];
+        st->vs = o->rel[0];
+        st->vw = o->rel[1];
         st->n = o->samples;
         if (o->data[0] > 0) {
             st->d.w = o->data[0];

@@ -98,6 +98,10 @@ struct afd_calib_report {
      * (+-100%): the data have not separated it from its partner. */
     double ci[AFD_COEF_COUNT];
     double sigma_ms[3]; /* per stage residual std deviation, -1 unknown */
+    /* per stage residual sd relative to the time predicted: the stage's
+     * per-step noise (coefficient of variation) plus any misfit; -1
+     * unknown */
+    double noise_cv[3];
     /* Identified: the data alone (prior excluded) pin the coefficient to a
      * 95% half-width under 10% of its value, which needs the stage's load to
      * have varied (excitation = 1 - rho^2 of the data's information,
@@ -147,6 +151,7 @@ struct afd_calib_stage_state {
     double cov[4];       /* row-major 2x2 covariance */
     double prior_cov[4]; /* the prior covariance, for the calibrated test */
     double resid[2];     /* residual sum (ms^2) and its weight; 0 0 = none */
+    double rel[2];       /* the same relative to the time predicted */
     uint64_t samples;
     /* The data alone (the line reported once identified), forgetting-
      * weighted: weight, mean load (tokens), mean time (ms), sum of squared

@@ -19,6 +19,7 @@
 #include <assert.h>
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "estimator/base/error.h"
@@ -158,6 +159,14 @@ int afd_solve_check(const struct afd_solve_input *in, char *err)
     if (in->has_load_spread &&
         (rc = check_num("load_spread", in->load_spread, 0, false, err)))
         return rc;
+    for (int k = 0; k < AFD_REGIME_COUNT; k++) {
+        if (!(in->stage_cv[k] >= 0 && in->stage_cv[k] <= AFD_MAX_STAGE_CV))
+            return afd_err(err, AFD_EINVAL,
+                           "solve input field 'stage_cv' of %s must be in "
+                           "[0, %g], got %g",
+                           afd_regime_name((enum afd_regime)k),
+                           AFD_MAX_STAGE_CV, in->stage_cv[k]);
+    }
     if (in->ffn_instances < 1)
         return afd_err(err, AFD_EINVAL,
                        "solve input field 'ffn_instances' must be >= 1, "
@@ -458,28 +467,59 @@ void afd_balanced_band(const struct afd_solve_input *in, double r_star,
               : band_edge(in, r_star, in->max_ratio, target, false);
 }
 
+int afd_unimodal_edge(int from, int lim, double want,
+                      double (*f)(const void *ctx, int x), const void *ctx)
+{
+    const int dir = lim > from ? 1 : -1;
+    int good = from, bad, step = 1, x;
+
+    for (;;) {
+        x = good + dir * step;
+        if (dir > 0 ? x >= lim : x <= lim)
+            x = lim;
+        if (x == good)
+            return good;
+        if (!(f(ctx, x) >= want)) {
+            bad = x;
+            break;
+        }
+        if (x == lim)
+            return x;
+        good = x;
+        step *= 2;
+    }
+    while (abs(bad - good) > 1) {
+        x = good + (bad - good) / 2;
+        if (f(ctx, x) >= want)
+            good = x;
+        else
+            bad = x;
+    }
+    return good;
+}
+
+static double barrier_thr(const void *ctx, int x)
+{
+    double thr = NAN;
+
+    afd_barrier_at(ctx, x, NULL, &thr, NULL);
+    return thr;
+}
+
 int afd_balanced_band_barrier(const struct afd_solve_input *in, int x_star,
                               double loss, double *lo, double *hi, char *err)
 {
     int xmax = (int)fmin(in->max_ratio * in->ffn_instances, INT_MAX / 2);
-    double best, thr;
-    int rc, x;
+    double best;
+    int rc;
 
     if ((rc = afd_barrier_at(in, x_star, NULL, &best, err)))
         return rc;
-    /* Integer x: f is unimodal in x (model.md sec. 5), so walk outwards
-     * until the throughput falls below the target. */
-    for (x = x_star; x > 1; x--) {
-        afd_barrier_at(in, x - 1, NULL, &thr, NULL);
-        if (thr < (1 - loss) * best)
-            break;
-    }
-    *lo = (double)x / in->ffn_instances;
-    for (x = x_star; x < xmax; x++) {
-        afd_barrier_at(in, x + 1, NULL, &thr, NULL);
-        if (thr < (1 - loss) * best)
-            break;
-    }
-    *hi = (double)x / in->ffn_instances;
+    *lo = (double)afd_unimodal_edge(x_star, 1, (1 - loss) * best, barrier_thr,
+                                    in) /
+          in->ffn_instances;
+    *hi = (double)afd_unimodal_edge(x_star, xmax > x_star ? xmax : x_star,
+                                    (1 - loss) * best, barrier_thr, in) /
+          in->ffn_instances;
     return AFD_OK;
 }

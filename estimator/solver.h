@@ -16,7 +16,10 @@
  *     G = max(t_C, t_F), mu_A = t_A(B*theta), s_A = aA*spread,
  *     z0 = (G - mu_A)/s_A,
  * integrated numerically; the integer x maximising x*B/((x+y)*E[tau]) is
- * returned.
+ * returned. With per-step stage noise (stage_cv: each stage's time times a
+ * mean-1 lognormal factor drawn every step) E[tau] is the expected max of
+ * the noisy stages, which lowers the optimum where two stages balance
+ * (barrier.c).
  *
  * With y FFN instances each FFN takes r*B tokens, r = x/y; integer
  * recommendations are over x. Regime at r = the stage whose time sets tau(r);
@@ -38,7 +41,7 @@ enum afd_regime {
     AFD_REGIME_COMMUNICATION = 1,
     AFD_REGIME_FFN = 2,
 };
-#define AFD_REGIME_COUNT 3
+#define AFD_REGIME_COUNT      3
 #define AFD_DEFAULT_MAX_RATIO 1024.0
 
 /* "attention", "communication", "ffn"; parse returns AFD_EINVAL if unknown. */
@@ -47,18 +50,27 @@ int afd_regime_parse(const char *s, enum afd_regime *out, char *err);
 
 struct afd_solve_input {
     const struct afd_profile *profile; /* validated by afd_solve_check */
-    double batch;          /* B, decode slots per Attention instance, > 0 */
-    double theta;          /* tokens, time-averaged per-slot load, >= 0 */
-    bool has_sigma;        /* sigma known (needed for the barrier result) */
-    double sigma;          /* tokens, sd of the per-slot load, >= 0 */
-    bool has_load_spread;  /* measured spread of T_j across instances */
-    double load_spread;    /* tokens, sd of per-instance loads; replaces
-                              sqrt(B)*sigma in the barrier term when set */
-    int ffn_instances;     /* y >= 1 */
-    double max_ratio;      /* upper bound of r = x/y, >= 1 (1024 default) */
+    double batch;         /* B, decode slots per Attention instance, > 0 */
+    double theta;         /* tokens, time-averaged per-slot load, >= 0 */
+    bool has_sigma;       /* sigma known (needed for the barrier result) */
+    double sigma;         /* tokens, sd of the per-slot load, >= 0 */
+    bool has_load_spread; /* measured spread of T_j across instances */
+    double load_spread;   /* tokens, sd of per-instance loads; replaces
+                             sqrt(B)*sigma in the barrier term when set */
+    int ffn_instances;    /* y >= 1 */
+    double max_ratio;     /* upper bound of r = x/y, >= 1 (1024 default) */
+    /* Per-step noise of each stage's time, indexed by enum afd_regime: the
+     * coefficient of variation (0..AFD_MAX_STAGE_CV) of a mean-1 lognormal
+     * factor drawn every step, independent across stages, common to the
+     * instances of a stage. 0 = none (the default). Only the barrier model
+     * reads it: the step waits for the slowest stage, so noise costs most
+     * where two stages balance (barrier.c). */
+    double stage_cv[AFD_REGIME_COUNT];
 };
+#define AFD_MAX_STAGE_CV 2.0
 
-/* Fills in defaults: no sigma, no spread, y = 1, max_ratio 1024. */
+/* Fills in defaults: no sigma, no spread, y = 1, max_ratio 1024, no stage
+ * noise. */
 void afd_solve_input_init(struct afd_solve_input *in,
                           const struct afd_profile *p, double batch,
                           double theta);
@@ -67,38 +79,38 @@ void afd_solve_input_init(struct afd_solve_input *in,
 int afd_solve_check(const struct afd_solve_input *in, char *err);
 
 struct afd_regime_span {
-    double from;           /* ratio, exclusive (0 for the first span) */
-    double to;             /* ratio, inclusive (max_ratio for the last) */
+    double from; /* ratio, exclusive (0 for the first span) */
+    double to;   /* ratio, inclusive (max_ratio for the last) */
     enum afd_regime regime;
 };
 
 struct afd_stage_times {
-    double attention;      /* ms, t_A(B*theta) (mean-field) */
-    double comm;           /* ms, t_C at this ratio */
-    double ffn;            /* ms, t_F(r*B) */
-    double step;           /* ms, tau = max of the three */
+    double attention; /* ms, t_A(B*theta) (mean-field) */
+    double comm;      /* ms, t_C at this ratio */
+    double ffn;       /* ms, t_F(r*B) */
+    double step;      /* ms, tau = max of the three */
 };
 
 struct afd_solution {
     /* mean-field, continuous */
-    double r_star;               /* exact maximiser of f on (0, max_ratio] */
-    enum afd_regime regime;      /* regime at r_star */
-    double step_time;            /* ms, tau(r_star) */
+    double r_star;                /* exact maximiser of f on (0, max_ratio] */
+    enum afd_regime regime;       /* regime at r_star */
+    double step_time;             /* ms, tau(r_star) */
     double throughput_per_device; /* tokens/ms/device, f(r_star) */
-    bool has_closed_form;        /* per_instance comm: r_A, r_C, r_peak valid */
-    double r_A;                  /* (t_A - bF)/(aF*B), may be <= 0 */
-    double r_C;                  /* (t_C - bF)/(aF*B), may be <= 0 */
-    double r_peak;               /* sqrt(bF/(aF*B)) */
+    bool has_closed_form; /* per_instance comm: r_A, r_C, r_peak valid */
+    double r_A;           /* (t_A - bF)/(aF*B), may be <= 0 */
+    double r_C;           /* (t_C - bF)/(aF*B), may be <= 0 */
+    double r_peak;        /* sqrt(bF/(aF*B)) */
     /* mean-field integer recommendation for y FFN instances */
-    int attention_instances;     /* x in [1, max_ratio*y] maximising f(x/y) */
+    int attention_instances; /* x in [1, max_ratio*y] maximising f(x/y) */
     double throughput_per_device_int; /* f(x/y) */
     /* barrier-aware integer optimum; valid only when has_barrier */
-    bool has_barrier;            /* false when neither sigma nor spread known */
-    bool spread_measured;        /* spread came from load_spread, not sigma */
-    double barrier_spread;       /* tokens, sd of T_j used */
+    bool has_barrier;      /* false when neither sigma nor spread known */
+    bool spread_measured;  /* spread came from load_spread, not sigma */
+    double barrier_spread; /* tokens, sd of T_j used */
     int attention_instances_barrier; /* x maximising the barrier throughput */
-    double r_star_barrier;       /* x / y */
-    double step_time_barrier;    /* ms, E[tau] at that x */
+    double r_star_barrier;           /* x / y */
+    double step_time_barrier;        /* ms, E[tau] at that x */
     double throughput_per_device_barrier; /* barrier model at that x */
     /* regime map over (0, max_ratio] */
     size_t n_regimes;
@@ -107,7 +119,8 @@ struct afd_solution {
 
 /*
  * Everything above for one input. Returns AFD_OK or AFD_EINVAL (message from
- * afd_solve_check). Budget: well under 200 us with max_ratio 1024.
+ * afd_solve_check). Budget: well under 200 us with max_ratio 1024, stage
+ * noise included (integration/bench_estimator.c).
  */
 int afd_solve(const struct afd_solve_input *in, struct afd_solution *out,
               char *err);
@@ -153,6 +166,16 @@ void afd_balanced_band(const struct afd_solve_input *in, double r_star,
  */
 int afd_balanced_band_barrier(const struct afd_solve_input *in, int x_star,
                               double loss, double *lo, double *hi, char *err);
+
+/*
+ * The last integer x stepping from `from` toward `lim` (inclusive) while
+ * f(ctx, x) >= want, for f unimodal in x with its peak at `from` (the
+ * values >= want are then one run of x): doubling steps, then bisection,
+ * O(log |lim - from|) calls of f where a walk makes one per count. Returns
+ * `from` when its neighbour toward lim is already below want.
+ */
+int afd_unimodal_edge(int from, int lim, double want,
+                      double (*f)(const void *ctx, int x), const void *ctx);
 
 /*
  * Barrier model at x Attention instances (x >= 1): expected step time (ms)

@@ -6,6 +6,7 @@
  *     calib_update_ns      afd_calib_add_{attention,comm,ffn}, per call
  *     solve_meanfield_us   afd_solve without sigma (mean-field only)
  *     solve_barrier_us     afd_solve with sigma (mean-field + barrier)
+ *     solve_noise_us       the same with 10% per-step noise on every stage
  *     trace_parse_ms       afd_trace_parse of --trace FILE (only if given)
  * both solves with max_ratio 1024 and the built-in paper-v1-fit profile.
  * Each figure is the median of five timed repetitions. --smoke runs tiny
@@ -134,6 +135,7 @@ static int bench_calib(long n, const double *prompt, double *ns)
     return rc ? -1 : 0;
 }
 
+/* barrier: 0 mean-field only, 1 with sigma, 2 with sigma and stage noise */
 static int bench_solve(long n, int barrier, double *us)
 {
     const struct afd_profile *p = afd_profile_builtin(AFD_DEFAULT_PROFILE);
@@ -146,6 +148,9 @@ static int bench_solve(long n, int barrier, double *us)
     afd_solve_input_init(&in, p, 256, 600);
     in.max_ratio = 1024;
     in.has_sigma = barrier != 0;
+    if (barrier == 2)
+        for (i = 0; i < AFD_REGIME_COUNT; i++)
+            in.stage_cv[i] = 0.1;
     t0 = (double)afd_clock_mono_ns();
     for (i = 0; i < n; i++) {
         /* A different theta and sigma per call, as a live daemon sees. */
@@ -244,6 +249,7 @@ int main(int argc, char **argv)
     REPORT("calib_update_ns", bench_calib(c->calib, prompt, &v[k]));
     REPORT("solve_meanfield_us", bench_solve(c->solve_mf, 0, &v[k]));
     REPORT("solve_barrier_us", bench_solve(c->solve_barrier, 1, &v[k]));
+    REPORT("solve_noise_us", bench_solve(c->solve_barrier, 2, &v[k]));
     if (text)
         REPORT("trace_parse_ms", bench_trace(c->trace, text, len, &v[k]));
     free(text);

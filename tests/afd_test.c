@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "estimator/profile.h"
+#include "estimator/solver.h"
 
 void afd_assert_close(double expected, double actual, double abs_tol,
                       double rel_tol, const char *expr, const char *file,
@@ -143,4 +144,24 @@ double afd_test_rng_uniform(double lo, double hi)
     rng_state ^= rng_state >> 27;
     return lo + (hi - lo) * ((rng_state * 2685821657736338717ULL >> 11) *
                              (1.0 / 9007199254740992.0));
+}
+
+void afd_test_random_barrier_input(struct afd_profile *p,
+                                   struct afd_solve_input *in, int i)
+{
+    memset(p, 0, sizeof(*p));
+    strcpy(p->name, "random");
+    p->aA = exp(afd_test_rng_uniform(log(1e-6), log(1e-3)));
+    p->bA = afd_test_rng_uniform(0.1, 10);
+    p->aC = exp(afd_test_rng_uniform(log(1e-5), log(1e-2)));
+    p->bC = afd_test_rng_uniform(0.01, 3);
+    p->aF = exp(afd_test_rng_uniform(log(1e-4), log(1e-2)));
+    p->bF = afd_test_rng_uniform(0.1, 10);
+    p->comm_mode = i % 2 ? AFD_COMM_AGGREGATE : AFD_COMM_PER_INSTANCE;
+    afd_solve_input_init(in, p, floor(afd_test_rng_uniform(1, 1024)),
+                         afd_test_rng_uniform(10, 5000));
+    in->has_sigma = true;
+    in->sigma = in->theta * afd_test_rng_uniform(0.05, 3);
+    in->ffn_instances = 1 + i % 3;
+    in->max_ratio = floor(afd_test_rng_uniform(1, 48));
 }

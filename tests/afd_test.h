@@ -64,4 +64,13 @@ void afd_test_paper_profile(struct afd_profile *p);
 void afd_test_rng_seed(uint64_t seed);
 double afd_test_rng_uniform(double lo, double hi);
 
+/*
+ * A random barrier input from the rng above (its i-th case): a profile
+ * log-uniform over three decades per coefficient, both comm modes, batch
+ * 1-1024, theta 10-5000 with sigma, 1-3 FFN instances, max_ratio < 48.
+ */
+struct afd_solve_input;
+void afd_test_random_barrier_input(struct afd_profile *p,
+                                   struct afd_solve_input *in, int i);
+
 #endif

@@ -171,13 +171,18 @@ trace that does not exist|cannot open|--batch 64 --trace $TMP/none.csv
 value given to --json|--json takes no value|--json=1
 positional argument|unexpected argument 'foo'|foo
 flag given twice|--batch given twice|--batch 64 --batch 64 --theta 1
+noise with two numbers|--noise-cv needs A,C,F|--batch 64 --theta 600 --noise-cv 0.1,0.1
+noise not a number|--noise-cv needs A,C,F|--batch 64 --theta 600 --noise-cv 0.1,x,0
+noise above 2|--noise-cv values must be in \[0, 2\]|--batch 64 --theta 600 --noise-cv 0,2.5,0
+negative noise|--noise-cv values must be in \[0, 2\]|--batch 64 --theta 600 --noise-cv -0.1,0,0
 EOF
 
 # 11. --help: exit 0 and every flag listed.
 run help --help
 missing=""
 for f in --profile --profile-file --batch --theta --sigma --trace \
-    --geometric --ffn-instances --comm-mode --max-ratio --json --help; do
+    --geometric --ffn-instances --comm-mode --max-ratio --noise-cv --json \
+    --help; do
     grep -q -- "^  $f\b" "$TMP/help.out" || missing="$missing $f"
 done
 help_ok=no
@@ -193,5 +198,20 @@ need = ["profile     paper-v1-fit", "provenance  FITTED", "r_A 9.301",
         "r_C ", "r_peak ", "regime      attention at r*", "throughput",
         "mean-field:", "barrier-aware:", "regimes"]
 sys.exit(0 if all(n in t for n in need) else 1)' "$TMP/table.out"
+
+# 13. Per-step stage noise: echoed in the JSON, no noise the same answer
+# as none given, and noise on every stage lowers the barrier-aware count
+# (the step waits for the slowest stage: noise costs most at the balance).
+run quiet --batch 256 --geometric 100,500 --json
+run zero --batch 256 --geometric 100,500 --noise-cv 0,0,0 --json
+run noisy --batch 256 --geometric 100,500 --noise-cv 0.15,0.15,0.15 --json
+q=$(get "$TMP/quiet.out" 'd["attention_instances_barrier"]')
+check "--noise-cv 0,0,0 gives the quiet answer" \
+    [ "$(get "$TMP/zero.out" 'd["attention_instances_barrier"]')" = "$q" ]
+check "--noise-cv echoed per stage" \
+    [ "$(get "$TMP/noisy.out" 'd["stage_noise_cv"]["communication"]')" = 0.15 ]
+n=$(get "$TMP/noisy.out" 'd["attention_instances_barrier"]')
+check "15% noise on every stage: barrier count $n below the quiet $q" \
+    [ "$n" -lt "$q" ]
 
 summary cli_solve

@@ -265,27 +265,6 @@ static void test_afd_barrier_at_needs_sigma(void **state)
     assert_non_null(strstr(err, "'x'"));
 }
 
-/* Random input with a spread, both comm modes, small max_ratio. */
-static void random_barrier_input(struct afd_profile *p,
-                                 struct afd_solve_input *in, int i)
-{
-    memset(p, 0, sizeof(*p));
-    strcpy(p->name, "random");
-    p->aA = exp(afd_test_rng_uniform(log(1e-6), log(1e-3)));
-    p->bA = afd_test_rng_uniform(0.1, 10);
-    p->aC = exp(afd_test_rng_uniform(log(1e-5), log(1e-2)));
-    p->bC = afd_test_rng_uniform(0.01, 3);
-    p->aF = exp(afd_test_rng_uniform(log(1e-4), log(1e-2)));
-    p->bF = afd_test_rng_uniform(0.1, 10);
-    p->comm_mode = i % 2 ? AFD_COMM_AGGREGATE : AFD_COMM_PER_INSTANCE;
-    afd_solve_input_init(in, p, floor(afd_test_rng_uniform(1, 1024)),
-                         afd_test_rng_uniform(10, 5000));
-    in->has_sigma = true;
-    in->sigma = in->theta * afd_test_rng_uniform(0.05, 3);
-    in->ffn_instances = 1 + i % 3;
-    in->max_ratio = floor(afd_test_rng_uniform(1, 48));
-}
-
 /* ensure the barrier throughput never exceeds the mean-field f(x/y) */
 static void test_afd_barrier_at_below_mean_field(void **state)
 {
@@ -296,7 +275,7 @@ static void test_afd_barrier_at_below_mean_field(void **state)
 
     afd_test_rng_seed(0x452821e638d01377ULL);
     for (i = 0; i < 100; i++) {
-        random_barrier_input(&p, &in, i);
+        afd_test_random_barrier_input(&p, &in, i);
         y = in.ffn_instances;
         for (x = 1; x <= 40; x++) {
             assert_int_equal(afd_barrier_at(&in, x, &step, &thr, NULL), AFD_OK);
@@ -316,7 +295,7 @@ static void test_afd_solve_barrier_matches_exhaustive(void **state)
 
     afd_test_rng_seed(0xbe5466cf34e90c6cULL);
     for (i = 0; i < 150; i++) {
-        random_barrier_input(&p, &in, i);
+        afd_test_random_barrier_input(&p, &in, i);
         assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
         x_max = (int)floor(in.max_ratio * in.ffn_instances);
         best = -1;
@@ -344,7 +323,7 @@ static void test_afd_solve_barrier_matches_exhaustive_long_range(void **state)
 
     afd_test_rng_seed(0x3f84d5b5b5470917ULL);
     for (i = 0; i < 24; i++) {
-        random_barrier_input(&p, &in, i);
+        afd_test_random_barrier_input(&p, &in, i);
         in.ffn_instances = 1 + i % 8;
         in.max_ratio = floor(afd_test_rng_uniform(16, 128));
         /* a third attention-bound far out, where f rises to max_ratio */
@@ -361,9 +340,49 @@ static void test_afd_solve_barrier_matches_exhaustive_long_range(void **state)
     }
 }
 
+/* ensure the barrier band's edges (found by doubling and bisection) are
+ * the ones a walk outward from the optimum count by count finds, with and
+ * without stage noise, up to fleets of 4,000 */
+static void test_afd_balanced_band_barrier_matches_walk(void **state)
+{
+    struct afd_profile p;
+    struct afd_solve_input in;
+    struct afd_solution s;
+    double lo, hi, best, thr, want;
+    int i, x, wlo, whi, x_max;
+
+    afd_test_rng_seed(0x2f1d6e83c4a5b907ULL);
+    for (i = 0; i < 120; i++) {
+        afd_test_random_barrier_input(&p, &in, i);
+        in.max_ratio = floor(afd_test_rng_uniform(1, 4000.0 / 3));
+        if (i % 2)
+            in.stage_cv[AFD_REGIME_FFN] = afd_test_rng_uniform(0, 0.3);
+        assert_int_equal(afd_solve(&in, &s, NULL), AFD_OK);
+        x = s.attention_instances_barrier;
+        x_max = (int)floor(in.max_ratio * in.ffn_instances);
+        assert_int_equal(afd_barrier_at(&in, x, NULL, &best, NULL), AFD_OK);
+        want = (1 - 0.02) * best;
+        for (wlo = x; wlo > 1; wlo--) {
+            afd_barrier_at(&in, wlo - 1, NULL, &thr, NULL);
+            if (thr < want)
+                break;
+        }
+        for (whi = x; whi < x_max; whi++) {
+            afd_barrier_at(&in, whi + 1, NULL, &thr, NULL);
+            if (thr < want)
+                break;
+        }
+        assert_int_equal(
+            afd_balanced_band_barrier(&in, x, 0.02, &lo, &hi, NULL), AFD_OK);
+        assert_int_equal((int)lround(lo * in.ffn_instances), wlo);
+        assert_int_equal((int)lround(hi * in.ffn_instances), whi);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_afd_balanced_band_barrier_matches_walk),
         cmocka_unit_test(test_afd_expected_max_normal_closed_forms),
         cmocka_unit_test(test_afd_expected_max_normal_model_values),
         cmocka_unit_test(test_afd_expected_max_normal_monotone_and_domain),

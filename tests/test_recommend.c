@@ -254,6 +254,7 @@ static void model_input(const struct afd_recommendation *r,
     si->sigma = r->sigma;
     si->has_load_spread = r->spread_measured;
     si->load_spread = r->load_spread;
+    memcpy(si->stage_cv, r->stage_cv, sizeof(si->stage_cv));
 }
 
 /* The band (within `loss` of the optimum's throughput) as counts. */

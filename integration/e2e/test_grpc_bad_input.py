@@ -143,6 +143,12 @@ def check_statuses(c, stubs, ch):
             code == grpc.StatusCode.INVALID_ARGUMENT and "no-such" in det,
             "%s %s" % (code, det))
     code, det = e2e.rpc_code(sizer.Solve, pb.SolveRequest(
+        profile_name="paper-v1-fit", batch=64, theta=500,
+        ffn_noise_cv=float("nan")), timeout=T)
+    c.check("Solve with a NaN stage noise: INVALID_ARGUMENT naming it",
+            code == grpc.StatusCode.INVALID_ARGUMENT and "stage_cv" in det
+            and "ffn" in det, "%s %s" % (code, det))
+    code, det = e2e.rpc_code(sizer.Solve, pb.SolveRequest(
         batch=64, theta=500, comm_mode="sideways"), timeout=T)
     c.check("Solve with a bad comm mode: INVALID_ARGUMENT",
             code == grpc.StatusCode.INVALID_ARGUMENT, "%s %s" % (code, det))

@@ -116,12 +116,13 @@ def report(stubs, ch, deployment, steps, reqs, per_batch=40):
     return stub.Report(gen(), timeout=e2e.RPC_TIMEOUT)
 
 
-def cli_solve(bin_dir, batch, theta, sigma, ffn):
+def cli_solve(bin_dir, batch, theta, sigma, ffn, noise=None):
+    extra = ["--noise-cv", ",".join(repr(v) for v in noise)] if noise else []
     out = subprocess.run(
         [os.path.join(bin_dir, "afd-sizer"), "solve", "--profile",
          "paper-v1-fit", "--batch", repr(batch), "--theta", repr(theta),
-         "--sigma", repr(sigma), "--ffn-instances", str(ffn), "--json"],
-        capture_output=True, text=True, timeout=30)
+         "--sigma", repr(sigma), "--ffn-instances", str(ffn), "--json"] +
+        extra, capture_output=True, text=True, timeout=30)
     if out.returncode != 0:
         raise RuntimeError("afd-sizer solve failed: " + out.stderr)
     return json.loads(out.stdout)
@@ -264,6 +265,38 @@ def check_ffn_bound(c, stubs, ch, prof, rng):
             "%r vs %r" % (rec.current_regime, want))
 
 
+def check_noise(c, stubs, ch, prof, rng):
+    """Stage times with 15% per-step noise (a mean-1 lognormal factor per
+    stage and step, shared by the instances, as afd-sim's scenario
+    hardware draws it): GetRecommendation reports it per stage."""
+    pb = stubs.afd_sizer_pb2
+    batch, loads, now, out = 64.0, [64.0 * 450 + 500 * i for i in range(8)], \
+        int(time.time() * 1000), []
+    s2 = math.log1p(0.15 ** 2)
+
+    def f():
+        return math.exp(rng.gauss(0, math.sqrt(s2)) - s2 / 2)
+    for k in range(300):
+        fa, fc, ff = f(), f(), f()
+        for i, t in enumerate(loads):
+            out.append(pb.StepSample(
+                instance_id="att-%d" % i, role=pb.ROLE_ATTENTION, step=k,
+                batch_size=batch, token_load=t,
+                attention_ms=fa * (prof.aA * t + prof.bA),
+                comm_ms=fc * (prof.aC * batch + prof.bC), timestamp_ms=now))
+        n = batch * len(loads)
+        out.append(pb.StepSample(
+            instance_id="ffn-0", role=pb.ROLE_FFN, step=k, ffn_tokens=n,
+            ffn_ms=ff * (prof.aF * n + prof.bF), timestamp_ms=now))
+    report(stubs, ch, "noisy", out, make_requests(rng, 300))
+    rec = stubs.afd_sizer_pb2_grpc.SizerStub(ch).GetRecommendation(
+        pb.GetRecommendationRequest(deployment="noisy"),
+        timeout=e2e.RPC_TIMEOUT)
+    got = (rec.attention_noise_cv, rec.comm_noise_cv, rec.ffn_noise_cv)
+    c.check("noisy: each stage's per-step noise reported near 15%",
+            rec.valid and all(0.10 < v < 0.20 for v in got), str(got))
+
+
 def check_solve_rpc(c, bin_dir, stubs, ch):
     pb = stubs.afd_sizer_pb2
     sizer = stubs.afd_sizer_pb2_grpc.SizerStub(ch)
@@ -281,6 +314,22 @@ def check_solve_rpc(c, bin_dir, stubs, ch):
             ref["attention_instances_barrier"] and
             e2e.close(s.step_time_barrier_ms, ref["step_time_barrier_ms"],
                       1e-9), "%s vs %s" % (s, ref))
+    # per-step stage noise over the wire: the same answer as the CLI's
+    got = sizer.Solve(pb.SolveRequest(profile_name="paper-v1-fit", batch=256,
+                                      theta=599, has_sigma=True, sigma=499.5,
+                                      ffn_instances=1, attention_noise_cv=0.1,
+                                      comm_noise_cv=0.05, ffn_noise_cv=0.2),
+                      timeout=e2e.RPC_TIMEOUT)
+    ref = cli_solve(bin_dir, 256.0, 599.0, 499.5, 1, (0.1, 0.05, 0.2))
+    quiet = cli_solve(bin_dir, 256.0, 599.0, 499.5, 1)
+    s = got.solution
+    c.check("Solve with stage noise equals afd-sizer solve --noise-cv, "
+            "below the quiet count",
+            s.attention_instances_barrier ==
+            ref["attention_instances_barrier"] <
+            quiet["attention_instances_barrier"] and
+            e2e.close(s.step_time_barrier_ms, ref["step_time_barrier_ms"],
+                      1e-9), "%s vs %s" % (s, ref))
 
 
 def body(c, daemon, stubs, tmp):
@@ -294,6 +343,7 @@ def body(c, daemon, stubs, tmp):
     check_single(c, BIN, stubs, ch, prof, rng)
     check_fleet(c, BIN, stubs, ch, prof, rng)
     check_ffn_bound(c, stubs, ch, prof, rng)
+    check_noise(c, stubs, ch, prof, rng)
     check_solve_rpc(c, BIN, stubs, ch)
     ch.close()
 

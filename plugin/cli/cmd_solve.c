@@ -56,6 +56,7 @@ enum flag_id {
     F_FFN,
     F_COMM,
     F_MAX_RATIO,
+    F_NOISE,
     F_JSON,
     F_HELP,
     F_COUNT
@@ -83,6 +84,10 @@ static const struct flag_def flags[F_COUNT] = {
                 "per_instance|aggregate (default: the profile's)"},
     [F_MAX_RATIO] = {"--max-ratio", "N",
                      "upper bound of r = x/y, >= 1 (default 1024)"},
+    [F_NOISE] = {"--noise-cv", "A,C,F",
+                 "per-step noise of the attention, comm and FFN times\n"
+                 "                             (coefficient of variation, "
+                 "0..2; default 0,0,0)"},
     [F_JSON] = {"--json", NULL, "print one JSON object instead of a table"},
     [F_HELP] = {"--help", NULL, "this text"},
 };
@@ -90,6 +95,7 @@ static const struct flag_def flags[F_COUNT] = {
 struct solve_opts {
     const char *value[F_COUNT]; /* raw value, or "" for a given bare flag */
     double batch, theta, sigma, prompt, decode, max_ratio;
+    double noise_cv[AFD_REGIME_COUNT];
     long ffn;
     enum afd_comm_mode comm;
     bool defaults; /* no workload and no --batch given */
@@ -116,7 +122,7 @@ static void usage(FILE *out)
             "PROMPT,DECODE)\n"
             "         [--ffn-instances Y] [--comm-mode "
             "per_instance|aggregate]\n"
-            "         [--max-ratio N] [--json]\n"
+            "         [--max-ratio N] [--noise-cv A,C,F] [--json]\n"
             "\n"
             "Optimal Attention/FFN ratio r* (mean-field, continuous), its "
             "bottleneck\nregime, and integer recommendations (mean-field and "
@@ -265,6 +271,30 @@ static int check_combination(struct solve_opts *o)
     return -1;
 }
 
+/* --noise-cv A,C,F: three coefficients of variation in [0, 2]. */
+static int parse_noise(struct solve_opts *o)
+{
+    const char *s = o->value[F_NOISE];
+    char msg[AFD_ERR_LEN], tail;
+    int k;
+
+    if (sscanf(s, "%lf,%lf,%lf%c", &o->noise_cv[0], &o->noise_cv[1],
+               &o->noise_cv[2], &tail) != 3) {
+        snprintf(msg, sizeof(msg),
+                 "--noise-cv needs A,C,F (three numbers), got '%.64s'", s);
+        return usage_error(msg);
+    }
+    for (k = 0; k < AFD_REGIME_COUNT; k++) {
+        if (!(o->noise_cv[k] >= 0 && o->noise_cv[k] <= AFD_MAX_STAGE_CV)) {
+            snprintf(msg, sizeof(msg),
+                     "--noise-cv values must be in [0, %g], got '%.64s'",
+                     AFD_MAX_STAGE_CV, s);
+            return usage_error(msg);
+        }
+    }
+    return -1;
+}
+
 static int parse_numbers(struct solve_opts *o)
 {
     char err[AFD_ERR_LEN];
@@ -281,6 +311,8 @@ static int parse_numbers(struct solve_opts *o)
         (rc = number_flag(o, F_SIGMA, 0, false, INFINITY, &o->sigma)) >= 0)
         return rc;
     if (o->value[F_GEOMETRIC] && (rc = parse_geometric(o)) >= 0)
+        return rc;
+    if (o->value[F_NOISE] && (rc = parse_noise(o)) >= 0)
         return rc;
     if (o->value[F_MAX_RATIO] &&
         (rc = number_flag(o, F_MAX_RATIO, 1, false, MAX_RATIO_LIMIT,
@@ -476,6 +508,10 @@ static void print_workload_line(const struct solve_opts *o,
     printf("inputs      B = %g, theta = %.2f tokens, sigma %s, "
            "y = %d FFN, max ratio %g\n",
            in->batch, in->theta, sigma, in->ffn_instances, in->max_ratio);
+    if (in->stage_cv[0] > 0 || in->stage_cv[1] > 0 || in->stage_cv[2] > 0)
+        printf("noise       per-step cv: attention %g, comm %g, ffn %g "
+               "(barrier-aware answer)\n",
+               in->stage_cv[0], in->stage_cv[1], in->stage_cv[2]);
     if (o->value[F_TRACE])
         printf("workload    trace %s (%s, %llu requests, %zu malformed lines "
                "skipped)\n",
@@ -577,6 +613,7 @@ int afd_cmd_solve(int argc, char **argv)
     in.sigma = w.sigma;
     in.ffn_instances = (int)o.ffn;
     in.max_ratio = o.max_ratio;
+    memcpy(in.stage_cv, o.noise_cv, sizeof(in.stage_cv));
     rc = afd_solve(&in, &sol, err);
     if (rc < 0) {
         fprintf(stderr, CMD ": %s\n", err);

@@ -378,6 +378,7 @@ static void eval_alerts(struct afd_control *c, struct afd_dep_control *e,
         si.sigma = rec->sigma;
         si.has_load_spread = rec->spread_measured;
         si.load_spread = rec->load_spread;
+        memcpy(si.stage_cv, rec->stage_cv, sizeof(si.stage_cv));
         in.r_star = rec->solution.r_star_barrier;
         if (afd_balanced_band_barrier(&si,
                                       rec->solution.attention_instances_barrier,

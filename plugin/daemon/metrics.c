@@ -241,6 +241,17 @@ static void w_spread(struct render *r, struct afd_deployment *d)
         num(r, NAME(d), NULL, NULL, REC(d)->load_spread);
 }
 
+static void w_noise(struct render *r, struct afd_deployment *d)
+{
+    int i;
+
+    if (!REC(d)->valid)
+        return;
+    for (i = 0; i < AFD_REGIME_COUNT; i++)
+        num(r, NAME(d), "stage", afd_regime_name((enum afd_regime)i),
+            REC(d)->stage_cv[i]);
+}
+
 static void w_gain(struct render *r, struct afd_deployment *d)
 {
     if (REC(d)->valid)
@@ -580,6 +591,10 @@ static const struct family families[] = {
      "Decode slots per Attention instance B used by the solve", w_batch},
     {"afd_load_spread_tokens", "gauge",
      "Spread of per-instance loads used in the barrier term", w_spread},
+    {"afd_stage_noise_cv", "gauge",
+     "Per-step noise of each stage's time used by the barrier model "
+     "(coefficient of variation of the calibration's residuals; 0 below 2%)",
+     w_noise},
     {"afd_expected_gain", "gauge",
      "Model throughput gain of the target over the current count "
      "(target/current - 1)",

@@ -323,6 +323,13 @@ static void render_deployment(struct page *p, const struct afd_metrics_src *src,
     put(p, " tokens (%s)</td></tr>", theta_source_name(rec->theta_source));
     if (rec->has_sigma)
         put(p, "<tr><th>sigma</th><td>%.4g tokens</td></tr>", rec->sigma);
+    /* what the barrier model charges the balance of noisy stages */
+    put(p,
+        "<tr><th>stage noise</th><td>attention %.1f%%, comm %.1f%%, ffn "
+        "%.1f%% per step</td></tr>",
+        100 * rec->stage_cv[AFD_REGIME_ATTENTION],
+        100 * rec->stage_cv[AFD_REGIME_COMMUNICATION],
+        100 * rec->stage_cv[AFD_REGIME_FFN]);
     put(p,
         "<tr><th>throughput</th><td>%.4g now, %.4g at target "
         "tokens/ms/device</td></tr>",

@@ -117,9 +117,13 @@ struct afd_recommendation {
     int64_t theta_settle_ms;
     double sigma; /* tokens; has_sigma false if unknown */
     bool has_sigma;
-    double batch;                   /* B used, slots */
-    bool spread_measured;           /* barrier spread from live loads */
-    double load_spread;             /* tokens, sd of T_j used in the barrier */
+    double batch;         /* B used, slots */
+    bool spread_measured; /* barrier spread from live loads */
+    double load_spread;   /* tokens, sd of T_j used in the barrier */
+    /* Per-step noise of each stage's time (coefficient of variation, by
+     * enum afd_regime) the barrier model uses: the calibration's residual
+     * sd over the stage's recent mean time, 0 below AFD_NOISE_MIN. */
+    double stage_cv[AFD_REGIME_COUNT];
     uint64_t requests;              /* finished requests seen */
     int attention_instances;        /* current x (live or configured) */
     int ffn_instances;              /* current y (live, configured, or 1) */

@@ -121,6 +121,13 @@ struct afd_deployment {
      * live_spread: the live estimate before the forecast replaced it. */
     bool old_outlive, old_seen, shift_cut;
     double live_theta, live_spread;
+    /* Per-step stage noise (recommend.c, noise_hold): the value in use,
+     * once set, and the steady estimate waiting to replace it. */
+    bool noise_set;
+    double noise_cv[AFD_REGIME_COUNT];
+    int64_t noise_pending_ms; /* 0: none pending */
+    int64_t noise_misfit_ms;  /* the last recompute a fit was off */
+    double noise_pending[AFD_REGIME_COUNT];
     /* The slot ledger (slots.c): handed-back requests waiting; instances
      * released by acked commands whose rows have not expired yet. */
     double backlog;

@@ -168,6 +168,8 @@ static void fill_calib(struct dep_out *o, const struct afd_calib_state *s)
         o->st[i].prior_cov = o->pcov[i];
         o->st[i].resid_sum = s->stage[i].resid[0];
         o->st[i].resid_weight = s->stage[i].resid[1];
+        o->st[i].rel_sum = s->stage[i].rel[0];
+        o->st[i].rel_weight = s->stage[i].rel[1];
         memcpy(o->data[i], s->stage[i].data, sizeof(o->data[i]));
         o->st[i].n_data = 5;
         o->st[i].data = o->data[i];
@@ -466,6 +468,8 @@ static int read_calib(const PB(CalibState) * m, struct afd_calib_state *cs,
                sizeof(cs->stage[i].prior_cov));
         cs->stage[i].resid[0] = st->resid_sum;
         cs->stage[i].resid[1] = st->resid_weight;
+        cs->stage[i].rel[0] = st->rel_sum;
+        cs->stage[i].rel[1] = st->rel_weight;
         cs->stage[i].samples = st->samples;
     }
     return AFD_OK;

@@ -120,6 +120,9 @@ static void get_recommendation(struct afd_grpc_call *call,
     out.batch = rec->batch;
     out.spread_measured = rec->spread_measured;
     out.load_spread = rec->load_spread;
+    out.attention_noise_cv = rec->stage_cv[AFD_REGIME_ATTENTION];
+    out.comm_noise_cv = rec->stage_cv[AFD_REGIME_COMMUNICATION];
+    out.ffn_noise_cv = rec->stage_cv[AFD_REGIME_FFN];
     out.requests = rec->requests;
     out.attention_instances = rec->attention_instances;
     out.ffn_instances = rec->ffn_instances;
@@ -240,6 +243,9 @@ static void solve(struct afd_grpc_call *call, const ProtobufCMessage *msg,
     in.sigma = req->sigma;
     in.has_load_spread = req->has_load_spread;
     in.load_spread = req->load_spread;
+    in.stage_cv[AFD_REGIME_ATTENTION] = req->attention_noise_cv;
+    in.stage_cv[AFD_REGIME_COMMUNICATION] = req->comm_noise_cv;
+    in.stage_cv[AFD_REGIME_FFN] = req->ffn_noise_cv;
     if (req->ffn_instances)
         in.ffn_instances = req->ffn_instances;
     if (req->max_ratio != 0)

@@ -111,6 +111,9 @@ static int write_scenario(const json_t *base, const struct run_result *r,
                           const char *path, char *err)
 {
     json_t *s = json_deep_copy(base), *hw;
+    /* the day's own per-step noise, if any, is kept on every run */
+    double noise = json_number_value(
+        json_object_get(json_object_get(base, "hardware"), "noise_cv"));
     int rc;
 
     if (!s)
@@ -119,8 +122,10 @@ static int write_scenario(const json_t *base, const struct run_result *r,
     json_object_del(s, "prior");
     json_object_del(s, "actuation");
     hw = json_pack("{s:o}", "profile", profile_json(&r->hw));
+    if (noise > 0 && !r->spec.drift)
+        json_object_set_new(hw, "noise_cv", json_real(noise));
     if (r->spec.drift) {
-        json_object_set_new(hw, "noise_cv", json_real(0.05));
+        json_object_set_new(hw, "noise_cv", json_real(fmax(noise, 0.05)));
         json_object_set_new(hw, "drift",
                             json_pack("[{s:f, s:s, s:f}]", "at_s", 1200.0,
                                       "stage", "attention", "factor", 1.25));

@@ -16,9 +16,11 @@
  * per-token ratio moves r* by more than 2x against the prior (r_A is
  * proportional to aA / aF). Three more runs: hardware 0 with a 60 s
  * scale-out delay, hardware 2 drifting (attention 25% slower from
- * t = 1200 s, 5% per-step noise); and hardware 1 with three times the
+ * t = 1200 s, 5% per-step noise, or the day's own if more); and hardware 1
+ * with three times the
  * FFN instances in every phase (the several-FFN case: r* is per FFN, the
- * Attention count three times as large). --quick runs hardware 0, the
+ * Attention count three times as large). A day with per-step noise
+ * (hardware.noise_cv) keeps it on every run. --quick runs hardware 0, the
  * delay run and the drift run only (CI). --seed S draws another family
  * (hardware from S, and S as every run's workload seed): the check that a
  * change is not fitted to the one family.

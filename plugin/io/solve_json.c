@@ -101,7 +101,8 @@ static int add_inputs(json_t *o, const struct afd_solve_input *in,
                       const char *theta_source)
 {
     const struct afd_profile *p = in->profile;
-    int bad = 0;
+    json_t *noise;
+    int bad = 0, k;
 
     bad |= json_object_set_new(o, "profile", json_string(p->name));
     bad |= json_object_set_new(o, "profile_provenance",
@@ -119,6 +120,11 @@ static int add_inputs(json_t *o, const struct afd_solve_input *in,
     bad |= json_object_set_new(o, "ffn_instances",
                                json_integer(in->ffn_instances));
     bad |= json_object_set_new(o, "max_ratio", num(in->max_ratio));
+    noise = json_object();
+    for (k = 0; noise && k < AFD_REGIME_COUNT; k++)
+        bad |= json_object_set_new(noise, afd_regime_name((enum afd_regime)k),
+                                   num(in->stage_cv[k]));
+    bad |= json_object_set_new(o, "stage_noise_cv", noise);
     return bad;
 }
 
