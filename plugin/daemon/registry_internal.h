@@ -311,6 +311,10 @@ static inline bool afd_deployment_old_wait(const struct afd_deployment *d,
  * the finished requests' mean decode (0 unknown) and the requests in
  * flight's lifetime in steps. It returns true while the shift's forecast
  * (d->forecast) is the theta to size for, and then sets old_outlive. */
+/* noise.c: rec->stage_cv, the per-step stage noise the model uses (the
+ * calibration's, held through shifts and re-fits), at now_ms. */
+void afd_deployment_stage_noise(struct afd_deployment *d, int64_t now_ms);
+
 void afd_deployment_live_trend(struct afd_deployment *d, int64_t now_ms,
                                double live_theta);
 bool afd_deployment_forecast_update(struct afd_deployment *d, int64_t now_ms,
