@@ -256,63 +256,6 @@ static double tail_integral(struct node_table *t, double z0, double n)
 }
 
 /*
- * E[max(g, mu + s*M_n)] with an optional node table; the public function and
- * the integer search share it. Arguments as afd_expected_max_step.
- */
-static double expected_max_step(struct node_table *t, double g, double mu,
-                                double s, int n)
-{
-    double z0, q;
-
-    if (n < 1 || isnan(g) || !isfinite(mu) || !isfinite(s) || s < 0 ||
-        g == INFINITY)
-        return NAN;
-    if (s == 0)
-        return fmax(g, mu);
-    z0 = (g - mu) / s;
-    if (n == 1) {
-        if (z0 < Z_MIN)
-            return mu; /* E[M_1] = 0; Phi(z0) below 1e-19 */
-        q = 0.5 * erfc(z0 * M_SQRT1_2);
-        return g + s * (exp(-0.5 * z0 * z0) / sqrt(2 * M_PI) - z0 * q);
-    }
-    if (z0 < Z_MIN)
-        return mu + s * (Z_MIN + tail_integral(t, Z_MIN, n));
-    return g + s * tail_integral(t, z0, n);
-}
-
-double afd_expected_max_step(double g, double mu, double s, int n)
-{
-    return expected_max_step(NULL, g, mu, s, n);
-}
-
-double afd_expected_max_normal(int n)
-{
-    if (n < 1)
-        return NAN;
-    if (n == 1)
-        return 0.0;
-    return Z_MIN + tail_integral(NULL, Z_MIN, n);
-}
-
-bool afd_solver_spread(const struct afd_solve_input *in, double *spread,
-                       bool *measured)
-{
-    if (in->has_load_spread) {
-        *spread = in->load_spread;
-        *measured = true;
-        return true;
-    }
-    *measured = false;
-    if (in->has_sigma) {
-        *spread = sqrt(in->batch) * in->sigma;
-        return true;
-    }
-    *spread = 0;
-    return false;
-}
-
-/*
  * I at every panel end of n's grid, for many z0 at one n (noisy_max_step):
  * the same panels as tail_integral, summed once from the top.
  */
@@ -373,18 +316,65 @@ static double tail_cached(const struct tail_cum *c, double z0)
     return part_fresh(z0, right, n) + c->at[k + 1];
 }
 
-/* expected_max_step for n >= 2 from the cache. */
-static double max_step_cached(const struct tail_cum *c, double g, double mu,
-                              double s)
+/*
+ * E[max(g, mu + s*M_n)] with an optional node table, or, for many g at one
+ * n >= 2, from the panel ends cached for n (cum, else NULL); the public
+ * function, the integer search and noisy_max_step share it. Arguments as
+ * afd_expected_max_step.
+ */
+static double expected_max_step(struct node_table *t,
+                                const struct tail_cum *cum, double g, double mu,
+                                double s, int n)
 {
-    double z0;
+    double z0, q;
 
+    if (n < 1 || isnan(g) || !isfinite(mu) || !isfinite(s) || s < 0 ||
+        g == INFINITY)
+        return NAN;
     if (s == 0)
         return fmax(g, mu);
     z0 = (g - mu) / s;
+    if (n == 1) {
+        if (z0 < Z_MIN)
+            return mu; /* E[M_1] = 0; Phi(z0) below 1e-19 */
+        q = 0.5 * erfc(z0 * M_SQRT1_2);
+        return g + s * (exp(-0.5 * z0 * z0) / sqrt(2 * M_PI) - z0 * q);
+    }
     if (z0 < Z_MIN)
-        return mu + s * (Z_MIN + c->at[0]);
-    return g + s * tail_cached(c, z0);
+        return mu +
+               s * (Z_MIN + (cum ? cum->at[0] : tail_integral(t, Z_MIN, n)));
+    return g + s * (cum ? tail_cached(cum, z0) : tail_integral(t, z0, n));
+}
+
+double afd_expected_max_step(double g, double mu, double s, int n)
+{
+    return expected_max_step(NULL, NULL, g, mu, s, n);
+}
+
+double afd_expected_max_normal(int n)
+{
+    if (n < 1)
+        return NAN;
+    if (n == 1)
+        return 0.0;
+    return Z_MIN + tail_integral(NULL, Z_MIN, n);
+}
+
+bool afd_solver_spread(const struct afd_solve_input *in, double *spread,
+                       bool *measured)
+{
+    if (in->has_load_spread) {
+        *spread = in->load_spread;
+        *measured = true;
+        return true;
+    }
+    *measured = false;
+    if (in->has_sigma) {
+        *spread = sqrt(in->batch) * in->sigma;
+        return true;
+    }
+    *spread = 0;
+    return false;
 }
 
 /*
@@ -395,11 +385,12 @@ static double max_step_cached(const struct tail_cum *c, double g, double mu,
  * lognormal of mean 1 and log-variance log(1+cv_A^2) + log(1+cv_G^2),
  * independent of M_n. Noise on one stage alone changes nothing while the
  * other never binds; it costs most where they balance. Integrated over R's
- * normal variate z in [-NOISE_Z, NOISE_Z] by GL-10 on two panels either
- * side of the kink, where R*g meets mu + s*E[M_n] (the integrand bends
- * there on the scale of s, sharply when s is small), normalised by the
- * rule's own mass. Comm and FFN are not combined: where they balance, the
- * larger one's noise stands for both (an underestimate there).
+ * normal variate z in [-NOISE_Z, NOISE_Z] by GL-10 on panels graded away
+ * from the kink, where R*g meets mu + s*E[M_n] (the integrand bends there
+ * on the scale of s, sharply when s is small), none wider than
+ * NOISE_PANEL, normalised by the rule's own mass. Comm and FFN are not
+ * combined: where they balance, the larger one's noise stands for both (an
+ * underestimate there).
  */
 #define NOISE_Z     7.0 /* phi beyond +-7 holds 3e-12 of the mass */
 #define NOISE_PANEL 3.5 /* widest GL-10 panel in z */
@@ -414,7 +405,7 @@ static double noisy_max_step(struct node_table *t, double g, double mu,
     size_t i;
 
     if (!(g > 0))
-        return expected_max_step(t, g, mu, s, n);
+        return expected_max_step(t, NULL, g, mu, s, n);
     if (n >= 2)
         tail_cum_fill(t, &cum, n);
     em = n < 2 ? 0 : Z_MIN + cum.at[0];
@@ -444,12 +435,11 @@ static double noisy_max_step(struct node_table *t, double g, double mu,
                 for (side = -1; side <= 1; side += 2) {
                     double z = c + side * h2 * gl_x[j];
                     double w = h2 * gl_w[j] * exp(-0.5 * z * z);
-
-                    mass += w;
                     double gz = g * exp(sig * z - 0.5 * sig * sig);
 
-                    sum += w * (n < 2 ? expected_max_step(t, gz, mu, s, n)
-                                      : max_step_cached(&cum, gz, mu, s));
+                    mass += w;
+                    sum += w * expected_max_step(t, n < 2 ? NULL : &cum, gz, mu,
+                                                 s, n);
                 }
             }
         }
@@ -489,8 +479,8 @@ static void barrier_eval(struct node_table *t, const struct afd_solve_input *in,
         *step = noisy_max_step(t, g, st.attention, in->profile->aA * spread, x,
                                sig);
     else
-        *step =
-            expected_max_step(t, g, st.attention, in->profile->aA * spread, x);
+        *step = expected_max_step(t, NULL, g, st.attention,
+                                  in->profile->aA * spread, x);
     *thr = x * in->batch / ((x + y) * *step);
 }
 
@@ -668,27 +658,6 @@ static void branch_and_bound(struct search *s, int a, int b)
     }
 }
 
-/* The walk and the branch and bound over x = 1 .. max_ratio*y. */
-static void search_run(struct search *s)
-{
-    const struct afd_solve_input *in = s->in;
-    double em = 0;
-    int x, x_max, x_lin;
-
-    x_max = (int)floor(in->max_ratio * s->y);
-    x_lin = x_max < LINEAR_MAX ? x_max : LINEAR_MAX;
-    for (x = 1; x <= x_lin; x++) {
-        if (x > 1 && (x & (x - 1)) == 0)
-            em = em_lower(s, x); /* refreshed at powers of two */
-        if (beaten(s, afd_solver_bound_between(in, s->mu_A + s->s_A * em,
-                                               x / s->y, x_max / s->y)))
-            break;
-        try_x(s, x);
-    }
-    if (x > x_lin && x_max > x_lin)
-        branch_and_bound(s, x_lin + 1, x_max);
-}
-
 static bool any_noise(const struct afd_solve_input *in)
 {
     int k;
@@ -704,6 +673,8 @@ void afd_solver_barrier_optimum(const struct afd_solve_input *in,
 {
     struct search s;
     struct afd_stage_times st;
+    double em = 0;
+    int x, x_max, x_lin;
     bool measured;
 
     out->has_barrier = afd_solver_spread(in, &s.spread, &measured);
@@ -721,9 +692,20 @@ void afd_solver_barrier_optimum(const struct afd_solve_input *in,
     s.best_x = 0;
     s.best_thr = -1;
     s.best_step = 0;
-    search_run(&s);
+    x_max = (int)floor(in->max_ratio * s.y);
+    x_lin = x_max < LINEAR_MAX ? x_max : LINEAR_MAX;
+    for (x = 1; x <= x_lin; x++) {
+        if (x > 1 && (x & (x - 1)) == 0)
+            em = em_lower(&s, x); /* refreshed at powers of two */
+        if (beaten(&s, afd_solver_bound_between(in, s.mu_A + s.s_A * em,
+                                                x / s.y, x_max / s.y)))
+            break;
+        try_x(&s, x);
+    }
+    if (x > x_lin && x_max > x_lin)
+        branch_and_bound(&s, x_lin + 1, x_max);
     if (any_noise(in))
-        noisy_optimum(&s, (int)floor(in->max_ratio * s.y));
+        noisy_optimum(&s, x_max);
     assert(s.best_x >= 1);
     out->attention_instances_barrier = s.best_x;
     out->r_star_barrier = s.best_x / s.y;

@@ -557,8 +557,8 @@ static void band_target(struct model *m, int x, bool nearest, bool unmoved)
         return;
     }
     /* the first count from x toward the optimum within the band: the
-     * throughput rises toward it, so the last one short of the band,
-     * from the optimum back toward x, plus one step */
+     * throughput rises toward it, so the band's edge on x's side, from
+     * the optimum back toward x, no further than one step from x */
     c = afd_unimodal_edge(m->target, x + step,
                           (1 - AFD_NEAR_BAND) * m->thr_target, model_thr, m);
     if (c != m->target) {

@@ -121,8 +121,9 @@ struct afd_recommendation {
     bool spread_measured; /* barrier spread from live loads */
     double load_spread;   /* tokens, sd of T_j used in the barrier */
     /* Per-step noise of each stage's time (coefficient of variation, by
-     * enum afd_regime) the barrier model uses: the calibration's residual
-     * sd over the stage's recent mean time, 0 below AFD_NOISE_MIN. */
+     * enum afd_regime) the barrier model uses: the calibration's residuals
+     * relative to the time predicted, 0 below 2%, held through shifts and
+     * re-fits (noise.c). */
     double stage_cv[AFD_REGIME_COUNT];
     uint64_t requests;              /* finished requests seen */
     int attention_instances;        /* current x (live or configured) */

@@ -121,7 +121,7 @@ struct afd_deployment {
      * live_spread: the live estimate before the forecast replaced it. */
     bool old_outlive, old_seen, shift_cut;
     double live_theta, live_spread;
-    /* Per-step stage noise (recommend.c, noise_hold): the value in use,
+    /* Per-step stage noise (noise.c, noise_hold): the value in use,
      * once set, and the steady estimate waiting to replace it. */
     bool noise_set;
     double noise_cv[AFD_REGIME_COUNT];
