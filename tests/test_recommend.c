@@ -54,14 +54,16 @@ static void on_finish(void *ctx, int64_t prompt, int64_t decode)
     }
 }
 
-/* A fleet of x instances started (aged) on the old workload (old_spec,
- * NULL for code completion), or on the new one (new_spec, NULL for short
- * chat) with start_new, at batch 256 (the old one at batch0 when not 0). */
-static int setup_spec(void **state, int x, bool start_new, const char *old_spec,
-                      const char *new_spec, long batch0)
+/* A fleet of x instances of hardware p started (aged) on the old workload
+ * (old_spec, NULL for code completion), or on the new one (new_spec, NULL
+ * for short chat) with start_new, at batch 256 (the old one at batch0 when
+ * not 0); the daemon's prior is p (these tests are of the sizing, not of
+ * the calibration). */
+static int setup_hw(void **state, const struct afd_profile *p, int x,
+                    bool start_new, const char *old_spec, const char *new_spec,
+                    long batch0)
 {
     struct loop *l = calloc(1, sizeof(*l));
-    const struct afd_profile *p = afd_profile_builtin("paper-v1-fit");
     struct afd_fleet_phase ph;
     char err[AFD_ERR_LEN] = "";
     int j;
@@ -73,6 +75,7 @@ static int setup_spec(void **state, int x, bool start_new, const char *old_spec,
     assert_non_null(l->cfg.deployments);
     l->cfg.deployments[0] = l->cfg.default_deployment;
     snprintf(l->cfg.deployments[0].name, AFD_NAME_LEN, "prod");
+    l->cfg.deployments[0].profile = *p;
     l->cfg.n_deployments = 1;
     l->reg = afd_registry_new(&l->cfg, err);
     if (!l->reg)
@@ -101,6 +104,14 @@ static int setup_spec(void **state, int x, bool start_new, const char *old_spec,
         snprintf(l->ids[j], sizeof(l->ids[j]), j < x ? "a%d" : "f0", j);
     *state = l;
     return 0;
+}
+
+/* The same on paper-v1-fit, the daemon's default prior. */
+static int setup_spec(void **state, int x, bool start_new, const char *old_spec,
+                      const char *new_spec, long batch0)
+{
+    return setup_hw(state, afd_profile_builtin("paper-v1-fit"), x, start_new,
+                    old_spec, new_spec, batch0);
 }
 
 static int setup_with(void **state, int x, bool start_new)
@@ -147,6 +158,26 @@ static int setup_long_gen_near(void **state)
 {
     return setup_spec(state, X_MAX, false, "geometric:prompt=200,decode=250",
                       "geometric:prompt=50,decode=100", 64);
+}
+
+/* Retrieval (3000-token prompts, 150 decode steps) at batch 64, then
+ * heavy-tailed generation, on hardware the family draws
+ * (afd-sizer demo --family, hardware 4: attention 1.9x paper-v1-fit's
+ * cost per token, FFN 1.2x). */
+static int setup_heavy_gen(void **state)
+{
+    static const struct afd_profile hw = {.name = "family-4",
+                                          .aA = 9.524e-5,
+                                          .bA = 3.527,
+                                          .aC = 1.139e-3,
+                                          .bC = 0.579,
+                                          .aF = 2.699e-3,
+                                          .bF = 3.207,
+                                          .comm_mode = AFD_COMM_PER_INSTANCE};
+
+    return setup_hw(state, &hw, X_MAX, false,
+                    "geometric:prompt=3000,decode=150",
+                    "lognormal:prompt=200,decode=800,cv=1", 64);
 }
 
 static int setup_wide(void **state)
@@ -588,6 +619,52 @@ static void test_correction_to_nearest(void **state)
     assert_false(r->lean); /* moved since the shift: no lean move */
 }
 
+/*
+ * ensure a scale-in from above the band on a flat curve goes to the band's
+ * lowest count, not its nearest: short chat on 64 instances, then a shift
+ * to heavy-tailed generation at batch 96 (lognormal decode of mean 800, cv
+ * 1, the short-phases day's third phase, on its hardware 4: the barrier's
+ * longer max over more instances flattens the curve). While the shift's
+ * forecast sizes (its theta falls from 1800 to 850 as the new requests'
+ * lengths come in), every recompute with x above the band targets the
+ * band's lowest count when the nearest would leave a lean share (40%) or
+ * more above it, the nearest otherwise; the flat case must occur (what
+ * fewer instances save: the next shift's hand-back)
+ */
+static void test_flat_scale_in_to_band_low(void **state)
+{
+    struct loop *l = *state;
+    struct afd_fleet_phase ph = {&l->new_gen, 96, 1, 8, 30};
+    const struct afd_recommendation *r = NULL;
+    char err[AFD_ERR_LEN] = "";
+    int t, lo, hi, flo = 0, fhi = 0, flat = 0, target = 0;
+
+    for (t = 0; t < 30; t++)
+        run_second(l);
+    assert_int_equal(afd_fleet_set_phase(l->fleet, &ph, err), 0);
+    for (t = 0; t < 60; t++) {
+        r = run_second(l);
+        if (!r->valid || r->theta_source != AFD_THETA_FORECAST)
+            continue;
+        band_counts(r, NEAR_BAND, &lo, &hi);
+        if (hi >= l->x)
+            continue; /* x inside the band: no scale-in */
+        if (hi - lo >= LEAN_SHARE * hi) {
+            assert_int_equal(r->target_attention_instances, lo);
+            target = lo;
+            flo = lo;
+            fhi = hi;
+            flat++;
+        } else {
+            assert_int_equal(r->target_attention_instances, hi);
+        }
+    }
+    print_message("x %d: %d recomputes of the forecast on a flat curve, the "
+                  "last: band %d..%d, target %d\n",
+                  l->x, flat, flo, fhi, target);
+    assert_true(flat > 0);
+}
+
 /* sd of the live Attention rows' loads, as the registry holds them */
 static double live_spread(const struct afd_deployment *d)
 {
@@ -880,6 +957,8 @@ int main(void)
                                         setup_mid, teardown),
         cmocka_unit_test_setup_teardown(test_correction_to_nearest,
                                         setup_wide_chat, teardown),
+        cmocka_unit_test_setup_teardown(test_flat_scale_in_to_band_low,
+                                        setup_heavy_gen, teardown),
         cmocka_unit_test_setup_teardown(test_forecast_through_batch_cut, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_steady_spread_smoothed, setup_chat,
