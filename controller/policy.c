@@ -360,6 +360,15 @@ static bool lean_release(const struct afd_policy_config *c,
     return releasing(c, in, dir) && !(gain > threshold_of(c, in));
 }
 
+/* A correction after a re-fit the gain alone would not carry: rule 3
+ * halves its threshold as for a release (policy.h). */
+static bool refit_fix(const struct afd_policy_config *c,
+                      const struct afd_policy_input *in, int dir, double gain)
+{
+    return in->refit && !settled(c, in) && !releasing(c, in, dir) &&
+           !(gain > threshold_of(c, in));
+}
+
 /* Writes the words of a move into cmd->reason. */
 static void describe_move(const struct afd_policy *p,
                           const struct afd_policy_input *in, bool bounds_fix,
@@ -410,6 +419,18 @@ static void describe_move(const struct afd_policy *p,
                      "(+-%.1f%%), above half the %g%% threshold%s; %d -> "
                      "%d%s",
                      pre, in->attention, in->r_star, in->target, 100.0 * gain,
+                     100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold,
+                     held, cmd->current, cmd->target,
+                     note) >= (int)sizeof(cmd->reason))
+            memcpy(cmd->reason + sizeof(cmd->reason) - 4, "...", 4);
+        return;
+    }
+    if (refit_fix(c, in, cmd->target > cmd->current ? 1 : -1, gain)) {
+        if (snprintf(cmd->reason, sizeof(cmd->reason),
+                     "%srefit: the calibration identified more since the "
+                     "last move, r*=%.2f recommends %d, %+.1f%% (+-%.1f%%), "
+                     "above half the %g%% threshold%s; %d -> %d%s",
+                     pre, in->r_star, in->target, 100.0 * gain,
                      100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold,
                      held, cmd->current, cmd->target,
                      note) >= (int)sizeof(cmd->reason))
@@ -494,6 +515,17 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
             set_reason(p,
                        "release %d -> %d Attention instances would gain "
                        "%+.1f%%, not above half the %g%% threshold",
+                       in->attention, desired, 100.0 * gain,
+                       100.0 * c->gain_threshold);
+            return false;
+        }
+    } else if (refit_fix(c, in, dir, gain)) {
+        if (!(gain > c->gain_threshold / 2)) {
+            p->dwelling = false;
+            set_reason(p,
+                       "correction %d -> %d Attention instances after a "
+                       "re-fit would gain %+.1f%%, not above half the %g%% "
+                       "threshold",
                        in->attention, desired, 100.0 * gain,
                        100.0 * c->gain_threshold);
             return false;

@@ -53,6 +53,14 @@
  *      waits rather than fluctuating (the same day: the lifetime's 22 s
  *      dwell ran past the settle on 10 runs of 33, each then 1.3-2.1% of
  *      that phase below the best static ratio).
+ *      A refit correction (the input's refit: the count was asked for
+ *      since the last shift on a calibration that has identified a
+ *      coefficient since, so part of that move was sized on the prior)
+ *      passes at half gain_threshold too, above the gain's uncertainty,
+ *      until the count settles: the model's correction is then the new
+ *      data's (measured: a move to 10 on the prior's FFN split, the
+ *      identified model's 12 at +1.2% held off by the threshold all
+ *      phase, 1.9% of it in the simulator).
  *      Dwell is not tracked while a command is in flight (counts are
  *      changing); it is tracked during cooldown and backoff, so an action
  *      may follow as soon as they end.
@@ -172,6 +180,11 @@ struct afd_policy_input {
     bool lean_held;          /* x was set by a lean move and a shift has
                                 come since: a move up is a release (rule
                                 3) */
+    bool refit;              /* x was asked for since the last shift on a
+                                calibration that has identified a
+                                coefficient since: a correction passes at
+                                half gain_threshold until the count
+                                settles (rule 3) */
     int64_t min_dwell_ms;    /* the estimate's own correlation time, ms,
                                 >= 0: the dwell is at least this (0: the
                                 configured dwell alone) */

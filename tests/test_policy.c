@@ -1047,6 +1047,68 @@ static void test_policy_lean_release(void **state)
                         "above the 2% threshold");
 }
 
+/* ensure a correction after a re-fit (refit: the count was asked for on a
+ * calibration that has identified a coefficient since) passes at half the
+ * threshold, above the gain's uncertainty, either way, with its reason,
+ * until the count settles; without refit, the usual bar */
+static void test_policy_refit_correction(void **state)
+{
+    struct afd_policy_config c = base_cfg();
+    struct afd_policy *p = make(state, &c);
+    struct afd_policy_input in = input(10, 12, 1.012);
+    struct afd_policy_status st;
+    struct afd_command cmd;
+
+    in.refit = true;
+    in.stood_ms = 10000;
+    steps_none(p, &in, 0, 29000, 1000);
+    assert_int_equal(step(p, &in, 30000, &cmd), AFD_DECISION_COMMAND);
+    assert_string_equal(cmd.reason,
+                        "refit: the calibration identified more since the "
+                        "last move, r*=12.00 recommends 12, +1.2% (+-0.0%), "
+                        "above half the 2% threshold for 30 s; 10 -> 12");
+    afd_policy_free(p);
+    p = make(state, &c); /* down as well */
+    in = input(12, 10, 1.015);
+    in.refit = true;
+    in.stood_ms = 10000;
+    steps_none(p, &in, 0, 29000, 1000);
+    assert_int_equal(step(p, &in, 30000, &cmd), AFD_DECISION_COMMAND);
+    assert_non_null(strstr(cmd.reason, "refit: "));
+    assert_int_equal(cmd.target, 10);
+    afd_policy_free(p);
+    p = make(state, &c);
+    in = input(10, 12, 1.009);
+    in.refit = true;
+    in.stood_ms = 10000;
+    steps_none(p, &in, 0, 60000, 1000);
+    st = status_at(p, 60000);
+    assert_string_equal(st.reason, "correction 10 -> 12 Attention instances "
+                                   "after a re-fit would gain +0.9%, not "
+                                   "above half the 2% threshold");
+    in.tput_target = 1.012;
+    in.gain_uncertainty = 0.02;
+    steps_none(p, &in, 61000, 120000, 1000);
+    st = status_at(p, 120000);
+    assert_string_equal(st.reason,
+                        "gain +1.2% for 10 -> 12 Attention instances is below "
+                        "the model's own uncertainty (+-2.0%)");
+    in.gain_uncertainty = 0;
+    in.stood_ms = 165000; /* settled: the settled bar */
+    steps_none(p, &in, 121000, 180000, 1000);
+    st = status_at(p, 180000);
+    assert_string_equal(st.reason,
+                        "gain +1.2% for 10 -> 12 Attention instances is not "
+                        "above the 4% threshold for a count settled 165 s");
+    in.stood_ms = 10000;
+    in.refit = false;
+    steps_none(p, &in, 181000, 240000, 1000);
+    st = status_at(p, 240000);
+    assert_string_equal(st.reason,
+                        "gain +1.2% for 10 -> 12 Attention instances is not "
+                        "above the 2% threshold");
+}
+
 /* ensure a policy resumed from another's export (a restart or a failover)
  * keeps the id sequence and the command in flight: the in-flight command
  * blocks, its ack is accepted once, cooldown runs from that ack and the
@@ -1118,6 +1180,7 @@ int main(void)
         T(test_policy_lean_move),
         T(test_policy_settled_count),
         T(test_policy_lean_release),
+        T(test_policy_refit_correction),
         T(test_policy_step_gain_at_threshold_never_acts),
         T(test_policy_step_acts_when_dwell_elapsed),
         T(test_policy_step_min_dwell_extends),

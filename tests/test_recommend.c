@@ -665,6 +665,49 @@ static void test_flat_scale_in_to_band_low(void **state)
     assert_true(flat > 0);
 }
 
+/*
+ * ensure refit marks a count we asked for after a shift began, on a
+ * calibration that has identified a coefficient since: 20 instances on
+ * one x (the FFN line seen at one load: slope and intercept not
+ * separated), a shift to short chat, our command noted and the fleet
+ * resized to 16 (the FFN seen at a second load, identified): refit. No
+ * refit before the command, nor after a command noted on the identified
+ * fit
+ */
+static void test_refit_after_identification(void **state)
+{
+    struct loop *l = *state;
+    struct afd_fleet_phase ph = {&l->new_gen, 256, 1, 8, 30};
+    const struct afd_recommendation *r = NULL;
+    struct afd_deployment *d;
+    char err[AFD_ERR_LEN] = "";
+    int t, refit = 0;
+
+    for (t = 0; t < 30; t++)
+        r = run_second(l);
+    assert_false(r->calib.identified[AFD_COEF_AF]);
+    assert_int_equal(afd_fleet_set_phase(l->fleet, &ph, err), 0);
+    for (t = 0; t < 10; t++) {
+        r = run_second(l);
+        assert_false(r->refit);
+    }
+    assert_true(r->shifted);
+    d = afd_registry_find(l->reg, "prod");
+    afd_deployment_note_command(d, r->computed_ms);
+    assert_int_equal(afd_fleet_resize(l->fleet, 16, err), 0);
+    l->x = 16;
+    for (t = 0; t < 30; t++) {
+        r = run_second(l);
+        assert_true(r->refit == (r->calib.identified[AFD_COEF_AF] ||
+                                 r->calib.identified[AFD_COEF_BF]));
+        refit += r->refit;
+    }
+    assert_true(refit > 0);
+    afd_deployment_note_command(d, r->computed_ms);
+    r = run_second(l);
+    assert_false(r->refit);
+}
+
 /* sd of the live Attention rows' loads, as the registry holds them */
 static double live_spread(const struct afd_deployment *d)
 {
@@ -959,6 +1002,8 @@ int main(void)
                                         setup_wide_chat, teardown),
         cmocka_unit_test_setup_teardown(test_flat_scale_in_to_band_low,
                                         setup_heavy_gen, teardown),
+        cmocka_unit_test_setup_teardown(test_refit_after_identification, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_forecast_through_batch_cut, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_steady_spread_smoothed, setup_chat,

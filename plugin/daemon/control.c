@@ -248,6 +248,7 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
     in.old_requests = rec->old_requests;
     in.shifted = rec->shifted;
     in.lean_held = rec->lean_held;
+    in.refit = rec->refit;
     /* A profile drift raised: the hardware moved under a still count,
      * which is not settled then (its resolve, the calibration re-fitted,
      * is no news about the hardware). */
@@ -270,6 +271,7 @@ static void step_policy(struct afd_control *c, struct afd_dep_control *e,
      * one moves by an instance or two while the fleet shrinks to it. */
     if (cc.cmd.lean)
         afd_deployment_note_lean(d, cc.cmd.target);
+    afd_deployment_note_command(d, now);
     cc.r_star = s->r_star;
     cc.r_star_barrier = s->has_barrier ? s->r_star_barrier : 0;
     cc.advisory = dec == AFD_DECISION_ADVISORY;

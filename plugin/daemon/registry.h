@@ -172,6 +172,12 @@ struct afd_recommendation {
      * bet on the next shift is off if that shift wants more instances
      * (controller/policy.h rule 3, lean_held). */
     bool lean_held;
+    /* We asked for x's count since the shift began, and the calibration
+     * has identified a coefficient since that it had not then (the move
+     * was sized partly on the prior): a correction needs half the gain
+     * threshold until the count settles (controller/policy.h rule 3,
+     * refit). */
+    bool refit;
     /* The live mean load per slot's change over its last window of one
      * request lifetime (at least 5 s), a fraction of where it stood; a
      * shift's forecast outlasts its usual end while the live estimate
@@ -306,6 +312,10 @@ void afd_deployment_note_release(struct afd_deployment *d, int instances);
  * an advisory the planner may apply): once x reaches it, the count is
  * lean-held after the next shift (rec->lean_held, recommend.c). */
 void afd_deployment_note_lean(struct afd_deployment *d, int target);
+
+/* We asked for a count now (a command or an advisory): what the
+ * calibration had identified then is kept for rec->refit. */
+void afd_deployment_note_command(struct afd_deployment *d, int64_t now_ms);
 
 /* Stores what the planner observed (replaces the previous observation). */
 void afd_deployment_set_planner_obs(struct afd_deployment *d,
