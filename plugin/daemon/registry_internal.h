@@ -121,6 +121,11 @@ struct afd_deployment {
      * live_spread: the live estimate before the forecast replaced it. */
     bool old_outlive, old_seen, shift_cut;
     double live_theta, live_spread;
+    /* The calibration's identified coefficients (bit AFD_COEF_*) at the
+     * last recompute and at our last command, and when that was (0:
+     * never), for recommend.c's refit. */
+    unsigned ident_mask, ident_at_cmd;
+    int64_t cmd_ms;
     /* Per-step stage noise (noise.c, noise_hold): the value in use,
      * once set, and the steady estimate waiting to replace it. */
     bool noise_set;
@@ -138,10 +143,6 @@ struct afd_deployment {
                               transient began, or since the deployment appeared */
     int lean_target;       /* the last lean move's count asked for, until x
                               reaches it or a shift begins (0: none) */
-    /* The calibration's identified coefficients (bit AFD_COEF_*) at the
-     * last recompute, and at our last command (recommend.c, refit). */
-    unsigned ident_mask, ident_at_cmd;
-    int64_t cmd_ms; /* when we last asked for a count; 0 never */
     int lean_x;            /* x, when a lean move set it (0: not) */
     int64_t lean_ms;       /* when x last changed to lean_x */
     int hold_x;            /* x at the previous recompute */
