@@ -154,6 +154,7 @@ static void get_recommendation(struct afd_grpc_call *call,
     out.lean_held = rec->lean_held;
     out.live_trend = rec->live_trend;
     out.old_requests = rec->old_requests;
+    out.refit = rec->refit;
     out.gain_uncertainty = rec->gain_uncertainty;
     out.theta_ci95 = rec->theta_ci;
     out.theta_confident = rec->theta_confident;
