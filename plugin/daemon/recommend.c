@@ -147,9 +147,22 @@ void afd_deployment_note_lean(struct afd_deployment *d, int target)
         d->lean_target = target;
 }
 
+/* The calibration's identified coefficients as bits AFD_COEF_*. */
+static unsigned identified_mask(const struct afd_recommendation *rec)
+{
+    unsigned mask = 0;
+    int k;
+
+    for (k = 0; k < AFD_COEF_COUNT; k++)
+        if (rec->calib.identified[k])
+            mask |= 1u << k;
+    return mask;
+}
+
+/* d->rec is the last recompute's, the one the command was decided on. */
 void afd_deployment_note_command(struct afd_deployment *d, int64_t now_ms)
 {
-    d->ident_at_cmd = d->ident_mask;
+    d->ident_at_cmd = identified_mask(&d->rec);
     d->cmd_ms = now_ms;
 }
 
@@ -166,16 +179,10 @@ void afd_deployment_note_command(struct afd_deployment *d, int64_t now_ms)
 static void refit(struct afd_deployment *d)
 {
     struct afd_recommendation *rec = &d->rec;
-    unsigned mask = 0;
-    int k;
 
-    for (k = 0; k < AFD_COEF_COUNT; k++)
-        if (rec->calib.identified[k])
-            mask |= 1u << k;
     rec->refit = d->cmd_ms > 0 && d->transient_start_ms > 0 &&
                  d->cmd_ms >= d->transient_start_ms &&
-                 (mask & ~d->ident_at_cmd) != 0;
-    d->ident_mask = mask;
+                 (identified_mask(rec) & ~d->ident_at_cmd) != 0;
 }
 
 /* How many request lifetimes the live-load filter may average over once

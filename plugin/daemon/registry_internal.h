@@ -121,10 +121,10 @@ struct afd_deployment {
      * live_spread: the live estimate before the forecast replaced it. */
     bool old_outlive, old_seen, shift_cut;
     double live_theta, live_spread;
-    /* The calibration's identified coefficients (bit AFD_COEF_*) at the
-     * last recompute and at our last command, and when that was (0:
-     * never), for recommend.c's refit. */
-    unsigned ident_mask, ident_at_cmd;
+    /* The calibration's identified coefficients (bit AFD_COEF_*) at our
+     * last command, and when that was (0: never), for recommend.c's
+     * refit. */
+    unsigned ident_at_cmd;
     int64_t cmd_ms;
     /* Per-step stage noise (noise.c, noise_hold): the value in use,
      * once set, and the steady estimate waiting to replace it. */
