@@ -85,8 +85,8 @@
  * Typical use, once per recompute: sizing = afd_sizing_regime(input, r*),
  * band from afd_balanced_band(input, r*, cfg.margin), predicted =
  * afd_regime_at(input, x / y), ratio = x / y, losses from
- * afd_throughput_at; stage[i] by afd_alert_stage_from_fit(afd_calib_fit(
- * calib, i)); afd_alert_eval(); post each event (RAISED with
+ * afd_throughput_at; stage[i] by afd_alert_stage_from_fit(&fits[i]) of
+ * afd_calib_fits(calib, fits); afd_alert_eval(); post each event (RAISED with
  * startsAt = start_ms, RESOLVED with endsAt = end_ms; labels alertname,
  * deployment, regime). Re-sending active alerts is the caller's job
  * (afd_alert_status() lists them).

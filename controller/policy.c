@@ -352,21 +352,20 @@ static bool releasing(const struct afd_policy_config *c,
     return in->lean_held && dir > 0 && !settled(c, in);
 }
 
-/* A release the gain alone would not carry: rule 3 halves its threshold. */
-static bool lean_release(const struct afd_policy_config *c,
-                         const struct afd_policy_input *in, int dir,
-                         double gain)
-{
-    return releasing(c, in, dir) && !(gain > threshold_of(c, in));
-}
+/* Rule 3's half bar (policy.h): a move the gain alone would not carry
+ * that passes at half gain_threshold, a release (up from a lean-held
+ * count) or a correction after a re-fit; the two differ in their words. */
+enum half_bar { HALF_NONE, HALF_RELEASE, HALF_REFIT };
 
-/* A correction after a re-fit the gain alone would not carry: rule 3
- * halves its threshold as for a release (policy.h). */
-static bool refit_fix(const struct afd_policy_config *c,
-                      const struct afd_policy_input *in, int dir, double gain)
+static enum half_bar half_bar(const struct afd_policy_config *c,
+                              const struct afd_policy_input *in, int dir,
+                              double gain)
 {
-    return in->refit && !settled(c, in) && !releasing(c, in, dir) &&
-           !(gain > threshold_of(c, in));
+    if (gain > threshold_of(c, in))
+        return HALF_NONE;
+    if (releasing(c, in, dir))
+        return HALF_RELEASE;
+    return in->refit && !settled(c, in) ? HALF_REFIT : HALF_NONE;
 }
 
 /* Writes the words of a move into cmd->reason. */
@@ -378,6 +377,7 @@ static void describe_move(const struct afd_policy *p,
     const struct afd_policy_config *c = &p->cfg;
     char note[64] = "", held[48];
     const char *pre = c->advisory ? "advisory: " : "";
+    enum half_bar half;
 
     if (cmd->target != desired)
         snprintf(note, sizeof(note), " (step limit %d, toward %d)", c->max_step,
@@ -411,26 +411,24 @@ static void describe_move(const struct afd_policy *p,
                  note);
         return;
     }
-    if (lean_release(c, in, cmd->target > cmd->current ? 1 : -1, gain)) {
+    half = half_bar(c, in, cmd->target > cmd->current ? 1 : -1, gain);
+    if (half != HALF_NONE) {
+        char why[80];
+
+        if (half == HALF_RELEASE)
+            snprintf(why, sizeof(why),
+                     "release: the shift since the lean move to %d wants "
+                     "more instances",
+                     in->attention);
+        else
+            snprintf(why, sizeof(why),
+                     "refit: the calibration identified more since the "
+                     "last move");
         /* Realistic counts fit; a cut reason says so with "...". */
         if (snprintf(cmd->reason, sizeof(cmd->reason),
-                     "%srelease: the shift since the lean move to %d wants "
-                     "more instances, r*=%.2f recommends %d, %+.1f%% "
-                     "(+-%.1f%%), above half the %g%% threshold%s; %d -> "
-                     "%d%s",
-                     pre, in->attention, in->r_star, in->target, 100.0 * gain,
-                     100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold,
-                     held, cmd->current, cmd->target,
-                     note) >= (int)sizeof(cmd->reason))
-            memcpy(cmd->reason + sizeof(cmd->reason) - 4, "...", 4);
-        return;
-    }
-    if (refit_fix(c, in, cmd->target > cmd->current ? 1 : -1, gain)) {
-        if (snprintf(cmd->reason, sizeof(cmd->reason),
-                     "%srefit: the calibration identified more since the "
-                     "last move, r*=%.2f recommends %d, %+.1f%% (+-%.1f%%), "
-                     "above half the %g%% threshold%s; %d -> %d%s",
-                     pre, in->r_star, in->target, 100.0 * gain,
+                     "%s%s, r*=%.2f recommends %d, %+.1f%% (+-%.1f%%), above "
+                     "half the %g%% threshold%s; %d -> %d%s",
+                     pre, why, in->r_star, in->target, 100.0 * gain,
                      100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold,
                      held, cmd->current, cmd->target,
                      note) >= (int)sizeof(cmd->reason))
@@ -479,6 +477,7 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
                        int64_t now_ms)
 {
     const struct afd_policy_config *c = &p->cfg;
+    enum half_bar half;
 
     if (dir == 0) {
         p->dwelling = false;
@@ -509,25 +508,16 @@ static bool move_ready(struct afd_policy *p, const struct afd_policy_input *in,
                        100.0 * in->gain_uncertainty, 100.0 * c->gain_threshold);
             return false;
         }
-    } else if (lean_release(c, in, dir, gain)) {
+    } else if ((half = half_bar(c, in, dir, gain)) != HALF_NONE) {
         if (!(gain > c->gain_threshold / 2)) {
             p->dwelling = false;
             set_reason(p,
-                       "release %d -> %d Attention instances would gain "
-                       "%+.1f%%, not above half the %g%% threshold",
-                       in->attention, desired, 100.0 * gain,
-                       100.0 * c->gain_threshold);
-            return false;
-        }
-    } else if (refit_fix(c, in, dir, gain)) {
-        if (!(gain > c->gain_threshold / 2)) {
-            p->dwelling = false;
-            set_reason(p,
-                       "correction %d -> %d Attention instances after a "
-                       "re-fit would gain %+.1f%%, not above half the %g%% "
-                       "threshold",
-                       in->attention, desired, 100.0 * gain,
-                       100.0 * c->gain_threshold);
+                       "%s %d -> %d Attention instances%s would gain %+.1f%%, "
+                       "not above half the %g%% threshold",
+                       half == HALF_RELEASE ? "release" : "correction",
+                       in->attention, desired,
+                       half == HALF_REFIT ? " after a re-fit" : "",
+                       100.0 * gain, 100.0 * c->gain_threshold);
             return false;
         }
     } else if (!(gain > threshold_of(c, in))) {

@@ -516,23 +516,19 @@ void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out)
     report(c, out, data_used);
 }
 
-void afd_calib_fit(const struct afd_calib *c, int stage,
-                   struct afd_calib_fit *out)
+static void fill_fit(const struct afd_calib *c,
+                     const struct afd_calib_report *rep, const bool *data_used,
+                     int stage, struct afd_calib_fit *out)
 {
-    const struct calib_stage *st;
-    struct afd_calib_report rep;
-    bool data_used[STAGE_COUNT];
+    const struct calib_stage *st = &c->st[stage];
     double s2, th[2], v[3];
 
-    assert(c && out && stage >= 0 && stage < STAGE_COUNT);
-    st = &c->st[stage];
-    report(c, &rep, data_used);
     memset(out, 0, sizeof(*out));
-    out->a = rep.value[2 * stage];
-    out->b = rep.value[2 * stage + 1];
+    out->a = rep->value[2 * stage];
+    out->b = rep->value[2 * stage + 1];
     out->identified =
-        rep.identified[2 * stage] && rep.identified[2 * stage + 1];
-    out->sigma_ms = rep.sigma_ms[stage];
+        rep->identified[2 * stage] && rep->identified[2 * stage + 1];
+    out->sigma_ms = rep->sigma_ms[stage];
     out->recent_n = st->rn;
     out->recent_load = st->rx;
     out->recent_ms = st->ry;
@@ -552,6 +548,19 @@ void afd_calib_fit(const struct afd_calib *c, int stage,
     /* An EWMA of independent noise has variance sigma^2 alpha/(2 - alpha). */
     out->recent_hw_ms =
         CI_Z * out->sigma_ms * sqrt(RECENT_ALPHA / (2.0 - RECENT_ALPHA));
+}
+
+void afd_calib_fits(const struct afd_calib *c,
+                    struct afd_calib_fit out[STAGE_COUNT])
+{
+    struct afd_calib_report rep;
+    bool data_used[STAGE_COUNT];
+    int stage;
+
+    assert(c && out);
+    report(c, &rep, data_used); /* once for the three stages */
+    for (stage = 0; stage < STAGE_COUNT; stage++)
+        fill_fit(c, &rep, data_used, stage, &out[stage]);
 }
 
 void afd_calib_profile(const struct afd_calib *c, struct afd_profile *out)

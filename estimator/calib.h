@@ -115,9 +115,10 @@ struct afd_calib_report {
 void afd_calib_report(const struct afd_calib *c, struct afd_calib_report *out);
 
 /*
- * One stage's model with its uncertainty, and what it measured lately, for
- * the profile-drift alert (controller/alert.h): stage 0 attention, 1 comm,
- * 2 ffn (the order of enum afd_regime).
+ * Each stage's model with its uncertainty, and what it measured lately, for
+ * the profile-drift alert (controller/alert.h) and the gain's uncertainty:
+ * out[0] attention, out[1] comm, out[2] ffn (the order of enum afd_regime),
+ * from one report.
  */
 struct afd_calib_fit {
     double a, b;         /* ms = a*x + b, the report's values */
@@ -135,8 +136,7 @@ struct afd_calib_fit {
     double recent_hw_ms; /* 95% half-width of recent_ms from the residual
                             noise alone: 1.96 sigma sqrt(alpha/(2-alpha)) */
 };
-void afd_calib_fit(const struct afd_calib *c, int stage,
-                   struct afd_calib_fit *out);
+void afd_calib_fits(const struct afd_calib *c, struct afd_calib_fit out[3]);
 
 /*
  * The current profile: the prior's name with "+calibrated" appended when any

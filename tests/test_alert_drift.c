@@ -208,23 +208,25 @@ static void test_drift_rejects_bad_stage(void **state)
     assert_true(st.invalid_inputs == 2);
 }
 
-/* ensure afd_calib_fit's recent means are the EWMA of weight 1/64 */
+/* ensure afd_calib_fits' recent means are the EWMA of weight 1/64 */
 static void test_calib_fit_recent_means_exact(void **state)
 {
     struct afd_profile p;
     struct afd_calib *c;
-    struct afd_calib_fit f;
+    struct afd_calib_fit fits[3], f;
     struct afd_alert_stage s;
 
     (void)state;
     afd_test_paper_profile(&p);
     c = afd_calib_new(&p, NULL, NULL);
     assert_non_null(c);
-    afd_calib_fit(c, ATT, &f);
+    afd_calib_fits(c, fits);
+    f = fits[ATT];
     assert_true(f.recent_n == 0 && f.sigma_ms == -1);
     assert_int_equal(afd_calib_add_attention(c, 100, 5, NULL), AFD_OK);
     assert_int_equal(afd_calib_add_attention(c, 200, 10, NULL), AFD_OK);
-    afd_calib_fit(c, ATT, &f);
+    afd_calib_fits(c, fits);
+    f = fits[ATT];
     assert_true(f.recent_n == 2);
     assert_true(f.recent_load == 101.5625); /* 100 + 100/64 */
     assert_true(f.recent_ms == 5.078125);   /* 5 + 5/64 */
@@ -250,7 +252,7 @@ static struct afd_alert_input feed(struct afd_calib *c,
                                    double factor, double cv)
 {
     struct afd_alert_input in = input(1, 1, 0, 1);
-    struct afd_calib_fit f;
+    struct afd_calib_fit f[3];
     int i;
 
     for (i = 0; i < n; i++) {
@@ -259,8 +261,8 @@ static struct afd_alert_input feed(struct afd_calib *c,
 
         assert_int_equal(afd_calib_add_attention(c, load, ms, NULL), AFD_OK);
     }
-    afd_calib_fit(c, ATT, &f);
-    afd_alert_stage_from_fit(&f, &in.stage[ATT]);
+    afd_calib_fits(c, f);
+    afd_alert_stage_from_fit(&f[ATT], &in.stage[ATT]);
     return in;
 }
 

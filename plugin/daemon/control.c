@@ -308,13 +308,12 @@ static void emit_alerts(struct afd_control *c, struct afd_dep_control *e,
  * covariance and what it measured lately (estimator/calib.h). */
 static void stage_inputs(struct afd_deployment *d, struct afd_alert_input *in)
 {
-    struct afd_calib_fit f;
+    struct afd_calib_fit f[AFD_REGIME_COUNT];
     int st;
 
-    for (st = 0; st < AFD_REGIME_COUNT; st++) {
-        afd_calib_fit(afd_deployment_calib(d), st, &f);
-        afd_alert_stage_from_fit(&f, &in->stage[st]);
-    }
+    afd_calib_fits(afd_deployment_calib(d), f);
+    for (st = 0; st < AFD_REGIME_COUNT; st++)
+        afd_alert_stage_from_fit(&f[st], &in->stage[st]);
 }
 
 /*
@@ -326,21 +325,20 @@ static double band_margin(struct afd_control *c, struct afd_deployment *d,
                           const struct afd_recommendation *rec,
                           enum afd_regime sizing, double r_star)
 {
-    struct afd_calib *cal = afd_deployment_calib(d);
-    struct afd_calib_fit f;
+    struct afd_calib_fit f[AFD_REGIME_COUNT];
     double u, n = r_star * rec->batch;
 
-    afd_calib_fit(cal, AFD_REGIME_FFN, &f);
-    u = afd_alert_model_rel_hw(&f, n);
+    afd_calib_fits(afd_deployment_calib(d), f);
+    u = afd_alert_model_rel_hw(&f[AFD_REGIME_FFN], n);
     if (sizing == AFD_REGIME_ATTENTION) {
-        afd_calib_fit(cal, AFD_REGIME_ATTENTION, &f);
-        u = fmax(u, afd_alert_model_rel_hw(&f, rec->batch * rec->theta));
+        u = fmax(u, afd_alert_model_rel_hw(&f[AFD_REGIME_ATTENTION],
+                                           rec->batch * rec->theta));
     } else if (sizing == AFD_REGIME_COMMUNICATION) {
-        afd_calib_fit(cal, AFD_REGIME_COMMUNICATION, &f);
-        u = fmax(u, afd_alert_model_rel_hw(&f, rec->profile.comm_mode ==
-                                                       AFD_COMM_PER_INSTANCE
-                                                   ? rec->batch
-                                                   : n));
+        u = fmax(u, afd_alert_model_rel_hw(&f[AFD_REGIME_COMMUNICATION],
+                                           rec->profile.comm_mode ==
+                                                   AFD_COMM_PER_INSTANCE
+                                               ? rec->batch
+                                               : n));
     }
     return afd_alert_band_margin(c->cfg->alerting.rules.margin, u);
 }

@@ -55,15 +55,17 @@ static void stage_noise(struct afd_recommendation *rec)
 /* A stage whose recent mean time is off its fit: a re-fit under way. */
 static bool noise_misfit(const struct afd_deployment *d)
 {
-    struct afd_calib_fit f;
+    struct afd_calib_fit fits[AFD_REGIME_COUNT];
     double t;
     int k;
 
+    afd_calib_fits(d->calib, fits);
     for (k = 0; k < AFD_REGIME_COUNT; k++) {
-        afd_calib_fit(d->calib, k, &f);
-        t = f.a * f.recent_load + f.b;
-        if (f.recent_n >= AFD_NOISE_SAMPLES && t > 0 &&
-            fabs(f.recent_ms / t - 1) >
+        const struct afd_calib_fit *f = &fits[k];
+
+        t = f->a * f->recent_load + f->b;
+        if (f->recent_n >= AFD_NOISE_SAMPLES && t > 0 &&
+            fabs(f->recent_ms / t - 1) >
                 fmax(AFD_NOISE_MISFIT, 0.5 * d->rec.calib.noise_cv[k]))
             return true;
     }

@@ -411,6 +411,7 @@ static double gain_uncertainty(const struct afd_deployment *d,
                                double theta_hw)
 {
     const double cur = throughput(&m->in, m->barrier, rec->attention_instances);
+    struct afd_calib_fit fits[3];
     double g0, acc = 0;
     int st;
 
@@ -435,8 +436,9 @@ static double gain_uncertainty(const struct afd_deployment *d,
         in.load_spread *= 1 + 1.96 / sqrt(2 * (d->spread_n - 1));
         acc += gain_change2(m, &in, rec->attention_instances, g0);
     }
+    afd_calib_fits(d->calib, fits);
     for (st = 0; st < 3; st++) {
-        struct afd_calib_fit fit;
+        const struct afd_calib_fit *fit = &fits[st];
         double va, vb, cab, tr, det, disc, lam[2];
         int k;
 
@@ -446,10 +448,9 @@ static double gain_uncertainty(const struct afd_deployment *d,
         if (st == 1 && rec->comm_mode_identified &&
             m->profile.comm_mode != d->cfg.profile.comm_mode)
             continue;
-        afd_calib_fit(d->calib, st, &fit);
-        va = fit.var[0];
-        cab = fit.var[1];
-        vb = fit.var[2];
+        va = fit->var[0];
+        cab = fit->var[1];
+        vb = fit->var[2];
         tr = va + vb;
         det = va * vb - cab * cab;
         disc = sqrt(fmax(0.0, tr * tr / 4 - det));
