@@ -620,6 +620,45 @@ static void test_correction_to_nearest(void **state)
 }
 
 /*
+ * ensure a count held through a shift is scaled in to the band's nearest
+ * count, not to the floor's lowest (no lean move once a shift has been
+ * seen: the move hands its instances' requests back now, for a next shift
+ * that may never come): short chat on 64 instances, a shift to long
+ * prompts with short answers (band 35..42) that the fleet is not resized
+ * for; once the forecast and the transient are over, the target is the
+ * 0.5% band's highest count, above the 1% floor's lowest
+ */
+static void test_held_through_shift_to_nearest(void **state)
+{
+    struct loop *l = *state;
+    struct afd_fleet_phase ph = {&l->old_gen, 256, 1, 8, 30};
+    const struct afd_recommendation *r = NULL;
+    char err[AFD_ERR_LEN] = "";
+    int t, lo, hi, lo1, hi1;
+
+    for (t = 0; t < 30; t++)
+        run_second(l);
+    assert_int_equal(afd_fleet_set_phase(l->fleet, &ph, err), 0);
+    for (t = 0; t < 120; t++)
+        r = run_second(l);
+    assert_true(r->valid && r->shifted);
+    assert_int_equal(r->attention_instances, X_MAX);
+    assert_int_equal(r->theta_source, AFD_THETA_LIVE_LOADS);
+    assert_false(afd_registry_find(l->reg, "prod")->transient.active);
+    band_counts(r, NEAR_BAND, &lo, &hi);
+    band_counts(r, FLOOR_BAND, &lo1, &hi1);
+    print_message("x %d, band %d..%d, 1%% band %d..%d, target %d\n",
+                  r->attention_instances, lo, hi, lo1, hi1,
+                  r->target_attention_instances);
+    /* the case: the whole band below x, the floor's lowest below the
+     * band's and a lean share of x below it */
+    assert_true(lo1 < lo && lo < hi && hi < X_MAX);
+    assert_true(X_MAX - lo1 >= LEAN_SHARE * X_MAX);
+    assert_int_equal(r->target_attention_instances, hi);
+    assert_false(r->lean);
+}
+
+/*
  * ensure a scale-in from above the band on a flat curve goes to the band's
  * lowest count, not its nearest: short chat on 64 instances, then a shift
  * to heavy-tailed generation at batch 96 (lognormal decode of mean 800, cv
@@ -999,6 +1038,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_floor_short_of_lean_share,
                                         setup_mid, teardown),
         cmocka_unit_test_setup_teardown(test_correction_to_nearest,
+                                        setup_wide_chat, teardown),
+        cmocka_unit_test_setup_teardown(test_held_through_shift_to_nearest,
                                         setup_wide_chat, teardown),
         cmocka_unit_test_setup_teardown(test_flat_scale_in_to_band_low,
                                         setup_heavy_gen, teardown),

@@ -516,8 +516,8 @@ static void comm_observe(struct afd_deployment *d)
  * instances left resume them with their context, slower for a request
  * lifetime or two (short chat, 69 -> 30 instances in steady state: the
  * attention stage 25 -> 36 ms for 40 s).
- *  - A scale-in of a count nobody set since the last shift (the fleet's
- *    first size, a count held through a shift) goes to the lowest count
+ *  - Before any shift has been seen, a scale-in (of the fleet's first
+ *    size, or of a count we set since) goes to the lowest count
  *    within AFD_FLOOR_BAND: fewer requests stay in flight for the next
  *    shift to hand back to a ratio sized for another workload (the
  *    default day's shift to short chat, to 30 instances, costs 4.4% of
@@ -527,12 +527,14 @@ static void comm_observe(struct afd_deployment *d)
  *    measured on eight scenario families (README), 1% against 0.5% raised
  *    seven families' means and tied one, 2% lost on the day in another
  *    order (its first shift scales out).
- *  - During a shift (the forecast sets theta, or its transient is open)
- *    and for a count set since the last shift began, the nearest count in
- *    the band: the old workload's handed-back requests need the capacity,
- *    and a correction should hand back as little as it can (default p4:
- *    22 -> 16 five minutes after the shift, -1.6% in that phase, against
- *    22 -> 20, -1.0%).
+ *  - Once a shift has been seen (during it, and after it for a count we
+ *    set or one held through it), the nearest count in the band: the old
+ *    workload's handed-back requests need the capacity, and a correction
+ *    should hand back as little as it can (default p4: 22 -> 16 five
+ *    minutes after the shift, -1.6% in that phase, against 22 -> 20,
+ *    -1.0%). A count held through a shift is no first size: the floor
+ *    hands requests back now for a next shift that may never come (51 ->
+ *    21 after a batch cut: 0.2% in the model, 1.7% of the phase; README).
  *  - Unless the curve is flat there: a scale-in from above the band goes
  *    to the band's lowest count when that sheds AFD_LEAN_SHARE of the
  *    nearest count or more, shift or not (the nearest move and a lean
@@ -549,9 +551,9 @@ static void comm_observe(struct afd_deployment *d)
  *  - A scale-out goes to the nearest count within AFD_NEAR_BAND, which is
  *    the lowest (the 1% floor there too lowered the family mean of the
  *    day in another order, whose first shift scales out, by 0.2 points).
- *  - A count we have not moved since the last shift (or since the
- *    deployment appeared) that stands at or above the optimum goes to the
- *    floor as well, a lean move: it gains nothing now and costs at most
+ *  - A count nobody has moved since the deployment appeared (no shift
+ *    seen yet) that stands at or above the optimum goes to the floor as
+ *    well, a lean move: it gains nothing now and costs at most
  *    AFD_FLOOR_BAND, and the next shift, whichever way it goes, hands
  *    back fewer requests (the default day starts at long context's
  *    optimum, 107 instances: held there, the shift to short chat costs
@@ -706,9 +708,7 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
     }
     band_target(m, rec->attention_instances,
                 rec->theta_source == AFD_THETA_FORECAST ||
-                    d->transient.active ||
-                    (d->transient_start_ms > 0 &&
-                     d->x_changed_ms > d->transient_start_ms),
+                    d->transient.active || d->transient_start_ms > 0,
                 d->unmoved);
     old_requests(d, v, m);
     rec->lean = m->lean && m->target < rec->attention_instances;

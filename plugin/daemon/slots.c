@@ -111,7 +111,7 @@ double afd_slots_admits(struct afd_deployment *d, double weight)
 
 void afd_deployment_note_release(struct afd_deployment *d, int instances)
 {
-    d->unmoved = false; /* our own move: no lean move until the next shift */
+    d->unmoved = false; /* our own move: no lean move from now on */
     if (instances <= 0 || !(d->rec.batch > 0))
         return;
     d->released += instances;
