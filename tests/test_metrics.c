@@ -12,6 +12,7 @@
 #include "estimator/base/error.h"
 #include "plugin/daemon/metrics.h"
 #include "plugin/daemon/registry.h"
+#include "plugin/daemon/registry_internal.h"
 
 #define ODD_NAME "a\"b\\c\nd"
 
@@ -35,13 +36,30 @@ static void step(struct fixture *f, const char *dep, const char *id,
     assert_int_equal(afd_registry_add_step(f->reg, dep, &s, 0, NULL), 0);
 }
 
+/* f->text: the registry rendered now (the previous text freed). */
+static void render(struct fixture *f)
+{
+    struct evbuffer *b = evbuffer_new();
+    size_t n;
+
+    assert_non_null(b);
+    assert_int_equal(
+        afd_metrics_render(&(struct afd_metrics_src){.reg = f->reg}, b),
+        AFD_OK);
+    n = evbuffer_get_length(b);
+    free(f->text);
+    f->text = malloc(n + 1);
+    assert_non_null(f->text);
+    evbuffer_remove(b, f->text, n);
+    f->text[n] = '\0';
+    evbuffer_free(b);
+}
+
 /* Two deployments: "prod" with a valid recommendation, ODD_NAME without. */
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct evbuffer *b = evbuffer_new();
     struct afd_step_sample bad;
-    size_t n;
 
     assert_non_null(f);
     afd_config_default(&f->cfg);
@@ -63,15 +81,7 @@ static int setup(void **state)
     afd_registry_add_step(f->reg, "prod", &bad, 0, NULL);
     afd_registry_add_request(f->reg, "ghost", 1, 2, NULL);
     afd_registry_tick(f->reg, 0);
-    assert_non_null(b);
-    assert_int_equal(
-        afd_metrics_render(&(struct afd_metrics_src){.reg = f->reg}, b),
-        AFD_OK);
-    n = evbuffer_get_length(b);
-    f->text = malloc(n + 1);
-    evbuffer_remove(b, f->text, n);
-    f->text[n] = '\0';
-    evbuffer_free(b);
+    render(f);
     *state = f;
     return 0;
 }
@@ -217,6 +227,30 @@ static void test_metrics_render_counters(void **state)
     expect_line(f->text, "afd_build_info{version=\"" AFD_VERSION "\"} 1");
 }
 
+/* ensure afd_move_rule says which of policy.h's rules the recommendation
+ * invokes, each its own sample: none on the fixture (no shift), then the
+ * two the registry's recommendation is given */
+static void test_metrics_render_move_rules(void **state)
+{
+    struct fixture *f = *state;
+    struct afd_deployment *d = afd_registry_find(f->reg, "prod");
+
+    expect_line(f->text,
+                "afd_move_rule{deployment=\"prod\",rule=\"lean_held\"} 0");
+    expect_line(f->text, "afd_move_rule{deployment=\"prod\",rule=\"refit\"} 0");
+    expect_line(f->text,
+                "afd_move_rule{deployment=\"prod\",rule=\"old_requests\"} 0");
+    assert_null(strstr(f->text, "afd_move_rule{deployment=\"a"));
+    d->rec.refit = true;
+    d->rec.old_requests = true;
+    render(f);
+    expect_line(f->text,
+                "afd_move_rule{deployment=\"prod\",rule=\"lean_held\"} 0");
+    expect_line(f->text, "afd_move_rule{deployment=\"prod\",rule=\"refit\"} 1");
+    expect_line(f->text,
+                "afd_move_rule{deployment=\"prod\",rule=\"old_requests\"} 1");
+}
+
 /* ensure promtool (when installed) accepts the output */
 static void test_metrics_render_promtool_accepts(void **state)
 {
@@ -249,6 +283,7 @@ int main(void)
         T(test_metrics_render_valid_recommendation),
         T(test_metrics_render_invalid_left_out),
         T(test_metrics_render_counters),
+        T(test_metrics_render_move_rules),
         T(test_metrics_render_promtool_accepts),
     };
 

@@ -217,6 +217,20 @@ static void w_lean(struct render *r, struct afd_deployment *d)
         num(r, NAME(d), NULL, NULL, REC(d)->lean ? 1 : 0);
 }
 
+/* The rules of controller/policy.h rule 3 the recommendation invokes, one
+ * sample each: which bar the next move meets and why the target is where
+ * it is, beside the command's reason. */
+static void w_move_rule(struct render *r, struct afd_deployment *d)
+{
+    const struct afd_recommendation *rec = REC(d);
+
+    if (!rec->valid)
+        return;
+    num(r, NAME(d), "rule", "lean_held", rec->lean_held ? 1 : 0);
+    num(r, NAME(d), "rule", "refit", rec->refit ? 1 : 0);
+    num(r, NAME(d), "rule", "old_requests", rec->old_requests ? 1 : 0);
+}
+
 static void w_stood(struct render *r, struct afd_deployment *d)
 {
     if (REC(d)->valid)
@@ -611,6 +625,12 @@ static const struct family families[] = {
      "1 when the target is a lean move: fewer Attention instances for at "
      "most 1% of throughput now, fewer requests in flight at the next shift",
      w_lean},
+    {"afd_move_rule", "gauge",
+     "1 when a sizing rule applies: lean_held (a move up releases a lean "
+     "move, at half the gain threshold), refit (the count was sized "
+     "partly on the prior: a correction at half the threshold), "
+     "old_requests (the target waits for the old requests in flight)",
+     w_move_rule},
     {"afd_stood_seconds", "gauge",
      "Seconds the Attention count and the workload have stood still (0 "
      "during a shift); past cooldown + settle_s a move needs "
