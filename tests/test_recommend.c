@@ -923,8 +923,9 @@ static void test_forecast_outlasts_old_tail(void **state)
  * for once it has asked for it three recomputes in a row, or at once
  * when old_requests does not hold it above the forecast's nearest count.
  * Counts, after that: the recomputes that held x for the old requests
- * (target = x while the live estimate is still more than 10% above the
- * forecast), and the target once that ends.
+ * (target = x while the forecast's nearest count, carrying them, runs
+ * slower in the model than x: carry_faster), and the target once that
+ * ends.
  */
 struct old_run {
     int above; /* recomputes with old_requests before the cut */
@@ -933,6 +934,25 @@ struct old_run {
     int held;  /* recomputes held at x after the cut */
     int after; /* the target once the hold ended (0: it did not) */
 };
+
+/* Whether count c, below x, handed x's tokens in flight (the forecast's
+ * theta plus the live excess times x / c per slot), runs faster in the
+ * recommendation's model than x at the live theta (recommend.c's
+ * carry_pays, restated). */
+static bool carry_faster(const struct afd_recommendation *r, double live, int x,
+                         int c)
+{
+    struct afd_solve_input stay, go;
+    double t_stay, t_go;
+
+    model_input(r, &stay);
+    go = stay;
+    stay.theta = live;
+    go.theta = r->theta + (live - r->theta) * x / c;
+    assert_int_equal(afd_barrier_at(&stay, x, NULL, &t_stay, NULL), AFD_OK);
+    assert_int_equal(afd_barrier_at(&go, c, NULL, &t_go, NULL), AFD_OK);
+    return t_go > t_stay;
+}
 
 static void old_requests_run(struct loop *l, struct old_run *o)
 {
@@ -973,14 +993,24 @@ static void old_requests_run(struct loop *l, struct old_run *o)
             }
         } else if (r->attention_instances != l->x) {
             continue; /* the leaving rows have not expired yet */
-        } else if (r->theta_source == AFD_THETA_FORECAST &&
-                   d->live_theta > 1.1 * r->theta && d->old_seen) {
-            assert_true(r->old_requests);
+        } else if (r->old_requests) {
+            int lo, hi;
+
+            /* held: the forecast's nearest count would not carry them */
+            assert_int_equal(r->theta_source, AFD_THETA_FORECAST);
             assert_int_equal(r->target_attention_instances, l->x);
+            assert_true(d->live_theta > r->theta);
+            band_counts(r, NEAR_BAND, &lo, &hi);
+            assert_true(hi < l->x);
+            assert_false(carry_faster(r, d->live_theta, l->x, hi));
             o->held++;
         } else {
-            assert_false(r->old_requests);
+            /* on: a lower target carries them faster, or they have left */
             o->after = r->target_attention_instances;
+            assert_true(o->after >= l->x ||
+                        r->theta_source != AFD_THETA_FORECAST ||
+                        !(d->live_theta > r->theta) ||
+                        carry_faster(r, d->live_theta, l->x, o->after));
         }
     }
     print_message("old requests: %d recomputes above the forecast's count "
@@ -995,8 +1025,8 @@ static void old_requests_run(struct loop *l, struct old_run *o)
  * While the forecast sets theta and the live loads still carry the old
  * requests, a scale-in goes to the live estimate's count, above the
  * forecast's own (and says why: old_requests); after it the count holds
- * while the live estimate is more than 10% above the forecast, and then
- * the target is below it, toward the forecast's count
+ * while the forecast's count, handed what is left of them, would run
+ * slower than it, and then the target is the forecast's count
  */
 static void test_old_requests_wait(void **state)
 {

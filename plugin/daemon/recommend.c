@@ -631,43 +631,72 @@ static void band_target(struct model *m, int x, bool nearest, bool unmoved)
 }
 
 /*
+ * Whether the forecast's count m->target, below x, runs faster in the
+ * model than x now, with the old requests it would be handed: the tokens
+ * in flight move with them, so the target's mean load per slot is the
+ * forecast's plus the live excess times x / target, against x at the
+ * live load. (Waiting until the live estimate came within 10% of the
+ * forecast held 10 instances 130 s into the short-phases day's batch-512
+ * phase, where 3 is best: 10 then 3 at 60 s reads 4% more there than at
+ * 136 s, `bench-transition`; README.)
+ */
+static bool carry_pays(const struct afd_deployment *d, const struct model *m,
+                       int x)
+{
+    const double excess = d->live_theta - m->in.theta;
+    struct afd_solve_input stay = m->in, go = m->in;
+
+    if (!(excess > 0) || m->target < 1)
+        return true;
+    stay.theta = d->live_theta;
+    go.theta = m->in.theta + excess * x / m->target;
+    return throughput(&go, m->barrier, m->target) >
+           throughput(&stay, m->barrier, x);
+}
+
+/*
  * A shift to requests far shorter than those in flight (forecast.c,
  * AFD_OLD_OUTLIVE), whose forecast sets theta: a scale-in goes no lower
  * than the count the live estimate asks for (the old requests are still
- * in the slots), and once we have lowered x in this shift, x holds until
- * the live estimate comes within 10% of the forecast (they have left)
- * and is not raised again before the shift's end (the handed-back
- * requests raise the live loads while they are resumed). Measured on the
- * short-phases day (hardware 4 of its family), against sizing for the
- * forecast at once: the batch-512 phase 37 -> 9 -> 4 instead of 37 -> 4
- * -> 3 and five more moves as the old requests drained, 29.2 against
- * 23.8 tokens/ms/device (the offline oracle, which carries no old
- * fleet's requests into the phase, 46.6).
+ * in the slots), then x holds until carrying what is left of them pays
+ * (carry_pays), and is not raised again before the shift's end (the
+ * handed-back requests raise the live loads while they are resumed).
+ * Against sizing for the forecast at once, on the short-phases day's
+ * hardware 4: the batch-512 phase 37 -> 9 -> 4 instead of 37 -> 4 -> 3
+ * and five more moves as the old requests drained, 29.2 against 23.8
+ * tokens/ms/device (the offline oracle, no old requests carried, 46.6).
  */
 static void old_requests(struct afd_deployment *d, const struct live_view *v,
                          struct model *m)
 {
     struct afd_recommendation *rec = &d->rec;
     const int x = rec->attention_instances;
+    const bool cut = d->old_seen && d->shift_cut && d->transient.active;
     bool hold = false;
 
-    if (d->old_outlive && rec->theta_source == AFD_THETA_FORECAST &&
-        m->target < x) {
-        struct model live_m;
-        char err[AFD_ERR_LEN];
+    if (cut && rec->theta_source == AFD_THETA_FORECAST && m->target < x) {
+        hold = !carry_pays(d, m, x); /* after our cut: on when it pays */
+        if (hold)
+            m->target = x;
+    } else {
+        if (d->old_outlive && rec->theta_source == AFD_THETA_FORECAST &&
+            m->target < x) {
+            struct model live_m;
+            char err[AFD_ERR_LEN];
 
-        if (run_model_at(d, v, &m->profile, d->live_theta, d->live_spread,
-                         &live_m, err) == 0 &&
-            live_m.target > m->target) {
-            m->target = live_m.target < x ? live_m.target : x;
+            if (run_model_at(d, v, &m->profile, d->live_theta, d->live_spread,
+                             &live_m, err) == 0 &&
+                live_m.target > m->target) {
+                m->target = live_m.target < x ? live_m.target : x;
+                hold = true;
+            }
+        }
+        if (cut &&
+            (m->target > x || (rec->theta_source == AFD_THETA_FORECAST &&
+                               afd_deployment_old_wait(d, d->live_theta)))) {
+            m->target = x;
             hold = true;
         }
-    }
-    if (d->old_seen && d->shift_cut && d->transient.active &&
-        (m->target > x || (rec->theta_source == AFD_THETA_FORECAST &&
-                           afd_deployment_old_wait(d, d->live_theta)))) {
-        m->target = x;
-        hold = true;
     }
     if (hold)
         m->thr_target = throughput(&m->in, m->barrier, m->target);

@@ -300,10 +300,11 @@ static inline double afd_request_lifetime(double mean_decode,
     return fmax(mean_decode, mean_residual + 1);
 }
 
-/* Our scale-in in this shift waits for old requests that outlive the new
- * ones (recommend.c, old_requests) while the live estimate, live_theta,
- * is still more than 10% above the forecast: they have not left yet.
- * The forecast does not end on its lifetimes meanwhile (forecast.c). */
+/* After our scale-in in this shift, old requests that outlive the new
+ * ones are still in flight: the live estimate, live_theta, is more than
+ * 10% above the forecast. The forecast does not end on its lifetimes
+ * meanwhile (forecast.c), and no raise is made (recommend.c,
+ * old_requests, whose scale-in waits while carrying them does not pay). */
 static inline bool afd_deployment_old_wait(const struct afd_deployment *d,
                                            double live_theta)
 {
