@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "estimator/base/error.h"
+#include "plugin/daemon/recommend_model.h"
 #include "plugin/daemon/registry_internal.h"
 
 /* ---- recommendation ---- */
@@ -315,31 +316,11 @@ static bool gather(struct afd_deployment *d, const struct live_view *v,
     return true;
 }
 
-/* Model throughput at x Attention instances: barrier model when known. */
-static double throughput(const struct afd_solve_input *in, bool barrier, int x)
-{
-    double st, thr;
-
-    if (barrier && afd_barrier_at(in, x, &st, &thr, NULL) == AFD_OK)
-        return thr;
-    return afd_throughput_at(in, (double)x / in->ffn_instances);
-}
-
-/* One model's answer: the solver's solution and its target count. */
-struct model {
-    struct afd_profile profile;
-    struct afd_solve_input in;
-    struct afd_solution sol;
-    bool barrier;
-    int target;
-    double thr_target;
-    bool lean; /* target: band_target's lean move */
-};
-
 /* The model at theta and a measured load spread (< 0: none). */
 static int run_model_at(const struct afd_deployment *d,
                         const struct live_view *v, const struct afd_profile *p,
-                        double theta, double spread, struct model *m, char *err)
+                        double theta, double spread, struct afd_model *m,
+                        char *err)
 {
     const struct afd_recommendation *rec = &d->rec;
 
@@ -359,134 +340,26 @@ static int run_model_at(const struct afd_deployment *d,
     m->barrier = m->sol.has_barrier;
     m->target = m->barrier ? m->sol.attention_instances_barrier
                            : m->sol.attention_instances;
-    m->thr_target = throughput(&m->in, m->barrier, m->target);
+    m->thr_target = afd_model_throughput(&m->in, m->barrier, m->target);
     return 0;
 }
 
 /* The model at the recommendation's theta and the spread in use. */
 static int run_model(const struct afd_deployment *d, const struct live_view *v,
-                     const struct afd_profile *p, struct model *m, char *err)
+                     const struct afd_profile *p, struct afd_model *m,
+                     char *err)
 {
     return run_model_at(d, v, p, d->rec.theta, d->spread_use, m, err);
 }
 
 /* The larger relative loss of count x under the two models. */
-static double worst_loss(const struct model *a, const struct model *b, int x)
+static double worst_loss(const struct afd_model *a, const struct afd_model *b,
+                         int x)
 {
-    double la = 1 - throughput(&a->in, a->barrier, x) / a->thr_target;
-    double lb = 1 - throughput(&b->in, b->barrier, x) / b->thr_target;
+    double la = 1 - afd_model_throughput(&a->in, a->barrier, x) / a->thr_target;
+    double lb = 1 - afd_model_throughput(&b->in, b->barrier, x) / b->thr_target;
 
     return la > lb ? la : lb;
-}
-
-/*
- * The 95% half-width of the expected gain. Per stage, the calibration's
- * (slope, intercept) error ellipse (calib.h's afd_calib_fit covariance):
- * the line moved along each principal axis by its 95% half-length, the
- * gain's changes combined in quadrature over the axes and stages, and
- * with theta moved by its own 95% half-width (theta_hw). Axes,
- * not each coefficient alone: after the load moves a little, slope and
- * intercept are each uncertain but tightly tied (the time near the
- * measured loads is known); moving one alone would claim an uncertainty
- * the data rule out, and block every move for as long as it lasts.
- * Stages whose coefficients the data have not identified are the prior,
- * not noise: they are left out (counting their +-100% would forbid every
- * move, and only moves identify them); so is the comm line the comm-mode
- * tracker replaced (recommend's own, not the calibration's).
- */
-/* The squared change of the gain from x to m's target, from g0, when the
- * model's input is `in` instead of m's (0 when either is not positive). */
-static double gain_change2(const struct model *m,
-                           const struct afd_solve_input *in, int x, double g0)
-{
-    double t = throughput(in, m->barrier, m->target);
-    double u = throughput(in, m->barrier, x);
-
-    return t > 0 && u > 0 ? (t / u - 1 - g0) * (t / u - 1 - g0) : 0;
-}
-
-static double gain_uncertainty(const struct afd_deployment *d,
-                               const struct model *m,
-                               const struct afd_recommendation *rec,
-                               double theta_hw)
-{
-    const double cur = throughput(&m->in, m->barrier, rec->attention_instances);
-    struct afd_calib_fit fits[3];
-    double g0, acc = 0;
-    int st;
-
-    if (!(cur > 0) || !(m->thr_target > 0))
-        return 0;
-    g0 = m->thr_target / cur - 1;
-    if (theta_hw > 0) {
-        /* theta's own 95% half-width: a few instances' mean load is noisy,
-         * and near a steep r* one instance more or less is all noise. */
-        struct afd_solve_input in = m->in;
-
-        in.theta += theta_hw;
-        acc += gain_change2(m, &in, rec->attention_instances, g0);
-    }
-    if (m->in.has_load_spread && d->spread_n >= 2) {
-        /* The spread is a sample sd of spread_n loads: 95% relative
-         * half-width about 1.96 / sqrt(2 (n - 1)). Near the cliff the
-         * barrier term decides between two counts, and with 10 instances
-         * one cross-section's sd is +-46%. */
-        struct afd_solve_input in = m->in;
-
-        in.load_spread *= 1 + 1.96 / sqrt(2 * (d->spread_n - 1));
-        acc += gain_change2(m, &in, rec->attention_instances, g0);
-    }
-    afd_calib_fits(d->calib, fits);
-    for (st = 0; st < 3; st++) {
-        const struct afd_calib_fit *fit = &fits[st];
-        double va, vb, cab, tr, det, disc, lam[2];
-        int k;
-
-        if (!rec->calib.identified[2 * st] &&
-            !rec->calib.identified[2 * st + 1])
-            continue;
-        if (st == 1 && rec->comm_mode_identified &&
-            m->profile.comm_mode != d->cfg.profile.comm_mode)
-            continue;
-        va = fit->var[0];
-        cab = fit->var[1];
-        vb = fit->var[2];
-        tr = va + vb;
-        det = va * vb - cab * cab;
-        disc = sqrt(fmax(0.0, tr * tr / 4 - det));
-        lam[0] = tr / 2 + disc;
-        lam[1] = fmax(0.0, tr / 2 - disc);
-        for (k = 0; k < 2; k++) {
-            struct afd_profile p = m->profile;
-            struct afd_solve_input in = m->in;
-            double *c[3][2] = {{&p.aA, &p.bA}, {&p.aC, &p.bC}, {&p.aF, &p.bF}};
-            double ex, ey, n, h;
-
-            if (!(lam[k] > 0))
-                continue;
-            /* Eigenvector of [[va, cab], [cab, vb]] for lam[k]. */
-            if (fabs(cab) > 0) {
-                ex = lam[k] - vb;
-                ey = cab;
-            } else {
-                ex = (va >= vb) == (k == 0);
-                ey = !ex;
-            }
-            n = hypot(ex, ey);
-            if (!(n > 0))
-                continue;
-            h = 1.96 * sqrt(lam[k]);
-            *c[st][0] += h * ex / n;
-            *c[st][1] += h * ey / n;
-            if (*c[st][0] < 0)
-                *c[st][0] = 0;
-            if (*c[st][1] < 0)
-                *c[st][1] = 0;
-            in.profile = &p;
-            acc += gain_change2(m, &in, rec->attention_instances, g0);
-        }
-    }
-    return sqrt(acc);
 }
 
 /*
@@ -579,12 +452,12 @@ static void comm_observe(struct afd_deployment *d)
  * thousands on a flat curve walked thousands at every recompute). */
 static double model_thr(const void *ctx, int x)
 {
-    const struct model *m = ctx;
+    const struct afd_model *m = ctx;
 
-    return throughput(&m->in, m->barrier, x);
+    return afd_model_throughput(&m->in, m->barrier, x);
 }
 
-static void band_target(struct model *m, int x, bool nearest, bool unmoved)
+static void band_target(struct afd_model *m, int x, bool nearest, bool unmoved)
 {
     double want;
     int c, step;
@@ -602,7 +475,7 @@ static void band_target(struct model *m, int x, bool nearest, bool unmoved)
         c = afd_unimodal_edge(m->target, 1, floor_thr, model_thr, m);
         if (c != m->target) {
             m->target = c;
-            m->thr_target = throughput(&m->in, m->barrier, c);
+            m->thr_target = afd_model_throughput(&m->in, m->barrier, c);
         }
         m->lean = unmoved && x - m->target >= AFD_LEAN_SHARE * x;
         if (x == opt && !m->lean) { /* at the optimum, and staying */
@@ -616,7 +489,7 @@ static void band_target(struct model *m, int x, bool nearest, bool unmoved)
      * the optimum back toward x, no further than one step from x */
     want = (1 - AFD_NEAR_BAND) * m->thr_target;
     c = afd_unimodal_edge(m->target, x + step, want, model_thr, m);
-    if (step < 0 && throughput(&m->in, m->barrier, x) < want) {
+    if (step < 0 && afd_model_throughput(&m->in, m->barrier, x) < want) {
         /* a scale-in from above the band: to its lowest count instead
          * when that sheds a lean share of the nearest (a flat curve) */
         const int lo = afd_unimodal_edge(m->target, 1, want, model_thr, m);
@@ -626,7 +499,7 @@ static void band_target(struct model *m, int x, bool nearest, bool unmoved)
     }
     if (c != m->target) {
         m->target = c;
-        m->thr_target = throughput(&m->in, m->barrier, c);
+        m->thr_target = afd_model_throughput(&m->in, m->barrier, c);
     }
 }
 
@@ -640,8 +513,8 @@ static void band_target(struct model *m, int x, bool nearest, bool unmoved)
  * phase, where 3 is best: 10 then 3 at 60 s reads 4% more there than at
  * 136 s, `bench-transition`; README.)
  */
-static bool carry_pays(const struct afd_deployment *d, const struct model *m,
-                       int x)
+static bool carry_pays(const struct afd_deployment *d,
+                       const struct afd_model *m, int x)
 {
     const double excess = d->live_theta - m->in.theta;
     struct afd_solve_input stay = m->in, go = m->in;
@@ -650,8 +523,8 @@ static bool carry_pays(const struct afd_deployment *d, const struct model *m,
         return true;
     stay.theta = d->live_theta;
     go.theta = m->in.theta + excess * x / m->target;
-    return throughput(&go, m->barrier, m->target) >
-           throughput(&stay, m->barrier, x);
+    return afd_model_throughput(&go, m->barrier, m->target) >
+           afd_model_throughput(&stay, m->barrier, x);
 }
 
 /*
@@ -667,7 +540,7 @@ static bool carry_pays(const struct afd_deployment *d, const struct model *m,
  * tokens/ms/device (the offline oracle, no old requests carried, 46.6).
  */
 static void old_requests(struct afd_deployment *d, const struct live_view *v,
-                         struct model *m)
+                         struct afd_model *m)
 {
     struct afd_recommendation *rec = &d->rec;
     const int x = rec->attention_instances;
@@ -681,7 +554,7 @@ static void old_requests(struct afd_deployment *d, const struct live_view *v,
     } else {
         if (d->old_outlive && rec->theta_source == AFD_THETA_FORECAST &&
             m->target < x) {
-            struct model live_m;
+            struct afd_model live_m;
             char err[AFD_ERR_LEN];
 
             if (run_model_at(d, v, &m->profile, d->live_theta, d->live_spread,
@@ -699,14 +572,14 @@ static void old_requests(struct afd_deployment *d, const struct live_view *v,
         }
     }
     if (hold)
-        m->thr_target = throughput(&m->in, m->barrier, m->target);
+        m->thr_target = afd_model_throughput(&m->in, m->barrier, m->target);
     rec->old_requests = hold;
 }
 
 static void solve(struct afd_deployment *d, const struct live_view *v)
 {
     struct afd_recommendation *rec = &d->rec;
-    struct model main_m, alt_m, *m = &main_m;
+    struct afd_model main_m, alt_m, *m = &main_m;
     struct afd_profile p = rec->profile, alt;
     char err[AFD_ERR_LEN];
 
@@ -747,7 +620,7 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
     rec->load_spread = m->barrier ? m->sol.barrier_spread : 0;
     rec->target_attention_instances = m->target;
     rec->throughput_current =
-        throughput(&m->in, m->barrier, rec->attention_instances);
+        afd_model_throughput(&m->in, m->barrier, rec->attention_instances);
     rec->throughput_target = m->thr_target;
     rec->expected_gain =
         rec->throughput_current > 0
@@ -759,7 +632,7 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
                             v->n_load >= 2 && rec->batch > 0
                         ? 1.96 * v->sd_t / sqrt(v->n_load) / rec->batch
                         : 0;
-    rec->gain_uncertainty = gain_uncertainty(d, m, rec, rec->theta_ci);
+    rec->gain_uncertainty = afd_gain_uncertainty(d, m, rec, rec->theta_ci);
     /* Live loads fluctuate for a request lifetime (each slot's request
      * turns over once): a move must outlast that. Only a measured
      * lifetime counts (finished requests), not young_ms's floor. */
