@@ -19,6 +19,7 @@
 #include "integration/sim/gen.h"
 #include "plugin/daemon/registry.h"
 #include "plugin/daemon/registry_internal.h"
+#include "plugin/daemon/snapshot.h"
 
 #define X_MAX    64
 #define MAX_REQ  200000
@@ -658,6 +659,87 @@ static void test_held_through_shift_to_nearest(void **state)
     assert_false(r->lean);
 }
 
+/* l's state as a restart or an HA follower restores it (the snapshot's
+ * bytes) in a fresh registry *out, recomputed at now_ms. */
+static const struct afd_recommendation *
+restored(struct loop *l, struct afd_registry **out, int64_t now_ms)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char err[AFD_ERR_LEN] = "";
+    struct afd_deployment *d;
+
+    *out = afd_registry_new(&l->cfg, err);
+    if (!*out)
+        fail_msg("afd_registry_new: %s", err);
+    if (afd_snapshot_encode(l->reg, &buf, &len, err) != AFD_OK)
+        fail_msg("afd_snapshot_encode: %s", err);
+    if (afd_snapshot_restore_bytes(*out, NULL, buf, len, err) != AFD_OK)
+        fail_msg("afd_snapshot_restore_bytes: %s", err);
+    free(buf);
+    d = afd_registry_find(*out, "prod");
+    assert_non_null(d);
+    return afd_deployment_recompute(d, now_ms);
+}
+
+/*
+ * ensure a restart or a failover keeps the sizing's history, so the
+ * restored daemon does not bring back a first size's rules: short chat on
+ * 64 instances, far above the band (a first size there is a lean move);
+ * once our command has moved the fleet, no lean move, before and after a
+ * restore; after a shift to long prompts the fleet is not resized for,
+ * the scale-in goes to the band's nearest count, before and after a
+ * restore (without the history: the floor's lowest count, a lean move)
+ */
+static void test_restart_keeps_history(void **state)
+{
+    struct loop *l = *state;
+    struct afd_fleet_phase ph = {&l->old_gen, 256, 1, 8, 30};
+    struct afd_deployment *d;
+    struct afd_registry *fresh = NULL;
+    const struct afd_recommendation *r = NULL, *b;
+    char err[AFD_ERR_LEN] = "";
+    int t, lo, hi;
+
+    for (t = 0; t < 30; t++)
+        r = run_second(l);
+    assert_true(r->valid && !r->shifted);
+    print_message("first size: x %d, target %d, lean %d\n",
+                  r->attention_instances, r->target_attention_instances,
+                  r->lean);
+    assert_true(r->lean);
+    assert_true(X_MAX - r->target_attention_instances >= LEAN_SHARE * X_MAX);
+    d = afd_registry_find(l->reg, "prod");
+    afd_deployment_note_release(d, 0); /* our command, acked */
+    r = afd_deployment_recompute(d, r->computed_ms);
+    b = restored(l, &fresh, r->computed_ms);
+    print_message("moved: target %d, lean %d; restored: target %d, lean "
+                  "%d\n",
+                  r->target_attention_instances, r->lean,
+                  b->target_attention_instances, b->lean);
+    assert_false(r->lean);
+    assert_false(b->lean);
+    assert_int_equal(b->target_attention_instances,
+                     r->target_attention_instances);
+    afd_registry_free(fresh);
+
+    assert_int_equal(afd_fleet_set_phase(l->fleet, &ph, err), 0);
+    for (t = 0; t < 120; t++)
+        r = run_second(l);
+    assert_true(r->valid && r->shifted);
+    band_counts(r, NEAR_BAND, &lo, &hi);
+    b = restored(l, &fresh, r->computed_ms);
+    print_message("shifted: band %d..%d, target %d; restored: shifted %d, "
+                  "target %d, lean %d\n",
+                  lo, hi, r->target_attention_instances, b->shifted,
+                  b->target_attention_instances, b->lean);
+    assert_int_equal(r->target_attention_instances, hi);
+    assert_true(b->valid && b->shifted);
+    assert_int_equal(b->target_attention_instances, hi);
+    assert_false(b->lean);
+    afd_registry_free(fresh);
+}
+
 /*
  * ensure a scale-in from above the band on a flat curve goes to the band's
  * lowest count, not its nearest: short chat on 64 instances, then a shift
@@ -1070,6 +1152,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_correction_to_nearest,
                                         setup_wide_chat, teardown),
         cmocka_unit_test_setup_teardown(test_held_through_shift_to_nearest,
+                                        setup_wide_chat, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_keeps_history,
                                         setup_wide_chat, teardown),
         cmocka_unit_test_setup_teardown(test_flat_scale_in_to_band_low,
                                         setup_heavy_gen, teardown),

@@ -170,6 +170,7 @@ bool afd_deployment_forecast_update(struct afd_deployment *d, int64_t now_ms,
             afd_transient_start(
                 &d->transient, at > d->req_step_clock ? at : d->req_step_clock);
             d->transient_start_ms = (int64_t)llround(fired_t * 1000);
+            d->shift_seen = true;
             d->lean_target = 0; /* a lean move not made is void now */
             d->has_forecast = false;
             d->forecast_frozen = false;

@@ -610,7 +610,7 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
     }
     band_target(m, rec->attention_instances,
                 rec->theta_source == AFD_THETA_FORECAST ||
-                    d->transient.active || d->transient_start_ms > 0,
+                    d->transient.active || d->shift_seen,
                 d->unmoved);
     old_requests(d, v, m);
     rec->lean = m->lean && m->target < rec->attention_instances;
@@ -658,7 +658,7 @@ static void stood(struct afd_deployment *d, int64_t now_ms)
     struct afd_recommendation *rec = &d->rec;
     int64_t since;
 
-    rec->shifted = d->transient_start_ms > 0;
+    rec->shifted = d->shift_seen;
     rec->lean_held = d->lean_x > 0 && d->lean_x == rec->attention_instances &&
                      d->transient_start_ms > d->lean_ms;
     /* x_changed_ms means something once a count has been seen */

@@ -167,7 +167,8 @@ struct afd_recommendation {
      * controller holds a count that has stood long to a higher bar
      * (controller/policy.h, settled). */
     int64_t stood_ms;
-    bool shifted; /* a shift's transient has started since it appeared */
+    bool shifted; /* a shift's transient has started since it appeared
+                     (before a restart too: the snapshot keeps it) */
     /* x was set by a lean move, and a shift has begun since: the lean's
      * bet on the next shift is off if that shift wants more instances
      * (controller/policy.h rule 3, lean_held). */
@@ -304,8 +305,8 @@ bool afd_deployment_stage_measured(const struct afd_deployment *d,
 
 /* Our command that removed `instances` Attention instances (added, when
  * negative) was applied now: their requests are handed back (the shift
- * forecast's slot ledger, slots.c), and the count is ours until the next
- * shift (no lean move, recommend.c). */
+ * forecast's slot ledger, slots.c), and the count is ours: no lean move
+ * from now on (recommend.c). */
 void afd_deployment_note_release(struct afd_deployment *d, int instances);
 
 /* We asked for a lean move to `target` Attention instances (a command or

@@ -140,7 +140,10 @@ struct afd_deployment {
     bool released_seen;    /* an acked release since the last x drop */
     int64_t x_changed_ms;  /* when x last changed */
     bool unmoved;          /* no command of ours applied since the deployment
-                              appeared (a lean move is a first size's) */
+                              appeared (a lean move is a first size's; kept
+                              across restarts: snapshot.c) */
+    bool shift_seen;       /* a shift was detected since the deployment
+                              appeared (kept across restarts too) */
     int lean_target;       /* the last lean move's count asked for, until x
                               reaches it or a shift begins (0: none) */
     int lean_x;            /* x, when a lean move set it (0: not) */

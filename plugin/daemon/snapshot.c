@@ -253,6 +253,8 @@ static int fill_dep(struct dep_out *o, struct afd_deployment *d,
     o->dep.instances = o->instp;
     fill_control(o, d);
     fill_comm(o, d);
+    o->dep.moved = !d->unmoved;
+    o->dep.shift_seen = d->shift_seen;
     return AFD_OK;
 }
 
@@ -416,6 +418,7 @@ struct dep_in {
     struct afd_control_saved control;
     bool has_comm;
     struct afd_comm_mode_learnt comm;
+    bool moved, shift_seen;
 };
 
 static int copy_str(char *dst, size_t cap, const char *src, const char *what,
@@ -594,6 +597,8 @@ static int read_dep(const struct afd_registry *reg, const PB(Deployment) * m,
     if (afd_deployment_name_check(m->name, err) < 0)
         return AFD_EPARSE;
     in->name = m->name;
+    in->moved = m->moved;
+    in->shift_seen = m->shift_seen;
     if (!wl || !sm || sm->n_ms != AFD_REGIME_COUNT ||
         sm->n_n != AFD_REGIME_COUNT)
         return afd_err(err, AFD_EPARSE, "workload or stage means missing");
@@ -736,6 +741,9 @@ static int apply(struct afd_registry *reg, struct afd_control *ctl,
     /* Checked in read_comm. */
     if (in->has_comm)
         afd_comm_mode_import(&d->comm, &in->comm, NULL);
+    /* Set, not merged: a follower takes the leader's history as it is. */
+    d->unmoved = !in->moved;
+    d->shift_seen = in->shift_seen;
     /* Checked in read_control: only allocation can fail here. */
     if (ctl && in->has_control &&
         (rc = afd_control_import(ctl, d, &in->control, err)) < 0)

@@ -3,11 +3,13 @@
  *
  * A snapshot is one protobuf message (proto/afd_snapshot.proto) holding, per
  * deployment, the workload estimator state, the calibration state, the
- * instance table and the controller's state (control.h: the id sequence,
- * the command in flight, cooldown and backoff), enough that the
- * recommendation right after a restart is the one before it and no command
- * id is reused. The same bytes replicate the state to HA followers. Saving is atomic: write path.tmp, fsync it, rename over
- * path, fsync the directory. A crash mid-save leaves the old snapshot.
+ * instance table, the controller's state (control.h: the id sequence,
+ * the command in flight, cooldown and backoff) and the sizing's history
+ * (moved by us, a shift seen), enough that the recommendation right after
+ * a restart is the one before it and no command id is reused. The same
+ * bytes replicate the state to HA followers. Saving is atomic: write
+ * path.tmp, fsync it, rename over path, fsync the directory. A crash
+ * mid-save leaves the old snapshot.
  */
 #ifndef AFD_SNAPSHOT_H
 #define AFD_SNAPSHOT_H
