@@ -608,10 +608,9 @@ static void solve(struct afd_deployment *d, const struct live_view *v)
             rec->comm_hedged = true;
         }
     }
-    band_target(m, rec->attention_instances,
-                rec->theta_source == AFD_THETA_FORECAST ||
-                    d->transient.active || d->shift_seen,
-                d->unmoved);
+    /* A forecast or an active transient implies a shift seen (forecast.c
+     * starts the transient only where it sets shift_seen). */
+    band_target(m, rec->attention_instances, d->shift_seen, d->unmoved);
     old_requests(d, v, m);
     rec->lean = m->lean && m->target < rec->attention_instances;
     rec->profile = m->profile;
